@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod sample;
+
 /// Version of the wire contract this crate implements.
 pub const PROTOCOL_VERSION: u32 = 1;
 

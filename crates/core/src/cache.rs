@@ -1,0 +1,341 @@
+//! The on-disk cache: what the user saw last, plus queued mark-reads.
+//!
+//! Saved atomically (write a temp file beside it, fsync, rename), debounced so a
+//! flood of updates costs one write per interval. A missing cache means demo
+//! data, labelled as such; a corrupt one is set aside (`.corrupt`) with a clear
+//! error and demo data is used, so a bad file never stops the app.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pulseboard_protocol::{sample, Alert, Dashboard, MarkRead, Module, Notification};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::store::{DataSource, ModuleView, State, Store};
+
+/// Version of the cache file format.
+pub const CACHE_VERSION: u32 = 1;
+
+/// The file's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheFile {
+    /// Format version.
+    pub version: u32,
+    /// When it was written.
+    pub saved_at: DateTime<Utc>,
+    /// Module views (latest KPIs and history).
+    pub modules: BTreeMap<Module, ModuleView>,
+    /// Dashboard.
+    pub dashboard: Option<Dashboard>,
+    /// Notifications, oldest first.
+    pub notifications: VecDeque<Notification>,
+    /// Unread count.
+    pub unread_count: u64,
+    /// Catch-up point.
+    pub last_seq: u64,
+    /// Recent alerts.
+    pub alerts: VecDeque<Alert>,
+    /// Mark-read requests not yet acknowledged.
+    pub outbox: Vec<MarkRead>,
+}
+
+/// Why a cache could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Could not read or write.
+    #[error("cache {path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a cache this version understands.
+    #[error("cache {path} is unreadable ({reason}); it was moved aside and demo data is shown")]
+    Corrupt {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        reason: String,
+    },
+}
+
+impl CacheFile {
+    /// Capture what should survive a restart.
+    pub fn from_state(s: &State, now: DateTime<Utc>) -> Self {
+        CacheFile {
+            version: CACHE_VERSION,
+            saved_at: now,
+            modules: s.modules.clone(),
+            dashboard: s.dashboard.clone(),
+            notifications: s.notifications.clone(),
+            unread_count: s.unread_count,
+            last_seq: s.last_seq,
+            alerts: s.alerts.clone(),
+            outbox: s.outbox.clone(),
+        }
+    }
+
+    /// A state showing this cache, labelled with when it was saved.
+    pub fn into_state(self, server: &str) -> State {
+        let mut s = State::empty(server);
+        s.modules = self.modules;
+        s.dashboard = self.dashboard;
+        s.notifications = self.notifications;
+        s.unread_count = self.unread_count;
+        s.last_seq = self.last_seq;
+        s.alerts = self.alerts;
+        s.outbox = self.outbox;
+        s.source = DataSource::Cache {
+            saved_at: self.saved_at,
+        };
+        s
+    }
+}
+
+/// Built-in demo data, labelled [`DataSource::Demo`].
+pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
+    let mut s = State::empty(server);
+    for m in Module::ALL {
+        let latest = sample::module_kpis(m, now);
+        let history = latest
+            .kpis
+            .iter()
+            .map(|k| (k.key.clone(), VecDeque::from([k.value])))
+            .collect();
+        s.modules.insert(m, ModuleView { latest, history });
+    }
+    s.dashboard = Some(sample::dashboard(now));
+    s.source = DataSource::Demo;
+    s
+}
+
+/// Read a cache file. `Ok(None)` when there is none.
+pub fn load(path: &Path) -> Result<Option<CacheFile>, CacheError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(CacheError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let parsed: Result<CacheFile, String> =
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string());
+    match parsed {
+        Ok(c) if c.version == CACHE_VERSION => Ok(Some(c)),
+        Ok(c) => Err(CacheError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("format version {} is not {CACHE_VERSION}", c.version),
+        }),
+        Err(reason) => Err(CacheError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        }),
+    }
+}
+
+/// The state to start with: the cache if usable, else demo data. A corrupt
+/// cache is renamed to `<name>.corrupt` and reported, never fatal.
+pub fn initial_state(path: &Path, server: &str, now: DateTime<Utc>) -> (State, Option<CacheError>) {
+    match load(path) {
+        Ok(Some(c)) => (c.into_state(server), None),
+        Ok(None) => (demo_state(server, now), None),
+        Err(e) => {
+            if matches!(e, CacheError::Corrupt { .. }) {
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(".corrupt");
+                let _ = std::fs::rename(path, PathBuf::from(aside));
+            }
+            (demo_state(server, now), Some(e))
+        }
+    }
+}
+
+/// Write atomically: temp file in the same folder, fsync, rename.
+pub fn save(path: &Path, cache: &CacheFile) -> Result<(), CacheError> {
+    let io = |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let json = serde_json::to_vec(cache).map_err(|e| io(std::io::Error::other(e)))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Save the store's state now (unless it only holds demo data).
+pub fn save_store(store: &Store, path: &Path) -> Result<bool, CacheError> {
+    let cache = store.read(|s| {
+        (s.source != DataSource::Demo || !s.outbox.is_empty())
+            .then(|| CacheFile::from_state(s, Utc::now()))
+    });
+    match cache {
+        Some(c) => save(path, &c).map(|_| true),
+        None => Ok(false),
+    }
+}
+
+/// Keeps the cache current: after any update it waits `debounce` (collecting
+/// more updates), then writes once. Write errors are logged, never fatal.
+pub struct CacheWriter {
+    stop: Option<oneshot::Sender<()>>,
+    saved: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl CacheWriter {
+    /// Start writing `store` to `path`. Subscribes before returning, so no
+    /// update made after this call is missed.
+    pub fn spawn(store: Store, path: PathBuf, debounce: Duration) -> Self {
+        let rx = store.subscribe();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (saved_tx, saved) = watch::channel(0u64);
+        let task = tokio::spawn(writer_loop(store, rx, path, debounce, stop_rx, saved_tx));
+        CacheWriter {
+            stop: Some(stop_tx),
+            saved,
+            task,
+        }
+    }
+
+    /// Counts completed writes; `changed()` wakes after each.
+    pub fn saved(&self) -> watch::Receiver<u64> {
+        self.saved.clone()
+    }
+
+    /// Write a last time and stop.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+async fn save_logged(store: &Store, path: &Path, saved: &watch::Sender<u64>) {
+    let (s, p) = (store.clone(), path.to_path_buf());
+    match tokio::task::spawn_blocking(move || save_store(&s, &p)).await {
+        Ok(Ok(true)) => saved.send_modify(|n| *n += 1),
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => tracing::warn!("could not save the cache: {e}"),
+        Err(e) => tracing::warn!("cache writer failed: {e}"),
+    }
+}
+
+async fn writer_loop(
+    store: Store,
+    mut rx: broadcast::Receiver<crate::store::Update>,
+    path: PathBuf,
+    debounce: Duration,
+    mut stop: oneshot::Receiver<()>,
+    saved: watch::Sender<u64>,
+) {
+    loop {
+        tokio::select! {
+            r = rx.recv() => if let Err(RecvError::Closed) = r { break },
+            _ = &mut stop => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(debounce) => {}
+            _ = &mut stop => break,
+        }
+        // What arrived meanwhile is covered by this one write.
+        while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) = rx.try_recv() {}
+        save_logged(&store, &path, &saved).await;
+    }
+    save_logged(&store, &path, &saved).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_cache_means_demo_data_labelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, err) = initial_state(&dir.path().join("c.json"), "http://x", Utc::now());
+        assert!(err.is_none());
+        assert_eq!(s.source, DataSource::Demo);
+        assert_eq!(s.modules.len(), 4);
+        assert!(s.dashboard.is_some());
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_labels_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/c.json");
+        let mut s = demo_state("http://x", Utc::now());
+        s.source = DataSource::Server;
+        s.last_seq = 9;
+        s.outbox.push(MarkRead::All);
+        let c = CacheFile::from_state(&s, Utc::now());
+        save(&path, &c).unwrap();
+        let (loaded, err) = initial_state(&path, "http://x", Utc::now());
+        assert!(err.is_none());
+        assert_eq!(loaded.last_seq, 9);
+        assert_eq!(loaded.outbox, vec![MarkRead::All]);
+        assert_eq!(loaded.modules, s.modules);
+        assert!(matches!(loaded.source, DataSource::Cache { saved_at } if saved_at == c.saved_at));
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn corrupt_cache_is_set_aside_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        std::fs::write(&path, b"{\"version\": 1, \"savedAt\": tru").unwrap();
+        let (s, err) = initial_state(&path, "http://x", Utc::now());
+        assert_eq!(s.source, DataSource::Demo);
+        let msg = err.expect("an error is reported").to_string();
+        assert!(msg.contains("moved aside"), "{msg}");
+        assert!(dir.path().join("c.json.corrupt").exists());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn demo_only_state_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let store = Store::new(demo_state("http://x", Utc::now()));
+        assert!(!save_store(&store, &path).unwrap());
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn writer_writes_after_changes_and_on_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        let store = Store::new(demo_state("http://x", Utc::now()));
+        let writer = CacheWriter::spawn(store.clone(), path.clone(), Duration::from_millis(20));
+        let mut saved = writer.saved();
+        store.apply(|s| s.apply_kpis(sample::module_kpis(Module::Hr, Utc::now()), Utc::now()));
+        saved.changed().await.unwrap();
+        assert_eq!(load(&path).unwrap().unwrap().modules.len(), 4);
+        store.apply(|s| s.mark_read_local(MarkRead::All));
+        writer.stop().await;
+        assert_eq!(load(&path).unwrap().unwrap().outbox, vec![MarkRead::All], "last write on stop");
+    }
+}

@@ -1,0 +1,13 @@
+//! Pulseboard client core: everything the desktop app and the CLI share, with
+//! no Tauri in sight. A [`supervisor::Client`] keeps a Socket.IO connection
+//! alive and feeds a [`store::Store`]; the [`cache`] keeps what the user saw
+//! across restarts. See docs/ARCHITECTURE.md.
+
+pub mod backoff;
+pub mod cache;
+pub mod store;
+pub mod supervisor;
+
+pub use backoff::Backoff;
+pub use store::{ConnectionState, DataSource, State, Store, TransportKind, Update};
+pub use supervisor::{Client, ClientConfig, Command, TransportMode};

@@ -1,0 +1,594 @@
+//! The state a user sees, and the typed updates it emits.
+//!
+//! [`State`] is plain data with pure methods (time is passed in), so every rule
+//! (dedupe by `seq`, newest-wins for KPIs, optimistic mark-read, bounded
+//! history) is unit-tested without a server. [`Store`] wraps it for sharing
+//! between the supervisor, the cache writer and the UI bridge.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use pulseboard_protocol::{
+    Alert, Dashboard, MarkRead, Module, ModuleKpis, Notification, NotificationRead, ServerEvent,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// Values kept per KPI for sparklines.
+pub const HISTORY_LEN: usize = 60;
+/// Notifications kept in memory and in the cache; older ones stay on the server.
+pub const MAX_NOTIFICATIONS: usize = 500;
+/// Recent alerts kept for the banner and for dedupe.
+pub const MAX_ALERTS: usize = 100;
+
+/// Which transport a live connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// WebSocket.
+    Websocket,
+    /// HTTP long-polling.
+    Polling,
+}
+
+/// What the connection is doing, as a user should be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase", rename_all_fields = "camelCase")]
+pub enum ConnectionState {
+    /// First connection attempt in progress.
+    Connecting {
+        /// Server URL.
+        server: String,
+    },
+    /// Connected, subscribed and caught up.
+    Live {
+        /// Since when.
+        since: DateTime<Utc>,
+        /// Transport in use.
+        transport: TransportKind,
+    },
+    /// Lost or never reached; retrying quickly.
+    Reconnecting {
+        /// Attempt number (1-based) of the next try.
+        attempt: u32,
+        /// When the next try starts.
+        next_retry_at: DateTime<Utc>,
+        /// Why the last try failed.
+        reason: String,
+    },
+    /// The fast retries are used up; still retrying at a capped interval.
+    Offline {
+        /// Since when there has been no live connection.
+        since: DateTime<Utc>,
+        /// Attempt number of the next try.
+        attempt: u32,
+        /// When the next try starts.
+        next_retry_at: DateTime<Utc>,
+        /// Why the last try failed.
+        reason: String,
+    },
+    /// The server refused the token. No retry until the user acts.
+    Unauthorized {
+        /// The server's message.
+        message: String,
+    },
+}
+
+impl ConnectionState {
+    /// Short name: `connecting|live|reconnecting|offline|unauthorized`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnectionState::Connecting { .. } => "connecting",
+            ConnectionState::Live { .. } => "live",
+            ConnectionState::Reconnecting { .. } => "reconnecting",
+            ConnectionState::Offline { .. } => "offline",
+            ConnectionState::Unauthorized { .. } => "unauthorized",
+        }
+    }
+
+    /// True when live.
+    pub fn is_live(&self) -> bool {
+        matches!(self, ConnectionState::Live { .. })
+    }
+}
+
+/// Where the data on screen comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", rename_all_fields = "camelCase")]
+pub enum DataSource {
+    /// Built-in demo data: nothing cached, never connected.
+    Demo,
+    /// Loaded from the cache written at `saved_at`.
+    Cache {
+        /// When the cache was written.
+        saved_at: DateTime<Utc>,
+    },
+    /// Received from the server.
+    Server,
+}
+
+/// One module as shown: latest KPIs plus bounded history per KPI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleView {
+    /// Latest KPIs.
+    pub latest: ModuleKpis,
+    /// Recent values per KPI key, oldest first, at most [`HISTORY_LEN`].
+    pub history: BTreeMap<String, VecDeque<f64>>,
+}
+
+/// Counters a user or a test can read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Server events dropped because they were malformed or unknown.
+    pub dropped_events: u64,
+    /// Acks refused or malformed.
+    pub bad_acks: u64,
+    /// Connections established.
+    pub connects: u64,
+}
+
+/// Everything a user sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// Per-module KPIs.
+    pub modules: BTreeMap<Module, ModuleView>,
+    /// The dashboard, if known.
+    pub dashboard: Option<Dashboard>,
+    /// Notifications, oldest first, unique by `seq`.
+    pub notifications: VecDeque<Notification>,
+    /// Unread count (the server's when known, adjusted optimistically).
+    pub unread_count: u64,
+    /// Highest `seq` seen: the catch-up point.
+    pub last_seq: u64,
+    /// Recent alerts, oldest first.
+    pub alerts: VecDeque<Alert>,
+    /// Mark-read requests not yet acknowledged by the server.
+    pub outbox: Vec<MarkRead>,
+    /// Connection state.
+    pub connection: ConnectionState,
+    /// Where the data comes from.
+    pub source: DataSource,
+    /// Last time anything arrived from the server.
+    pub last_update: Option<DateTime<Utc>>,
+    /// Counters.
+    pub counters: Counters,
+}
+
+/// A change a subscriber may care about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// The connection state changed.
+    Connection(ConnectionState),
+    /// A server event was accepted (after validation and dedupe). Catch-up
+    /// notifications arrive here as `NotificationNew`, each `seq` once.
+    Event(ServerEvent),
+    /// Local read state changed (optimistic mark-read, or server count).
+    UnreadCount(u64),
+    /// Data source changed (demo/cache -> server).
+    Source(DataSource),
+}
+
+impl State {
+    /// An empty state (no modules, no dashboard).
+    pub fn empty(server: &str) -> Self {
+        State {
+            modules: BTreeMap::new(),
+            dashboard: None,
+            notifications: VecDeque::new(),
+            unread_count: 0,
+            last_seq: 0,
+            alerts: VecDeque::new(),
+            outbox: Vec::new(),
+            connection: ConnectionState::Connecting {
+                server: server.to_string(),
+            },
+            source: DataSource::Demo,
+            last_update: None,
+            counters: Counters::default(),
+        }
+    }
+
+    fn mark_server(&mut self, now: DateTime<Utc>, out: &mut Vec<Update>) {
+        self.last_update = Some(now);
+        if self.source != DataSource::Server {
+            self.source = DataSource::Server;
+            out.push(Update::Source(DataSource::Server));
+        }
+    }
+
+    /// Apply module KPIs (event or snapshot). Older than what we have: ignored.
+    pub fn apply_kpis(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
+        let from_server_before = self.source == DataSource::Server;
+        if let Some(view) = self.modules.get(&kpis.module) {
+            // After the first server data, equal or older timestamps are repeats.
+            if from_server_before && kpis.updated_at <= view.latest.updated_at {
+                return out;
+            }
+        }
+        self.mark_server(now, &mut out);
+        let view = self.modules.entry(kpis.module).or_insert_with(|| ModuleView {
+            latest: kpis.clone(),
+            history: BTreeMap::new(),
+        });
+        for k in &kpis.kpis {
+            let h = view.history.entry(k.key.clone()).or_default();
+            if h.len() == HISTORY_LEN {
+                h.pop_front();
+            }
+            h.push_back(k.value);
+        }
+        view.history
+            .retain(|key, _| kpis.kpis.iter().any(|k| &k.key == key));
+        view.latest = kpis.clone();
+        out.push(Update::Event(ServerEvent::KpiUpdate(kpis)));
+        out
+    }
+
+    /// Apply a dashboard (event or snapshot). Older than what we have: ignored.
+    pub fn apply_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
+        if self.source == DataSource::Server {
+            if let Some(cur) = &self.dashboard {
+                if d.updated_at <= cur.updated_at {
+                    return out;
+                }
+            }
+        }
+        self.mark_server(now, &mut out);
+        self.dashboard = Some(d.clone());
+        out.push(Update::Event(ServerEvent::DashboardUpdate(d)));
+        out
+    }
+
+    /// Apply a notification; one already seen (same `seq` or id) is ignored.
+    pub fn apply_notification(&mut self, n: Notification, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
+        if self.notifications.iter().any(|x| x.seq == n.seq || x.id == n.id) {
+            return out;
+        }
+        // Older than everything kept and the list is full: it was pruned, skip.
+        if n.seq <= self.last_seq
+            && self.notifications.len() >= MAX_NOTIFICATIONS
+            && self.notifications.front().is_some_and(|f| n.seq < f.seq)
+        {
+            return out;
+        }
+        self.mark_server(now, &mut out);
+        let mut n = n;
+        if self.pending_read(&n.id) {
+            n.read = true;
+        }
+        if !n.read {
+            self.unread_count += 1;
+        }
+        self.last_seq = self.last_seq.max(n.seq);
+        let pos = self
+            .notifications
+            .iter()
+            .position(|x| x.seq > n.seq)
+            .unwrap_or(self.notifications.len());
+        self.notifications.insert(pos, n.clone());
+        while self.notifications.len() > MAX_NOTIFICATIONS {
+            self.notifications.pop_front();
+        }
+        out.push(Update::Event(ServerEvent::NotificationNew(n)));
+        out
+    }
+
+    fn pending_read(&self, id: &str) -> bool {
+        self.outbox.iter().any(|m| match m {
+            MarkRead::All => true,
+            MarkRead::Ids(ids) => ids.iter().any(|x| x == id),
+        })
+    }
+
+    /// Set the server's unread count (from an ack), keeping optimistic reads.
+    pub fn set_unread_count(&mut self, n: u64) -> Vec<Update> {
+        // While mark-reads are queued the server's count is stale: trust ours.
+        let n = if self.outbox.is_empty() {
+            n
+        } else {
+            n.min(self.local_unread())
+        };
+        if n == self.unread_count {
+            return Vec::new();
+        }
+        self.unread_count = n;
+        vec![Update::UnreadCount(n)]
+    }
+
+    fn local_unread(&self) -> u64 {
+        self.notifications.iter().filter(|n| !n.read).count() as u64
+    }
+
+    /// Apply `notification:read` from the server.
+    pub fn apply_read(&mut self, r: NotificationRead, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
+        self.mark_server(now, &mut out);
+        for n in self.notifications.iter_mut() {
+            if r.ids.iter().any(|id| id == &n.id) {
+                n.read = true;
+            }
+        }
+        self.unread_count = if self.outbox.is_empty() {
+            r.unread_count
+        } else {
+            r.unread_count.min(self.local_unread())
+        };
+        out.push(Update::Event(ServerEvent::NotificationRead(r)));
+        out
+    }
+
+    /// Apply an alert; one already seen (same id) is ignored.
+    pub fn apply_alert(&mut self, a: Alert, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
+        if self.alerts.iter().any(|x| x.id == a.id) {
+            return out;
+        }
+        self.mark_server(now, &mut out);
+        self.alerts.push_back(a.clone());
+        while self.alerts.len() > MAX_ALERTS {
+            self.alerts.pop_front();
+        }
+        out.push(Update::Event(ServerEvent::AlertSystem(a)));
+        out
+    }
+
+    /// Apply any server event.
+    pub fn apply(&mut self, ev: ServerEvent, now: DateTime<Utc>) -> Vec<Update> {
+        match ev {
+            ServerEvent::KpiUpdate(k) => self.apply_kpis(k, now),
+            ServerEvent::DashboardUpdate(d) => self.apply_dashboard(d, now),
+            ServerEvent::NotificationNew(n) => self.apply_notification(n, now),
+            ServerEvent::NotificationRead(r) => self.apply_read(r, now),
+            ServerEvent::AlertSystem(a) => self.apply_alert(a, now),
+            ServerEvent::ConnectionStatus(_) => {
+                let mut out = Vec::new();
+                self.last_update = Some(now);
+                out.push(Update::Event(ev));
+                out
+            }
+        }
+    }
+
+    /// Mark read locally at once and queue the request for the server.
+    pub fn mark_read_local(&mut self, req: MarkRead) -> Vec<Update> {
+        let mut changed = false;
+        for n in self.notifications.iter_mut() {
+            let hit = match &req {
+                MarkRead::All => true,
+                MarkRead::Ids(ids) => ids.iter().any(|id| id == &n.id),
+            };
+            if hit && !n.read {
+                n.read = true;
+                changed = true;
+            }
+        }
+        let before = self.unread_count;
+        self.unread_count = match &req {
+            MarkRead::All => 0,
+            MarkRead::Ids(_) if changed => self.local_unread().min(self.unread_count),
+            MarkRead::Ids(_) => self.unread_count,
+        };
+        if matches!(req, MarkRead::All) {
+            self.outbox.clear();
+        }
+        self.outbox.push(req);
+        if self.unread_count != before {
+            vec![Update::UnreadCount(self.unread_count)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The server acknowledged the oldest outbox entry.
+    pub fn outbox_acked(&mut self, req: &MarkRead) {
+        if let Some(pos) = self.outbox.iter().position(|m| m == req) {
+            self.outbox.remove(pos);
+        }
+    }
+
+    /// Set the connection state; returns an update when it changed.
+    pub fn set_connection(&mut self, c: ConnectionState) -> Vec<Update> {
+        if self.connection == c {
+            return Vec::new();
+        }
+        self.connection = c.clone();
+        vec![Update::Connection(c)]
+    }
+}
+
+/// Shared handle to the state plus the update stream.
+#[derive(Clone)]
+pub struct Store {
+    state: Arc<RwLock<State>>,
+    tx: broadcast::Sender<Update>,
+}
+
+/// Updates buffered per subscriber before it lags (then it should re-read the snapshot).
+pub const UPDATE_BUFFER: usize = 8192;
+
+impl Store {
+    /// Wrap a state.
+    pub fn new(state: State) -> Self {
+        let (tx, _) = broadcast::channel(UPDATE_BUFFER);
+        Store {
+            state: Arc::new(RwLock::new(state)),
+            tx,
+        }
+    }
+
+    /// Receive every update from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Update> {
+        self.tx.subscribe()
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> State {
+        self.read(|s| s.clone())
+    }
+
+    /// Read part of the state without copying all of it.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        let guard = self.state.read().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
+    }
+
+    /// Change the state and publish the updates the change returns.
+    pub fn update<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Update>)) -> T {
+        let (t, updates) = {
+            let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        };
+        for u in updates {
+            // No subscriber is fine.
+            let _ = self.tx.send(u);
+        }
+        t
+    }
+
+    /// Change the state where only the updates matter.
+    pub fn apply(&self, f: impl FnOnce(&mut State) -> Vec<Update>) {
+        self.update(|s| ((), f(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use pulseboard_protocol::{Kpi, NotificationSeverity};
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn notif(seq: u64) -> Notification {
+        Notification {
+            id: format!("n-{seq}"),
+            seq,
+            title: "t".into(),
+            body: "b".into(),
+            severity: NotificationSeverity::Info,
+            module: None,
+            created_at: t(0),
+            read: false,
+        }
+    }
+
+    fn kpis(m: Module, v: f64, at: i64) -> ModuleKpis {
+        ModuleKpis {
+            module: m,
+            kpis: vec![Kpi {
+                key: "k".into(),
+                label: "K".into(),
+                value: v,
+                unit: None,
+                delta: None,
+                status: None,
+            }],
+            updated_at: t(at),
+        }
+    }
+
+    #[test]
+    fn notifications_dedupe_by_seq_and_count_unread() {
+        let mut s = State::empty("x");
+        assert_eq!(s.apply_notification(notif(2), t(1)).len(), 2); // source + event
+        assert_eq!(s.apply_notification(notif(1), t(1)).len(), 1);
+        assert!(s.apply_notification(notif(2), t(1)).is_empty(), "a repeat is dropped");
+        assert_eq!(s.unread_count, 2);
+        assert_eq!(s.last_seq, 2);
+        let seqs: Vec<u64> = s.notifications.iter().map(|n| n.seq).collect();
+        assert_eq!(seqs, vec![1, 2], "kept in seq order");
+    }
+
+    #[test]
+    fn notification_list_is_bounded() {
+        let mut s = State::empty("x");
+        for i in 1..=(MAX_NOTIFICATIONS as u64 + 10) {
+            s.apply_notification(notif(i), t(0));
+        }
+        assert_eq!(s.notifications.len(), MAX_NOTIFICATIONS);
+        assert_eq!(s.notifications.front().unwrap().seq, 11);
+        // a pruned one coming back by catch-up is not re-added
+        assert!(s.apply_notification(notif(3), t(0)).is_empty());
+    }
+
+    #[test]
+    fn mark_read_is_optimistic_and_queued() {
+        let mut s = State::empty("x");
+        s.apply_notification(notif(1), t(0));
+        s.apply_notification(notif(2), t(0));
+        let u = s.mark_read_local(MarkRead::Ids(vec!["n-1".into()]));
+        assert_eq!(u, vec![Update::UnreadCount(1)]);
+        assert_eq!(s.outbox.len(), 1);
+        // a stale server count does not undo the local read while queued
+        s.set_unread_count(2);
+        assert_eq!(s.unread_count, 1);
+        s.outbox_acked(&MarkRead::Ids(vec!["n-1".into()]));
+        assert!(s.outbox.is_empty());
+        s.set_unread_count(1);
+        assert_eq!(s.unread_count, 1);
+        s.mark_read_local(MarkRead::All);
+        assert_eq!(s.unread_count, 0);
+        assert_eq!(s.outbox, vec![MarkRead::All], "all supersedes queued ids");
+        // catch-up of a notification covered by a queued mark-all stays read
+        s.apply_notification(notif(3), t(0));
+        assert_eq!(s.unread_count, 0);
+    }
+
+    #[test]
+    fn kpis_keep_bounded_history_and_ignore_stale() {
+        let mut s = State::empty("x");
+        for i in 0..(HISTORY_LEN as i64 + 5) {
+            s.apply_kpis(kpis(Module::Hr, i as f64, i + 1), t(0));
+        }
+        let v = &s.modules[&Module::Hr];
+        assert_eq!(v.history["k"].len(), HISTORY_LEN);
+        assert_eq!(*v.history["k"].back().unwrap(), (HISTORY_LEN + 4) as f64);
+        assert!(s.apply_kpis(kpis(Module::Hr, 0.0, 1), t(0)).is_empty(), "stale");
+    }
+
+    #[test]
+    fn server_data_replaces_demo_and_says_so() {
+        let mut s = State::empty("x");
+        s.apply_kpis(kpis(Module::Hr, 1.0, 100), t(0)); // from the cache/demo
+        s.source = DataSource::Demo;
+        let u = s.apply_kpis(kpis(Module::Hr, 2.0, 50), t(1));
+        assert!(u.contains(&Update::Source(DataSource::Server)), "older server data still replaces demo");
+        assert_eq!(s.last_update, Some(t(1)));
+    }
+
+    #[test]
+    fn alerts_dedupe_by_id() {
+        let mut s = State::empty("x");
+        let a = Alert {
+            id: "a-1".into(),
+            severity: pulseboard_protocol::AlertSeverity::Critical,
+            title: "t".into(),
+            message: "m".into(),
+            created_at: t(0),
+        };
+        assert!(!s.apply_alert(a.clone(), t(0)).is_empty());
+        assert!(s.apply_alert(a, t(0)).is_empty());
+    }
+
+    #[test]
+    fn connection_state_serialises_for_people_and_programs() {
+        let c = ConnectionState::Reconnecting {
+            attempt: 2,
+            next_retry_at: t(0),
+            reason: "refused".into(),
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["state"], "reconnecting");
+        assert_eq!(v["attempt"], 2);
+        assert!(v.get("nextRetryAt").is_some());
+    }
+}
