@@ -69,7 +69,10 @@ mod tests {
         let b = Backoff::default();
         assert_eq!(b.delay(1, 0.0).as_millis(), 375);
         assert_eq!(b.delay(1, 1.0).as_millis(), 625);
-        let tiny = Backoff { initial: Duration::ZERO, ..Backoff::default() };
+        let tiny = Backoff {
+            initial: Duration::ZERO,
+            ..Backoff::default()
+        };
         assert_eq!(tiny.delay(1, 0.0), Duration::from_millis(100));
         assert!(b.delay(u32::MAX, 0.99) <= Duration::from_millis(37_500));
     }

@@ -336,6 +336,10 @@ mod tests {
         assert_eq!(load(&path).unwrap().unwrap().modules.len(), 4);
         store.apply(|s| s.mark_read_local(MarkRead::All));
         writer.stop().await;
-        assert_eq!(load(&path).unwrap().unwrap().outbox, vec![MarkRead::All], "last write on stop");
+        assert_eq!(
+            load(&path).unwrap().unwrap().outbox,
+            vec![MarkRead::All],
+            "last write on stop"
+        );
     }
 }

@@ -34,7 +34,11 @@ pub enum TransportKind {
 
 /// What the connection is doing, as a user should be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "lowercase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "state",
+    rename_all = "lowercase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ConnectionState {
     /// First connection attempt in progress.
     Connecting {
@@ -95,7 +99,11 @@ impl ConnectionState {
 
 /// Where the data on screen comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "lowercase",
+    rename_all_fields = "camelCase"
+)]
 pub enum DataSource {
     /// Built-in demo data: nothing cached, never connected.
     Demo,
@@ -211,10 +219,13 @@ impl State {
             }
         }
         self.mark_server(now, &mut out);
-        let view = self.modules.entry(kpis.module).or_insert_with(|| ModuleView {
-            latest: kpis.clone(),
-            history: BTreeMap::new(),
-        });
+        let view = self
+            .modules
+            .entry(kpis.module)
+            .or_insert_with(|| ModuleView {
+                latest: kpis.clone(),
+                history: BTreeMap::new(),
+            });
         for k in &kpis.kpis {
             let h = view.history.entry(k.key.clone()).or_default();
             if h.len() == HISTORY_LEN {
@@ -248,7 +259,11 @@ impl State {
     /// Apply a notification; one already seen (same `seq` or id) is ignored.
     pub fn apply_notification(&mut self, n: Notification, now: DateTime<Utc>) -> Vec<Update> {
         let mut out = Vec::new();
-        if self.notifications.iter().any(|x| x.seq == n.seq || x.id == n.id) {
+        if self
+            .notifications
+            .iter()
+            .any(|x| x.seq == n.seq || x.id == n.id)
+        {
             return out;
         }
         // Older than everything kept and the list is full: it was pruned, skip.
@@ -501,7 +516,10 @@ mod tests {
         let mut s = State::empty("x");
         assert_eq!(s.apply_notification(notif(2), t(1)).len(), 2); // source + event
         assert_eq!(s.apply_notification(notif(1), t(1)).len(), 1);
-        assert!(s.apply_notification(notif(2), t(1)).is_empty(), "a repeat is dropped");
+        assert!(
+            s.apply_notification(notif(2), t(1)).is_empty(),
+            "a repeat is dropped"
+        );
         assert_eq!(s.unread_count, 2);
         assert_eq!(s.last_seq, 2);
         let seqs: Vec<u64> = s.notifications.iter().map(|n| n.seq).collect();
@@ -552,7 +570,10 @@ mod tests {
         let v = &s.modules[&Module::Hr];
         assert_eq!(v.history["k"].len(), HISTORY_LEN);
         assert_eq!(*v.history["k"].back().unwrap(), (HISTORY_LEN + 4) as f64);
-        assert!(s.apply_kpis(kpis(Module::Hr, 0.0, 1), t(0)).is_empty(), "stale");
+        assert!(
+            s.apply_kpis(kpis(Module::Hr, 0.0, 1), t(0)).is_empty(),
+            "stale"
+        );
     }
 
     #[test]
@@ -561,7 +582,10 @@ mod tests {
         s.apply_kpis(kpis(Module::Hr, 1.0, 100), t(0)); // from the cache/demo
         s.source = DataSource::Demo;
         let u = s.apply_kpis(kpis(Module::Hr, 2.0, 50), t(1));
-        assert!(u.contains(&Update::Source(DataSource::Server)), "older server data still replaces demo");
+        assert!(
+            u.contains(&Update::Source(DataSource::Server)),
+            "older server data still replaces demo"
+        );
         assert_eq!(s.last_update, Some(t(1)));
     }
 

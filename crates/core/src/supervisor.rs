@@ -9,7 +9,7 @@
 //!   no ack within `ack_timeout` means the link is dead;
 //! - one ack in flight at a time (the library draws ack ids from 0..999 and
 //!   mishandles collisions), with the timeout enforced here by tokio;
-//! - on every connect: resubscribe, send the mark-read outbox, catch up;
+//! - on every connect: resubscribe, catch up, send the mark-read outbox;
 //! - a wrong token ends in `Unauthorized`, not a retry loop.
 //!
 //! Socket callbacks only push into an unbounded channel tagged with the
@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::FutureExt;
 use pulseboard_protocol::{
-    decode, decode_ack, events, Dashboard, MarkRead, MarkReadAck, Module, ModuleKpis,
+    decode, decode_ack, events, AckOk, Dashboard, MarkRead, MarkReadAck, Module, ModuleKpis,
     Notification, ProtocolError, ServerEvent, SnapshotAck,
 };
 use rust_socketio::asynchronous::{Client as SioClient, ClientBuilder};
@@ -102,6 +102,10 @@ impl ClientConfig {
 pub enum Command {
     /// Mark notifications read: applied locally at once, sent when possible.
     MarkRead(MarkRead),
+    /// Start receiving a module's KPIs (kept across reconnects).
+    Subscribe(Module),
+    /// Stop receiving a module's KPIs.
+    Unsubscribe(Module),
     /// Drop the current attempt or wait and connect now.
     Reconnect,
     /// Use another server or token, then reconnect.
@@ -180,6 +184,7 @@ type Tagged = (u64, Raw);
 #[derive(Debug, Clone, PartialEq)]
 enum Req {
     Module(Module),
+    Unsubscribe(Module),
     Dashboard,
     Notifications { after_seq: u64 },
     MarkRead(MarkRead),
@@ -189,10 +194,12 @@ impl Req {
     fn wire(&self) -> (&'static str, Value) {
         match self {
             Req::Module(m) => (events::MODULE_SUBSCRIBE, json!({ "module": m })),
+            Req::Unsubscribe(m) => (events::MODULE_UNSUBSCRIBE, json!({ "module": m })),
             Req::Dashboard => (events::DASHBOARD_SUBSCRIBE, json!({})),
-            Req::Notifications { after_seq } => {
-                (events::NOTIFICATION_SUBSCRIBE, json!({ "afterSeq": after_seq }))
-            }
+            Req::Notifications { after_seq } => (
+                events::NOTIFICATION_SUBSCRIBE,
+                json!({ "afterSeq": after_seq }),
+            ),
             Req::MarkRead(m) => (
                 events::NOTIFICATION_MARK_READ,
                 serde_json::to_value(m).unwrap_or(Value::Null),
@@ -281,14 +288,33 @@ impl Supervisor {
     }
 
     /// Commands that need no connection; returns the ones that end a wait.
-    fn local_command(&self, c: Command) -> Option<Command> {
+    fn local_command(&mut self, c: Command) -> Option<Command> {
         match c {
             Command::MarkRead(m) => {
                 self.store.apply(|s| s.mark_read_local(m));
                 None
             }
+            Command::Subscribe(m) => {
+                self.set_module(m, true);
+                None
+            }
+            Command::Unsubscribe(m) => {
+                self.set_module(m, false);
+                None
+            }
             other => Some(other),
         }
+    }
+
+    /// Record whether `m` is wanted; true when that changed anything.
+    fn set_module(&mut self, m: Module, on: bool) -> bool {
+        let has = self.config.modules.contains(&m);
+        match (has, on) {
+            (false, true) => self.config.modules.push(m),
+            (true, false) => self.config.modules.retain(|x| *x != m),
+            _ => return false,
+        }
+        true
     }
 
     fn configure(&mut self, server: String, token: Option<String>) {
@@ -342,7 +368,7 @@ impl Supervisor {
                     tracing::warn!("server refused the token: {message}");
                     self.set_state(ConnectionState::Unauthorized { message });
                     // No retry loop: wait for the user to act.
-                    match Self::next_command(&mut self.cmd_rx, &self.store).await {
+                    match self.next_command().await {
                         Command::Shutdown => return,
                         Command::Configure { server, token } => self.configure(server, token),
                         _ => {}
@@ -484,7 +510,7 @@ impl Supervisor {
                 Ok(Err(e)) => return Err(AttemptError::Failed(e.to_string())),
                 Err(_) => return Err(AttemptError::Failed("timed out connecting".into())),
             },
-            c = Self::next_command(&mut self.cmd_rx, &self.store) => {
+            c = self.next_command() => {
                 return Err(AttemptError::Interrupted(c));
             }
         };
@@ -497,8 +523,14 @@ impl Supervisor {
                 _ = sleep_until(deadline) => {
                     return fail(client, AttemptError::Failed("timed out joining the namespace".into())).await;
                 }
-                c = Self::next_command(&mut self.cmd_rx, &self.store) => {
-                    return fail(client, AttemptError::Interrupted(c)).await;
+                c = self.cmd_rx.recv() => {
+                    let c = match c {
+                        None => Some(Command::Shutdown),
+                        Some(c) => self.local_command(c),
+                    };
+                    if let Some(c) = c {
+                        return fail(client, AttemptError::Interrupted(c)).await;
+                    }
                 }
                 m = self.rx.recv() => match m {
                     Some((g, raw)) if g == gen => match raw {
@@ -522,34 +554,41 @@ impl Supervisor {
     }
 
     /// Next command that needs the supervisor (mark-reads are handled inline).
-    async fn next_command(
-        cmd_rx: &mut mpsc::UnboundedReceiver<Command>,
-        store: &Store,
-    ) -> Command {
+    async fn next_command(&mut self) -> Command {
         loop {
-            match cmd_rx.recv().await {
+            match self.cmd_rx.recv().await {
                 None => return Command::Shutdown,
-                Some(Command::MarkRead(m)) => store.apply(|s| s.mark_read_local(m)),
-                Some(c) => return c,
+                Some(c) => {
+                    if let Some(c) = self.local_command(c) {
+                        return c;
+                    }
+                }
             }
         }
     }
 
-    /// Live session: subscribe, flush the outbox, catch up, then serve.
+    /// Live session: subscribe, catch up, flush the outbox, then serve.
     async fn session(&mut self, client: &SioClient, transport: TransportKind) -> SessionEnd {
         let gen = self.gen;
         self.store.apply(|s| {
             s.counters.connects += 1;
             Vec::new()
         });
-        let mut pending: VecDeque<Req> = self.config.modules.iter().map(|m| Req::Module(*m)).collect();
+        let mut pending: VecDeque<Req> = self
+            .config
+            .modules
+            .iter()
+            .map(|m| Req::Module(*m))
+            .collect();
         pending.push_back(Req::Dashboard);
-        for m in self.store.read(|s| s.outbox.clone()) {
-            pending.push_back(Req::MarkRead(m));
-        }
+        // Catch up first: that also joins the notifications room, so the
+        // `notification:read` echo of the outbox below reaches us too.
         pending.push_back(Req::Notifications {
             after_seq: self.store.read(|s| s.last_seq),
         });
+        for m in self.store.read(|s| s.outbox.clone()) {
+            pending.push_back(Req::MarkRead(m));
+        }
         let mut inflight: Option<InFlight> = None;
         let mut live = false;
         let mut last_rx = Instant::now();
@@ -602,6 +641,16 @@ impl Supervisor {
                         self.store.apply(|s| s.mark_read_local(m.clone()));
                         pending.push_back(Req::MarkRead(m));
                     }
+                    Some(Command::Subscribe(m)) => {
+                        if self.set_module(m, true) {
+                            pending.push_back(Req::Module(m));
+                        }
+                    }
+                    Some(Command::Unsubscribe(m)) => {
+                        if self.set_module(m, false) {
+                            pending.push_back(Req::Unsubscribe(m));
+                        }
+                    }
                     Some(c) => return SessionEnd::Command(c),
                 },
                 _ = sleep_until(ack_deadline.unwrap_or(probe_at)), if ack_deadline.is_some() => {
@@ -616,7 +665,12 @@ impl Supervisor {
         }
     }
 
-    async fn send_req(&mut self, client: &SioClient, gen: u64, req: Req) -> Result<InFlight, String> {
+    async fn send_req(
+        &mut self,
+        client: &SioClient,
+        gen: u64,
+        req: Req,
+    ) -> Result<InFlight, String> {
         self.next_ack += 1;
         let id = self.next_ack;
         let (event, payload) = req.wire();
@@ -674,9 +728,17 @@ impl Supervisor {
                 Ok(a) if a.snapshot.module == *m => {
                     self.store.apply(|s| s.apply_kpis(a.snapshot, now));
                 }
-                Ok(_) => self.bad_ack(&req, &ProtocolError::Invalid("snapshot of another module".into())),
+                Ok(_) => self.bad_ack(
+                    &req,
+                    &ProtocolError::Invalid("snapshot of another module".into()),
+                ),
                 Err(e) => self.bad_ack(&req, &e),
             },
+            Req::Unsubscribe(_) => {
+                if let Err(e) = decode_ack::<AckOk>(v) {
+                    self.bad_ack(&req, &e);
+                }
+            }
             Req::Dashboard => match decode_ack::<SnapshotAck<Dashboard>>(v) {
                 Ok(a) => self.store.apply(|s| s.apply_dashboard(a.snapshot, now)),
                 Err(e) => self.bad_ack(&req, &e),
@@ -702,14 +764,19 @@ impl Supervisor {
 
     fn on_catch_up(&self, req: &Req, v: Value, now: chrono::DateTime<Utc>) -> Option<Req> {
         if v.get("ok") != Some(&Value::Bool(true)) {
-            let e = decode_ack::<MarkReadAck>(v).err().unwrap_or(ProtocolError::Malformed("bad ack".into()));
+            let e = decode_ack::<MarkReadAck>(v)
+                .err()
+                .unwrap_or(ProtocolError::Malformed("bad ack".into()));
             self.bad_ack(req, &e);
             return None;
         }
         let list = match v.get("notifications") {
             Some(Value::Array(a)) => a.clone(),
             _ => {
-                self.bad_ack(req, &ProtocolError::Malformed("`notifications` is not an array".into()));
+                self.bad_ack(
+                    req,
+                    &ProtocolError::Malformed("`notifications` is not an array".into()),
+                );
                 return None;
             }
         };

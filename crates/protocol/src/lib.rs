@@ -626,6 +626,12 @@ pub struct AckOk {
     pub ok: bool,
 }
 
+impl Validate for AckOk {
+    fn validate(&self) -> Result<(), ProtocolError> {
+        Ok(())
+    }
+}
+
 /// Ack of `module:subscribe` / `dashboard:subscribe`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotAck<T> {

@@ -1,0 +1,227 @@
+//! Socket.IO handlers for the default namespace.
+//!
+//! Every client event is answered with an ack object: `{"ok": true, ...}` or
+//! `{"ok": false, "error": "<reason>"}`. Payloads are taken as raw JSON and
+//! decoded with `pulseboard_protocol::decode_slice`, which also enforces the
+//! size limit; bad input changes nothing and leaves the connection up.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use pulseboard_protocol::{
+    decode_slice, events, AckError, AckOk, AuthPayload, ConnectionStatus, DashboardSubscribe,
+    MarkRead, MarkReadAck, Module, ModuleRequest, NotificationSubscribe, NotificationSubscribeAck,
+    SnapshotAck, Validate,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+use socketioxide::{
+    extract::{AckSender, SocketRef, TryData},
+    handler::ConnectHandler,
+    ParserError, SocketIo,
+};
+
+use crate::{auth, App};
+
+/// Room of `dashboard:update` subscribers.
+pub(crate) const DASHBOARD_ROOM: &str = "dashboard";
+/// Room of notification subscribers.
+pub(crate) const NOTIFICATIONS_ROOM: &str = "notifications";
+
+/// Register the `/` namespace with its auth middleware and event handlers.
+pub(crate) fn register(io: &SocketIo, app: Arc<App>) {
+    let mw_app = app.clone();
+    let middleware = move |s: SocketRef, auth: TryData<AuthPayload>| {
+        let app = mw_app.clone();
+        async move { auth::check_handshake(&app, &s, auth) }
+    };
+    let on_connect = move |s: SocketRef| {
+        let app = app.clone();
+        async move { on_connect(s, app) }
+    };
+    io.ns("/", on_connect.with(middleware));
+}
+
+fn on_connect(s: SocketRef, app: Arc<App>) {
+    tracing::debug!(sid = %s.id, "client connected");
+    let status = ConnectionStatus {
+        status: "connected".into(),
+        server_time: Utc::now(),
+        server_version: crate::SERVER_VERSION.into(),
+        modules: Module::ALL.to_vec(),
+    };
+    if let Err(e) = s.emit(events::CONNECTION_STATUS, &status) {
+        tracing::debug!(%e, "could not send connection:status");
+    }
+
+    let a = app.clone();
+    s.on(
+        events::MODULE_SUBSCRIBE,
+        move |s: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
+            let app = a.clone();
+            async move {
+                let reply =
+                    match parse::<ModuleRequest>(&app, events::MODULE_SUBSCRIBE, data, false) {
+                        Ok(req) => {
+                            // Join first so no update falls between snapshot and room.
+                            s.join(req.module.room());
+                            to_value(&SnapshotAck {
+                                ok: true,
+                                snapshot: app.module_kpis(req.module),
+                            })
+                        }
+                        Err(e) => e,
+                    };
+                send(ack, &reply);
+            }
+        },
+    );
+
+    let a = app.clone();
+    s.on(
+        events::MODULE_UNSUBSCRIBE,
+        move |s: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
+            let app = a.clone();
+            async move {
+                let reply =
+                    match parse::<ModuleRequest>(&app, events::MODULE_UNSUBSCRIBE, data, false) {
+                        Ok(req) => {
+                            s.leave(req.module.room());
+                            to_value(&AckOk { ok: true })
+                        }
+                        Err(e) => e,
+                    };
+                send(ack, &reply);
+            }
+        },
+    );
+
+    let a = app.clone();
+    s.on(
+        events::DASHBOARD_SUBSCRIBE,
+        move |s: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
+            let app = a.clone();
+            async move {
+                let reply = match parse::<DashboardSubscribe>(
+                    &app,
+                    events::DASHBOARD_SUBSCRIBE,
+                    data,
+                    true,
+                ) {
+                    Ok(_) => {
+                        s.join(DASHBOARD_ROOM);
+                        to_value(&SnapshotAck {
+                            ok: true,
+                            snapshot: app.dashboard(),
+                        })
+                    }
+                    Err(e) => e,
+                };
+                send(ack, &reply);
+            }
+        },
+    );
+
+    let a = app.clone();
+    s.on(
+        events::NOTIFICATION_SUBSCRIBE,
+        move |s: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
+            let app = a.clone();
+            async move {
+                let reply = match parse::<NotificationSubscribe>(
+                    &app,
+                    events::NOTIFICATION_SUBSCRIBE,
+                    data,
+                    true,
+                ) {
+                    Ok(req) => {
+                        s.join(NOTIFICATIONS_ROOM);
+                        let after = req.after_seq.unwrap_or(0);
+                        let listed = async {
+                            let notifications = app.store.notifications_after(after).await?;
+                            let unread_count = app.store.unread_count().await?;
+                            Ok::<_, crate::StorageError>(NotificationSubscribeAck {
+                                ok: true,
+                                notifications,
+                                unread_count,
+                            })
+                        };
+                        match listed.await {
+                            Ok(ack) => to_value(&ack),
+                            Err(e) => storage_failure(e),
+                        }
+                    }
+                    Err(e) => e,
+                };
+                send(ack, &reply);
+            }
+        },
+    );
+
+    let a = app;
+    s.on(
+        events::NOTIFICATION_MARK_READ,
+        move |TryData(data): TryData<Value>, ack: AckSender| {
+            let app = a.clone();
+            async move {
+                let reply =
+                    match parse::<MarkRead>(&app, events::NOTIFICATION_MARK_READ, data, false) {
+                        Ok(req) => match app.mark_read(req).await {
+                            Ok(out) => to_value(&MarkReadAck {
+                                ok: true,
+                                unread_count: out.unread,
+                            }),
+                            Err(e) => storage_failure(e),
+                        },
+                        Err(e) => e,
+                    };
+                send(ack, &reply);
+            }
+        },
+    );
+
+    s.on_disconnect(|s: SocketRef| async move {
+        tracing::debug!(sid = %s.id, "client disconnected");
+    });
+}
+
+/// Decode an event payload; on failure, the ready-made `{"ok": false}` ack.
+///
+/// With `empty_ok`, an event sent without any payload counts as `{}`.
+fn parse<T: DeserializeOwned + Validate>(
+    app: &App,
+    event: &str,
+    data: Result<Value, ParserError>,
+    empty_ok: bool,
+) -> Result<T, Value> {
+    let refuse = |reason: String| {
+        app.drop_input(event, &reason);
+        to_value(&AckError::new(reason))
+    };
+    let value = match data {
+        Ok(Value::Null) if empty_ok => Value::Object(Default::default()),
+        Ok(v) => v,
+        Err(_) if empty_ok => Value::Object(Default::default()),
+        Err(e) => return Err(refuse(format!("missing or unreadable payload: {e}"))),
+    };
+    let bytes = serde_json::to_vec(&value).map_err(|e| refuse(format!("invalid payload: {e}")))?;
+    decode_slice(&bytes).map_err(|e| refuse(e.to_string()))
+}
+
+fn storage_failure(e: crate::StorageError) -> Value {
+    tracing::error!(%e, "storage failure while answering an event");
+    to_value(&AckError::new("internal storage error"))
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_else(
+        |e| serde_json::json!({ "ok": false, "error": format!("could not encode answer: {e}") }),
+    )
+}
+
+/// Send an ack; a client that asked for none gets nothing.
+fn send(ack: AckSender, reply: &Value) {
+    if let Err(e) = ack.send(reply) {
+        tracing::debug!(%e, "could not send ack");
+    }
+}
