@@ -3,11 +3,20 @@
 //! alive and feeds a [`store::Store`]; the [`cache`] keeps what the user saw
 //! across restarts. See docs/ARCHITECTURE.md.
 
+pub mod alerts;
 pub mod backoff;
 pub mod cache;
+pub mod notifier;
 pub mod store;
 pub mod supervisor;
 
+pub use alerts::{
+    AlertPolicy, Decision, Dnd, PolicyConfig, PolicyCounters, Toast, ToastKind, Urgency,
+};
 pub use backoff::Backoff;
+pub use notifier::{
+    run_alerts, spawn_alerts, AlertsTask, DesktopNotifier, Notifier, PolicySettings,
+    RecordingNotifier,
+};
 pub use store::{ConnectionState, DataSource, State, Store, TransportKind, Update};
 pub use supervisor::{Client, ClientConfig, Command, TransportMode};

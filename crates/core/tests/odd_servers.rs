@@ -19,14 +19,29 @@ fn notification(seq: u64) -> Value {
 /// Garbage the server sends after the catch-up ack; each must be dropped.
 fn garbage() -> Vec<(&'static str, Value)> {
     vec![
-        ("kpi:update:finance", json!({"module": "hr", "kpis": [], "updatedAt": TS})),
+        (
+            "kpi:update:finance",
+            json!({"module": "hr", "kpis": [], "updatedAt": TS}),
+        ),
         ("kpi:update:finance", json!("not an object")),
-        ("kpi:update:payroll", json!({"module": "finance", "kpis": [], "updatedAt": TS})),
+        (
+            "kpi:update:payroll",
+            json!({"module": "finance", "kpis": [], "updatedAt": TS}),
+        ),
         ("notification:new", json!({"id": "x"})),
-        ("notification:new", json!({"id": "n-9", "seq": 9, "title": 5, "body": "", "severity": "info", "createdAt": TS})),
-        ("alert:system", json!({"id": "a-1", "severity": "apocalyptic", "title": "t", "message": "m", "createdAt": TS})),
+        (
+            "notification:new",
+            json!({"id": "n-9", "seq": 9, "title": 5, "body": "", "severity": "info", "createdAt": TS}),
+        ),
+        (
+            "alert:system",
+            json!({"id": "a-1", "severity": "apocalyptic", "title": "t", "message": "m", "createdAt": TS}),
+        ),
         ("dashboard:update", json!([1, 2, 3])),
-        ("notification:read", json!({"ids": "n-1", "unreadCount": -1})),
+        (
+            "notification:read",
+            json!({"ids": "n-1", "unreadCount": -1}),
+        ),
         ("what:ever", json!({})),
     ]
 }
@@ -85,9 +100,16 @@ async fn odd_server(polling_only: bool, garbage_mode: bool) -> std::net::SocketA
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_payloads_are_dropped_counted_and_the_link_stays_up() {
     let addr = odd_server(false, true).await;
-    let mut c = start(config(&format!("http://{addr}"), TransportMode::Websocket, None));
+    let mut c = start(config(
+        &format!("http://{addr}"),
+        TransportMode::Websocket,
+        None,
+    ));
     let alert = until_event(&mut c.rx, "alert:system").await;
-    assert_eq!(alert["id"], "a-ok", "the first alert to get through is the valid one");
+    assert_eq!(
+        alert["id"], "a-ok",
+        "the first alert to get through is the valid one"
+    );
     let s = c.store.snapshot();
     assert!(s.connection.is_live(), "{:?}", s.connection);
     assert_eq!(s.counters.connects, 1, "never reconnected");
@@ -96,7 +118,11 @@ async fn malformed_payloads_are_dropped_counted_and_the_link_stays_up() {
     // 4 refused module subscribes + 1 malformed dashboard snapshot
     assert_eq!(s.counters.bad_acks, 5);
     let seqs: Vec<u64> = s.notifications.iter().map(|n| n.seq).collect();
-    assert_eq!(seqs, vec![1, 2], "good catch-up items kept around the bad one");
+    assert_eq!(
+        seqs,
+        vec![1, 2],
+        "good catch-up items kept around the bad one"
+    );
     c.client.shutdown().await;
 }
 
@@ -110,14 +136,27 @@ async fn auto_falls_back_to_long_polling_when_websocket_is_refused() {
     })
     .await;
     assert!(
-        matches!(st, ConnectionState::Live { transport: TransportKind::Polling, .. }),
+        matches!(
+            st,
+            ConnectionState::Live {
+                transport: TransportKind::Polling,
+                ..
+            }
+        ),
         "{st:?}"
     );
     c.client.shutdown().await;
 
     // Forcing WebSocket against the same server never goes live.
-    let mut c = start(config(&format!("http://{addr}"), TransportMode::Websocket, None));
+    let mut c = start(config(
+        &format!("http://{addr}"),
+        TransportMode::Websocket,
+        None,
+    ));
     let st = until_state(&mut c.rx, "reconnecting").await;
-    assert!(matches!(st, ConnectionState::Reconnecting { attempt: 1, .. }));
+    assert!(matches!(
+        st,
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
     c.client.shutdown().await;
 }

@@ -1,0 +1,14 @@
+fn main() {
+    // Narrow ACL: the window may call exactly these commands (capabilities/).
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "get_state",
+            "mark_read",
+            "mark_all_read",
+            "reconnect",
+            "get_settings",
+            "save_settings",
+        ]),
+    ))
+    .expect("tauri-build");
+}

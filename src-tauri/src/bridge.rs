@@ -1,0 +1,213 @@
+//! Core updates -> webview events and tray state. One enum of front-end
+//! messages, with its names in one place; the core never sees an AppHandle.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use pulseboard_core::{Command, ConnectionState, DataSource, State, Update};
+use pulseboard_protocol::{AlertSeverity, MarkRead, ServerEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::settings::DndMode;
+use crate::tray::{self, MenuId, Tray};
+use crate::{open_window, AppCore, View, MAIN_WINDOW};
+
+/// Event carrying a [`UiMessage`].
+pub const EVENT_UPDATE: &str = "pb:update";
+/// Event asking the window to show a view (`home|dashboard|notifications|settings`).
+pub const EVENT_NAVIGATE: &str = "pb:navigate";
+
+/// What the window is told. Payloads were validated in Rust before this.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum UiMessage {
+    /// Connection state changed.
+    Connection {
+        /// New state.
+        state: ConnectionState,
+    },
+    /// A server event was accepted.
+    Event {
+        /// Wire name.
+        event: &'static str,
+        /// Wire payload.
+        data: Value,
+    },
+    /// Unread count changed.
+    Unread {
+        /// New count.
+        count: u64,
+    },
+    /// Data source changed.
+    Source {
+        /// New source.
+        source: DataSource,
+    },
+    /// Replace everything (after falling behind).
+    Resync {
+        /// Full state.
+        state: Box<State>,
+    },
+}
+
+impl From<Update> for UiMessage {
+    fn from(u: Update) -> Self {
+        match u {
+            Update::Connection(state) => UiMessage::Connection { state },
+            Update::Event(e) => UiMessage::Event {
+                event: e.name(),
+                data: e.payload(),
+            },
+            Update::UnreadCount(count) => UiMessage::Unread { count },
+            Update::Source(source) => UiMessage::Source { source },
+        }
+    }
+}
+
+/// Ask the open window to show a view.
+pub fn emit_navigate<R: Runtime>(app: &AppHandle<R>, view: &str) {
+    let _ = app.emit_to(MAIN_WINDOW, EVENT_NAVIGATE, view);
+}
+
+fn emit<R: Runtime>(app: &AppHandle<R>, msg: &UiMessage) {
+    if app.get_webview_window(MAIN_WINDOW).is_some() {
+        if let Err(e) = app.emit_to(MAIN_WINDOW, EVENT_UPDATE, msg) {
+            tracing::debug!("could not reach the window: {e}");
+        }
+    }
+}
+
+/// Show the current state in the tray (no-op without a tray).
+pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
+    if let Some(t) = app.try_state::<Tray<R>>() {
+        let critical = core.critical_unseen.load(Ordering::SeqCst);
+        let look = core.store.read(|s| tray::look(s, critical, Utc::now()));
+        t.show(look);
+    }
+}
+
+/// Start draining core updates and view requests.
+pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<View>) {
+    let core = app.state::<AppCore>();
+    let mut rx = core.store.subscribe();
+    refresh_tray(&app, &core);
+    let app2 = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(view) = ui_rx.recv().await {
+            if let Err(e) = open_window(&app2, view) {
+                tracing::warn!("cannot open the window: {e}");
+            }
+        }
+    });
+    tauri::async_runtime::spawn(async move {
+        // Countdowns in the tray ("Reconnecting in 3s") move once a second.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let core = app.state::<AppCore>();
+            tokio::select! {
+                u = rx.recv() => match u {
+                    Ok(u) => {
+                        let tray_relevant = !matches!(u, Update::Event(ServerEvent::KpiUpdate(_)) | Update::Event(ServerEvent::DashboardUpdate(_)));
+                        if let Update::Event(ServerEvent::AlertSystem(a)) = &u {
+                            if a.severity == AlertSeverity::Critical {
+                                core.critical_unseen.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        emit(&app, &UiMessage::from(u));
+                        if tray_relevant {
+                            refresh_tray(&app, &core);
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let state = Box::new(core.store.snapshot());
+                        emit(&app, &UiMessage::Resync { state });
+                        refresh_tray(&app, &core);
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                _ = tick.tick() => {
+                    let counting = core.store.read(|s| matches!(s.connection, ConnectionState::Reconnecting { .. } | ConnectionState::Offline { .. }));
+                    if counting {
+                        refresh_tray(&app, &core);
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn set_dnd<R: Runtime>(app: &AppHandle<R>, core: &AppCore, dnd: DndMode) {
+    let mut s = core.settings();
+    s.dnd = dnd;
+    if let Err(e) = core.settings_dir.save(&s) {
+        tracing::warn!("could not save settings: {e}");
+    }
+    core.policy.send_replace(crate::policy_settings(&s));
+    *core.settings.lock().unwrap_or_else(|e| e.into_inner()) = s;
+    if let Some(t) = app.try_state::<Tray<R>>() {
+        t.set_dnd(dnd);
+    }
+}
+
+/// Handle a tray menu click.
+pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(core) = app.try_state::<AppCore>() else {
+        return;
+    };
+    let open = |v| {
+        if let Err(e) = open_window(app, v) {
+            tracing::warn!("cannot open the window: {e}");
+        }
+    };
+    match MenuId::parse(id) {
+        Some(MenuId::Open) => open(View::Home),
+        Some(MenuId::Unread) => open(View::Notifications),
+        Some(MenuId::Settings) => open(View::Settings),
+        Some(MenuId::MarkAllRead) => core.command(Command::MarkRead(MarkRead::All)),
+        Some(MenuId::Reconnect) => core.command(Command::Reconnect),
+        Some(MenuId::DndOff) => set_dnd(app, &core, DndMode::Off),
+        Some(MenuId::DndOn) => set_dnd(app, &core, DndMode::On),
+        Some(MenuId::DndSilence) => set_dnd(app, &core, DndMode::SilenceAll),
+        Some(MenuId::Quit) => {
+            core.quitting.store(true, Ordering::SeqCst);
+            app.exit(0);
+        }
+        Some(MenuId::Status) | None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pulseboard_protocol::{sample, Module};
+
+    #[test]
+    fn messages_have_the_shapes_the_window_reads() {
+        let u = Update::Event(ServerEvent::KpiUpdate(sample::module_kpis(
+            Module::Hr,
+            Utc::now(),
+        )));
+        let v = serde_json::to_value(UiMessage::from(u)).unwrap();
+        assert_eq!(v["type"], "event");
+        assert_eq!(v["event"], "kpi:update:hr");
+        assert_eq!(v["data"]["module"], "hr");
+        let v = serde_json::to_value(UiMessage::from(Update::UnreadCount(3))).unwrap();
+        assert_eq!(v, serde_json::json!({"type": "unread", "count": 3}));
+        let v = serde_json::to_value(UiMessage::from(Update::Connection(
+            ConnectionState::Unauthorized {
+                message: "unauthorized".into(),
+            },
+        )))
+        .unwrap();
+        assert_eq!(v["type"], "connection");
+        assert_eq!(v["state"]["state"], "unauthorized");
+        let v = serde_json::to_value(UiMessage::from(Update::Source(DataSource::Server))).unwrap();
+        assert_eq!(v["source"]["kind"], "server");
+    }
+}

@@ -1,0 +1,319 @@
+//! Pulseboard desktop shell: a thin Tauri 2 layer over `pulseboard-core`.
+//!
+//! The core (connection, store, cache, alert policy) knows nothing of Tauri.
+//! This crate wires it to a tray, a webview window and native notifications.
+//! [`build_app`] is generic over the Tauri runtime so the commands can be
+//! driven through `tauri::test::mock_builder()` in tests.
+
+pub mod bridge;
+pub mod commands;
+pub mod settings;
+pub mod tray;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use pulseboard_core::alerts::{AlertPolicy, Dnd, PolicyConfig};
+use pulseboard_core::cache::{self, CacheWriter};
+use pulseboard_core::notifier::{spawn_alerts, DesktopNotifier, Notifier, PolicySettings};
+use pulseboard_core::{Client, ClientConfig, Command, Store};
+use tauri::{AppHandle, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tokio::sync::{mpsc, watch};
+
+use settings::{DndMode, Settings, SettingsDir};
+
+/// Label of the dashboard window.
+pub const MAIN_WINDOW: &str = "main";
+
+/// Command line; env vars fill in what is not given.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pulseboard",
+    version,
+    about = "Live business metrics and alerts in your tray"
+)]
+pub struct Args {
+    /// Server base URL (overrides the settings file for this run).
+    #[arg(long, env = "PULSEBOARD_SERVER")]
+    pub server: Option<String>,
+    /// Token (overrides the saved token for this run).
+    #[arg(long, env = "PULSEBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Start in the tray only, without opening the window.
+    #[arg(long)]
+    pub hidden: bool,
+}
+
+/// A view the window can be asked to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Module cards.
+    Home,
+    /// Dashboard.
+    Dashboard,
+    /// Notification panel.
+    Notifications,
+    /// Settings.
+    Settings,
+}
+
+impl View {
+    fn as_str(self) -> &'static str {
+        match self {
+            View::Home => "home",
+            View::Dashboard => "dashboard",
+            View::Notifications => "notifications",
+            View::Settings => "settings",
+        }
+    }
+}
+
+/// Map the settings' DND to the alert policy's.
+pub fn policy_settings(s: &Settings) -> PolicySettings {
+    PolicySettings {
+        dnd: match s.dnd {
+            DndMode::Off => Dnd::Off,
+            DndMode::On => Dnd::On,
+            DndMode::SilenceAll => Dnd::SilenceAll,
+        },
+        notification_threshold: s.notify_threshold.severity(),
+    }
+}
+
+/// Everything the commands and the bridge share. Managed by Tauri.
+pub struct AppCore {
+    /// The state a user sees.
+    pub store: Store,
+    /// Commands to the connection supervisor.
+    pub commands: mpsc::UnboundedSender<Command>,
+    /// Where settings live.
+    pub settings_dir: SettingsDir,
+    /// Current settings.
+    pub settings: Mutex<Settings>,
+    /// Current token (never sent to the webview).
+    pub token: Mutex<Option<String>>,
+    /// Alert policy settings (DND, threshold) for the running alert task.
+    pub policy: watch::Sender<PolicySettings>,
+    /// A critical alert arrived that the user has not looked at yet.
+    pub critical_unseen: AtomicBool,
+    /// Quit was chosen: let the app exit.
+    pub quitting: AtomicBool,
+    /// Requests to show a view (from notification clicks, other threads).
+    pub ui_requests: mpsc::UnboundedSender<View>,
+}
+
+impl AppCore {
+    /// Send a command to the supervisor (dropped once it has stopped).
+    pub fn command(&self, c: Command) {
+        let _ = self.commands.send(c);
+    }
+
+    /// Current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Open (or focus) the dashboard window, showing `view`.
+pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
+    if let Some(core) = app.try_state::<AppCore>() {
+        core.critical_unseen.store(false, Ordering::SeqCst);
+        bridge::refresh_tray(app, &core);
+    }
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        w.show()?;
+        w.unminimize()?;
+        w.set_focus()?;
+        bridge::emit_navigate(app, view.as_str());
+        return Ok(());
+    }
+    WebviewWindowBuilder::new(
+        app,
+        MAIN_WINDOW,
+        WebviewUrl::App(format!("index.html#{}", view.as_str()).into()),
+    )
+    .title("Pulseboard")
+    .inner_size(1180.0, 800.0)
+    .min_inner_size(720.0, 520.0)
+    .build()?;
+    Ok(())
+}
+
+/// Options for [`build_app`].
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Create the tray icon (off under the mock runtime).
+    pub tray: bool,
+    /// Create the window at start (always in e2e mode: tauri-driver attaches
+    /// to the first webview only).
+    pub open_window: bool,
+}
+
+/// Register commands, state and the setup hook on `builder`.
+pub fn build_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    core: AppCore,
+    ui_rx: mpsc::UnboundedReceiver<View>,
+    opts: BuildOptions,
+) -> tauri::Builder<R> {
+    builder
+        .manage(core)
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::mark_read,
+            commands::mark_all_read,
+            commands::reconnect,
+            commands::get_settings,
+            commands::save_settings,
+        ])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            if opts.tray {
+                let dnd = handle.state::<AppCore>().settings().dnd;
+                let tray = tray::Tray::build(&handle, dnd)?;
+                app.manage(tray);
+                app.on_menu_event(|app, ev| bridge::on_menu(app, ev.id().as_ref()));
+            }
+            bridge::spawn(handle.clone(), ui_rx);
+            if opts.open_window {
+                open_window(&handle, View::Home)?;
+            }
+            Ok(())
+        })
+}
+
+fn icon_file() -> Option<PathBuf> {
+    // notify-rust wants a path: keep a copy of the app icon in the cache dir.
+    let p = settings::cache_dir().join("icon.png");
+    if !p.exists() {
+        std::fs::create_dir_all(p.parent()?).ok()?;
+        std::fs::write(&p, include_bytes!("../../icons/icon.png")).ok()?;
+    }
+    Some(p)
+}
+
+/// Run the desktop app. Returns the process exit code.
+pub fn run() -> i32 {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    // One tokio runtime for core and Tauri's async work.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("pulseboard-rt")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pulseboard: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    tauri::async_runtime::set(rt.handle().clone());
+    let _guard = rt.enter();
+
+    let settings_dir = SettingsDir::default_location();
+    let (mut settings, err) = settings_dir.load();
+    if let Some(e) = err {
+        tracing::warn!("{e}");
+    }
+    if let Some(server) = &args.server {
+        if let Err(e) = settings::validate_server(server) {
+            eprintln!("pulseboard: {e}");
+            return 2;
+        }
+        settings.server = server.clone();
+    }
+    let token = args.token.clone().or_else(|| settings_dir.load_token());
+
+    let cache_path = settings::cache_dir().join("state.json");
+    let (state, err) = cache::initial_state(&cache_path, &settings.server, chrono::Utc::now());
+    if let Some(e) = err {
+        tracing::warn!("{e}");
+    }
+    let store = Store::new(state);
+    let writer = CacheWriter::spawn(store.clone(), cache_path, Duration::from_secs(1));
+
+    let mut config = ClientConfig::new(&settings.server);
+    config.token = token.clone();
+    let client = Client::start(config, store.clone());
+
+    let (ui_tx, ui_rx) = mpsc::unbounded_channel();
+    let (policy_tx, policy_rx) = watch::channel(policy_settings(&settings));
+    let click_tx = ui_tx.clone();
+    let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::new(
+        "Pulseboard",
+        icon_file(),
+        Some(Arc::new(move |_id: String| {
+            let _ = click_tx.send(View::Dashboard);
+        })),
+    ));
+    let alerts = spawn_alerts(
+        &store,
+        AlertPolicy::new(PolicyConfig::default()),
+        notifier,
+        policy_rx,
+    );
+
+    let core = AppCore {
+        store,
+        commands: client.commands(),
+        settings_dir,
+        settings: Mutex::new(settings),
+        token: Mutex::new(token),
+        policy: policy_tx,
+        critical_unseen: AtomicBool::new(false),
+        quitting: AtomicBool::new(false),
+        ui_requests: ui_tx,
+    };
+    let e2e = std::env::var_os("PULSEBOARD_E2E").is_some();
+    let opts = BuildOptions {
+        tray: true,
+        open_window: !args.hidden || e2e,
+    };
+    let app = match build_app(tauri::Builder::default(), core, ui_rx, opts)
+        .build(tauri::generate_context!())
+    {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("pulseboard: cannot start the window system: {e}");
+            return 1;
+        }
+    };
+    let lifecycle = Mutex::new(Some((client, writer)));
+    app.run(move |handle, event| {
+        if let RunEvent::ExitRequested { api, code, .. } = event {
+            let quitting = handle
+                .try_state::<AppCore>()
+                .is_some_and(|c| c.quitting.load(Ordering::SeqCst));
+            if !quitting && code.is_none() {
+                // Last window closed: live on in the tray.
+                api.prevent_exit();
+                return;
+            }
+            alerts.abort();
+            if let Some((client, writer)) =
+                lifecycle.lock().unwrap_or_else(|e| e.into_inner()).take()
+            {
+                // Disconnect cleanly and write the cache a last time.
+                tauri::async_runtime::block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_secs(3), client.shutdown()).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(3), writer.stop()).await;
+                });
+            }
+        }
+    });
+    0
+}

@@ -1,0 +1,105 @@
+// Every call to the Rust shell goes through this file.
+//
+// In the Tauri window (`withGlobalTauri: true`) it uses
+// `window.__TAURI__.core.invoke` and `window.__TAURI__.event.listen`. In a
+// plain browser (previews, screenshots, tests) it falls back to an in-memory
+// mock driven by demo data (js/mock.js), so the page still renders.
+
+export const COMMANDS = Object.freeze({
+  getState: 'get_state',
+  markRead: 'mark_read',
+  markAllRead: 'mark_all_read',
+  reconnect: 'reconnect',
+  getSettings: 'get_settings',
+  saveSettings: 'save_settings',
+});
+
+export const EVENTS = Object.freeze({
+  update: 'pb:update',
+  navigate: 'pb:navigate',
+});
+
+function tauri() {
+  const t = typeof window !== 'undefined' ? window.__TAURI__ : undefined;
+  return t && t.core && typeof t.core.invoke === 'function' && t.event ? t : null;
+}
+
+let backendPromise = null;
+
+function backend() {
+  if (backendPromise) return backendPromise;
+  const t = tauri();
+  if (t) {
+    backendPromise = Promise.resolve({
+      mock: false,
+      invoke: (name, args) => t.core.invoke(name, args),
+      listen: (name, cb) => t.event.listen(name, cb),
+    });
+  } else {
+    backendPromise = import('./mock.js').then(({ createMockBackend }) => createMockBackend());
+  }
+  return backendPromise;
+}
+
+async function invoke(name, args) {
+  const b = await backend();
+  return b.invoke(name, args);
+}
+
+/** True when running without the Rust shell (mock data). */
+export async function isMock() {
+  return (await backend()).mock;
+}
+
+/** `get_state` -> `{ state, settings, now }`. */
+export function getState() {
+  return invoke(COMMANDS.getState);
+}
+
+/** `mark_read` with `{ ids }`. */
+export function markRead(ids) {
+  return invoke(COMMANDS.markRead, { ids });
+}
+
+/** `mark_all_read`. */
+export function markAllRead() {
+  return invoke(COMMANDS.markAllRead);
+}
+
+/** `reconnect`. */
+export function reconnect() {
+  return invoke(COMMANDS.reconnect);
+}
+
+/** `get_settings` -> Settings. */
+export function getSettings() {
+  return invoke(COMMANDS.getSettings);
+}
+
+/** `save_settings` with `{ settings }` -> Settings; rejects with an error string. */
+export function saveSettings(settings) {
+  return invoke(COMMANDS.saveSettings, { settings });
+}
+
+/** Listen to `pb:update`; `cb` gets the payload. Resolves to an unlisten function. */
+export async function onUpdate(cb) {
+  const b = await backend();
+  return b.listen(EVENTS.update, (e) => cb(e && e.payload));
+}
+
+/** Listen to `pb:navigate`; `cb` gets the view name. Resolves to an unlisten function. */
+export async function onNavigate(cb) {
+  const b = await backend();
+  return b.listen(EVENTS.navigate, (e) => cb(e && e.payload));
+}
+
+/** A readable message from a rejected invoke (Tauri rejects with a string). */
+export function errorMessage(err) {
+  if (typeof err === 'string') return err;
+  if (err && typeof err.message === 'string') return err.message;
+  try {
+    return JSON.stringify(err);
+  } catch {
+    return String(err);
+  }
+}

@@ -1,0 +1,330 @@
+// Wiring: IPC -> queue -> pure reducer -> at most one render per animation frame.
+//
+// Every `pb:update` payload is pushed on a queue. Once per frame the queue is
+// folded into the state by `applyAll` (pure), then only the parts whose state
+// references changed are redrawn, and only the visible view. While the window
+// is hidden (no animation frames) a timer still folds the queue so it never
+// grows without bound; rendering waits for the next frame.
+
+import * as ipc from './ipc.js';
+import {
+  applyAll,
+  initialState,
+  pillDetail,
+  pillText,
+  pillTone,
+  unreadCount,
+} from './state.js';
+import { setText } from './dom.js';
+import { renderHome } from './views/home.js';
+import { renderDashboard } from './views/dashboard.js';
+import {
+  bindNotifications,
+  renderBadge,
+  renderNotifications,
+} from './views/notifications.js';
+import { bindSettings, fillSettings, renderSettings } from './views/settings.js';
+import { bindBanner, renderBanner } from './views/banner.js';
+
+const VIEWS = ['home', 'dashboard', 'notifications', 'settings'];
+const TITLES = {
+  home: 'Overview',
+  dashboard: 'Dashboard',
+  notifications: 'Notifications',
+  settings: 'Settings',
+};
+const DISMISSED_KEY = 'pulseboard.dismissedAlerts';
+/** Fold the queue without waiting for a frame once it is this long. */
+const QUEUE_SOFT_LIMIT = 2000;
+
+const $ = (sel) => document.querySelector(sel);
+
+const dom = {
+  title: $('#view-title'),
+  pill: $('#pill'),
+  pillText: $('#pill-text'),
+  badge: $('#unread-badge'),
+  bannerRegion: $('#banner-region'),
+  serverInfo: $('#server-info'),
+  content: $('#content'),
+  moduleGrid: $('#module-grid'),
+  views: Object.fromEntries(VIEWS.map((v) => [v, $(`#view-${v}`)])),
+  navs: Object.fromEntries(VIEWS.map((v) => [v, $(`#nav-${v}`)])),
+};
+
+let state = initialState({}, { dismissedAlerts: loadDismissed() });
+let ready = false;
+let queue = [];
+let frame = 0;
+let foldTimer = 0;
+let view = 'home';
+/** Rust's clock minus ours (from get_state's `now`), so countdowns agree with Rust. */
+let clockOffset = 0;
+const now = () => Date.now() + clockOffset;
+/** The state each part was last rendered from (null: never). */
+const rendered = { home: null, dashboard: null, notifications: null, chrome: null };
+let lastPill = { text: '', connection: null, source: null };
+/** Counters for diagnosing floods (read them as `window.__pulseboardStats`). */
+const stats = { events: 0, frames: 0, lastFrameMs: 0, maxFrameMs: 0, maxQueue: 0 };
+window.__pulseboardStats = stats;
+
+// ------------------------------------------------------------------ queue
+
+function enqueue(msg) {
+  if (msg === undefined || msg === null) return;
+  queue.push(msg);
+  stats.events += 1;
+  if (queue.length > stats.maxQueue) stats.maxQueue = queue.length;
+  if (ready && queue.length >= QUEUE_SOFT_LIMIT) fold();
+  schedule();
+}
+
+function fold() {
+  if (!ready || queue.length === 0) return;
+  const q = queue;
+  queue = [];
+  state = applyAll(state, q, new Date(now()).toISOString());
+}
+
+function schedule() {
+  if (!frame) frame = requestAnimationFrame(onFrame);
+  // Frames stop while the window is hidden; keep folding the queue anyway.
+  if (!foldTimer) {
+    foldTimer = setTimeout(() => {
+      foldTimer = 0;
+      fold();
+    }, 250);
+  }
+}
+
+function onFrame() {
+  frame = 0;
+  const t = performance.now();
+  fold();
+  render();
+  const ms = performance.now() - t;
+  stats.frames += 1;
+  stats.lastFrameMs = ms;
+  if (ms > stats.maxFrameMs) stats.maxFrameMs = ms;
+}
+
+// ------------------------------------------------------------------ rendering
+
+function renderPill(s) {
+  const t = now();
+  const text = pillText(s.connection, s.source, s.lastUpdate, t);
+  const stateChanged = lastPill.connection !== s.connection || lastPill.source !== s.source;
+  if (text !== lastPill.text) {
+    // Announce state changes, not the countdown ticking every second.
+    dom.pill.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
+    setText(dom.pillText, text);
+    dom.pill.className = `pill pill-${pillTone(s.connection, s.source)}`;
+  }
+  dom.pill.title = pillDetail(s.connection, t);
+  lastPill = { text, connection: s.connection, source: s.source };
+}
+
+function renderChrome(s) {
+  const prev = rendered.chrome;
+  renderPill(s);
+  if (!prev || prev.unreadCount !== s.unreadCount) {
+    renderBadge(dom.badge, s);
+    const n = unreadCount(s);
+    document.title = n > 0 ? `Pulseboard (${n})` : 'Pulseboard';
+  }
+  if (!prev || prev.alerts !== s.alerts || prev.dismissedAlerts !== s.dismissedAlerts) {
+    renderBanner(dom.bannerRegion, s);
+  }
+  if (!prev || prev.settings !== s.settings || prev.serverInfo !== s.serverInfo) {
+    const parts = [];
+    if (s.settings && s.settings.server) parts.push(s.settings.server);
+    if (s.serverInfo && s.serverInfo.serverVersion) parts.push(`server ${s.serverInfo.serverVersion}`);
+    setText(dom.serverInfo, parts.join(' · '));
+  }
+  rendered.chrome = s;
+}
+
+function render() {
+  const s = state;
+  renderChrome(s);
+  switch (view) {
+    case 'home':
+      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home);
+      rendered.home = s;
+      break;
+    case 'dashboard':
+      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard);
+      rendered.dashboard = s;
+      break;
+    case 'notifications':
+      if (rendered.notifications !== s) {
+        renderNotifications(dom.views.notifications, s, rendered.notifications);
+      }
+      rendered.notifications = s;
+      break;
+    case 'settings':
+      renderSettings(dom.views.settings, s, now());
+      break;
+    default:
+      break;
+  }
+}
+
+// ------------------------------------------------------------------ navigation
+
+function navigate(next, { focus = false } = {}) {
+  if (!VIEWS.includes(next)) return;
+  view = next;
+  for (const v of VIEWS) {
+    dom.views[v].hidden = v !== next;
+    if (v === next) dom.navs[v].setAttribute('aria-current', 'page');
+    else dom.navs[v].removeAttribute('aria-current');
+  }
+  setText(dom.title, TITLES[next]);
+  try {
+    history.replaceState(null, '', `#${next}`);
+  } catch {
+    // file:// or sandboxed: the hash is a nicety only.
+  }
+  if (next === 'settings') openSettings();
+  if (focus) dom.content.focus({ preventScroll: true });
+  schedule();
+}
+
+function viewFromHash() {
+  const h = (location.hash || '').replace(/^#/, '');
+  return VIEWS.includes(h) ? h : 'home';
+}
+
+// ------------------------------------------------------------------ actions
+
+function loadDismissed() {
+  try {
+    const v = JSON.parse(localStorage.getItem(DISMISSED_KEY) || '[]');
+    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveDismissed(ids) {
+  try {
+    localStorage.setItem(DISMISSED_KEY, JSON.stringify(ids.slice(-200)));
+  } catch {
+    // storage unavailable: dismissal lasts for this session only.
+  }
+}
+
+async function resync() {
+  try {
+    const snap = await ipc.getState();
+    enqueue({ type: 'resync', state: snap.state });
+    if (snap.settings) enqueue({ type: 'settings', settings: snap.settings });
+  } catch (err) {
+    console.error('get_state failed', ipc.errorMessage(err));
+  }
+}
+
+function markRead(id) {
+  enqueue({ type: 'mark-read-local', ids: [id] });
+  ipc.markRead([id]).catch((err) => {
+    console.error('mark_read failed', ipc.errorMessage(err));
+    resync();
+  });
+}
+
+function markAllRead() {
+  enqueue({ type: 'mark-read-local', all: true });
+  ipc.markAllRead().catch((err) => {
+    console.error('mark_all_read failed', ipc.errorMessage(err));
+    resync();
+  });
+}
+
+function dismissAlert(id) {
+  enqueue({ type: 'dismiss-alert', id });
+  // Remember across restarts (the queue is folded before the next frame).
+  saveDismissed(state.dismissedAlerts.concat([id]));
+}
+
+async function openSettings() {
+  fillSettings(dom.views.settings, state.settings);
+  try {
+    const s = await ipc.getSettings();
+    enqueue({ type: 'settings', settings: s });
+    if (view === 'settings') fillSettings(dom.views.settings, s);
+  } catch (err) {
+    console.error('get_settings failed', ipc.errorMessage(err));
+  }
+}
+
+// ------------------------------------------------------------------ start
+
+function bind() {
+  for (const v of VIEWS) {
+    dom.navs[v].addEventListener('click', () => navigate(v));
+  }
+  // Arrow keys move between the navigation buttons.
+  $('.nav-list').addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
+    const i = VIEWS.findIndex((v) => dom.navs[v] === document.activeElement);
+    if (i < 0) return;
+    e.preventDefault();
+    const j = (i + (e.key === 'ArrowDown' ? 1 : VIEWS.length - 1)) % VIEWS.length;
+    dom.navs[VIEWS[j]].focus();
+  });
+  window.addEventListener('hashchange', () => {
+    const v = viewFromHash();
+    if (v !== view) navigate(v);
+  });
+  bindNotifications(dom.views.notifications, { onMarkRead: markRead, onMarkAllRead: markAllRead });
+  bindBanner(dom.bannerRegion, { onDismiss: dismissAlert });
+  bindSettings(dom.views.settings, {
+    save: (s) => ipc.saveSettings(s),
+    reconnect: () => ipc.reconnect(),
+    current: () => state.settings,
+    saved: (s) => enqueue({ type: 'settings', settings: s }),
+    errorText: ipc.errorMessage,
+  });
+  // The pill counts down each second.
+  setInterval(schedule, 1000);
+  if (/[?&]stats\b/.test(location.search)) {
+    // Diagnostics for headless checks: mirror the counters into the DOM.
+    setInterval(() => {
+      document.documentElement.dataset.stats = JSON.stringify(stats);
+    }, 500);
+  }
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden) schedule();
+  });
+}
+
+async function start() {
+  bind();
+  navigate(viewFromHash());
+  // Listen first so nothing between the snapshot and the listener is lost;
+  // updates queue up until the snapshot is in.
+  try {
+    await ipc.onUpdate(enqueue);
+    await ipc.onNavigate((v) => navigate(v, { focus: true }));
+  } catch (err) {
+    console.error('listen failed', ipc.errorMessage(err));
+  }
+  let snap = null;
+  try {
+    snap = await ipc.getState();
+  } catch (err) {
+    console.error('get_state failed', ipc.errorMessage(err));
+    setTimeout(resync, 2000);
+  }
+  if (snap) {
+    const rustNow = Date.parse(snap.now);
+    if (Number.isFinite(rustNow)) clockOffset = rustNow - Date.now();
+    state = initialState(snap, { dismissedAlerts: state.dismissedAlerts });
+    if (view === 'settings') fillSettings(dom.views.settings, state.settings);
+  }
+  ready = true;
+  schedule();
+}
+
+start();

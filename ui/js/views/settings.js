@@ -1,0 +1,115 @@
+// Settings view: a form over get_settings / save_settings plus "Reconnect now".
+//
+// The form is filled from settings only when the view opens or after a save,
+// never while the user is typing. The token is write-only: it is sent only
+// when the user typed a new one.
+
+import { setText } from '../dom.js';
+import { pillDetail } from '../state.js';
+
+const DND = ['off', 'on', 'silence_all'];
+const THRESHOLDS = ['off', 'info', 'success', 'warning', 'error'];
+
+function fields(root) {
+  return {
+    form: root.querySelector('#settings-form'),
+    server: root.querySelector('#set-server'),
+    token: root.querySelector('#set-token'),
+    dnd: root.querySelector('#set-dnd'),
+    threshold: root.querySelector('#set-threshold'),
+    login: root.querySelector('#set-login'),
+    clearToken: root.querySelector('#set-clear-token'),
+    clearTokenField: root.querySelector('#clear-token-field'),
+    save: root.querySelector('#settings-save'),
+    reconnect: root.querySelector('#reconnect'),
+    status: root.querySelector('#settings-status'),
+    detail: root.querySelector('#connection-detail'),
+  };
+}
+
+/** Put `settings` into the form (token field cleared, placeholder says if one is set). */
+export function fillSettings(root, settings) {
+  const f = fields(root);
+  if (!settings) return;
+  f.server.value = typeof settings.server === 'string' ? settings.server : '';
+  f.token.value = '';
+  f.token.placeholder = settings.hasToken
+    ? 'A token is set (type to replace it)'
+    : 'No token set';
+  f.dnd.value = DND.includes(settings.dnd) ? settings.dnd : 'off';
+  f.threshold.value = THRESHOLDS.includes(settings.notifyThreshold) ? settings.notifyThreshold : 'warning';
+  f.login.checked = settings.startAtLogin === true;
+  f.clearToken.checked = false;
+  f.clearTokenField.hidden = !settings.hasToken;
+}
+
+/** Read the form into a Settings object for save_settings. */
+export function readSettings(root, current) {
+  const f = fields(root);
+  const out = {
+    server: f.server.value.trim(),
+    hasToken: Boolean(current && current.hasToken),
+    dnd: f.dnd.value,
+    notifyThreshold: f.threshold.value,
+    startAtLogin: f.login.checked,
+  };
+  // Write-only token: sent only when typed; an empty string removes it.
+  if (f.token.value !== '') out.token = f.token.value;
+  else if (f.clearToken.checked) out.token = '';
+  return out;
+}
+
+function showStatus(f, text, kind) {
+  f.status.className = `form-status${kind ? ' form-status-' + kind : ''}`;
+  setText(f.status, text);
+}
+
+/**
+ * Wire the form once. `actions`: `save(settings) -> Promise<Settings>`,
+ * `reconnect() -> Promise`, `current() -> Settings|null`, `saved(settings)`,
+ * `errorText(err) -> string`.
+ */
+export function bindSettings(root, actions) {
+  const f = fields(root);
+  f.form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const next = readSettings(root, actions.current());
+    if (!next.server) {
+      showStatus(f, 'Enter the server URL.', 'error');
+      f.server.setAttribute('aria-invalid', 'true');
+      f.server.focus();
+      return;
+    }
+    f.server.removeAttribute('aria-invalid');
+    f.save.disabled = true;
+    showStatus(f, 'Saving…', '');
+    try {
+      const saved = await actions.save(next);
+      actions.saved(saved);
+      fillSettings(root, saved);
+      showStatus(f, 'Saved.', 'ok');
+    } catch (err) {
+      showStatus(f, `Could not save: ${actions.errorText(err)}`, 'error');
+    } finally {
+      f.save.disabled = false;
+    }
+  });
+  f.reconnect.addEventListener('click', async () => {
+    f.reconnect.disabled = true;
+    try {
+      await actions.reconnect();
+      showStatus(f, 'Reconnecting…', '');
+    } catch (err) {
+      showStatus(f, `Could not reconnect: ${actions.errorText(err)}`, 'error');
+    } finally {
+      f.reconnect.disabled = false;
+    }
+  });
+}
+
+/** Live parts of the settings view (connection detail), safe to call every frame. */
+export function renderSettings(root, state, nowMs = Date.now()) {
+  const f = fields(root);
+  const detail = pillDetail(state.connection, nowMs);
+  setText(f.detail, detail ? `Connection: ${detail}` : '');
+}
