@@ -142,6 +142,7 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<
     .inner_size(1180.0, 800.0)
     .min_inner_size(720.0, 520.0)
     .build()?;
+    tracing::info!("dashboard window opened");
     Ok(())
 }
 
@@ -206,6 +207,7 @@ pub fn run() -> i32 {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     // One tokio runtime for core and Tauri's async work.

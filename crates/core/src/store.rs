@@ -202,6 +202,12 @@ impl State {
 
     fn mark_server(&mut self, now: DateTime<Utc>, out: &mut Vec<Update>) {
         self.last_update = Some(now);
+        if self.source == DataSource::Demo {
+            // Demo values must not show up in sparklines of real data.
+            for view in self.modules.values_mut() {
+                view.history.clear();
+            }
+        }
         if self.source != DataSource::Server {
             self.source = DataSource::Server;
             out.push(Update::Source(DataSource::Server));

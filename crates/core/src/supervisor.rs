@@ -284,7 +284,14 @@ impl Supervisor {
     }
 
     fn set_state(&self, c: ConnectionState) {
-        self.store.apply(|s| s.set_connection(c));
+        let name = c.name();
+        let changed = self.store.update(|s| {
+            let u = s.set_connection(c);
+            (!u.is_empty(), u)
+        });
+        if changed {
+            tracing::info!(state = name, server = %self.config.server, "connection");
+        }
     }
 
     /// Commands that need no connection; returns the ones that end a wait.

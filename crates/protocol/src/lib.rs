@@ -540,8 +540,8 @@ pub enum MarkRead {
     All,
 }
 
+// Unknown fields are ignored, as everywhere: the contract may grow.
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct MarkReadWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ids: Option<Vec<String>>,
