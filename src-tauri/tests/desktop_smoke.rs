@@ -6,14 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pulseboard");
 /// First start of a debug WebKit build on 2 cores can be slow.
 const WAIT: Duration = Duration::from_secs(90);
 /// One app at a time: each brings its own X server and WebKit processes.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct App {
     child: Child,
@@ -26,13 +25,25 @@ impl App {
     fn start(args: &[&str]) -> App {
         for tool in ["xvfb-run", "dbus-run-session"] {
             assert!(
-                Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().unwrap().status.success(),
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success(),
                 "{tool} is missing: run scripts/test.sh, which installs it"
             );
         }
         let dirs = tempfile::tempdir().unwrap();
         let mut child = Command::new("xvfb-run")
-            .args(["-a", "-s", "-screen 0 1280x800x24", "dbus-run-session", "--", BIN])
+            .args([
+                "-a",
+                "-s",
+                "-screen 0 1280x800x24",
+                "dbus-run-session",
+                "--",
+                BIN,
+            ])
             .args(args)
             .env("XDG_CONFIG_HOME", dirs.path().join("config"))
             .env("XDG_CACHE_HOME", dirs.path().join("cache"))
@@ -55,7 +66,12 @@ impl App {
                 }
             }
         });
-        App { child, lines, log: vec![], _dirs: dirs }
+        App {
+            child,
+            lines,
+            log: vec![],
+            _dirs: dirs,
+        }
     }
 
     /// Wait for a log line containing `needle`; panics with the log so far.
@@ -90,7 +106,10 @@ impl App {
     fn count_within(&mut self, needle: &str, d: Duration) -> usize {
         let deadline = Instant::now() + d;
         let mut n = 0;
-        while let Ok(l) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             n += usize::from(l.contains(needle));
             self.log.push(l);
         }
@@ -135,9 +154,13 @@ async fn server(dir: &tempfile::TempDir, token: Option<&str>) -> pulseboard_serv
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starts_without_a_server_and_keeps_retrying() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let mut app = tokio::task::block_in_place(|| App::start(&["--server", &url]));
     tokio::task::block_in_place(|| {
@@ -151,7 +174,7 @@ async fn starts_without_a_server_and_keeps_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goes_live_with_a_server_and_caches_what_arrives() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir, Some("tok")).await;
     let url = srv.url();
@@ -176,7 +199,10 @@ async fn goes_live_with_a_server_and_caches_what_arrives() {
         if cached.contains(posted["id"].as_str().unwrap()) {
             break;
         }
-        assert!(Instant::now() < deadline, "notification never reached the cache");
+        assert!(
+            Instant::now() < deadline,
+            "notification never reached the cache"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     app.assert_running();
@@ -186,14 +212,19 @@ async fn goes_live_with_a_server_and_caches_what_arrives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_token_shows_unauthorized_and_stays_up_without_retrying() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir, Some("right")).await;
     let url = srv.url();
-    let mut app = tokio::task::block_in_place(|| App::start(&["--server", &url, "--token", "wrong"]));
+    let mut app =
+        tokio::task::block_in_place(|| App::start(&["--server", &url, "--token", "wrong"]));
     tokio::task::block_in_place(|| {
         app.expect_all(&["state=\"unauthorized\"", "dashboard window opened"]);
-        assert_eq!(app.count_within("state=", Duration::from_secs(3)), 0, "no retry loop");
+        assert_eq!(
+            app.count_within("state=", Duration::from_secs(3)),
+            0,
+            "no retry loop"
+        );
         app.assert_running();
     });
     drop(app);

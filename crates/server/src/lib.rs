@@ -245,7 +245,10 @@ impl App {
         new: NewNotification,
     ) -> Result<Notification, StorageError> {
         let _order = self.notify.lock().await;
-        let stored = self.store.insert_notification(new, chrono::SubsecRound::trunc_subsecs(Utc::now(), 3)).await?;
+        let stored = self
+            .store
+            .insert_notification(new, chrono::SubsecRound::trunc_subsecs(Utc::now(), 3))
+            .await?;
         if let Err(e) = self
             .io
             .to(socket::NOTIFICATIONS_ROOM)

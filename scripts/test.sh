@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run every test of Pulseboard. Installs what the tests need first.
+#   scripts/test.sh
+# Every server a test needs is started by the test itself (on 127.0.0.1:0),
+# the desktop smoke tests bring their own Xvfb and D-Bus session.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export WEBKIT_DISABLE_COMPOSITING_MODE=1
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== Rust tests (protocol, server, core, cli, desktop)"
+cargo test --workspace --locked
+
+echo "== UI tests (node --test)"
+node --test ui/test/

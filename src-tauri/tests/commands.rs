@@ -1,0 +1,172 @@
+//! The window's commands through Tauri's mock runtime: what the webview
+//! calls reaches the core, bad input is refused with a readable error.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+
+use pulseboard_app::settings::{Settings, SettingsDir};
+use pulseboard_app::{build_app, AppCore, BuildOptions};
+use pulseboard_core::cache::demo_state;
+use pulseboard_core::{Command, Store};
+use pulseboard_protocol::MarkRead;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewUrl, WebviewWindowBuilder};
+use tokio::sync::{mpsc, watch};
+
+struct Harness {
+    webview: tauri::WebviewWindow<tauri::test::MockRuntime>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    store: Store,
+    dir: tempfile::TempDir,
+    _app: tauri::App<tauri::test::MockRuntime>,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(demo_state("http://127.0.0.1:4000", chrono::Utc::now()));
+    let (tx, commands) = mpsc::unbounded_channel();
+    let (ui_tx, ui_rx) = mpsc::unbounded_channel();
+    let settings = Settings::default();
+    let core = AppCore {
+        store: store.clone(),
+        commands: tx,
+        settings_dir: SettingsDir {
+            dir: dir.path().join("config"),
+        },
+        policy: watch::channel(pulseboard_app::policy_settings(&settings)).0,
+        settings: Mutex::new(settings),
+        token: Mutex::new(None),
+        critical_unseen: AtomicBool::new(false),
+        quitting: AtomicBool::new(false),
+        ui_requests: ui_tx,
+    };
+    let opts = BuildOptions {
+        tray: false,
+        open_window: false,
+    };
+    let app = build_app(mock_builder(), core, ui_rx, opts)
+        .build(mock_context(noop_assets()))
+        .expect("app builds");
+    let webview = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default())
+        .build()
+        .unwrap();
+    Harness {
+        webview,
+        commands,
+        store,
+        dir,
+        _app: app,
+    }
+}
+
+fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &h.webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn get_state_returns_demo_data_labelled_and_no_token() {
+    let h = harness();
+    let v = invoke(&h, "get_state", json!({})).unwrap();
+    assert_eq!(v["state"]["source"]["kind"], "demo");
+    assert_eq!(v["state"]["modules"].as_object().unwrap().len(), 4);
+    assert_eq!(v["state"]["connection"]["state"], "connecting");
+    assert_eq!(v["settings"]["hasToken"], false);
+    assert!(
+        v["settings"].get("token").is_none(),
+        "the token never reaches the webview"
+    );
+}
+
+#[test]
+fn mark_read_reaches_the_core_and_bad_ids_are_refused() {
+    let mut h = harness();
+    invoke(&h, "mark_read", json!({"ids": ["n-1", "n-2"]})).unwrap();
+    match h.commands.try_recv().unwrap() {
+        Command::MarkRead(MarkRead::Ids(ids)) => assert_eq!(ids, vec!["n-1", "n-2"]),
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = invoke(&h, "mark_read", json!({"ids": [""]})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("must not be empty"), "{err}");
+    let err = invoke(&h, "mark_read", json!({"ids": "n-1"})).unwrap_err();
+    assert!(err.to_string().contains("ids"), "{err}");
+    assert!(
+        h.commands.try_recv().is_err(),
+        "refused input sends nothing"
+    );
+    invoke(&h, "mark_all_read", json!({})).unwrap();
+    assert!(matches!(
+        h.commands.try_recv().unwrap(),
+        Command::MarkRead(MarkRead::All)
+    ));
+    invoke(&h, "reconnect", json!({})).unwrap();
+    assert!(matches!(h.commands.try_recv().unwrap(), Command::Reconnect));
+    assert_eq!(
+        h.store.read(|s| s.outbox.len()),
+        0,
+        "the shell only forwards; the core queues"
+    );
+}
+
+#[test]
+fn save_settings_validates_persists_and_reconnects_on_new_server_or_token() {
+    let mut h = harness();
+    let err = invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "ftp://nope", "dnd": "off", "notifyThreshold": "off", "startAtLogin": false}}),
+    )
+    .unwrap_err();
+    assert!(err.as_str().unwrap().contains("http://"), "{err}");
+    assert!(h.commands.try_recv().is_err());
+
+    let v = invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "http://10.1.2.3:4000", "token": "s3cret", "dnd": "on",
+               "notifyThreshold": "warning", "startAtLogin": false}}),
+    )
+    .unwrap();
+    assert_eq!(v["hasToken"], true);
+    assert!(v.get("token").is_none());
+    match h.commands.try_recv().unwrap() {
+        Command::Configure { server, token } => {
+            assert_eq!(server, "http://10.1.2.3:4000");
+            assert_eq!(token.as_deref(), Some("s3cret"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let saved = SettingsDir {
+        dir: h.dir.path().join("config"),
+    };
+    assert_eq!(saved.load().0.dnd, pulseboard_app::settings::DndMode::On);
+    assert_eq!(saved.load_token().as_deref(), Some("s3cret"));
+    let got = invoke(&h, "get_settings", json!({})).unwrap();
+    assert_eq!(got["notifyThreshold"], "warning");
+
+    // Only DND changed: no reconnect.
+    invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "http://10.1.2.3:4000", "dnd": "silence_all", "notifyThreshold": "warning", "startAtLogin": false}}),
+    )
+    .unwrap();
+    assert!(
+        h.commands.try_recv().is_err(),
+        "no reconnect for a DND change"
+    );
+}
