@@ -5,13 +5,13 @@
 //! data, labelled as such; a corrupt one is set aside (`.corrupt`) with a clear
 //! error and demo data is used, so a bad file never stops the app.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pulseboard_protocol::{sample, Alert, Dashboard, MarkRead, Module, Notification};
+use pulseboard_protocol::{sample, Module};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{oneshot, watch};
@@ -22,7 +22,8 @@ use crate::store::{DataSource, ModuleView, State, Store};
 /// Version of the cache file format.
 pub const CACHE_VERSION: u32 = 1;
 
-/// The file's content.
+/// The file's content: the state a user saw, with a version and a date.
+/// Connection state and counters are written too but reset on load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CacheFile {
@@ -30,20 +31,9 @@ pub struct CacheFile {
     pub version: u32,
     /// When it was written.
     pub saved_at: DateTime<Utc>,
-    /// Module views (latest KPIs and history).
-    pub modules: BTreeMap<Module, ModuleView>,
-    /// Dashboard.
-    pub dashboard: Option<Dashboard>,
-    /// Notifications, oldest first.
-    pub notifications: VecDeque<Notification>,
-    /// Unread count.
-    pub unread_count: u64,
-    /// Catch-up point.
-    pub last_seq: u64,
-    /// Recent alerts.
-    pub alerts: VecDeque<Alert>,
-    /// Mark-read requests not yet acknowledged.
-    pub outbox: Vec<MarkRead>,
+    /// What the user saw, including the mark-read outbox.
+    #[serde(flatten)]
+    pub state: State,
 }
 
 /// Why a cache could not be used.
@@ -73,30 +63,21 @@ impl CacheFile {
         CacheFile {
             version: CACHE_VERSION,
             saved_at: now,
-            modules: s.modules.clone(),
-            dashboard: s.dashboard.clone(),
-            notifications: s.notifications.clone(),
-            unread_count: s.unread_count,
-            last_seq: s.last_seq,
-            alerts: s.alerts.clone(),
-            outbox: s.outbox.clone(),
+            state: s.clone(),
         }
     }
 
     /// A state showing this cache, labelled with when it was saved.
     pub fn into_state(self, server: &str) -> State {
-        let mut s = State::empty(server);
-        s.modules = self.modules;
-        s.dashboard = self.dashboard;
-        s.notifications = self.notifications;
-        s.unread_count = self.unread_count;
-        s.last_seq = self.last_seq;
-        s.alerts = self.alerts;
-        s.outbox = self.outbox;
-        s.source = DataSource::Cache {
-            saved_at: self.saved_at,
-        };
-        s
+        let fresh = State::empty(server);
+        State {
+            connection: fresh.connection,
+            counters: fresh.counters,
+            source: DataSource::Cache {
+                saved_at: self.saved_at,
+            },
+            ..self.state
+        }
     }
 }
 
@@ -271,6 +252,7 @@ async fn writer_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pulseboard_protocol::MarkRead;
 
     #[test]
     fn no_cache_means_demo_data_labelled() {
@@ -333,11 +315,11 @@ mod tests {
         let mut saved = writer.saved();
         store.apply(|s| s.apply_kpis(sample::module_kpis(Module::Hr, Utc::now()), Utc::now()));
         saved.changed().await.unwrap();
-        assert_eq!(load(&path).unwrap().unwrap().modules.len(), 4);
+        assert_eq!(load(&path).unwrap().unwrap().state.modules.len(), 4);
         store.apply(|s| s.mark_read_local(MarkRead::All));
         writer.stop().await;
         assert_eq!(
-            load(&path).unwrap().unwrap().outbox,
+            load(&path).unwrap().unwrap().state.outbox,
             vec![MarkRead::All],
             "last write on stop"
         );
