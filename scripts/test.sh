@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+scripts/deps-test.sh
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export WEBKIT_DISABLE_COMPOSITING_MODE=1

@@ -45,6 +45,9 @@ pub struct Args {
     /// Start in the tray only, without opening the window.
     #[arg(long)]
     pub hidden: bool,
+    /// Longest wait between reconnect attempts in ms (default 30000).
+    #[arg(long, env = "PULSEBOARD_RETRY_MAX_MS")]
+    pub retry_max_ms: Option<u64>,
 }
 
 /// A view the window can be asked to show.
@@ -250,6 +253,10 @@ pub fn run() -> i32 {
 
     let mut config = ClientConfig::new(&settings.server);
     config.token = token.clone();
+    if let Some(ms) = args.retry_max_ms {
+        config.backoff.cap = Duration::from_millis(ms.max(100));
+        config.backoff.initial = config.backoff.initial.min(config.backoff.cap);
+    }
     let client = Client::start(config, store.clone());
 
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();

@@ -91,9 +91,17 @@ pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
             .iter()
             .map(|k| (k.key.clone(), VecDeque::from([k.value])))
             .collect();
-        s.modules.insert(m, ModuleView { latest, history });
+        s.modules.insert(
+            m,
+            ModuleView {
+                latest,
+                history,
+                demo: true,
+            },
+        );
     }
     s.dashboard = Some(sample::dashboard(now));
+    s.dashboard_demo = true;
     s.source = DataSource::Demo;
     s
 }

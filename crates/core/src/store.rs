@@ -124,6 +124,9 @@ pub struct ModuleView {
     pub latest: ModuleKpis,
     /// Recent values per KPI key, oldest first, at most [`HISTORY_LEN`].
     pub history: BTreeMap<String, VecDeque<f64>>,
+    /// Built-in demo values: any server data replaces them, whatever its time.
+    #[serde(default)]
+    pub demo: bool,
 }
 
 /// Counters a user or a test can read.
@@ -146,6 +149,9 @@ pub struct State {
     pub modules: BTreeMap<Module, ModuleView>,
     /// The dashboard, if known.
     pub dashboard: Option<Dashboard>,
+    /// The dashboard holds built-in demo values.
+    #[serde(default)]
+    pub dashboard_demo: bool,
     /// Notifications, oldest first, unique by `seq`.
     pub notifications: VecDeque<Notification>,
     /// Unread count (the server's when known, adjusted optimistically).
@@ -186,6 +192,7 @@ impl State {
         State {
             modules: BTreeMap::new(),
             dashboard: None,
+            dashboard_demo: false,
             notifications: VecDeque::new(),
             unread_count: 0,
             last_seq: 0,
@@ -202,12 +209,6 @@ impl State {
 
     fn mark_server(&mut self, now: DateTime<Utc>, out: &mut Vec<Update>) {
         self.last_update = Some(now);
-        if self.source == DataSource::Demo {
-            // Demo values must not show up in sparklines of real data.
-            for view in self.modules.values_mut() {
-                view.history.clear();
-            }
-        }
         if self.source != DataSource::Server {
             self.source = DataSource::Server;
             out.push(Update::Source(DataSource::Server));
@@ -220,7 +221,7 @@ impl State {
         let from_server_before = self.source == DataSource::Server;
         if let Some(view) = self.modules.get(&kpis.module) {
             // After the first server data, equal or older timestamps are repeats.
-            if from_server_before && kpis.updated_at <= view.latest.updated_at {
+            if from_server_before && !view.demo && kpis.updated_at <= view.latest.updated_at {
                 return out;
             }
         }
@@ -231,7 +232,12 @@ impl State {
             .or_insert_with(|| ModuleView {
                 latest: kpis.clone(),
                 history: BTreeMap::new(),
+                demo: false,
             });
+        if view.demo {
+            view.history.clear();
+            view.demo = false;
+        }
         for k in &kpis.kpis {
             let h = view.history.entry(k.key.clone()).or_default();
             if h.len() == HISTORY_LEN {
@@ -249,7 +255,7 @@ impl State {
     /// Apply a dashboard (event or snapshot). Older than what we have: ignored.
     pub fn apply_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
         let mut out = Vec::new();
-        if self.source == DataSource::Server {
+        if self.source == DataSource::Server && !self.dashboard_demo {
             if let Some(cur) = &self.dashboard {
                 if d.updated_at <= cur.updated_at {
                     return out;
@@ -258,6 +264,7 @@ impl State {
         }
         self.mark_server(now, &mut out);
         self.dashboard = Some(d.clone());
+        self.dashboard_demo = false;
         out.push(Update::Event(ServerEvent::DashboardUpdate(d)));
         out
     }
@@ -593,6 +600,33 @@ mod tests {
             "older server data still replaces demo"
         );
         assert_eq!(s.last_update, Some(t(1)));
+    }
+
+    #[test]
+    fn server_data_replaces_every_demo_module_whatever_its_time() {
+        let mut s = crate::cache::demo_state("x", t(1000));
+        let old = |m| ModuleKpis {
+            updated_at: t(5),
+            ..kpis(m, 7.0, 5)
+        };
+        // The first snapshot makes the source "server"; the others must still land.
+        for m in Module::ALL {
+            assert!(!s.apply_kpis(old(m), t(1001)).is_empty(), "{m} replaced");
+            assert_eq!(s.modules[&m].latest.kpis[0].value, 7.0);
+            assert!(!s.modules[&m].demo);
+            assert_eq!(
+                s.modules[&m].history["k"],
+                VecDeque::from([7.0]),
+                "demo values are not part of the sparkline"
+            );
+        }
+        let mut d = s.dashboard.clone().unwrap();
+        d.updated_at = t(5);
+        assert!(
+            !s.apply_dashboard(d, t(1001)).is_empty(),
+            "demo dashboard replaced"
+        );
+        assert!(!s.dashboard_demo);
     }
 
     #[test]

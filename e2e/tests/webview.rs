@@ -1,0 +1,577 @@
+//! The real Pulseboard app in its real WebKitGTK webview, driven through
+//! tauri-driver + WebKitWebDriver under Xvfb, against a real pulseboard-server
+//! on 127.0.0.1. Screenshots go to `test-artifacts/`.
+//!
+//! Needs `tauri-driver` (cargo install) and `WebKitWebDriver` (Debian
+//! `webkit2gtk-driver`); scripts/test.sh installs both.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "e2e-token";
+/// Upper bound for anything awaited; a first debug WebKit start is slow.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// One app at a time: each brings an X server and WebKit processes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn repo() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn app_binary() -> PathBuf {
+    // Built by `cargo test --workspace` (the desktop crate's binary).
+    let p = repo().join("target/debug/pulseboard");
+    assert!(
+        p.exists(),
+        "{} missing: build with `cargo build -p pulseboard`",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A pulseboard-server that can be stopped and started again on the same port.
+struct Server {
+    addr: SocketAddr,
+    db: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    async fn start(db: PathBuf, addr: Option<SocketAddr>) -> Server {
+        let listener = TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let mut config = pulseboard_server::Config::new(&db);
+        config.simulator = false;
+        config.token = Some(TOKEN.into());
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            pulseboard_server::run(listener, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Server {
+            addr,
+            db,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    async fn restart(&mut self) {
+        self.stop().await;
+        *self = Server::start(self.db.clone(), Some(self.addr)).await;
+    }
+
+    async fn http(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut r = reqwest::Client::new()
+            .request(method, format!("{}{}", self.url(), path))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.expect("http");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+}
+
+/// tauri-driver under its own Xvfb and D-Bus session, with private XDG dirs,
+/// so the app it starts keeps its cache and settings between sessions.
+struct Driver {
+    xvfb: Child,
+    child: Child,
+    port: u16,
+    display: String,
+    _dirs: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        for tool in [
+            "Xvfb",
+            "import",
+            "dbus-run-session",
+            "tauri-driver",
+            "WebKitWebDriver",
+        ] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(
+                found,
+                "{tool} is missing: run scripts/test.sh, which installs it"
+            );
+        }
+        // Our own X server: it tells us its display number on stdout.
+        let mut xvfb = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb");
+        let mut line = String::new();
+        BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("Xvfb display");
+        let display = format!(":{}", line.trim());
+        let dirs = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let native = free_port();
+        let child = Command::new("dbus-run-session")
+            .args([
+                "--",
+                "tauri-driver",
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            .env("XDG_CONFIG_HOME", dirs.path().join("config"))
+            .env("XDG_CACHE_HOME", dirs.path().join("cache"))
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .env("PULSEBOARD_RETRY_MAX_MS", "1000")
+            .env_remove("PULSEBOARD_TOKEN")
+            .env_remove("PULSEBOARD_SERVER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start tauri-driver");
+        Driver {
+            xvfb,
+            child,
+            port,
+            display,
+            _dirs: dirs,
+        }
+    }
+
+    /// Screenshot of the whole virtual screen, as a person would see it.
+    /// (WebDriver's own screenshot waits for a new frame, which a still page
+    /// under Xvfb never paints.)
+    fn shot(&self, name: &str) {
+        let dir = repo().join("test-artifacts");
+        let _ = std::fs::create_dir_all(&dir);
+        let out = dir.join(format!("e2e-{name}.png"));
+        let ok = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&out)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("screenshot {name} failed");
+        }
+    }
+
+    /// Start the app (a new WebDriver session) with these arguments.
+    async fn app(&self, args: &[&str]) -> Client {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app_binary(), "args": args}
+        }}});
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let r = http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await;
+            match r {
+                Ok(resp) => {
+                    let v: Value = resp.json().await.expect("session answer");
+                    let sid = v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no session: {v}"))
+                        .to_string();
+                    return Client {
+                        http,
+                        base: format!("{base}/session/{sid}"),
+                    };
+                }
+                // tauri-driver not listening yet: retry until the deadline.
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session: {e}"),
+            }
+        }
+    }
+}
+
+/// A W3C WebDriver session, spoken directly over HTTP (only what these
+/// tests need: run a script, take a screenshot, end the session).
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut r = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let v: Value = r
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if v["value"].get("error").is_some() {
+            return Err(v["value"].to_string());
+        }
+        Ok(v["value"].clone())
+    }
+
+    /// Run `script` in the page (`arguments[i]` are `args`).
+    async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value, String> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let pg = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pg]).status();
+        let _ = self.child.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// Text of the first element matching `css` (None: no such element). Read
+/// through a script: WebKitWebDriver's "Get Element Text" returns "" here.
+async fn text_of(c: &Client, css: &str) -> Result<Option<String>, String> {
+    let v = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+            vec![json!(css)],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(v.as_str().map(|s| s.trim().to_string()))
+}
+
+/// Poll the DOM (WebDriver has no push) until `css`'s text satisfies `ok`.
+async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    let mut last;
+    loop {
+        match text_of(c, css).await {
+            Ok(Some(t)) if ok(&t) => return t,
+            Ok(Some(t)) => last = t,
+            Ok(None) => last = format!("(no element {css})"),
+            Err(e) => last = format!("(script failed: {e})"),
+        }
+        if Instant::now() > deadline {
+            panic!("{what}: `{css}` never matched; last text {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn pill(c: &Client, what: &str, needle: &str) -> String {
+    wait_text(c, "[data-testid=pill]", what, |t| t.contains(needle)).await
+}
+
+async fn badge(c: &Client) -> Option<String> {
+    let v = c
+        .execute(
+            "const b = document.querySelector('[data-testid=unread-badge]'); return b && !b.hidden ? b.textContent.trim() : null;",
+            vec![],
+        )
+        .await
+        .ok()?;
+    v.as_str().map(str::to_string)
+}
+
+async fn wait_badge(c: &Client, want: Option<&str>) {
+    let deadline = Instant::now() + WAIT;
+    while badge(c).await.as_deref() != want {
+        assert!(
+            Instant::now() < deadline,
+            "badge never became {want:?}: {:?}",
+            badge(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// End the session: the app quits.
+async fn close(c: Client) {
+    let _ = c.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// Click like a user: the element's own click().
+async fn click(c: &Client, css: &str) {
+    let found = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true;",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    assert_eq!(found, json!(true), "nothing to click at {css}");
+}
+
+fn local_hms(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path().join("s.db"), None).await;
+    let driver = Driver::start();
+    let c = driver
+        .app(&["--server", &srv.url(), "--token", TOKEN])
+        .await;
+    pill(&c, "goes live", "Live").await;
+
+    let put = srv
+        .http(
+            reqwest::Method::PUT,
+            "/api/kpis/finance",
+            Some(json!({"kpis": [{"key": "revenue", "label": "Revenue", "value": 4321987, "unit": "USD", "delta": 12.5, "status": "ok"}]})),
+        )
+        .await;
+    wait_text(
+        &c,
+        "[data-testid=kpi-finance-revenue]",
+        "new revenue",
+        |t| t.contains("4,321,987"),
+    )
+    .await;
+    let when = local_hms(put["updatedAt"].as_str().unwrap());
+    wait_text(&c, "[data-testid=last-updated-finance]", "new time", |t| {
+        t.contains(&when)
+    })
+    .await;
+    driver.shot("kpi-update");
+    close(c).await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path().join("s.db"), None).await;
+    let driver = Driver::start();
+    let args = ["--server", &srv.url(), "--token", TOKEN].map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let c = driver.app(&args).await;
+    pill(&c, "goes live", "Live").await;
+    wait_badge(&c, None).await;
+
+    for t in ["Payroll approved", "Backup finished"] {
+        srv.http(
+            reqwest::Method::POST,
+            "/api/notifications",
+            Some(json!({"title": t, "body": "details", "severity": "info"})),
+        )
+        .await;
+    }
+    wait_badge(&c, Some("2")).await;
+    click(&c, "[data-testid=nav-notifications]").await;
+    wait_text(&c, "[data-testid=notification-list]", "both listed", |t| {
+        t.contains("Payroll approved") && t.contains("Backup finished")
+    })
+    .await;
+    driver.shot("notifications-unread");
+    click(&c, "[data-testid=mark-read]").await;
+    wait_badge(&c, Some("1")).await;
+    // The server was told, not just the window.
+    let deadline = Instant::now() + WAIT;
+    while srv.http(reqwest::Method::GET, "/api/snapshot", None).await["unreadCount"] != 1 {
+        assert!(Instant::now() < deadline, "server never saw the mark-read");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver.shot("notifications-one-read");
+    close(c).await;
+
+    // Restart the app: still one unread, the read one shows as read.
+    let c = driver.app(&args).await;
+    pill(&c, "live after restart", "Live").await;
+    wait_badge(&c, Some("1")).await;
+    click(&c, "[data-testid=nav-notifications]").await;
+    let read = c
+        .execute(
+            "return document.querySelectorAll('[data-testid=notification-item][data-read=true]').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        json!(1),
+        "exactly one notification shows as read after the restart"
+    );
+    driver.shot("notifications-after-restart");
+    close(c).await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_down_shows_offline_with_cached_values_then_live_again() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path().join("s.db"), None).await;
+    srv.http(
+        reqwest::Method::PUT,
+        "/api/kpis/hr",
+        Some(json!({"kpis": [{"key": "headcount", "label": "Headcount", "value": 5150}]})),
+    )
+    .await;
+    let driver = Driver::start();
+    let c = driver
+        .app(&["--server", &srv.url(), "--token", TOKEN])
+        .await;
+    pill(&c, "goes live", "Live").await;
+    wait_text(&c, "[data-testid=kpi-hr-headcount]", "value shown", |t| {
+        t.contains("5,150")
+    })
+    .await;
+
+    srv.stop().await;
+    pill(&c, "offline", "Offline").await;
+    let v = text_of(&c, "[data-testid=kpi-hr-headcount]")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        v.contains("5,150"),
+        "cached value still visible while offline: {v}"
+    );
+    driver.shot("offline");
+
+    srv.restart().await;
+    pill(&c, "live again", "Live").await;
+    driver.shot("live-again");
+    close(c).await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_in_a_notification_is_shown_as_text() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path().join("s.db"), None).await;
+    let driver = Driver::start();
+    let c = driver
+        .app(&["--server", &srv.url(), "--token", TOKEN])
+        .await;
+    pill(&c, "goes live", "Live").await;
+    let evil = "<img src=x onerror=\"document.title='pwned'\">";
+    srv.http(
+        reqwest::Method::POST,
+        "/api/notifications",
+        Some(json!({"title": evil, "body": "<b>bold?</b>", "severity": "warning"})),
+    )
+    .await;
+    click(&c, "[data-testid=nav-notifications]").await;
+    wait_text(
+        &c,
+        "[data-testid=notification-list]",
+        "shown as text",
+        |t| t.contains(evil),
+    )
+    .await;
+    let made = c
+        .execute(
+            "return document.querySelectorAll('[data-testid=notification-list] img, [data-testid=notification-list] b').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(made, json!(0), "no element was created from server text");
+    let title = c.execute("return document.title", vec![]).await.unwrap();
+    assert_ne!(title, json!("pwned"));
+    driver.shot("html-as-text");
+    close(c).await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_token_shows_unauthorized() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path().join("s.db"), None).await;
+    let driver = Driver::start();
+    let c = driver
+        .app(&["--server", &srv.url(), "--token", "wrong"])
+        .await;
+    pill(&c, "unauthorized", "Unauthorized").await;
+    driver.shot("unauthorized");
+    close(c).await;
+    srv.stop().await;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# What only the tests need, beyond scripts/deps.sh:
+# - WebKitWebDriver (Debian webkit2gtk-driver) and tauri-driver for the webview e2e tests,
+# - the official Node socket.io / socket.io-client 4.8 for the interop tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# WebKitWebDriver (webkit2gtk-driver) drives the webview; `import` (imagemagick)
+# takes the e2e screenshots from the virtual screen.
+if ! command -v WebKitWebDriver >/dev/null 2>&1 || ! command -v import >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends webkit2gtk-driver imagemagick
+fi
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  cargo install tauri-driver --locked --version 2.1.0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+fi
+npm ci --prefix interop --no-audit --no-fund --loglevel=error
