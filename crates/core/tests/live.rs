@@ -168,16 +168,7 @@ async fn restart_mid_stream_catches_up_each_notification_once() {
     }
     proxy.retarget(srv.addr);
     proxy.set(Mode::Forward);
-    let mut seen = vec![];
-    until(&mut c.rx, "live again with catch-up", |u| {
-        if let Update::Event(e) = u {
-            if e.name() == "notification:new" {
-                seen.push(e.payload()["title"].as_str().unwrap().to_string());
-            }
-        }
-        matches!(u, Update::Connection(ConnectionState::Live { .. })).then_some(())
-    })
-    .await;
+    let seen = titles_until_live(&mut c.rx).await;
     assert_eq!(
         seen,
         vec!["two", "three", "four"],

@@ -95,6 +95,26 @@ pub async fn until_event(rx: &mut broadcast::Receiver<Update>, name: &str) -> Va
     .await
 }
 
+/// Titles of the notifications that arrive until the client is Live again.
+pub async fn titles_until_live(rx: &mut broadcast::Receiver<Update>) -> Vec<String> {
+    let mut seen = vec![];
+    until(rx, "live again with catch-up", |u| {
+        if let Update::Event(e) = u {
+            if e.name() == "notification:new" {
+                seen.push(
+                    e.payload()["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+        matches!(u, Update::Connection(ConnectionState::Live { .. })).then_some(())
+    })
+    .await;
+    seen
+}
+
 // ---------------------------------------------------------------- HTTP
 
 pub struct Http {
