@@ -1,0 +1,98 @@
+//! Small helpers shared by the benchmarks: /proc readers, clocks, percentiles,
+//! and the JSON-lines result file.
+
+use std::{
+    io::Write,
+    path::Path,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::Value;
+
+/// Wall-clock time in microseconds since the Unix epoch (same clock for every
+/// process on the machine, so it can be embedded in a payload by one process
+/// and compared by another).
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// `VmRSS` of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// (utime, stime) of a process (all its threads), in seconds.
+pub fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: split after the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the name, field 3 (state) is index 0, so utime (14) is 11, stime (15) is 12.
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((utime as f64 / clk_tck(), stime as f64 / clk_tck()))
+}
+
+fn clk_tck() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// p50/p90/p99/max of a sample set (sorts it).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Pct {
+    pub n: usize,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+pub fn percentiles(v: &mut [f64]) -> Pct {
+    if v.is_empty() {
+        return Pct::default();
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| v[(((v.len() as f64) * q).ceil() as usize).clamp(1, v.len()) - 1];
+    Pct {
+        n: v.len(),
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        max: v[v.len() - 1],
+    }
+}
+
+/// Append one result object as a line of JSON.
+pub fn append_result(path: &Path, v: &Value) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(f, "{}", serde_json::to_string(v).unwrap_or_default())
+}
+
+/// The command line that produced a result, for the report.
+pub fn command_line() -> String {
+    let mut args = std::env::args();
+    let first = args.next().unwrap_or_default();
+    let bin = Path::new(&first)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or(first);
+    std::iter::once(bin)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
