@@ -36,6 +36,13 @@ const TITLES = {
 const DISMISSED_KEY = 'pulseboard.dismissedAlerts';
 /** Fold the queue without waiting for a frame once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
+/**
+ * Shortest time between two redraws of the KPI views (cards, dashboard).
+ * Every redraw repaints in WebKitGTK at a real CPU cost (see BENCHMARKS.md),
+ * and nobody reads numbers changing faster than this; the pill, badge and
+ * alert banner still update on the next frame.
+ */
+const DATA_REDRAW_MS = 1000;
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -63,6 +70,25 @@ let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
 /** The state each part was last rendered from (null: never). */
 const rendered = { home: null, dashboard: null, notifications: null, chrome: null };
+/** When the KPI views were last redrawn, and the timer for a held-back redraw. */
+let lastDataDraw = -Infinity;
+let dataTimer = 0;
+
+/** True when a KPI view may redraw now; otherwise a redraw is booked for later. */
+function dataDrawAllowed() {
+  const wait = lastDataDraw + DATA_REDRAW_MS - performance.now();
+  if (wait <= 0) {
+    lastDataDraw = performance.now();
+    return true;
+  }
+  if (!dataTimer) {
+    dataTimer = setTimeout(() => {
+      dataTimer = 0;
+      schedule();
+    }, wait);
+  }
+  return false;
+}
 let lastPill = { text: '', connection: null, source: null };
 /** Counters for diagnosing floods (read them as `window.__pulseboardStats`). */
 const stats = { events: 0, frames: 0, lastFrameMs: 0, maxFrameMs: 0, maxQueue: 0 };
@@ -149,12 +175,16 @@ function render() {
   renderChrome(s);
   switch (view) {
     case 'home':
-      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home);
-      rendered.home = s;
+      if (rendered.home !== s && (rendered.home === null || dataDrawAllowed())) {
+        renderHome(dom.moduleGrid, s, rendered.home);
+        rendered.home = s;
+      }
       break;
     case 'dashboard':
-      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard);
-      rendered.dashboard = s;
+      if (rendered.dashboard !== s && (rendered.dashboard === null || dataDrawAllowed())) {
+        renderDashboard(dom.views.dashboard, s, rendered.dashboard);
+        rendered.dashboard = s;
+      }
       break;
     case 'notifications':
       if (rendered.notifications !== s) {
@@ -188,6 +218,8 @@ function navigate(next, { focus = false } = {}) {
   }
   if (next === 'settings') openSettings();
   if (focus) dom.content.focus({ preventScroll: true });
+  // A view just shown draws at once, not after the redraw interval.
+  lastDataDraw = -Infinity;
   schedule();
 }
 
