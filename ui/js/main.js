@@ -318,8 +318,12 @@ function bind() {
     saved: (s) => enqueue({ type: 'settings', settings: s }),
     errorText: ipc.errorMessage,
   });
-  // The pill counts down each second.
-  setInterval(schedule, 1000);
+  // The pill counts down each second, but only while there is a countdown:
+  // a live or stopped connection leaves the window asleep.
+  setInterval(() => {
+    const c = state.connection && state.connection.state;
+    if (c === 'reconnecting' || c === 'offline' || c === 'connecting') schedule();
+  }, 1000);
   if (/[?&]stats\b/.test(location.search)) {
     // Diagnostics for headless checks: mirror the counters into the DOM.
     setInterval(() => {
