@@ -29,7 +29,10 @@ fn repo() -> PathBuf {
 
 fn app_binary() -> PathBuf {
     // Built by `cargo test --workspace` (the desktop crate's binary).
-    let p = repo().join("target/debug/pulseboard");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let p = target.join("debug/pulseboard");
     assert!(
         p.exists(),
         "{} missing: build with `cargo build -p pulseboard`",
