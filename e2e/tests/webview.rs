@@ -389,18 +389,44 @@ fn local_hms(rfc3339: &str) -> String {
         .to_string()
 }
 
+/// One scenario's world: the serial lock, a server with a temp database and
+/// a tauri-driver with its own screen and XDG dirs.
+struct Scene {
+    srv: Server,
+    driver: Driver,
+    _dir: tempfile::TempDir,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Scene {
+    async fn new() -> Scene {
+        let serial = SERIAL.lock().await;
+        let dir = tempfile::tempdir().unwrap();
+        let srv = Server::start(dir.path().join("s.db"), None).await;
+        Scene {
+            srv,
+            driver: Driver::start(),
+            _dir: dir,
+            _serial: serial,
+        }
+    }
+
+    /// Start the app against this scene's server with `token`.
+    async fn app(&self, token: &str) -> Client {
+        self.driver
+            .app(&["--server", &self.srv.url(), "--token", token])
+            .await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(dir.path().join("s.db"), None).await;
-    let driver = Driver::start();
-    let c = driver
-        .app(&["--server", &srv.url(), "--token", TOKEN])
-        .await;
+    let mut sc = Scene::new().await;
+    let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
 
-    let put = srv
+    let put = sc
+        .srv
         .http(
             reqwest::Method::PUT,
             "/api/kpis/finance",
@@ -419,30 +445,26 @@ async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
         t.contains(&when)
     })
     .await;
-    driver.shot("kpi-update");
+    sc.driver.shot("kpi-update");
     close(c).await;
-    srv.stop().await;
+    sc.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(dir.path().join("s.db"), None).await;
-    let driver = Driver::start();
-    let args = ["--server", &srv.url(), "--token", TOKEN].map(str::to_string);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let c = driver.app(&args).await;
+    let mut sc = Scene::new().await;
+    let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     wait_badge(&c, None).await;
 
     for t in ["Payroll approved", "Backup finished"] {
-        srv.http(
-            reqwest::Method::POST,
-            "/api/notifications",
-            Some(json!({"title": t, "body": "details", "severity": "info"})),
-        )
-        .await;
+        sc.srv
+            .http(
+                reqwest::Method::POST,
+                "/api/notifications",
+                Some(json!({"title": t, "body": "details", "severity": "info"})),
+            )
+            .await;
     }
     wait_badge(&c, Some("2")).await;
     click(&c, "[data-testid=nav-notifications]").await;
@@ -450,20 +472,25 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
         t.contains("Payroll approved") && t.contains("Backup finished")
     })
     .await;
-    driver.shot("notifications-unread");
+    sc.driver.shot("notifications-unread");
     click(&c, "[data-testid=mark-read]").await;
     wait_badge(&c, Some("1")).await;
     // The server was told, not just the window.
     let deadline = Instant::now() + WAIT;
-    while srv.http(reqwest::Method::GET, "/api/snapshot", None).await["unreadCount"] != 1 {
+    while sc
+        .srv
+        .http(reqwest::Method::GET, "/api/snapshot", None)
+        .await["unreadCount"]
+        != 1
+    {
         assert!(Instant::now() < deadline, "server never saw the mark-read");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    driver.shot("notifications-one-read");
+    sc.driver.shot("notifications-one-read");
     close(c).await;
 
     // Restart the app: still one unread, the read one shows as read.
-    let c = driver.app(&args).await;
+    let c = sc.app(TOKEN).await;
     pill(&c, "live after restart", "Live").await;
     wait_badge(&c, Some("1")).await;
     click(&c, "[data-testid=nav-notifications]").await;
@@ -479,33 +506,29 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
         json!(1),
         "exactly one notification shows as read after the restart"
     );
-    driver.shot("notifications-after-restart");
+    sc.driver.shot("notifications-after-restart");
     close(c).await;
-    srv.stop().await;
+    sc.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_down_shows_offline_with_cached_values_then_live_again() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(dir.path().join("s.db"), None).await;
-    srv.http(
-        reqwest::Method::PUT,
-        "/api/kpis/hr",
-        Some(json!({"kpis": [{"key": "headcount", "label": "Headcount", "value": 5150}]})),
-    )
-    .await;
-    let driver = Driver::start();
-    let c = driver
-        .app(&["--server", &srv.url(), "--token", TOKEN])
+    let mut sc = Scene::new().await;
+    sc.srv
+        .http(
+            reqwest::Method::PUT,
+            "/api/kpis/hr",
+            Some(json!({"kpis": [{"key": "headcount", "label": "Headcount", "value": 5150}]})),
+        )
         .await;
+    let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     wait_text(&c, "[data-testid=kpi-hr-headcount]", "value shown", |t| {
         t.contains("5,150")
     })
     .await;
 
-    srv.stop().await;
+    sc.srv.stop().await;
     pill(&c, "offline", "Offline").await;
     let v = text_of(&c, "[data-testid=kpi-hr-headcount]")
         .await
@@ -515,32 +538,28 @@ async fn server_down_shows_offline_with_cached_values_then_live_again() {
         v.contains("5,150"),
         "cached value still visible while offline: {v}"
     );
-    driver.shot("offline");
+    sc.driver.shot("offline");
 
-    srv.restart().await;
+    sc.srv.restart().await;
     pill(&c, "live again", "Live").await;
-    driver.shot("live-again");
+    sc.driver.shot("live-again");
     close(c).await;
-    srv.stop().await;
+    sc.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_in_a_notification_is_shown_as_text() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(dir.path().join("s.db"), None).await;
-    let driver = Driver::start();
-    let c = driver
-        .app(&["--server", &srv.url(), "--token", TOKEN])
-        .await;
+    let mut sc = Scene::new().await;
+    let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     let evil = "<img src=x onerror=\"document.title='pwned'\">";
-    srv.http(
-        reqwest::Method::POST,
-        "/api/notifications",
-        Some(json!({"title": evil, "body": "<b>bold?</b>", "severity": "warning"})),
-    )
-    .await;
+    sc.srv
+        .http(
+            reqwest::Method::POST,
+            "/api/notifications",
+            Some(json!({"title": evil, "body": "<b>bold?</b>", "severity": "warning"})),
+        )
+        .await;
     click(&c, "[data-testid=nav-notifications]").await;
     wait_text(
         &c,
@@ -559,22 +578,17 @@ async fn html_in_a_notification_is_shown_as_text() {
     assert_eq!(made, json!(0), "no element was created from server text");
     let title = c.execute("return document.title", vec![]).await.unwrap();
     assert_ne!(title, json!("pwned"));
-    driver.shot("html-as-text");
+    sc.driver.shot("html-as-text");
     close(c).await;
-    srv.stop().await;
+    sc.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_token_shows_unauthorized() {
-    let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start(dir.path().join("s.db"), None).await;
-    let driver = Driver::start();
-    let c = driver
-        .app(&["--server", &srv.url(), "--token", "wrong"])
-        .await;
+    let mut sc = Scene::new().await;
+    let c = sc.app("wrong").await;
     pill(&c, "unauthorized", "Unauthorized").await;
-    driver.shot("unauthorized");
+    sc.driver.shot("unauthorized");
     close(c).await;
-    srv.stop().await;
+    sc.srv.stop().await;
 }
