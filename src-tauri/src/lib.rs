@@ -104,8 +104,6 @@ pub struct AppCore {
     pub critical_unseen: AtomicBool,
     /// Quit was chosen: let the app exit.
     pub quitting: AtomicBool,
-    /// Requests to show a view (from notification clicks, other threads).
-    pub ui_requests: mpsc::UnboundedSender<View>,
 }
 
 impl AppCore {
@@ -261,12 +259,11 @@ pub fn run() -> i32 {
 
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
     let (policy_tx, policy_rx) = watch::channel(policy_settings(&settings));
-    let click_tx = ui_tx.clone();
     let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::new(
         "Pulseboard",
         icon_file(),
         Some(Arc::new(move |_id: String| {
-            let _ = click_tx.send(View::Dashboard);
+            let _ = ui_tx.send(View::Dashboard);
         })),
     ));
     let alerts = spawn_alerts(
@@ -285,7 +282,6 @@ pub fn run() -> i32 {
         policy: policy_tx,
         critical_unseen: AtomicBool::new(false),
         quitting: AtomicBool::new(false),
-        ui_requests: ui_tx,
     };
     let e2e = std::env::var_os("PULSEBOARD_E2E").is_some();
     let opts = BuildOptions {

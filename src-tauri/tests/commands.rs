@@ -28,7 +28,7 @@ fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::new(demo_state("http://127.0.0.1:4000", chrono::Utc::now()));
     let (tx, commands) = mpsc::unbounded_channel();
-    let (ui_tx, ui_rx) = mpsc::unbounded_channel();
+    let (_ui_tx, ui_rx) = mpsc::unbounded_channel();
     let settings = Settings::default();
     let core = AppCore {
         store: store.clone(),
@@ -41,7 +41,6 @@ fn harness() -> Harness {
         token: Mutex::new(None),
         critical_unseen: AtomicBool::new(false),
         quitting: AtomicBool::new(false),
-        ui_requests: ui_tx,
     };
     let opts = BuildOptions {
         tray: false,

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::backoff::Backoff;
-use crate::store::{ConnectionState, Store, TransportKind, Update};
+use crate::store::{ConnectionState, Store, TransportKind};
 
 /// Which transport to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -801,9 +801,4 @@ impl Supervisor {
             after_seq: self.store.read(|s| s.last_seq),
         })
     }
-}
-
-/// Convenience for subscribers: true when the update is a state change to `name`.
-pub fn is_state(u: &Update, name: &str) -> bool {
-    matches!(u, Update::Connection(c) if c.name() == name)
 }
