@@ -27,59 +27,90 @@ export function setText(node, text) {
   if (node.textContent !== t) node.textContent = t;
 }
 
-/** An inline SVG sparkline for `values`, labelled for assistive tech. */
-export function sparklineSvg(values, { width = 100, height = 28, label = '' } = {}) {
-  const g = sparkline(values, { width, height });
-  const root = svg('svg', {
-    class: 'spark',
-    viewBox: g.viewBox,
-    preserveAspectRatio: 'none',
-    focusable: 'false',
-  });
-  if (label) {
-    root.setAttribute('role', 'img');
-    root.setAttribute('aria-label', label);
-  } else {
-    root.setAttribute('aria-hidden', 'true');
-  }
-  if (g.d) {
-    if (g.area) root.appendChild(svg('path', { class: 'spark-area', d: g.area }));
-    root.appendChild(svg('path', { class: 'spark-line', d: g.d, 'vector-effect': 'non-scaling-stroke' }));
-  }
-  return root;
-}
-
-/** A delta chip: arrow + percent, coloured by direction. */
-export function deltaChip(delta) {
-  const dir = deltaDirection(delta);
-  const text = formatDelta(delta);
-  const chip = el('span', `delta delta-${dir}`, text);
-  if (text) {
-    const words = dir === 'up' ? 'up' : dir === 'down' ? 'down' : 'unchanged';
-    chip.setAttribute('aria-label', `${words} ${Math.abs(delta).toFixed(1)} percent`);
-  }
-  return chip;
+/** Set an attribute only when it changed. */
+export function setAttr(node, name, value) {
+  const v = String(value);
+  if (node.getAttribute(name) !== v) node.setAttribute(name, v);
 }
 
 /**
- * A KPI row/tile body shared by the views: label, value, delta, sparkline.
- * `testId` goes on the value element.
+ * Keep `parent`'s element children as one node per item, in the items' order,
+ * reusing nodes by key across redraws. `cache` (a Map owned by the caller)
+ * holds `{ node, update(item, ctx) }` entries made by `make(item)`; `update`
+ * runs for every item on every call, with this call's `ctx`. Repeated keys after the first are skipped;
+ * any other child (a placeholder, a stale entry) is removed.
  */
-export function kpiParts(kpi, history, testId, sparkOpts) {
-  const status = kpiStatus(kpi);
-  const label = el('span', 'kpi-label');
-  const dot = el('span', `status-dot status-${status}`);
-  dot.setAttribute('aria-hidden', 'true');
-  const text = el('span', 'kpi-label-text', kpi.label || kpi.key);
-  text.title = kpi.label || kpi.key;
-  label.append(dot, text);
-  if (status !== 'ok') {
-    const s = el('span', 'sr-only', ` (${status})`);
-    label.appendChild(s);
+export function reconcile(parent, cache, items, keyOf, make, ctx) {
+  const seen = new Set();
+  let i = 0;
+  for (const item of items) {
+    const key = keyOf(item);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    let entry = cache.get(key);
+    if (!entry) {
+      entry = make(item);
+      cache.set(key, entry);
+    }
+    entry.update(item, ctx);
+    const at = parent.children[i];
+    if (at !== entry.node) parent.insertBefore(entry.node, at ?? null);
+    i += 1;
   }
-  const value = el('span', `kpi-value value-${status}`, formatValue(kpi));
-  if (testId) value.dataset.testid = testId;
-  const delta = deltaChip(kpi.delta);
-  const spark = sparklineSvg(history && history.length ? history : [kpi.value], sparkOpts);
-  return { status, label, value, delta, spark };
+  while (parent.children.length > i) parent.lastElementChild.remove();
+  for (const key of [...cache.keys()]) if (!seen.has(key)) cache.delete(key);
+}
+
+/**
+ * The nodes of one KPI (label, value, delta chip, sparkline), built once and
+ * then updated in place: a redraw touches only the text and attributes that
+ * changed, so a KPI update costs the webview a small restyle and repaint, not
+ * a rebuilt subtree. `update(kpi, history, testId)` returns the KPI status.
+ */
+export function kpiNodes({ width = 100, height = 28 } = {}) {
+  const dot = el('span', 'status-dot');
+  dot.setAttribute('aria-hidden', 'true');
+  const text = el('span', 'kpi-label-text');
+  const sr = el('span', 'sr-only');
+  const label = el('span', 'kpi-label');
+  label.append(dot, text, sr);
+  const value = el('span', 'kpi-value');
+  const delta = el('span', 'delta');
+  const area = svg('path', { class: 'spark-area' });
+  const line = svg('path', { class: 'spark-line', 'vector-effect': 'non-scaling-stroke' });
+  const spark = svg('svg', {
+    class: 'spark',
+    viewBox: `0 0 ${width} ${height}`,
+    preserveAspectRatio: 'none',
+    focusable: 'false',
+    'aria-hidden': 'true',
+  });
+  spark.append(area, line);
+
+  function update(kpi, history, testId) {
+    const status = kpiStatus(kpi);
+    setAttr(dot, 'class', `status-dot status-${status}`);
+    const name = kpi.label || kpi.key;
+    setText(text, name);
+    if (text.title !== name) text.title = name;
+    setText(sr, status === 'ok' ? '' : ` (${status})`);
+    setAttr(value, 'class', `kpi-value value-${status}`);
+    setText(value, formatValue(kpi));
+    if (testId && value.dataset.testid !== testId) value.dataset.testid = testId;
+    const dir = deltaDirection(kpi.delta);
+    const chip = formatDelta(kpi.delta);
+    setAttr(delta, 'class', `delta delta-${dir}`);
+    setText(delta, chip);
+    if (chip) {
+      const words = dir === 'up' ? 'up' : dir === 'down' ? 'down' : 'unchanged';
+      setAttr(delta, 'aria-label', `${words} ${Math.abs(kpi.delta).toFixed(1)} percent`);
+    } else if (delta.hasAttribute('aria-label')) {
+      delta.removeAttribute('aria-label');
+    }
+    const g = sparkline(history && history.length ? history : [kpi.value], { width, height });
+    setAttr(line, 'd', g.d);
+    setAttr(area, 'd', g.area);
+    return status;
+  }
+  return { label, value, delta, spark, update };
 }

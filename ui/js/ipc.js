@@ -81,10 +81,18 @@ export function saveSettings(settings) {
   return invoke(COMMANDS.saveSettings, { settings });
 }
 
-/** Listen to `pb:update`; `cb` gets the payload. Resolves to an unlisten function. */
+/**
+ * Listen to `pb:update`; `cb` gets each message. The shell sends a batch (an
+ * array, oldest first); a single message is accepted too. Resolves to an
+ * unlisten function.
+ */
 export async function onUpdate(cb) {
   const b = await backend();
-  return b.listen(EVENTS.update, (e) => cb(e && e.payload));
+  return b.listen(EVENTS.update, (e) => {
+    const p = e && e.payload;
+    if (Array.isArray(p)) for (const m of p) cb(m);
+    else cb(p);
+  });
 }
 
 /** Listen to `pb:navigate`; `cb` gets the view name. Resolves to an unlisten function. */

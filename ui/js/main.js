@@ -36,14 +36,6 @@ const TITLES = {
 const DISMISSED_KEY = 'pulseboard.dismissedAlerts';
 /** Fold the queue without waiting for a frame once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
-/**
- * Shortest time between two redraws of the KPI views (cards, dashboard).
- * Every redraw repaints in WebKitGTK at a real CPU cost (see BENCHMARKS.md),
- * and nobody reads numbers changing faster than this; the pill, badge and
- * alert banner still update on the next frame.
- */
-const DATA_REDRAW_MS = 1000;
-
 const $ = (sel) => document.querySelector(sel);
 
 const dom = {
@@ -70,35 +62,40 @@ let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
 /** The state each part was last rendered from (null: never). */
 const rendered = { home: null, dashboard: null, notifications: null, chrome: null };
-/** When the KPI views were last redrawn, and the timer for a held-back redraw. */
-let lastDataDraw = -Infinity;
-let dataTimer = 0;
-
-/** True when a KPI view may redraw now; otherwise a redraw is booked for later. */
-function dataDrawAllowed() {
-  const wait = lastDataDraw + DATA_REDRAW_MS - performance.now();
-  if (wait <= 0) {
-    lastDataDraw = performance.now();
-    return true;
-  }
-  if (!dataTimer) {
-    dataTimer = setTimeout(() => {
-      dataTimer = 0;
-      schedule();
-    }, wait);
-  }
-  return false;
-}
 let lastPill = { text: '', connection: null, source: null };
-/** Counters for diagnosing floods (read them as `window.__pulseboardStats`). */
-const stats = { events: 0, frames: 0, lastFrameMs: 0, maxFrameMs: 0, maxQueue: 0 };
+/**
+ * Counters for diagnosing floods (read them as `window.__pulseboardStats`).
+ * `firstKpiPaintAt`: epoch ms of the first frame after KPI values were drawn
+ * (that frame's paint is done), for the start-up benchmark.
+ */
+const stats = {
+  events: 0,
+  frames: 0,
+  lastFrameMs: 0,
+  maxFrameMs: 0,
+  maxQueue: 0,
+  firstKpiPaintAt: 0,
+  /** Start-up steps, ms after navigation start. */
+  startup: { script: performance.now(), listening: 0, state: 0 },
+};
 window.__pulseboardStats = stats;
+/**
+ * Latency probe for benchmarks: when a page script sets
+ * `window.__pulseboardProbe = (messages, drawnAt) => ...`, it is called after
+ * each frame with the `pb:update` messages that frame drew and the epoch ms
+ * when the DOM was updated. Unset (normal use) it costs one property read per
+ * message.
+ */
+let probeBatch = [];
+let kpiDrawn = false;
+const epochNow = () => performance.timeOrigin + performance.now();
 
 // ------------------------------------------------------------------ queue
 
 function enqueue(msg) {
   if (msg === undefined || msg === null) return;
   queue.push(msg);
+  if (window.__pulseboardProbe) probeBatch.push(msg);
   stats.events += 1;
   if (queue.length > stats.maxQueue) stats.maxQueue = queue.length;
   if (ready && queue.length >= QUEUE_SOFT_LIMIT) fold();
@@ -129,6 +126,18 @@ function onFrame() {
   fold();
   render();
   const ms = performance.now() - t;
+  if (probeBatch.length) {
+    const batch = probeBatch;
+    probeBatch = [];
+    if (window.__pulseboardProbe) window.__pulseboardProbe(batch, epochNow());
+  }
+  if (!stats.firstKpiPaintAt) {
+    if (kpiDrawn) stats.firstKpiPaintAt = epochNow();
+    else if (dom.content.querySelector('.kpi-value')) {
+      kpiDrawn = true;
+      schedule();
+    }
+  }
   stats.frames += 1;
   stats.lastFrameMs = ms;
   if (ms > stats.maxFrameMs) stats.maxFrameMs = ms;
@@ -146,7 +155,8 @@ function renderPill(s) {
     setText(dom.pillText, text);
     dom.pill.className = `pill pill-${pillTone(s.connection, s.source)}`;
   }
-  dom.pill.title = pillDetail(s.connection, t);
+  const detail = pillDetail(s.connection, t);
+  if (dom.pill.title !== detail) dom.pill.title = detail;
   lastPill = { text, connection: s.connection, source: s.source };
 }
 
@@ -175,16 +185,12 @@ function render() {
   renderChrome(s);
   switch (view) {
     case 'home':
-      if (rendered.home !== s && (rendered.home === null || dataDrawAllowed())) {
-        renderHome(dom.moduleGrid, s, rendered.home);
-        rendered.home = s;
-      }
+      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home);
+      rendered.home = s;
       break;
     case 'dashboard':
-      if (rendered.dashboard !== s && (rendered.dashboard === null || dataDrawAllowed())) {
-        renderDashboard(dom.views.dashboard, s, rendered.dashboard);
-        rendered.dashboard = s;
-      }
+      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard);
+      rendered.dashboard = s;
       break;
     case 'notifications':
       if (rendered.notifications !== s) {
@@ -218,8 +224,6 @@ function navigate(next, { focus = false } = {}) {
   }
   if (next === 'settings') openSettings();
   if (focus) dom.content.focus({ preventScroll: true });
-  // A view just shown draws at once, not after the redraw interval.
-  lastDataDraw = -Infinity;
   schedule();
 }
 
@@ -341,14 +345,15 @@ async function start() {
   // Listen first so nothing between the snapshot and the listener is lost;
   // updates queue up until the snapshot is in.
   try {
-    await ipc.onUpdate(enqueue);
-    await ipc.onNavigate((v) => navigate(v, { focus: true }));
+    await Promise.all([ipc.onUpdate(enqueue), ipc.onNavigate((v) => navigate(v, { focus: true }))]);
+    stats.startup.listening = performance.now();
   } catch (err) {
     console.error('listen failed', ipc.errorMessage(err));
   }
   let snap = null;
   try {
     snap = await ipc.getState();
+    stats.startup.state = performance.now();
   } catch (err) {
     console.error('get_state failed', ipc.errorMessage(err));
     setTimeout(resync, 2000);

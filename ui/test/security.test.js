@@ -46,3 +46,20 @@ test('index.html carries the stable test ids', () => {
     assert.match(html, new RegExp(`data-testid="${id}"`), id);
   }
 });
+
+test('index.html preloads every module main.js loads statically (and nothing else)', () => {
+  const graph = new Set();
+  const visit = (rel) => {
+    if (graph.has(rel)) return;
+    graph.add(rel);
+    const src = readFileSync(join(ui, rel), 'utf8');
+    for (const m of src.matchAll(/^import\b[^'"]*['"](\.{1,2}\/[^'"]+)['"]/gm)) {
+      visit(join(dirname(rel), m[1]));
+    }
+  };
+  visit('js/main.js');
+  graph.delete('js/main.js');
+  const html = readFileSync(join(ui, 'index.html'), 'utf8');
+  const preloaded = new Set([...html.matchAll(/<link rel="modulepreload" href="([^"]+)"/g)].map((m) => join(m[1])));
+  assert.deepEqual([...preloaded].sort(), [...graph].sort());
+});

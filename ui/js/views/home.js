@@ -1,6 +1,6 @@
 // Home view: one card per module with its KPIs, sparklines and last update.
 
-import { el, kpiParts, setText } from '../dom.js';
+import { el, kpiNodes, reconcile, setText } from '../dom.js';
 import { MODULES, MODULE_LABELS, formatTime, worstStatus } from '../state.js';
 
 const cardsByRoot = new WeakMap();
@@ -29,7 +29,7 @@ function createCards(root) {
 
     card.append(head, list, foot);
     root.appendChild(card);
-    cards[m] = { card, health, list, time };
+    cards[m] = { card, health, list, time, rows: new Map() };
   }
   return cards;
 }
@@ -46,32 +46,41 @@ function healthText(kpis) {
   return 'Healthy';
 }
 
+function kpiRow(module) {
+  const nodes = kpiNodes({ width: 120, height: 28 });
+  const row = el('li', 'kpi-row');
+  row.append(nodes.label, nodes.spark, nodes.value, nodes.delta);
+  return {
+    node: row,
+    update(kpi, history) {
+      const status = nodes.update(kpi, history[kpi.key], `kpi-${module}-${kpi.key}`);
+      const cls = `kpi-row status-${status}`;
+      if (row.className !== cls) row.className = cls;
+      if (row.dataset.key !== kpi.key) row.dataset.key = kpi.key;
+    },
+  };
+}
+
 function renderModule(refs, module, view) {
   if (!view) {
+    refs.rows.clear();
     refs.list.replaceChildren(el('li', 'kpi-empty', 'No data yet'));
     setText(refs.time, '—');
     return;
   }
   const kpis = view.latest.kpis;
   const worst = worstStatus(kpis);
-  refs.card.classList.remove('status-ok', 'status-warning', 'status-critical');
-  refs.card.classList.add(`status-${worst}`);
-  refs.health.className = `health health-${worst}`;
+  const cardClass = `card module-card status-${worst}`;
+  if (refs.card.className !== cardClass) refs.card.className = cardClass;
+  const healthClass = `health health-${worst}`;
+  if (refs.health.className !== healthClass) refs.health.className = healthClass;
   setText(refs.health, healthText(kpis));
-
-  const rows = kpis.map((kpi) => {
-    const p = kpiParts(kpi, view.history[kpi.key], `kpi-${module}-${kpi.key}`, {
-      width: 120,
-      height: 28,
-    });
-    const row = el('li', `kpi-row status-${p.status}`);
-    row.dataset.key = kpi.key;
-    row.append(p.label, p.spark, p.value, p.delta);
-    return row;
-  });
-  refs.list.replaceChildren(...rows);
+  // Rows are kept per KPI key and updated in place (see kpiNodes).
+  reconcile(refs.list, refs.rows, kpis, (k) => k.key, () => kpiRow(module), view.history || {});
   setText(refs.time, formatTime(view.latest.updatedAt));
-  if (view.latest.updatedAt) refs.time.dateTime = view.latest.updatedAt;
+  if (view.latest.updatedAt && refs.time.dateTime !== view.latest.updatedAt) {
+    refs.time.dateTime = view.latest.updatedAt;
+  }
 }
 
 /**
