@@ -2,7 +2,7 @@
 //! messages, with its names in one place; the core never sees an AppHandle.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use pulseboard_core::{Command, ConnectionState, DataSource, State, Update};
@@ -10,15 +10,23 @@ use pulseboard_protocol::{AlertSeverity, MarkRead, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::mpsc;
 
 use crate::settings::DndMode;
 use crate::tray::{self, MenuId, Tray};
 use crate::{open_window, AppCore, View, MAIN_WINDOW};
 
-/// Event carrying a [`UiMessage`].
+/// Event carrying a batch (JSON array) of [`UiMessage`]s, oldest first.
 pub const EVENT_UPDATE: &str = "pb:update";
+/// Shortest time between two `pb:update` emits while updates keep coming.
+/// Each emit is a script evaluation in the webview, which draws at most once
+/// per display frame anyway: under a flood, one batch per frame instead of
+/// one evaluation per event. A quiet stream is emitted at once.
+pub const EMIT_INTERVAL: Duration = Duration::from_millis(16);
+/// Most messages in one batch.
+const MAX_BATCH: usize = 1024;
 /// Event asking the window to show a view (`home|dashboard|notifications|settings`).
 pub const EVENT_NAVIGATE: &str = "pb:navigate";
 
@@ -74,10 +82,65 @@ pub fn emit_navigate<R: Runtime>(app: &AppHandle<R>, view: &str) {
     let _ = app.emit_to(MAIN_WINDOW, EVENT_NAVIGATE, view);
 }
 
-fn emit<R: Runtime>(app: &AppHandle<R>, msg: &UiMessage) {
+fn emit<R: Runtime>(app: &AppHandle<R>, batch: &[UiMessage]) {
+    if batch.is_empty() {
+        return;
+    }
     if app.get_webview_window(MAIN_WINDOW).is_some() {
-        if let Err(e) = app.emit_to(MAIN_WINDOW, EVENT_UPDATE, msg) {
+        if let Err(e) = app.emit_to(MAIN_WINDOW, EVENT_UPDATE, batch) {
             tracing::debug!("could not reach the window: {e}");
+        }
+    }
+}
+
+/// Messages for the window, gathered between two emits.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<UiMessage>,
+    /// Something the tray shows changed.
+    tray: bool,
+    /// The core is gone.
+    closed: bool,
+}
+
+impl Batch {
+    fn add(&mut self, r: Result<Update, RecvError>, core: &AppCore) {
+        match r {
+            Ok(u) => {
+                if !matches!(
+                    u,
+                    Update::Event(ServerEvent::KpiUpdate(_))
+                        | Update::Event(ServerEvent::DashboardUpdate(_))
+                ) {
+                    self.tray = true;
+                }
+                if let Update::Event(ServerEvent::AlertSystem(a)) = &u {
+                    if a.severity == AlertSeverity::Critical {
+                        core.critical_unseen.store(true, Ordering::SeqCst);
+                    }
+                }
+                self.messages.push(UiMessage::from(u));
+            }
+            Err(RecvError::Lagged(_)) => {
+                // Missed updates: the full state replaces everything before it.
+                self.messages.clear();
+                let state = Box::new(core.store.snapshot());
+                self.messages.push(UiMessage::Resync { state });
+                self.tray = true;
+            }
+            Err(RecvError::Closed) => self.closed = true,
+        }
+    }
+
+    /// Take what is already waiting, without blocking.
+    fn drain(&mut self, rx: &mut Receiver<Update>, core: &AppCore) {
+        while self.messages.len() < MAX_BATCH && !self.closed {
+            match rx.try_recv() {
+                Ok(u) => self.add(Ok(u), core),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(n)) => self.add(Err(RecvError::Lagged(n)), core),
+                Err(TryRecvError::Closed) => self.add(Err(RecvError::Closed), core),
+            }
         }
     }
 }
@@ -108,28 +171,30 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
         // Countdowns in the tray ("Reconnecting in 3s") move once a second.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_emit: Option<Instant> = None;
         loop {
             let core = app.state::<AppCore>();
             tokio::select! {
-                u = rx.recv() => match u {
-                    Ok(u) => {
-                        let tray_relevant = !matches!(u, Update::Event(ServerEvent::KpiUpdate(_)) | Update::Event(ServerEvent::DashboardUpdate(_)));
-                        if let Update::Event(ServerEvent::AlertSystem(a)) = &u {
-                            if a.severity == AlertSeverity::Critical {
-                                core.critical_unseen.store(true, Ordering::SeqCst);
-                            }
-                        }
-                        emit(&app, &UiMessage::from(u));
-                        if tray_relevant {
-                            refresh_tray(&app, &core);
-                        }
+                r = rx.recv() => {
+                    let mut batch = Batch::default();
+                    batch.add(r, &core);
+                    // Under load, wait out the interval and take everything
+                    // that came meanwhile; a quiet stream goes out at once.
+                    let wait = last_emit
+                        .map(|t| EMIT_INTERVAL.saturating_sub(t.elapsed()))
+                        .unwrap_or_default();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        let state = Box::new(core.store.snapshot());
-                        emit(&app, &UiMessage::Resync { state });
+                    batch.drain(&mut rx, &core);
+                    emit(&app, &batch.messages);
+                    last_emit = Some(Instant::now());
+                    if batch.tray {
                         refresh_tray(&app, &core);
                     }
-                    Err(RecvError::Closed) => break,
+                    if batch.closed {
+                        break;
+                    }
                 },
                 _ = tick.tick() => {
                     let counting = core.store.read(|s| matches!(s.connection, ConnectionState::Reconnecting { .. } | ConnectionState::Offline { .. }));

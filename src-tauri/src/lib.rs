@@ -176,6 +176,10 @@ pub fn build_app<R: Runtime>(
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
+            // The window first: its web process starts while the tray is set up.
+            if opts.open_window {
+                open_window(&handle, View::Home)?;
+            }
             if opts.tray {
                 let dnd = handle.state::<AppCore>().settings().dnd;
                 let tray = tray::Tray::build(&handle, dnd)?;
@@ -183,9 +187,6 @@ pub fn build_app<R: Runtime>(
                 app.on_menu_event(|app, ev| bridge::on_menu(app, ev.id().as_ref()));
             }
             bridge::spawn(handle.clone(), ui_rx);
-            if opts.open_window {
-                open_window(&handle, View::Home)?;
-            }
             Ok(())
         })
 }

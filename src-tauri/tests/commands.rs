@@ -46,9 +46,13 @@ fn harness() -> Harness {
         tray: false,
         open_window: false,
     };
-    let app = build_app(mock_builder(), core, ui_rx, opts)
+    let mut app = build_app(mock_builder(), core, ui_rx, opts)
         .build(mock_context(noop_assets()))
         .expect("app builds");
+    // One turn of the event loop runs the setup hook (which starts the
+    // bridge). Deprecated because looping on it busy-waits; one call does not.
+    #[allow(deprecated)]
+    app.run_iteration(|_, _| {});
     let webview = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default())
         .build()
         .unwrap();
@@ -168,4 +172,66 @@ fn save_settings_validates_persists_and_reconnects_on_new_server_or_token() {
         h.commands.try_recv().is_err(),
         "no reconnect for a DND change"
     );
+}
+
+/// Every `pb:update` the window gets, as (arrival, messages).
+fn window_updates(h: &Harness) -> std::sync::mpsc::Receiver<(std::time::Instant, Vec<Value>)> {
+    use tauri::{Listener, Manager};
+    let (tx, rx) = std::sync::mpsc::channel();
+    h.webview.app_handle().listen_any("pb:update", move |e| {
+        let batch: Vec<Value> = serde_json::from_str(e.payload()).expect("a JSON array");
+        let _ = tx.send((std::time::Instant::now(), batch));
+    });
+    rx
+}
+
+fn kpi_update(store: &Store, value: f64) {
+    use pulseboard_protocol::{Kpi, Module, ModuleKpis, ServerEvent};
+    let now = chrono::Utc::now();
+    let ev = ServerEvent::KpiUpdate(ModuleKpis {
+        module: Module::Finance,
+        kpis: vec![Kpi {
+            key: "seq".into(),
+            label: "Seq".into(),
+            value,
+            ..pulseboard_protocol::sample::module_kpis(Module::Finance, now).kpis[0].clone()
+        }],
+        updated_at: now + chrono::Duration::milliseconds(value as i64),
+    });
+    store.apply(|s| s.apply(ev, now));
+}
+
+#[test]
+fn a_burst_reaches_the_window_whole_in_order_and_batched() {
+    let h = harness();
+    let rx = window_updates(&h);
+    let wait = std::time::Duration::from_secs(5);
+    // The first server data: the source change and the KPI, in that order.
+    kpi_update(&h.store, 0.0);
+    let (_, first) = rx.recv_timeout(wait).expect("first update");
+    let types: Vec<&str> = first.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["source", "event"]);
+    // A lone update goes out alone.
+    kpi_update(&h.store, 1.0);
+    let (_, lone) = rx.recv_timeout(wait).expect("lone update");
+    assert_eq!(lone.len(), 1);
+    assert_eq!(lone[0]["event"], "kpi:update:finance");
+    // A burst of 500 arrives complete and in order, in far fewer emits.
+    for i in 2..=501 {
+        kpi_update(&h.store, i as f64);
+    }
+    let mut seen = Vec::new();
+    let mut emits = 0;
+    while seen.len() < 500 {
+        let (_, batch) = rx.recv_timeout(wait).expect("the rest of the burst");
+        emits += 1;
+        seen.extend(
+            batch
+                .iter()
+                .map(|m| m["data"]["kpis"][0]["value"].as_f64().unwrap()),
+        );
+    }
+    let want: Vec<f64> = (2..=501).map(f64::from).collect();
+    assert_eq!(seen, want, "nothing lost, nothing reordered");
+    assert!(emits < 50, "500 updates took {emits} emits: not batched");
 }
