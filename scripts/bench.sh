@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Benchmarks for pulseboard-server and pulseboard-core; writes BENCHMARKS.md.
-# Not part of the test run (scripts/test.sh, .ci/run).
+# Benchmarks for pulseboard-server, pulseboard-core and the desktop app;
+# writes BENCHMARKS.md. Not part of the test run (scripts/test.sh, .ci/run).
 #
-#   scripts/bench.sh            full run: N = 1000, 5000, 10000 (about 5-8 min incl. build)
-#   scripts/bench.sh --quick    N = 1000 only
+#   scripts/bench.sh                full run: N = 1000, 5000, 10000 and a 10-minute
+#                                   desktop flood (about 25 min after the builds)
+#   scripts/bench.sh --quick        N = 1000 only, 1-minute desktop flood
+#   scripts/bench.sh --no-desktop   server and core only
 #
-# Needs: cargo, node >= 20 and npm (socket.io 4.8 from interop/package-lock.json).
+# Needs what scripts/deps.sh and scripts/deps-test.sh install (it runs them:
+# Xvfb, WebKitWebDriver, tauri-driver, node + socket.io 4.8) and cargo-tauri
+# for the .deb (installed here when missing: one-time, ~10 min).
 # Everything listens on 127.0.0.1 only. With 2+ CPUs the server under test is
 # pinned to CPU 0 and the load generator to CPU 1 (taskset), so the server's
 # CPU time and RSS come from its own process only.
@@ -13,14 +17,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 QUICK=0
+DESKTOP=1
 for a in "$@"; do
   case "$a" in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --no-desktop) DESKTOP=0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
-if [ "$QUICK" = 1 ]; then SIZES=(1000); else SIZES=(1000 5000 10000); fi
+if [ "$QUICK" = 1 ]; then SIZES=(1000); FLOOD=60; else SIZES=(1000 5000 10000); FLOOD=600; fi
 
 start=$(date +%s)
 
@@ -35,7 +41,16 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
   exit 1
 fi
 
-cargo build --release -p pulseboard-bench -p pulseboard-server
+scripts/deps.sh
+if [ "$DESKTOP" = 1 ]; then
+  scripts/deps-test.sh
+  if ! cargo tauri --version >/dev/null 2>&1; then
+    cargo install tauri-cli --locked --version 2.12.4
+  fi
+  # The release app and its .deb (target/release/bundle/deb/), as shipped.
+  (cd src-tauri && cargo tauri build --bundles deb)
+fi
+cargo build --release -p pulseboard-bench -p pulseboard-server -p hello-tauri
 if [ ! -f interop/node_modules/socket.io/package.json ]; then
   npm ci --prefix interop --no-audit --no-fund
 fi
@@ -68,6 +83,11 @@ echo "== core: decode + validate + apply, one core"
 
 echo "== core: server emit -> store update latency at 1000/s"
 "$BIN" core-latency --rate 1000 --secs 10 --out "$RESULTS"
+
+if [ "$DESKTOP" = 1 ]; then
+  echo "== desktop: pulseboard vs hello-world Tauri (memory, CPU, first paint, emit -> DOM, ${FLOOD} s flood)"
+  "$BIN" desktop --flood-secs "$FLOOD" --out "$RESULTS"
+fi
 
 cmd="scripts/bench.sh${1:+ $*}"
 "$BIN" report --results "$RESULTS" --out BENCHMARKS.md --command "$cmd" --wall-secs "$(( $(date +%s) - start ))"

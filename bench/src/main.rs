@@ -3,7 +3,9 @@
 
 mod core_apply;
 mod core_latency;
+mod desktop;
 mod report;
+mod report_desktop;
 mod server_load;
 mod util;
 
@@ -26,6 +28,8 @@ enum Cmd {
     CoreApply(core_apply::Args),
     /// Client core: server emit -> store update latency on loopback.
     CoreLatency(core_latency::Args),
+    /// Desktop app vs a hello-world Tauri app: memory, CPU, first paint, emit -> DOM.
+    Desktop(desktop::Args),
     /// Turn a results file into a table and BENCHMARKS.md.
     Report(report::Args),
 }
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Cmd::Server(a) => server_load::run(a),
         Cmd::CoreApply(a) => core_apply::run(a),
         Cmd::CoreLatency(a) => core_latency::run(a),
+        Cmd::Desktop(a) => desktop::run(a),
         Cmd::Report(a) => report::run(a),
     };
     match r {

@@ -125,8 +125,11 @@ pub fn run(a: Args) -> Result<(), String> {
     let mut server: BTreeMap<(u64, String), Value> = BTreeMap::new();
     let mut apply = None;
     let mut latency = None;
+    let mut desktop = crate::report_desktop::Desktop::default();
     for r in rows {
-        match r.get("kind").and_then(Value::as_str) {
+        let kind = r.get("kind").and_then(Value::as_str).unwrap_or_default();
+        desktop.add(kind, &r);
+        match Some(kind) {
             Some("server") => {
                 let t = r
                     .get("target")
@@ -380,6 +383,10 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
         );
     }
 
+    if !desktop.is_empty() {
+        crate::report_desktop::section(&mut md, &mut table, &desktop);
+    }
+
     // ---------------------------------------------------------------- commands
     let _ = writeln!(
         md,
@@ -391,6 +398,9 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
         if let Some(c) = r.get("cmd").and_then(Value::as_str) {
             let _ = writeln!(md, "target/release/{c}");
         }
+    }
+    if let Some(c) = desktop.cmd() {
+        let _ = writeln!(md, "target/release/{c}");
     }
     let _ = writeln!(md, "```");
     std::fs::write(&a.out, md).map_err(|e| e.to_string())?;

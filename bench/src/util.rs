@@ -39,7 +39,8 @@ pub fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
     Some((utime as f64 / clk_tck(), stime as f64 / clk_tck()))
 }
 
-fn clk_tck() -> f64 {
+/// Clock ticks per second (`/proc` times are in these).
+pub fn clk_tck() -> f64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 {

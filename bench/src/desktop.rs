@@ -1,0 +1,780 @@
+//! Desktop app benchmark: the real Pulseboard window (release build) under its
+//! own Xvfb, side by side with a hello-world Tauri 2 app built in the same run.
+//!
+//! - Memory: PSS summed over the app process and all its descendants (the
+//!   WebKit web and network processes), from `/proc/PID/smaps_rollup`; CPU:
+//!   utime+stime of the same processes over a fixed window. Window open and
+//!   tray-only (`--hidden`), idle and at 10 KPI updates/s (the server's
+//!   simulator at 400 ms: 4 module updates every 0.4 s).
+//! - Start to first painted KPI with a cache: the app is started by
+//!   tauri-driver (WebDriver) with a cache on disk and no reachable server;
+//!   the page records when the first frame after drawing KPI values ran
+//!   (`window.__pulseboardStats.firstKpiPaintAt`), compared with the process
+//!   start time from `/proc`.
+//! - Server emit -> DOM updated: `PUT /api/kpis/{module}` with the send time
+//!   as the KPI value; a page probe (`window.__pulseboardProbe`, installed via
+//!   WebDriver) gets each frame's messages and the time the DOM was updated.
+//!   At 100 and 1000 events/s (1 in 100 a notification); the 1000/s run is
+//!   also the memory flood (PSS sampled every 10 s).
+
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+use crate::util::{self, percentiles};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The Pulseboard desktop binary.
+    #[arg(long, default_value = "target/release/pulseboard")]
+    pub app: PathBuf,
+    /// The hello-world Tauri app (bench/hello-tauri).
+    #[arg(long, default_value = "target/release/hello-tauri")]
+    pub hello: PathBuf,
+    /// Seconds of CPU measurement per memory/CPU case.
+    #[arg(long, default_value_t = 15.0)]
+    pub secs: f64,
+    /// Seconds to let start-up work settle before measuring.
+    #[arg(long, default_value_t = 5.0)]
+    pub settle: f64,
+    /// Start-up runs for the first-paint measurement.
+    #[arg(long, default_value_t = 5)]
+    pub paint_runs: usize,
+    /// Seconds at 100 events/s.
+    #[arg(long, default_value_t = 20.0)]
+    pub latency_secs: f64,
+    /// Seconds of the 1000 events/s flood (latency + memory over time).
+    #[arg(long, default_value_t = 600.0)]
+    pub flood_secs: f64,
+    /// Run only these parts (comma-separated: mem, paint, latency, sizes).
+    #[arg(long, value_delimiter = ',', default_value = "mem,paint,latency,sizes")]
+    pub only: Vec<String>,
+    /// Append results (JSON lines) here.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(a: Args) -> Result<(), String> {
+    for (what, p) in [("--app", &a.app), ("--hello", &a.hello)] {
+        if !p.is_file() {
+            return Err(format!(
+                "{what} {} not found: build it first (cargo build --release -p pulseboard -p hello-tauri)",
+                p.display()
+            ));
+        }
+    }
+    for tool in [
+        "Xvfb",
+        "dbus-run-session",
+        "tauri-driver",
+        "WebKitWebDriver",
+    ] {
+        if !have(tool) {
+            return Err(format!(
+                "{tool} is missing (scripts/deps-test.sh installs it)"
+            ));
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(measure(a))
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+async fn measure(a: Args) -> Result<(), String> {
+    let x = Xvfb::start()?;
+    let app = std::fs::canonicalize(&a.app).map_err(|e| e.to_string())?;
+    let hello = std::fs::canonicalize(&a.hello).map_err(|e| e.to_string())?;
+
+    let part = |p: &str| a.only.iter().any(|o| o == p);
+    // ------------------------------------------------------------ memory + CPU
+    let mem_loads: &[(&str, Option<u64>)] = if part("mem") {
+        &[("idle", None), ("10/s", Some(400))]
+    } else {
+        &[]
+    };
+    for &(load, kpi_ms) in mem_loads {
+        let server = Server::start(kpi_ms).await?;
+        for hidden in [false, true] {
+            let r = mem_case(&a, &x, &app, &server.url(), hidden).await?;
+            let rec = json!({
+                "kind": "desktop_mem", "app": "pulseboard", "load": load,
+                "mode": if hidden { "tray" } else { "window" },
+                "pss_mb": r.0, "cpu_pct": r.1, "cpu_by_process": r.2, "secs": a.secs,
+                "cmd": util::command_line(),
+            });
+            eprintln!(
+                "[desktop] pulseboard {load} {}: {:.0} MB, {:.2} % CPU",
+                rec["mode"], r.0, r.1
+            );
+            util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+        }
+        server.stop().await;
+    }
+    for hidden in [false, true].into_iter().filter(|_| part("mem")) {
+        let r = mem_case(&a, &x, &hello, "", hidden).await?;
+        let rec = json!({
+            "kind": "desktop_mem", "app": "hello-tauri", "load": "idle",
+            "mode": if hidden { "tray" } else { "window" },
+            "pss_mb": r.0, "cpu_pct": r.1, "cpu_by_process": r.2, "secs": a.secs,
+        });
+        eprintln!(
+            "[desktop] hello-tauri {}: {:.0} MB, {:.2} % CPU",
+            rec["mode"], r.0, r.1
+        );
+        util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+    }
+
+    // ------------------------------------------------------------ first paint
+    if part("paint") {
+        let paint = first_paint(&a, &x, &app).await?;
+        eprintln!("[desktop] first paint with a cache: {paint}");
+        util::append_result(&a.out, &paint).map_err(|e| e.to_string())?;
+    }
+
+    // ------------------------------------------------------------ emit -> DOM
+    for (rate, secs) in [(100.0, a.latency_secs), (1000.0, a.flood_secs)]
+        .into_iter()
+        .filter(|_| part("latency"))
+    {
+        let r = latency(&x, &app, rate, secs).await?;
+        eprintln!("[desktop] emit -> DOM at {rate}/s: {}", r["latency_ms"]);
+        util::append_result(&a.out, &r).map_err(|e| e.to_string())?;
+    }
+
+    // ------------------------------------------------------------ sizes
+    if !part("sizes") {
+        return Ok(());
+    }
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut sizes = json!({
+        "kind": "desktop_sizes",
+        "pulseboard_bytes": size(&app),
+        "hello_bytes": size(&hello),
+        "server_bytes": size(&app.with_file_name("pulseboard-server")),
+    });
+    if let Some(deb) = newest_deb(&app) {
+        sizes["deb_bytes"] = json!(size(&deb));
+        sizes["deb_name"] = json!(deb.file_name().map(|n| n.to_string_lossy().into_owned()));
+        if let Ok(o) = Command::new("dpkg-deb")
+            .args(["-f"])
+            .arg(&deb)
+            .arg("Installed-Size")
+            .output()
+        {
+            let kib: u64 = String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            sizes["deb_installed_kib"] = json!(kib);
+        }
+    }
+    util::append_result(&a.out, &sizes).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The newest `.deb` that `cargo tauri build` left next to the binary.
+fn newest_deb(app: &Path) -> Option<PathBuf> {
+    let dir = app.parent()?.join("bundle/deb");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+}
+
+// ---------------------------------------------------------------- processes
+
+/// Every descendant of `pid`, and `pid` itself.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut kids: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Some(pp) = stat_field(p, 1) {
+                kids.entry(pp as u32).or_default().push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        out.push(p);
+        if let Some(k) = kids.get(&p) {
+            todo.extend(k);
+        }
+    }
+    out
+}
+
+/// Field `i` after the command name of `/proc/PID/stat` (0 = state, 1 = ppid, 19 = starttime).
+fn stat_field(pid: u32, i: usize) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(i)?
+        .parse()
+        .ok()
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn pss_mb(pids: &[u32]) -> f64 {
+    let mut kib = 0u64;
+    for p in pids {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            kib += s
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    kib as f64 / 1024.0
+}
+
+fn cpu_secs(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|p| util::cpu_seconds(*p))
+        .map(|(u, s)| u + s)
+        .sum()
+}
+
+/// Epoch ms at which `pid` was started (10 ms resolution: clock ticks).
+/// `/proc/PID/stat` counts from boot on CLOCK_BOOTTIME; the offset to the
+/// wall clock is taken now (`btime` in /proc/stat is whole seconds only).
+fn start_epoch_ms(pid: u32) -> Option<f64> {
+    let ticks = stat_field(pid, 19)? as f64;
+    let ms = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
+    };
+    let boot_epoch_ms = ms(libc::CLOCK_REALTIME) - ms(libc::CLOCK_BOOTTIME);
+    Some(boot_epoch_ms + ticks * 1000.0 / util::clk_tck())
+}
+
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Result<Xvfb, String> {
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("Xvfb: {e}"))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().ok_or("Xvfb stdout")?)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        Ok(Xvfb {
+            child,
+            display: format!(":{}", line.trim()),
+        })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A child process group killed (TERM, then KILL) on drop.
+struct Group(Child);
+
+impl Group {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pg = -(self.0.id() as i32);
+        // SAFETY: kill(2) on our own process group.
+        unsafe { libc::kill(pg, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(pg, libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// Environment for an app under our Xvfb with private XDG dirs.
+fn app_command(x: &Xvfb, dirs: &Path, program: &str) -> Command {
+    let mut c = Command::new("dbus-run-session");
+    c.args(["--", program])
+        .env("DISPLAY", &x.display)
+        .env("XDG_CONFIG_HOME", dirs.join("config"))
+        .env("XDG_CACHE_HOME", dirs.join("cache"))
+        .env("XDG_DATA_HOME", dirs.join("data"))
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .env("NO_AT_BRIDGE", "1")
+        .env("RUST_LOG", "info")
+        .env_remove("PULSEBOARD_TOKEN")
+        .env_remove("PULSEBOARD_SERVER")
+        .process_group(0);
+    c
+}
+
+fn spawn_logged(mut c: Command, log: &Path) -> Result<Group, String> {
+    let f = std::fs::File::create(log).map_err(|e| e.to_string())?;
+    let f2 = f.try_clone().map_err(|e| e.to_string())?;
+    c.stdout(f).stderr(f2);
+    c.spawn().map(Group).map_err(|e| e.to_string())
+}
+
+async fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> Result<(), String> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(format!("timed out waiting for {what}"))
+}
+
+fn log_has(log: &Path, needle: &str) -> bool {
+    std::fs::read_to_string(log).is_ok_and(|s| s.contains(needle))
+}
+
+/// An in-process pulseboard-server; the temp dir holds its database.
+struct Server(
+    pulseboard_server::ServerHandle,
+    #[allow(dead_code)] tempfile::TempDir,
+);
+
+impl Server {
+    async fn start(kpi_ms: Option<u64>) -> Result<Server, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut c = pulseboard_server::Config::new(dir.path().join("server.db"));
+        c.simulator = kpi_ms.is_some();
+        if let Some(ms) = kpi_ms {
+            c.kpi_interval = Duration::from_millis(ms);
+            // The dashboard stays out of the 10/s load.
+            c.dashboard_interval = Duration::from_secs(3600);
+        }
+        let h = pulseboard_server::spawn(c)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Server(h, dir))
+    }
+
+    fn url(&self) -> String {
+        self.0.url()
+    }
+
+    async fn stop(self) {
+        let _ = self.0.stop().await;
+    }
+}
+
+/// CPU seconds per process name (`comm`).
+fn cpu_by_comm(pids: &[u32]) -> std::collections::BTreeMap<String, f64> {
+    let mut m = std::collections::BTreeMap::new();
+    for p in pids {
+        if let Some((u, s)) = util::cpu_seconds(*p) {
+            *m.entry(comm(*p)).or_insert(0.0) += u + s;
+        }
+    }
+    m
+}
+
+/// (PSS MB, CPU % of one core, CPU % per process name) of one app, window open or not.
+async fn mem_case(
+    a: &Args,
+    x: &Xvfb,
+    exe: &Path,
+    server: &str,
+    hidden: bool,
+) -> Result<(f64, f64, Value), String> {
+    let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let log = dirs.path().join("app.log");
+    let mut c = app_command(x, dirs.path(), &exe.to_string_lossy());
+    if !server.is_empty() {
+        c.args(["--server", server]);
+    }
+    if hidden {
+        c.arg("--hidden");
+    }
+    let g = spawn_logged(c, &log)?;
+    let pulseboard = !server.is_empty();
+    if pulseboard {
+        wait_until("the app to go live", 90, || log_has(&log, "state=\"live\"")).await?;
+    }
+    if !hidden {
+        // The window is up once its web process is.
+        let pid = g.pid();
+        wait_until("a web process", 90, || {
+            tree(pid)
+                .iter()
+                .any(|p| comm(*p).starts_with("WebKitWebProces"))
+        })
+        .await?;
+    }
+    tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
+    let pids = tree(g.pid());
+    let (c0, by0) = (cpu_secs(&pids), cpu_by_comm(&pids));
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(a.secs)).await;
+    let pids = tree(g.pid());
+    let (c1, by1) = (cpu_secs(&pids), cpu_by_comm(&pids));
+    let dt = t0.elapsed().as_secs_f64();
+    let by: serde_json::Map<String, Value> = by1
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                json!(100.0 * (v - by0.get(k).unwrap_or(&0.0)) / dt),
+            )
+        })
+        .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
+        .collect();
+    Ok((pss_mb(&pids), 100.0 * (c1 - c0) / dt, Value::Object(by)))
+}
+
+// ---------------------------------------------------------------- WebDriver
+
+/// tauri-driver (and WebKitWebDriver) under our Xvfb, with private XDG dirs.
+struct Driver {
+    group: Group,
+    port: u16,
+    http: reqwest::Client,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+impl Driver {
+    fn start(x: &Xvfb, dirs: &Path) -> Result<Driver, String> {
+        let port = free_port();
+        let native = free_port();
+        let mut c = app_command(x, dirs, "tauri-driver");
+        c.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let group = c.spawn().map(Group).map_err(|e| e.to_string())?;
+        Ok(Driver {
+            group,
+            port,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Start the app (a new session); returns the session URL.
+    async fn session(&self, app: &Path, args: &[&str]) -> Result<String, String> {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app, "args": args}
+        }}});
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self
+                .http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
+                Ok(r) => {
+                    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+                    let sid = v["value"]["sessionId"]
+                        .as_str()
+                        .ok_or_else(|| format!("no session: {v}"))?;
+                    return Ok(format!("{base}/session/{sid}"));
+                }
+                Err(_) if Instant::now() < end => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => return Err(format!("tauri-driver: {e}")),
+            }
+        }
+    }
+
+    async fn exec(&self, session: &str, script: &str) -> Result<Value, String> {
+        let v: Value = self
+            .http
+            .post(format!("{session}/execute/sync"))
+            .json(&json!({"script": script, "args": []}))
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if v["value"].get("error").is_some() {
+            return Err(v["value"].to_string());
+        }
+        Ok(v["value"].clone())
+    }
+
+    async fn end(&self, session: &str) {
+        let _ = self.http.delete(session).send().await;
+    }
+
+    /// The app process started for the current session.
+    fn app_pid(&self) -> Option<u32> {
+        tree(self.group.pid())
+            .into_iter()
+            .find(|p| comm(*p) == "pulseboard")
+    }
+}
+
+/// Start to first painted KPI, with a cache on disk and no reachable server.
+async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
+    let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // Prime the cache: run once against a live server, quit cleanly.
+    {
+        let server = Server::start(Some(400)).await?;
+        let log = dirs.path().join("prime.log");
+        let mut c = app_command(x, dirs.path(), &app.to_string_lossy());
+        c.args(["--server", &server.url(), "--hidden"]);
+        let g = spawn_logged(c, &log)?;
+        wait_until("the app to go live", 90, || log_has(&log, "state=\"live\"")).await?;
+        let cache = dirs.path().join("cache/pulseboard/state.json");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        wait_until("the cache file", 30, || cache.is_file()).await?;
+        drop(g);
+        server.stop().await;
+    }
+    let d = Driver::start(x, dirs.path())?;
+    let mut ms = Vec::new();
+    let mut pill = String::new();
+    for _ in 0..a.paint_runs {
+        // Nothing listens on port 9: only the cache can paint KPIs.
+        let s = d.session(app, &["--server", "http://127.0.0.1:9"]).await?;
+        let pid = d.app_pid().ok_or("app process not found")?;
+        let start = start_epoch_ms(pid).ok_or("no start time")?;
+        let end = Instant::now() + Duration::from_secs(30);
+        let painted = loop {
+            let v = d
+                .exec(
+                    &s,
+                    "const s = window.__pulseboardStats; return s ? s.firstKpiPaintAt : 0",
+                )
+                .await?;
+            let t = v.as_f64().unwrap_or(0.0);
+            if t > 0.0 {
+                break t;
+            }
+            if Instant::now() > end {
+                return Err("no KPI painted within 30 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        pill = d
+            .exec(
+                &s,
+                "return document.getElementById('pill-text').textContent",
+            )
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        ms.push(painted - start);
+        d.end(&s).await;
+        // Let the previous app exit before the next start.
+        wait_until("the app to exit", 30, || d.app_pid().is_none()).await?;
+    }
+    let mut sorted = ms.clone();
+    let p = percentiles(&mut sorted);
+    Ok(
+        json!({"kind": "desktop_paint", "runs_ms": ms, "median_ms": p.p50, "max_ms": p.max, "pill": pill}),
+    )
+}
+
+/// Server emit -> DOM updated latency at `rate` events/s for `secs`, window
+/// open on the overview; PSS and CPU sampled every 10 s.
+async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, String> {
+    let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let server = Server::start(None).await?;
+    let d = Driver::start(x, dirs.path())?;
+    let s = d.session(app, &["--server", &server.url()]).await?;
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = d
+            .exec(
+                &s,
+                "return document.getElementById('pill-text').textContent",
+            )
+            .await?;
+        if v.as_str().is_some_and(|t| t.starts_with("Live")) {
+            break;
+        }
+        if Instant::now() > end {
+            return Err(format!("app not live: pill {v}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.exec(&s, PROBE).await?;
+    let app_pid = d.app_pid().ok_or("app process not found")?;
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = server.url();
+    let modules = ["finance", "reports", "hr", "security"];
+    let total = (rate * secs) as u64;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let (mut sent, mut errors, mut kpis_sent) = (0u64, 0u64, 0u64);
+    let mut lat: Vec<f64> = Vec::with_capacity(total as usize);
+    let mut drawn = 0u64;
+    let mut samples: Vec<Value> = Vec::new();
+    let t0 = Instant::now();
+    let mut next_sample = t0;
+    let mut cpu_prev = (cpu_secs(&tree(app_pid)), t0);
+    let mut cpu_total = 0.0;
+    for i in 0..total {
+        tick.tick().await;
+        let req = if i % 100 == 99 {
+            // 1 % notifications: the capped lists (core 500, window 200 drawn) fill up.
+            let body = json!({"title": format!("Bench notification {i}"), "body": "Flood", "severity": "info"});
+            http.post(format!("{url}/api/notifications")).json(&body)
+        } else {
+            let m = modules[(i % 4) as usize];
+            let sent_ms = util::now_us() as f64 / 1000.0;
+            let body = json!({"kpis": [
+                {"key": "sent_ms", "label": "Sent at (ms)", "value": sent_ms},
+                {"key": "seq", "label": "Sequence", "value": i as f64}
+            ]});
+            http.put(format!("{url}/api/kpis/{m}")).json(&body)
+        };
+        match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                sent += 1;
+                if i % 100 != 99 {
+                    kpis_sent += 1;
+                }
+            }
+            _ => errors += 1,
+        }
+        if Instant::now() >= next_sample {
+            // Drain the probe so the page holds at most 10 s of samples.
+            drawn += drain(&d, &s, &mut lat).await?;
+            let pids = tree(app_pid);
+            let now = Instant::now();
+            let c = cpu_secs(&pids);
+            let cpu = 100.0 * (c - cpu_prev.0) / (now - cpu_prev.1).as_secs_f64().max(1e-3);
+            if now > t0 {
+                cpu_total += c - cpu_prev.0;
+            }
+            cpu_prev = (c, now);
+            samples.push(
+                json!({"t": (now - t0).as_secs_f64(), "pss_mb": pss_mb(&pids), "cpu_pct": cpu}),
+            );
+            next_sample += Duration::from_secs(10);
+        }
+    }
+    let send_secs = t0.elapsed().as_secs_f64();
+    // Let the last updates land.
+    let end = Instant::now() + Duration::from_secs(10);
+    while drawn < kpis_sent && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drawn += drain(&d, &s, &mut lat).await?;
+    }
+    let pids = tree(app_pid);
+    let final_pss = pss_mb(&pids);
+    cpu_total += cpu_secs(&pids) - cpu_prev.0;
+    let stats = d.exec(&s, "return window.__pulseboardStats").await?;
+    d.end(&s).await;
+    drop(d);
+    server.stop().await;
+    let p = percentiles(&mut lat);
+    Ok(json!({
+        "kind": "desktop_latency",
+        "rate_target": rate,
+        "rate_achieved": sent as f64 / send_secs,
+        "secs": secs,
+        "sent": sent,
+        "kpis_sent": kpis_sent,
+        "drawn": drawn,
+        "http_errors": errors,
+        "latency_ms": p,
+        "cpu_pct": 100.0 * cpu_total / t0.elapsed().as_secs_f64(),
+        "pss_samples": samples,
+        "pss_final_mb": final_pss,
+        "page_stats": stats,
+    }))
+}
+
+/// Installed in the page: keeps (DOM updated - sent) for each KPI message drawn.
+const PROBE: &str = r#"
+window.__pbLat = [];
+window.__pulseboardProbe = (msgs, at) => {
+  for (const m of msgs) {
+    if (m && m.type === 'event' && typeof m.event === 'string' && m.event.startsWith('kpi:update:')) {
+      const k = m.data && m.data.kpis && m.data.kpis[0];
+      if (k && k.key === 'sent_ms') window.__pbLat.push(at - k.value);
+    }
+  }
+};
+return true;
+"#;
+
+async fn drain(d: &Driver, s: &str, into: &mut Vec<f64>) -> Result<u64, String> {
+    let v = d
+        .exec(s, "const l = window.__pbLat; window.__pbLat = []; return l")
+        .await?;
+    let arr = v.as_array().ok_or("probe gone")?;
+    into.extend(arr.iter().filter_map(Value::as_f64));
+    Ok(arr.len() as u64)
+}
