@@ -135,60 +135,89 @@ simulator at 400 ms (4 module updates every 0.4 s).\n");
         let _ = writeln!(md, "{line}");
         let _ = writeln!(table, "{line}");
     };
-    let pss = |app: &str, mode: &str| d.get(app, mode, "idle").map(|r| f(r, "pss_mb"));
-    let cpu = |app: &str, mode: &str, load: &str| d.get(app, mode, load).map(|r| f(r, "cpu_pct"));
-    let show = |v: Option<f64>, unit: &str, prec: usize| {
-        v.map(|x| format!("{x:.prec$} {unit}"))
-            .unwrap_or_else(|| "—".into())
-    };
-    let ours = pss("pulseboard", "window");
-    row(
-        "PSS, window open, idle",
-        show(ours, "MB", 0),
-        show(pss("hello-tauri", "window"), "MB", 0),
-        "≤ 220 MB",
-        ours.map(|x| x <= 220.0),
-    );
-    let ours = pss("pulseboard", "tray");
-    row(
-        "PSS, tray only / no window, idle",
-        show(ours, "MB", 0),
-        show(pss("hello-tauri", "tray"), "MB", 0),
-        "≤ 100 MB",
-        ours.map(|x| x <= 100.0),
-    );
-    let ours = cpu("pulseboard", "window", "idle");
-    row(
-        "CPU idle, window open",
-        show(ours, "%", 2),
-        show(cpu("hello-tauri", "window", "idle"), "%", 2),
-        "≤ 0.2 %",
-        ours.map(|x| x <= 0.2),
-    );
-    let ours = cpu("pulseboard", "tray", "idle");
-    row(
-        "CPU idle, tray only",
-        show(ours, "%", 2),
-        show(cpu("hello-tauri", "tray", "idle"), "%", 2),
-        "≤ 0.2 %",
-        ours.map(|x| x <= 0.2),
-    );
-    let ours = cpu("pulseboard", "window", "10/s");
-    row(
-        "CPU at 10 KPI updates/s, window open",
-        show(ours, "%", 1),
-        "—".into(),
-        "≤ 5 %",
-        ours.map(|x| x <= 5.0),
-    );
-    let ours = cpu("pulseboard", "tray", "10/s");
-    row(
-        "CPU at 10 KPI updates/s, tray only",
-        show(ours, "%", 2),
-        "—".into(),
-        "≤ 5 %",
-        ours.map(|x| x <= 5.0),
-    );
+    // (measure, key, mode, load, unit, decimals, target text, limit, compare with hello)
+    let limits = [
+        (
+            "PSS, window open, idle",
+            "pss_mb",
+            "window",
+            "idle",
+            "MB",
+            0,
+            "≤ 220 MB",
+            220.0,
+            true,
+        ),
+        (
+            "PSS, tray only / no window, idle",
+            "pss_mb",
+            "tray",
+            "idle",
+            "MB",
+            0,
+            "≤ 100 MB",
+            100.0,
+            true,
+        ),
+        (
+            "CPU idle, window open",
+            "cpu_pct",
+            "window",
+            "idle",
+            "%",
+            2,
+            "≤ 0.2 %",
+            0.2,
+            true,
+        ),
+        (
+            "CPU idle, tray only",
+            "cpu_pct",
+            "tray",
+            "idle",
+            "%",
+            2,
+            "≤ 0.2 %",
+            0.2,
+            true,
+        ),
+        (
+            "CPU at 10 KPI updates/s, window open",
+            "cpu_pct",
+            "window",
+            "10/s",
+            "%",
+            1,
+            "≤ 5 %",
+            5.0,
+            false,
+        ),
+        (
+            "CPU at 10 KPI updates/s, tray only",
+            "cpu_pct",
+            "tray",
+            "10/s",
+            "%",
+            2,
+            "≤ 5 %",
+            5.0,
+            false,
+        ),
+    ];
+    for (name, key, mode, load, unit, prec, target, limit, vs_hello) in limits {
+        let value = |app: &str| d.get(app, mode, load).map(|r| f(r, key));
+        let show = |v: Option<f64>| {
+            v.map(|x| format!("{x:.prec$} {unit}"))
+                .unwrap_or_else(|| "—".into())
+        };
+        let ours = value("pulseboard");
+        let hello = if vs_hello {
+            show(value("hello-tauri"))
+        } else {
+            "—".into()
+        };
+        row(name, show(ours), hello, target, ours.map(|x| x <= limit));
+    }
     if let Some(p) = &d.paint {
         let med = f(p, "median_ms");
         row(

@@ -424,6 +424,17 @@ async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
     let mut sc = Scene::new().await;
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
+    // The first frame was drawn from the snapshot the shell put in the page,
+    // not after the IPC round trips.
+    let booted = c
+        .execute("return window.__pulseboardStats.startup.boot", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        booted,
+        json!(true),
+        "window drawn from the start-up snapshot"
+    );
 
     let put = sc
         .srv

@@ -23,8 +23,12 @@ pub const EVENT_UPDATE: &str = "pb:update";
 /// Shortest time between two `pb:update` emits while updates keep coming.
 /// Each emit is a script evaluation in the webview, which draws at most once
 /// per display frame anyway: under a flood, one batch per frame instead of
-/// one evaluation per event. A quiet stream is emitted at once.
+/// one evaluation per event. A quiet stream is emitted after [`GATHER`].
 pub const EMIT_INTERVAL: Duration = Duration::from_millis(16);
+/// How long the first message of a quiet stream waits for the rest of its
+/// burst (the simulator's four modules, a backend's batch), so one burst is
+/// one batch and one redraw, not two.
+pub const GATHER: Duration = Duration::from_millis(4);
 /// Most messages in one batch.
 const MAX_BATCH: usize = 1024;
 /// Event asking the window to show a view (`home|dashboard|notifications|settings`).
@@ -179,13 +183,13 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                     let mut batch = Batch::default();
                     batch.add(r, &core);
                     // Under load, wait out the interval and take everything
-                    // that came meanwhile; a quiet stream goes out at once.
+                    // that came meanwhile; a quiet stream waits only for the
+                    // rest of its burst.
                     let wait = last_emit
                         .map(|t| EMIT_INTERVAL.saturating_sub(t.elapsed()))
-                        .unwrap_or_default();
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
+                        .unwrap_or_default()
+                        .max(GATHER);
+                    tokio::time::sleep(wait).await;
                     batch.drain(&mut rx, &core);
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());

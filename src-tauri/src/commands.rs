@@ -57,14 +57,20 @@ pub struct Snapshot {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+/// What the window gets at start (from `get_state`, and in the page before
+/// it loads: see `open_window`).
+pub fn snapshot(core: &AppCore) -> Snapshot {
+    Snapshot {
+        state: core.store.snapshot(),
+        settings: ui_settings(core),
+        now: chrono::Utc::now(),
+    }
+}
+
 /// The whole state, once, at window start.
 #[tauri::command]
 pub fn get_state(core: State<'_, AppCore>) -> Snapshot {
-    Snapshot {
-        state: core.store.snapshot(),
-        settings: ui_settings(&core),
-        now: chrono::Utc::now(),
-    }
+    snapshot(&core)
 }
 
 /// Mark notifications read (works offline: queued in the outbox).

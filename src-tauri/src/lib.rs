@@ -134,15 +134,27 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<
         bridge::emit_navigate(app, view.as_str());
         return Ok(());
     }
-    WebviewWindowBuilder::new(
+    let mut builder = WebviewWindowBuilder::new(
         app,
         MAIN_WINDOW,
         WebviewUrl::App(format!("index.html#{}", view.as_str()).into()),
     )
     .title("Pulseboard")
     .inner_size(1180.0, 800.0)
-    .min_inner_size(720.0, 520.0)
-    .build()?;
+    .min_inner_size(720.0, 520.0);
+    if let Some(core) = app.try_state::<AppCore>() {
+        // The page's first frame can show the (cached) data without waiting
+        // for IPC: get_state's answer, put in the page before its scripts run.
+        // JSON is a valid JavaScript expression; the page only reads it.
+        match serde_json::to_string(&commands::snapshot(&core)) {
+            Ok(json) => {
+                let script = format!("window.__PULSEBOARD_BOOT__ = {json};");
+                builder = builder.initialization_script(&script);
+            }
+            Err(e) => tracing::warn!("no start-up snapshot for the window: {e}"),
+        }
+    }
+    builder.build()?;
     tracing::info!("dashboard window opened");
     Ok(())
 }

@@ -75,8 +75,8 @@ const stats = {
   maxFrameMs: 0,
   maxQueue: 0,
   firstKpiPaintAt: 0,
-  /** Start-up steps, ms after navigation start. */
-  startup: { script: performance.now(), listening: 0, state: 0 },
+  /** Start-up steps, ms after navigation start; `boot`: drawn from the shell's snapshot. */
+  startup: { script: performance.now(), boot: false, listening: 0, state: 0 },
 };
 window.__pulseboardStats = stats;
 /**
@@ -342,6 +342,16 @@ function bind() {
 async function start() {
   bind();
   navigate(viewFromHash());
+  // The shell puts get_state's answer in the page before it loads, so the
+  // first frame shows the data without waiting for IPC. It is only drawn:
+  // updates keep queuing until get_state below replaces it, as before.
+  const boot = window.__PULSEBOARD_BOOT__;
+  window.__PULSEBOARD_BOOT__ = undefined;
+  if (boot && typeof boot === 'object' && boot.state) {
+    adoptSnapshot(boot);
+    stats.startup.boot = true;
+    schedule();
+  }
   // Listen first so nothing between the snapshot and the listener is lost;
   // updates queue up until the snapshot is in.
   try {
@@ -358,14 +368,17 @@ async function start() {
     console.error('get_state failed', ipc.errorMessage(err));
     setTimeout(resync, 2000);
   }
-  if (snap) {
-    const rustNow = Date.parse(snap.now);
-    if (Number.isFinite(rustNow)) clockOffset = rustNow - Date.now();
-    state = initialState(snap, { dismissedAlerts: state.dismissedAlerts });
-    if (view === 'settings') fillSettings(dom.views.settings, state.settings);
-  }
+  if (snap) adoptSnapshot(snap);
   ready = true;
   schedule();
+}
+
+/** Take a get_state answer as the whole state. */
+function adoptSnapshot(snap) {
+  const rustNow = Date.parse(snap.now);
+  if (Number.isFinite(rustNow)) clockOffset = rustNow - Date.now();
+  state = initialState(snap, { dismissedAlerts: state.dismissedAlerts });
+  if (view === 'settings') fillSettings(dom.views.settings, state.settings);
 }
 
 start();
