@@ -3,7 +3,7 @@
 # writes BENCHMARKS.md. Not part of the test run (scripts/test.sh, .ci/run).
 #
 #   scripts/bench.sh                full run: N = 1000, 5000, 10000 and a 10-minute
-#                                   desktop flood (about 25 min after the builds)
+#                                   desktop flood (about 20 min once built)
 #   scripts/bench.sh --quick        N = 1000 only, 1-minute desktop flood
 #   scripts/bench.sh --no-desktop   server and core only
 #

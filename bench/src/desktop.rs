@@ -86,7 +86,28 @@ pub fn run(a: Args) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(measure(a))
+    // Ctrl-C or SIGTERM drops the measurement, and with it every process
+    // group, X server and server it started (their Drop stops them).
+    rt.block_on(async {
+        tokio::select! {
+            r = measure(a) => r,
+            s = interrupted() => Err(format!("stopped by {s}; its processes were stopped too")),
+        }
+    })
+}
+
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 fn have(tool: &str) -> bool {
