@@ -18,13 +18,13 @@
 //!   also the memory flood (PSS sampled every 10 s).
 
 use std::{
-    io::{BufRead, BufReader},
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+use pulseboard_e2e::Xvfb;
 use serde_json::{json, Value};
 
 use crate::util::{self, percentiles};
@@ -118,7 +118,7 @@ fn have(tool: &str) -> bool {
 }
 
 async fn measure(a: Args) -> Result<(), String> {
-    let x = Xvfb::start()?;
+    let x = Xvfb::start().map_err(|e| format!("Xvfb: {e}"))?;
     let app = std::fs::canonicalize(&a.app).map_err(|e| e.to_string())?;
     let hello = std::fs::canonicalize(&a.hello).map_err(|e| e.to_string())?;
 
@@ -299,45 +299,6 @@ fn start_epoch_ms(pid: u32) -> Option<f64> {
     };
     let boot_epoch_ms = ms(libc::CLOCK_REALTIME) - ms(libc::CLOCK_BOOTTIME);
     Some(boot_epoch_ms + ticks * 1000.0 / util::clk_tck())
-}
-
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Result<Xvfb, String> {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("Xvfb: {e}"))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().ok_or("Xvfb stdout")?)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        Ok(Xvfb {
-            child,
-            display: format!(":{}", line.trim()),
-        })
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A child process group killed (TERM, then KILL) on drop.

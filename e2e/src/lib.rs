@@ -1,1 +1,59 @@
-//! End-to-end tests live in `tests/`; this crate has no library code.
+//! Harness pieces shared by the end-to-end tests (`tests/`) and the desktop
+//! benchmark (`bench/`): a private X server for a real window.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Screen size of the virtual display.
+pub const SCREEN: &str = "1280x800x24";
+
+/// A private Xvfb (display number chosen by the server itself, so parallel
+/// runs never collide), stopped on drop.
+#[derive(Debug)]
+pub struct Xvfb {
+    child: Child,
+    /// `:N`, for `DISPLAY`.
+    pub display: String,
+}
+
+impl Xvfb {
+    /// Start Xvfb and wait until it has told us its display.
+    pub fn start() -> std::io::Result<Xvfb> {
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                SCREEN,
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        let out = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no Xvfb stdout"))?;
+        BufReader::new(out).read_line(&mut line)?;
+        let n = line.trim();
+        if n.is_empty() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("Xvfb exited without a display"));
+        }
+        Ok(Xvfb {
+            display: format!(":{n}"),
+            child,
+        })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

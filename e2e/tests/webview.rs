@@ -5,7 +5,6 @@
 //! Needs `tauri-driver` (cargo install) and `WebKitWebDriver` (Debian
 //! `webkit2gtk-driver`); scripts/test.sh installs both.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -116,7 +115,8 @@ impl Server {
 /// tauri-driver under its own Xvfb and D-Bus session, with private XDG dirs,
 /// so the app it starts keeps its cache and settings between sessions.
 struct Driver {
-    xvfb: Child,
+    /// The X server the app draws on (stopped on drop, after the driver).
+    _xvfb: pulseboard_e2e::Xvfb,
     child: Child,
     port: u16,
     display: String,
@@ -143,26 +143,9 @@ impl Driver {
                 "{tool} is missing: run scripts/test.sh, which installs it"
             );
         }
-        // Our own X server: it tells us its display number on stdout.
-        let mut xvfb = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start Xvfb");
-        let mut line = String::new();
-        BufReader::new(xvfb.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("Xvfb display");
-        let display = format!(":{}", line.trim());
+        // Our own X server: it picks its display number itself.
+        let xvfb = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
+        let display = xvfb.display.clone();
         let dirs = tempfile::tempdir().unwrap();
         let port = free_port();
         let native = free_port();
@@ -189,7 +172,7 @@ impl Driver {
             .spawn()
             .expect("start tauri-driver");
         Driver {
-            xvfb,
+            _xvfb: xvfb,
             child,
             port,
             display,
@@ -301,8 +284,6 @@ impl Drop for Driver {
         let pg = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &pg]).status();
         let _ = self.child.wait();
-        let _ = self.xvfb.kill();
-        let _ = self.xvfb.wait();
     }
 }
 

@@ -1,6 +1,6 @@
 //! The real desktop app under Xvfb with a private D-Bus session: it starts
 //! with no server, with a server and with a wrong token, and stays up in all
-//! three. Needs `xvfb-run` and `dbus-run-session` (scripts/test.sh installs them).
+//! three. Needs `Xvfb` and `dbus-run-session` (scripts/test.sh installs them).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -19,11 +19,13 @@ struct App {
     lines: mpsc::Receiver<String>,
     log: Vec<String>,
     _dirs: tempfile::TempDir,
+    /// The app's X server, stopped after the app (fields drop after `drop`).
+    _xvfb: pulseboard_e2e::Xvfb,
 }
 
 impl App {
     fn start(args: &[&str]) -> App {
-        for tool in ["xvfb-run", "dbus-run-session"] {
+        for tool in ["Xvfb", "dbus-run-session"] {
             assert!(
                 Command::new("sh")
                     .args(["-c", &format!("command -v {tool}")])
@@ -35,16 +37,11 @@ impl App {
             );
         }
         let dirs = tempfile::tempdir().unwrap();
-        let mut child = Command::new("xvfb-run")
-            .args([
-                "-a",
-                "-s",
-                "-screen 0 1280x800x24",
-                "dbus-run-session",
-                "--",
-                BIN,
-            ])
+        let xvfb = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
+        let mut child = Command::new("dbus-run-session")
+            .args(["--", BIN])
             .args(args)
+            .env("DISPLAY", &xvfb.display)
             .env("XDG_CONFIG_HOME", dirs.path().join("config"))
             .env("XDG_CACHE_HOME", dirs.path().join("cache"))
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
@@ -56,7 +53,7 @@ impl App {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .expect("start xvfb-run");
+            .expect("start the app");
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -71,6 +68,7 @@ impl App {
             lines,
             log: vec![],
             _dirs: dirs,
+            _xvfb: xvfb,
         }
     }
 
