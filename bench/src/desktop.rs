@@ -530,21 +530,13 @@ impl Driver {
     }
 
     async fn exec(&self, session: &str, script: &str) -> Result<Value, String> {
-        let v: Value = self
-            .http
-            .post(format!("{session}/execute/sync"))
-            .json(&json!({"script": script, "args": []}))
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        if v["value"].get("error").is_some() {
-            return Err(v["value"].to_string());
-        }
-        Ok(v["value"].clone())
+        pulseboard_e2e::webdriver(
+            self.http
+                .post(format!("{session}/execute/sync"))
+                .json(&json!({"script": script, "args": []}))
+                .timeout(Duration::from_secs(60)),
+        )
+        .await
     }
 
     async fn end(&self, session: &str) {

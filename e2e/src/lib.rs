@@ -57,3 +57,19 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// Send one W3C WebDriver command and unwrap its answer: the `value`, or the
+/// `value` of an error answer as the error text.
+pub async fn webdriver(req: reqwest::RequestBuilder) -> Result<serde_json::Value, String> {
+    let v: serde_json::Value = req
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    if v["value"].get("error").is_some() {
+        return Err(v["value"].to_string());
+    }
+    Ok(v["value"].clone())
+}

@@ -255,17 +255,7 @@ impl Client {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let v: Value = r
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        if v["value"].get("error").is_some() {
-            return Err(v["value"].to_string());
-        }
-        Ok(v["value"].clone())
+        pulseboard_e2e::webdriver(r).await
     }
 
     /// Run `script` in the page (`arguments[i]` are `args`).
