@@ -18,7 +18,6 @@
 //!   also the memory flood (PSS sampled every 10 s).
 
 use std::{
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -75,7 +74,7 @@ pub fn run(a: Args) -> Result<(), String> {
         "tauri-driver",
         "WebKitWebDriver",
     ] {
-        if !have(tool) {
+        if !pulseboard_e2e::have(tool) {
             return Err(format!(
                 "{tool} is missing (scripts/deps-test.sh installs it)"
             ));
@@ -108,13 +107,6 @@ async fn interrupted() -> &'static str {
         _ = int.recv() => "SIGINT",
         _ = term.recv() => "SIGTERM",
     }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool} >/dev/null")])
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 async fn measure(a: Args) -> Result<(), String> {
@@ -328,20 +320,10 @@ impl Drop for Group {
     }
 }
 
-/// Environment for an app under our Xvfb with private XDG dirs.
+/// An app (or tauri-driver) under our Xvfb with private XDG dirs, logging at info.
 fn app_command(x: &Xvfb, dirs: &Path, program: &str) -> Command {
-    let mut c = Command::new("dbus-run-session");
-    c.args(["--", program])
-        .env("DISPLAY", &x.display)
-        .env("XDG_CONFIG_HOME", dirs.join("config"))
-        .env("XDG_CACHE_HOME", dirs.join("cache"))
-        .env("XDG_DATA_HOME", dirs.join("data"))
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("NO_AT_BRIDGE", "1")
-        .env("RUST_LOG", "info")
-        .env_remove("PULSEBOARD_TOKEN")
-        .env_remove("PULSEBOARD_SERVER")
-        .process_group(0);
+    let mut c = x.command(dirs, program);
+    c.env("RUST_LOG", "info");
     c
 }
 
@@ -655,8 +637,8 @@ async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, St
     let mut samples: Vec<Value> = Vec::new();
     let t0 = Instant::now();
     let mut next_sample = t0;
-    let mut cpu_prev = (cpu_secs(&tree(app_pid)), t0);
-    let mut cpu_total = 0.0;
+    let cpu_start = cpu_secs(&tree(app_pid));
+    let mut cpu_prev = (cpu_start, t0);
     for i in 0..total {
         tick.tick().await;
         let req = if i % 100 == 99 {
@@ -688,9 +670,6 @@ async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, St
             let now = Instant::now();
             let c = cpu_secs(&pids);
             let cpu = 100.0 * (c - cpu_prev.0) / (now - cpu_prev.1).as_secs_f64().max(1e-3);
-            if now > t0 {
-                cpu_total += c - cpu_prev.0;
-            }
             cpu_prev = (c, now);
             samples.push(
                 json!({"t": (now - t0).as_secs_f64(), "pss_mb": pss_mb(&pids), "cpu_pct": cpu}),
@@ -707,7 +686,7 @@ async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, St
     }
     let pids = tree(app_pid);
     let final_pss = pss_mb(&pids);
-    cpu_total += cpu_secs(&pids) - cpu_prev.0;
+    let cpu_total = cpu_secs(&pids) - cpu_start;
     let stats = d.exec(&s, "return window.__pulseboardStats").await?;
     d.end(&s).await;
     drop(d);

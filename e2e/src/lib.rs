@@ -1,8 +1,19 @@
 //! Harness pieces shared by the end-to-end tests (`tests/`) and the desktop
-//! benchmark (`bench/`): a private X server for a real window.
+//! benchmark (`bench/`): a private X server for a real window, and the
+//! environment an app runs in on it.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+/// True when `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
 
 /// Screen size of the virtual display.
 pub const SCREEN: &str = "1280x800x24";
@@ -48,6 +59,27 @@ impl Xvfb {
             display: format!(":{n}"),
             child,
         })
+    }
+}
+
+impl Xvfb {
+    /// `program` on this display under its own D-Bus session, with private
+    /// XDG dirs under `dirs`, WebKit's compositing off (software paint, less
+    /// memory under Xvfb), no token or server from the caller's environment,
+    /// in its own process group (so the whole tree can be stopped).
+    pub fn command(&self, dirs: &Path, program: &str) -> Command {
+        let mut c = Command::new("dbus-run-session");
+        c.args(["--", program])
+            .env("DISPLAY", &self.display)
+            .env("XDG_CONFIG_HOME", dirs.join("config"))
+            .env("XDG_CACHE_HOME", dirs.join("cache"))
+            .env("XDG_DATA_HOME", dirs.join("data"))
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("NO_AT_BRIDGE", "1")
+            .env_remove("PULSEBOARD_TOKEN")
+            .env_remove("PULSEBOARD_SERVER")
+            .process_group(0);
+        c
     }
 }
 

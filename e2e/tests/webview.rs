@@ -6,7 +6,6 @@
 //! `webkit2gtk-driver`); scripts/test.sh installs both.
 
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -116,10 +115,9 @@ impl Server {
 /// so the app it starts keeps its cache and settings between sessions.
 struct Driver {
     /// The X server the app draws on (stopped on drop, after the driver).
-    _xvfb: pulseboard_e2e::Xvfb,
+    xvfb: pulseboard_e2e::Xvfb,
     child: Child,
     port: u16,
-    display: String,
     _dirs: tempfile::TempDir,
 }
 
@@ -132,50 +130,33 @@ impl Driver {
             "tauri-driver",
             "WebKitWebDriver",
         ] {
-            let found = Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .unwrap()
-                .status
-                .success();
             assert!(
-                found,
+                pulseboard_e2e::have(tool),
                 "{tool} is missing: run scripts/test.sh, which installs it"
             );
         }
         // Our own X server: it picks its display number itself.
         let xvfb = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
-        let display = xvfb.display.clone();
         let dirs = tempfile::tempdir().unwrap();
         let port = free_port();
         let native = free_port();
-        let child = Command::new("dbus-run-session")
+        let child = xvfb
+            .command(dirs.path(), "tauri-driver")
             .args([
-                "--",
-                "tauri-driver",
                 "--port",
                 &port.to_string(),
                 "--native-port",
                 &native.to_string(),
             ])
-            .env("DISPLAY", &display)
-            .env("XDG_CONFIG_HOME", dirs.path().join("config"))
-            .env("XDG_CACHE_HOME", dirs.path().join("cache"))
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("NO_AT_BRIDGE", "1")
             .env("PULSEBOARD_RETRY_MAX_MS", "1000")
-            .env_remove("PULSEBOARD_TOKEN")
-            .env_remove("PULSEBOARD_SERVER")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .process_group(0)
             .spawn()
             .expect("start tauri-driver");
         Driver {
-            _xvfb: xvfb,
+            xvfb,
             child,
             port,
-            display,
             _dirs: dirs,
         }
     }
@@ -188,7 +169,7 @@ impl Driver {
         let _ = std::fs::create_dir_all(&dir);
         let out = dir.join(format!("e2e-{name}.png"));
         let ok = Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
+            .args(["-display", &self.xvfb.display, "-window", "root"])
             .arg(&out)
             .status()
             .is_ok_and(|s| s.success());

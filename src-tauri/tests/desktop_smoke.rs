@@ -3,7 +3,6 @@
 //! three. Needs `Xvfb` and `dbus-run-session` (scripts/test.sh installs them).
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -27,31 +26,18 @@ impl App {
     fn start(args: &[&str]) -> App {
         for tool in ["Xvfb", "dbus-run-session"] {
             assert!(
-                Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .output()
-                    .unwrap()
-                    .status
-                    .success(),
+                pulseboard_e2e::have(tool),
                 "{tool} is missing: run scripts/test.sh, which installs it"
             );
         }
         let dirs = tempfile::tempdir().unwrap();
         let xvfb = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
-        let mut child = Command::new("dbus-run-session")
-            .args(["--", BIN])
+        let mut child = xvfb
+            .command(dirs.path(), BIN)
             .args(args)
-            .env("DISPLAY", &xvfb.display)
-            .env("XDG_CONFIG_HOME", dirs.path().join("config"))
-            .env("XDG_CACHE_HOME", dirs.path().join("cache"))
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("NO_AT_BRIDGE", "1")
             .env("RUST_LOG", "info")
-            .env_remove("PULSEBOARD_TOKEN")
-            .env_remove("PULSEBOARD_SERVER")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .process_group(0)
             .spawn()
             .expect("start the app");
         let stderr = child.stderr.take().unwrap();
