@@ -519,6 +519,7 @@ mod tests {
                 unit: None,
                 delta: None,
                 status: None,
+                better: None,
             }],
             updated_at: t(at),
         }

@@ -1,4 +1,4 @@
-//! The Pulseboard wire contract (version 1) as serde types.
+//! The Pulseboard wire contract (version 2) as serde types.
 //!
 //! Every shape, event name and rule of `shared/protocol.md` lives here, with
 //! validation, so the server, the client core and the CLI agree by construction.
@@ -16,7 +16,7 @@ use serde_json::Value;
 pub mod sample;
 
 /// Version of the wire contract this crate implements.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Event names, exactly as on the wire.
 pub mod events {
@@ -46,6 +46,9 @@ pub mod events {
 
     /// The `connect_error` message a server sends for a wrong or missing token.
     pub const UNAUTHORIZED: &str = "unauthorized";
+    /// The `connect_error` message for a token without the view right
+    /// (a publish-only token) and for a refused `Origin` (version 2).
+    pub const FORBIDDEN: &str = "forbidden";
 }
 
 /// Size limits. Anything larger is refused with a readable reason.
@@ -66,6 +69,8 @@ pub mod limits {
     pub const MAX_KPIS: usize = 50;
     /// Ids in one mark-read request.
     pub const MAX_MARK_READ_IDS: usize = 1000;
+    /// Ids a client sends as `unread` in `notification:subscribe` (version 2).
+    pub const MAX_UNREAD_IDS: usize = 1000;
     /// Notifications returned by one `notification:subscribe` ack.
     pub const MAX_CATCH_UP: usize = 500;
     /// Cards in the dashboard summary.
@@ -243,6 +248,19 @@ pub struct Kpi {
     /// Health.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<KpiStatus>,
+    /// Whether a rise is good news (version 2; absent: neither).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub better: Option<Better>,
+}
+
+/// Which direction of change is good news for a KPI (version 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Better {
+    /// A rise is good (revenue).
+    Up,
+    /// A fall is good (expenses, attrition, incidents).
+    Down,
 }
 
 impl Validate for Kpi {
@@ -466,6 +484,9 @@ pub struct ConnectionStatus {
     pub server_version: String,
     /// Modules this server serves.
     pub modules: Vec<Module>,
+    /// Identity of the server's store (version 2; absent from a version 1 server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
 }
 
 impl Validate for ConnectionStatus {
@@ -476,6 +497,9 @@ impl Validate for ConnectionStatus {
             limits::MAX_LABEL,
             false,
         )?;
+        if let Some(id) = &self.server_id {
+            check_text("serverId", id, limits::MAX_ID, true)?;
+        }
         check_text("status", &self.status, limits::MAX_LABEL, true)
     }
 }
@@ -523,10 +547,26 @@ pub struct NotificationSubscribe {
     /// Only notifications with a larger `seq`; 0 or absent: from the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_seq: Option<u64>,
+    /// Ids the client still shows as unread (version 2, at most 1000): the
+    /// ack's `read` says which of them are read now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Vec<String>>,
 }
 
 impl Validate for NotificationSubscribe {
     fn validate(&self) -> Result<(), ProtocolError> {
+        if let Some(ids) = &self.unread {
+            if ids.len() > limits::MAX_UNREAD_IDS {
+                return Err(invalid(format!(
+                    "`unread` has {} entries, the limit is {}",
+                    ids.len(),
+                    limits::MAX_UNREAD_IDS
+                )));
+            }
+            for id in ids {
+                check_text("unread[]", id, limits::MAX_ID, true)?;
+            }
+        }
         Ok(())
     }
 }
@@ -657,6 +697,12 @@ pub struct NotificationSubscribeAck {
     pub notifications: Vec<Notification>,
     /// Unread count.
     pub unread_count: u64,
+    /// Of the request's `unread` ids, those that are read now (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<Vec<String>>,
+    /// True when notifications after `afterSeq` were pruned by retention (version 2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl Validate for NotificationSubscribeAck {
@@ -787,6 +833,9 @@ pub struct Snapshot {
     pub dashboard: Dashboard,
     /// Unread notifications.
     pub unread_count: u64,
+    /// Identity of the server's store (version 2; absent from a version 1 server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
 }
 
 impl Validate for Snapshot {

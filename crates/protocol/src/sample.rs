@@ -13,6 +13,7 @@ fn kpi(key: &str, label: &str, value: f64, unit: Option<&str>) -> Kpi {
         unit: unit.map(str::to_string),
         delta: Some(0.0),
         status: Some(KpiStatus::Ok),
+        better: None,
     }
 }
 

@@ -215,6 +215,7 @@ fn non_finite_numbers_cannot_be_expressed_but_are_checked() {
         unit: None,
         delta: None,
         status: None,
+        better: None,
     };
     assert!(k.validate().is_err());
 }

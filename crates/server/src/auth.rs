@@ -14,6 +14,28 @@ use subtle::ConstantTimeEq;
 
 use crate::{http::ApiError, App};
 
+/// Whose read state a socket or request sees: the viewer NAME of its token
+/// (`--view-token NAME=T`), or [`Viewer::DEFAULT`] for the full-rights
+/// `--token` and for an open server. Socket handlers find it in the socket's
+/// extensions ([`Viewer::of`]); HTTP handlers in the request's extensions.
+#[allow(dead_code)] // wired up by the roles and read-state work
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Viewer(pub String);
+
+#[allow(dead_code)]
+impl Viewer {
+    /// The viewer of `--token` and of an open server.
+    pub(crate) const DEFAULT: &'static str = "default";
+
+    /// The viewer a socket was admitted as (the default one when none was recorded).
+    pub(crate) fn of(socket: &SocketRef) -> Viewer {
+        socket
+            .extensions
+            .get::<Viewer>()
+            .unwrap_or_else(|| Viewer(Viewer::DEFAULT.to_string()))
+    }
+}
+
 /// Whether `given` is acceptable when the server expects `expected`.
 /// Compares in constant time; a length mismatch is a failure.
 pub(crate) fn token_matches(expected: Option<&str>, given: Option<&str>) -> bool {

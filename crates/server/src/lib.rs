@@ -183,6 +183,7 @@ impl App {
             modules: live.modules.clone(),
             dashboard: live.dashboard.clone(),
             unread_count,
+            server_id: None,
         })
     }
 

@@ -347,6 +347,7 @@ fn seed_kpi(spec: &Spec) -> Kpi {
         unit: spec.unit.map(Into::into),
         delta: Some(0.0),
         status: Some(status(spec, spec.seed)),
+        better: None,
     }
 }
 
@@ -604,6 +605,7 @@ mod tests {
             unit: None,
             delta: None,
             status: Some(KpiStatus::Warning),
+            better: None,
         };
         let next = drift(&unknown, &mut rng);
         assert!((98.0..=102.0).contains(&next.value));

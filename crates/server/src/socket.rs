@@ -49,6 +49,7 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
         server_time: Utc::now(),
         server_version: crate::SERVER_VERSION.into(),
         modules: Module::ALL.to_vec(),
+        server_id: None,
     };
     if let Err(e) = s.emit(events::CONNECTION_STATUS, &status) {
         tracing::debug!(%e, "could not send connection:status");
@@ -144,6 +145,8 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
                                 ok: true,
                                 notifications,
                                 unread_count,
+                                read: None,
+                                truncated: false,
                             })
                         };
                         match listed.await {
