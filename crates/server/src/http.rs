@@ -113,8 +113,14 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
 }
 
-async fn snapshot(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
-    Ok(Json(app.snapshot().await?).into_response())
+async fn snapshot(
+    State(app): State<Arc<App>>,
+    viewer: Option<axum::Extension<auth::Viewer>>,
+) -> Result<Response, ApiError> {
+    let viewer = viewer
+        .map(|v| v.0)
+        .unwrap_or_else(|| auth::Viewer(auth::Viewer::DEFAULT.to_string()));
+    Ok(Json(app.snapshot(&viewer).await?).into_response())
 }
 
 async fn post_notification(

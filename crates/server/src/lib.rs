@@ -34,11 +34,28 @@ use pulseboard_protocol::{
 use socketioxide::SocketIo;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
+use auth::Viewer;
+use socketioxide::{extract::SocketRef, SendError, SocketError};
 pub use storage::StorageError;
-use storage::{MarkReadOutcome, Store};
+use storage::{MarkReadOutcome, Retention, Store};
+
+/// Marks a socket that is being disconnected because its buffer was full.
+#[derive(Clone, Copy, Debug)]
+struct Overflowed;
+
+/// How long to keep trying to disconnect a socket whose buffer is full.
+const OVERFLOW_DISCONNECT_TRY: Duration = Duration::from_secs(30);
+/// Retention runs at least this often.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// After an insert, retention waits this long to gather a burst.
+const PRUNE_GATHER: Duration = Duration::from_millis(200);
 
 /// Version reported in `connection:status`.
 pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Packets buffered per socket by default (socketioxide's own default is 128,
+/// which a burst of notifications to a long-polling client can fill).
+pub const DEFAULT_SOCKET_BUFFER: usize = 4096;
 
 /// How long connections get to finish after shutdown was requested.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -56,6 +73,18 @@ pub struct Config {
     pub kpi_interval: Duration,
     /// Simulator period for the dashboard (contract: 10 s).
     pub dashboard_interval: Duration,
+    /// Retention: keep at most this many notifications (the newest).
+    pub retain_count: Option<u64>,
+    /// Retention: delete notifications older than this many days.
+    pub retain_days: Option<u64>,
+    /// Packets buffered per socket before an emit to it fails; a socket whose
+    /// buffer is full is disconnected (it reconnects and catches up by
+    /// `afterSeq`). Default [`DEFAULT_SOCKET_BUFFER`].
+    pub socket_buffer: usize,
+    /// Tests only, until view tokens exist: on an open server, a socket's
+    /// viewer is the handshake's `auth.token`.
+    #[doc(hidden)]
+    pub test_viewer_from_token: bool,
 }
 
 impl Config {
@@ -67,6 +96,10 @@ impl Config {
             simulator: true,
             kpi_interval: Duration::from_millis(5000),
             dashboard_interval: Duration::from_millis(10_000),
+            retain_count: None,
+            retain_days: None,
+            socket_buffer: DEFAULT_SOCKET_BUFFER,
+            test_viewer_from_token: false,
         }
     }
 }
@@ -79,6 +112,9 @@ impl std::fmt::Debug for Config {
             .field("simulator", &self.simulator)
             .field("kpi_interval", &self.kpi_interval)
             .field("dashboard_interval", &self.dashboard_interval)
+            .field("retain_count", &self.retain_count)
+            .field("retain_days", &self.retain_days)
+            .field("socket_buffer", &self.socket_buffer)
             .finish()
     }
 }
@@ -113,6 +149,15 @@ pub(crate) struct App {
     /// goes out in `seq` order.
     notify: tokio::sync::Mutex<()>,
     dropped: AtomicU64,
+    /// Sockets disconnected because their send buffer was full.
+    overflow_disconnects: AtomicU64,
+    /// What retention keeps (nothing configured: keep everything).
+    retain_count: Option<u64>,
+    retain_days: Option<u64>,
+    /// Wakes the retention task after an insert.
+    prune_wake: tokio::sync::Notify,
+    /// See [`Config::test_viewer_from_token`].
+    pub(crate) test_viewer_from_token: bool,
 }
 
 fn kv_module_key(m: Module) -> String {
@@ -123,7 +168,12 @@ const KV_ALERT_SEQ: &str = "alert_seq";
 
 impl App {
     /// Open the store and load the last KPIs (or seed values).
-    async fn new(io: SocketIo, store: Store, token: Option<String>) -> Result<App, Error> {
+    async fn new(
+        io: SocketIo,
+        store: Store,
+        token: Option<String>,
+        config: &Config,
+    ) -> Result<App, Error> {
         let mut modules = BTreeMap::new();
         for m in Module::ALL {
             let stored = store
@@ -148,6 +198,11 @@ impl App {
             publish: tokio::sync::Mutex::new(()),
             notify: tokio::sync::Mutex::new(()),
             dropped: AtomicU64::new(0),
+            overflow_disconnects: AtomicU64::new(0),
+            retain_count: config.retain_count,
+            retain_days: config.retain_days,
+            prune_wake: tokio::sync::Notify::new(),
+            test_viewer_from_token: config.test_viewer_from_token,
         })
     }
 
@@ -175,16 +230,81 @@ impl App {
         self.live().dashboard.clone()
     }
 
-    /// Everything at once, for `GET /api/snapshot`.
-    pub(crate) async fn snapshot(&self) -> Result<Snapshot, StorageError> {
-        let unread_count = self.store.unread_count().await?;
+    /// The store's identity, for `connection:status` and the snapshot.
+    pub(crate) fn server_id(&self) -> &str {
+        self.store.server_id()
+    }
+
+    /// Everything at once, for `GET /api/snapshot`; `unreadCount` is `viewer`'s.
+    pub(crate) async fn snapshot(&self, viewer: &Viewer) -> Result<Snapshot, StorageError> {
+        let unread_count = self.store.unread_count(&viewer.0).await?;
         let live = self.live();
         Ok(Snapshot {
             modules: live.modules.clone(),
             dashboard: live.dashboard.clone(),
             unread_count,
-            server_id: None,
+            server_id: Some(self.server_id().to_owned()),
         })
+    }
+
+    /// Send `event` to each of `sockets`. A socket whose send buffer is full
+    /// (a slow client) is disconnected and counted, never silently skipped:
+    /// it reconnects and catches up (`afterSeq`). Sockets already being
+    /// disconnected for that reason get nothing more.
+    ///
+    /// Emits socket by socket (not one room broadcast) because a broadcast's
+    /// error does not say which socket's buffer was full. With a cluster
+    /// adapter each node must deliver to its own sockets the same way.
+    pub(crate) fn deliver<T: serde::Serialize + ?Sized>(
+        &self,
+        sockets: Vec<SocketRef>,
+        event: &str,
+        payload: &T,
+    ) {
+        for s in sockets {
+            if s.extensions.get::<Overflowed>().is_some() {
+                continue;
+            }
+            match s.emit(event, payload) {
+                Ok(()) => {}
+                Err(SendError::Socket(SocketError::InternalChannelFull)) => self.overflowed(s),
+                Err(SendError::Socket(SocketError::Closed)) => {}
+                Err(e) => tracing::warn!(%e, sid = %s.id, "could not send {event}"),
+            }
+        }
+    }
+
+    /// A socket's send buffer is full: disconnect it so it reconnects and
+    /// catches up. The disconnect packet itself needs a free slot, so keep
+    /// trying while the client drains its buffer; a client that drains
+    /// nothing is closed by the Engine.IO heartbeat.
+    fn overflowed(&self, s: SocketRef) {
+        s.extensions.insert(Overflowed);
+        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(
+            sid = %s.id,
+            overflow_disconnects_total = n,
+            "send buffer full: disconnecting the socket so it catches up"
+        );
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + OVERFLOW_DISCONNECT_TRY;
+            loop {
+                match s.clone().disconnect() {
+                    Err(SocketError::InternalChannelFull)
+                        if tokio::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    _ => return,
+                }
+            }
+        });
+    }
+
+    /// How many sockets were disconnected because their buffer was full.
+    #[allow(dead_code)] // read by metrics
+    pub(crate) fn overflow_disconnects(&self) -> u64 {
+        self.overflow_disconnects.load(Ordering::Relaxed)
     }
 
     /// Replace a module's KPIs, persist them and broadcast `kpi:update:{module}`.
@@ -197,14 +317,11 @@ impl App {
         };
         self.live().modules.insert(module, next.clone());
         self.persist(kv_module_key(module), &next).await;
-        if let Err(e) = self
-            .io
-            .to(module.room())
-            .emit(module.kpi_event(), &next)
-            .await
-        {
-            tracing::warn!(%e, "broadcast of {} failed", module.kpi_event());
-        }
+        self.deliver(
+            self.io.to(module.room()).sockets(),
+            module.kpi_event(),
+            &next,
+        );
         next
     }
 
@@ -218,14 +335,11 @@ impl App {
         };
         self.live().dashboard = next.clone();
         self.persist(KV_DASHBOARD.to_owned(), &next).await;
-        if let Err(e) = self
-            .io
-            .to(socket::DASHBOARD_ROOM)
-            .emit(events::DASHBOARD_UPDATE, &next)
-            .await
-        {
-            tracing::warn!(%e, "broadcast of dashboard:update failed");
-        }
+        self.deliver(
+            self.io.to(socket::DASHBOARD_ROOM).sockets(),
+            events::DASHBOARD_UPDATE,
+            &next,
+        );
         next
     }
 
@@ -250,13 +364,13 @@ impl App {
             .store
             .insert_notification(new, chrono::SubsecRound::trunc_subsecs(Utc::now(), 3))
             .await?;
-        if let Err(e) = self
-            .io
-            .to(socket::NOTIFICATIONS_ROOM)
-            .emit(events::NOTIFICATION_NEW, &stored)
-            .await
-        {
-            tracing::warn!(%e, "broadcast of notification:new failed");
+        self.deliver(
+            self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
+            events::NOTIFICATION_NEW,
+            &stored,
+        );
+        if self.retain_count.is_some() {
+            self.prune_wake.notify_one();
         }
         Ok(stored)
     }
@@ -271,34 +385,69 @@ impl App {
             message: new.message,
             created_at: Utc::now(),
         };
-        if let Err(e) = self.io.emit(events::ALERT_SYSTEM, &alert).await {
-            tracing::warn!(%e, "broadcast of alert:system failed");
-        }
+        self.deliver(self.io.sockets(), events::ALERT_SYSTEM, &alert);
         Ok(alert)
     }
 
-    /// Mark notifications read and tell notification subscribers.
-    pub(crate) async fn mark_read(&self, req: MarkRead) -> Result<MarkReadOutcome, StorageError> {
+    /// Mark notifications read for `viewer` and tell that viewer's
+    /// notification subscribers (every desktop of that viewer, nobody else).
+    pub(crate) async fn mark_read(
+        &self,
+        viewer: &Viewer,
+        req: MarkRead,
+    ) -> Result<MarkReadOutcome, StorageError> {
         let _order = self.notify.lock().await;
         let out = match req {
-            MarkRead::Ids(ids) => self.store.mark_read_ids(ids).await?,
-            MarkRead::All => self.store.mark_all_read().await?,
+            MarkRead::Ids(ids) => self.store.mark_read_ids(&viewer.0, ids).await?,
+            MarkRead::All => self.store.mark_all_read(&viewer.0).await?,
         };
         if !out.changed.is_empty() {
             let payload = NotificationRead {
                 ids: out.changed.clone(),
                 unread_count: out.unread,
             };
-            if let Err(e) = self
-                .io
-                .to(socket::NOTIFICATIONS_ROOM)
-                .emit(events::NOTIFICATION_READ, &payload)
-                .await
-            {
-                tracing::warn!(%e, "broadcast of notification:read failed");
-            }
+            self.deliver(
+                self.io.to(socket::viewer_room(viewer)).sockets(),
+                events::NOTIFICATION_READ,
+                &payload,
+            );
         }
         Ok(out)
+    }
+
+    /// Retention in the background: after inserts (when a count is kept)
+    /// and every [`PRUNE_EVERY`], delete what is beyond `retain_count` or
+    /// older than `retain_days`, in bounded batches (see
+    /// [`Store::prune`]). Returns `None` when no retention is configured.
+    fn spawn_pruner(app: &Arc<App>) -> Option<JoinHandle<()>> {
+        if app.retain_count.is_none() && app.retain_days.is_none() {
+            return None;
+        }
+        let app = app.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let policy = Retention {
+                    count: app.retain_count,
+                    // A span too long to represent keeps everything.
+                    before: app
+                        .retain_days
+                        .and_then(|d| chrono::Duration::try_days(i64::try_from(d).ok()?))
+                        .and_then(|d| Utc::now().checked_sub_signed(d)),
+                };
+                match app.store.prune(policy).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "retention deleted old notifications"),
+                    Err(e) => tracing::warn!(%e, "retention failed; will retry"),
+                }
+                tokio::select! {
+                    _ = app.prune_wake.notified() => {
+                        // Gather a burst of inserts into one run.
+                        tokio::time::sleep(PRUNE_GATHER).await;
+                    }
+                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        }))
     }
 }
 
@@ -316,6 +465,7 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         .map_err(|e| StorageError::Task(e.to_string()))??;
 
     let (layer, io) = SocketIo::builder()
+        .max_buffer_size(config.socket_buffer.max(16))
         .max_payload(2 * limits::MAX_BODY_BYTES as u64)
         .ws_max_message_size(2 * limits::MAX_BODY_BYTES)
         .build_layer();
@@ -324,7 +474,7 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
     if token.is_none() {
         tracing::warn!("no token configured: the server accepts every client");
     }
-    let app = Arc::new(App::new(io.clone(), store, token).await?);
+    let app = Arc::new(App::new(io.clone(), store, token, &config).await?);
     socket::register(&io, app.clone());
     let router = http::router(app.clone()).layer(layer);
     Ok(Prepared {
@@ -350,6 +500,7 @@ async fn serve(
     if sim.is_none() {
         tracing::info!("simulator disabled");
     }
+    let pruner = App::spawn_pruner(&app);
 
     let stopping = Arc::new(tokio::sync::Notify::new());
     let io = app.io.clone();
@@ -374,6 +525,9 @@ async fn serve(
     };
     if let Some(sim) = sim {
         sim.abort();
+    }
+    if let Some(pruner) = pruner {
+        pruner.abort();
     }
     result
 }

@@ -86,6 +86,7 @@ async fn main() -> ExitCode {
         simulator: !cli.no_simulator,
         kpi_interval: Duration::from_millis(cli.kpi_interval_ms),
         dashboard_interval: Duration::from_millis(cli.dashboard_interval_ms),
+        ..Config::new(PathBuf::new())
     };
 
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {

@@ -1,8 +1,47 @@
-//! SQLite storage: notifications (with read state) and a small key/value table
-//! that keeps the latest KPIs, dashboard and alert counter across restarts.
+//! SQLite storage: notifications, read state per viewer, retention, the
+//! store's identity (`serverId`) and a small key/value table that keeps the
+//! latest KPIs, dashboard and alert counter across restarts.
 //!
 //! All methods are async and run their SQLite work on the blocking pool; the
-//! connection mutex is only ever held inside `spawn_blocking`.
+//! connection mutex is only ever held inside `spawn_blocking`, for one short
+//! transaction at a time.
+//!
+//! # Read state per viewer, without full scans
+//!
+//! Every viewer (the NAME of a view token; `default` for `--token` and an open
+//! server) has one row in `viewers`:
+//! - `read_upto`: a watermark: every notification with `seq <= read_upto` is
+//!   read for that viewer ("mark all read" just moves it to the newest `seq`);
+//! - `unread`: that viewer's unread count, kept up to date by every insert,
+//!   mark-read and prune in the same transaction, so reading it is O(1);
+//!
+//! and explicit reads above the watermark are rows of `reads (viewer, seq)`.
+//! A notification is read for a viewer when `seq <= read_upto` or it has a
+//! row in `reads`. Marking read some ids costs one index lookup per id; mark
+//! all read deletes that viewer's explicit reads (at most the ids it marked
+//! one by one since its last mark-all) and lists at most
+//! [`MAX_READ_EVENT_IDS`] changed ids (the newest), found by walking back from
+//! the newest `seq`.
+//!
+//! # `seq` in commit order
+//!
+//! `seq` is SQLite's `INTEGER PRIMARY KEY AUTOINCREMENT`: it is allocated
+//! inside the insert's write transaction, and SQLite has a single writer (one
+//! connection here, and the database's write lock across processes), so a
+//! transaction that gets a larger `seq` also commits later. A reader of
+//! `seq > afterSeq` therefore never skips a row that commits late.
+//! AUTOINCREMENT (not a plain rowid) never hands out a `seq` again, even after
+//! the newest rows were deleted by retention and the server restarted. A store
+//! with concurrent writers (PostgreSQL) must keep the same promise in
+//! [`Store::insert_notification`]'s single transaction, e.g. with a counter
+//! row updated (and so locked) by the insert's transaction until it commits.
+//!
+//! # Retention
+//!
+//! [`Store::prune_batch`] deletes the oldest notifications, a bounded batch at
+//! a time, and only ever a prefix of the `seq` order, so "everything up to
+//! `pruned_upto` is gone" stays true; `notification:subscribe` reports
+//! `truncated` when `afterSeq < pruned_upto`.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,7 +50,25 @@ use std::{
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use pulseboard_protocol::{limits, Module, NewNotification, Notification, NotificationSeverity};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+/// The viewer of `--token` and of an open server; version 1 read state
+/// (the global `read` column) is migrated to it.
+pub const DEFAULT_VIEWER: &str = "default";
+
+/// At most this many ids are listed as changed by a mark-all (the newest
+/// ones); clients keep fewer notifications than this.
+pub const MAX_READ_EVENT_IDS: usize = limits::MAX_MARK_READ_IDS;
+
+/// Rows deleted per retention transaction, so socket handlers waiting for the
+/// database never wait long.
+pub const PRUNE_BATCH: usize = 500;
+
+/// Schema version kept in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 2;
+
+const KV_SERVER_ID: &str = "server_id";
+const KV_PRUNED_UPTO: &str = "pruned_upto";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +77,14 @@ pub enum StorageError {
     #[error("cannot create directory {path}: {source}")]
     CreateDir {
         /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database file could not be created.
+    #[error("cannot create database file {path}: {source}")]
+    CreateFile {
+        /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
@@ -43,18 +108,47 @@ pub enum StorageError {
 /// The result of a mark-read request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkReadOutcome {
-    /// Ids that went from unread to read.
+    /// Ids that went from unread to read (for a mark-all, at most
+    /// [`MAX_READ_EVENT_IDS`], the newest).
     pub changed: Vec<String>,
-    /// Unread count afterwards.
+    /// The viewer's unread count afterwards.
     pub unread: u64,
+}
+
+/// What `notification:subscribe` answers, read in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatchUp {
+    /// Notifications with `seq > afterSeq`, oldest first, at most
+    /// [`limits::MAX_CATCH_UP`], with the viewer's read state.
+    pub notifications: Vec<Notification>,
+    /// The viewer's unread count.
+    pub unread_count: u64,
+    /// Of the ids asked about, those that are read for the viewer (in the
+    /// order asked, no duplicates). Ids the store does not hold (pruned,
+    /// unknown) are not listed.
+    pub read: Vec<String>,
+    /// Notifications after `afterSeq` were pruned by retention.
+    pub truncated: bool,
+}
+
+/// What retention keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Keep at most this many notifications (the newest).
+    pub count: Option<u64>,
+    /// Delete notifications created before this instant.
+    pub before: Option<DateTime<Utc>>,
 }
 
 /// Handle to the SQLite database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    server_id: Arc<str>,
 }
 
+/// Version 2 schema. The `read` column of `notifications` is the version 1
+/// global read state: migrated to the viewer `default`, then unused.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS notifications (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,11 +160,21 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_at TEXT NOT NULL,
     read       INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS notifications_unread ON notifications(read);
 CREATE TABLE IF NOT EXISTS kv (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS viewers (
+    name      TEXT PRIMARY KEY,
+    read_upto INTEGER NOT NULL DEFAULT 0,
+    unread    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS reads (
+    viewer TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (viewer, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reads_seq ON reads(seq);
 ";
 
 fn severity_str(s: NotificationSeverity) -> &'static str {
@@ -88,6 +192,14 @@ fn parse_severity(s: &str) -> Option<NotificationSeverity> {
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 type Row = (
@@ -124,40 +236,178 @@ fn row_to_notification(r: Row) -> Option<Notification> {
     })
 }
 
-fn count_unread(conn: &Connection) -> rusqlite::Result<u64> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM notifications WHERE read = 0",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(u64::try_from(n).unwrap_or(0))
+/// A viewer's row.
+#[derive(Debug, Clone, Copy)]
+struct ViewerState {
+    read_upto: i64,
+    unread: i64,
 }
 
-impl Store {
-    /// Open (or create) the database at `path`, creating its parent directory.
-    pub fn open(path: &Path) -> Result<Store, StorageError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir {
+/// The viewer's row, created on first use (nothing read yet: every stored
+/// notification is unread for it; counted once, here).
+fn viewer_state(tx: &Transaction<'_>, viewer: &str) -> rusqlite::Result<ViewerState> {
+    let get = |tx: &Transaction<'_>| {
+        tx.query_row(
+            "SELECT read_upto, unread FROM viewers WHERE name = ?1",
+            params![viewer],
+            |r| {
+                Ok(ViewerState {
+                    read_upto: r.get(0)?,
+                    unread: r.get(1)?,
+                })
+            },
+        )
+        .optional()
+    };
+    if let Some(v) = get(tx)? {
+        return Ok(v);
+    }
+    tx.execute(
+        "INSERT INTO viewers (name, read_upto, unread)
+         VALUES (?1, 0, (SELECT COUNT(*) FROM notifications))",
+        params![viewer],
+    )?;
+    get(tx)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+}
+
+fn seq_of(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT seq FROM notifications WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
+        .optional()
+}
+
+fn is_read(tx: &Transaction<'_>, viewer: &str, v: ViewerState, seq: i64) -> rusqlite::Result<bool> {
+    if seq <= v.read_upto {
+        return Ok(true);
+    }
+    tx.prepare_cached("SELECT 1 FROM reads WHERE viewer = ?1 AND seq = ?2")?
+        .query_row(params![viewer, seq], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+fn kv_get_tx(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM kv WHERE key = ?1", params![key], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+fn kv_put_tx(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Create the schema, migrate version 1 read state, make the server id.
+fn prepare_schema(conn: &mut Connection) -> rusqlite::Result<String> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    tx.execute_batch(SCHEMA)?;
+    if version < SCHEMA_VERSION {
+        // Version 1 kept one global `read` flag: it becomes the read state of
+        // the viewer `default`. Watermark: just below the oldest unread (or
+        // the newest seq when everything was read); explicit reads above it.
+        let oldest_unread: Option<i64> = tx.query_row(
+            "SELECT MIN(seq) FROM notifications WHERE read = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        let newest: Option<i64> =
+            tx.query_row("SELECT MAX(seq) FROM notifications", [], |r| r.get(0))?;
+        let read_upto = match oldest_unread {
+            Some(s) => s - 1,
+            None => newest.unwrap_or(0),
+        };
+        let unread: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM notifications WHERE read = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO viewers (name, read_upto, unread) VALUES (?1, ?2, ?3)",
+            params![DEFAULT_VIEWER, read_upto, unread],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO reads (viewer, seq)
+             SELECT ?1, seq FROM notifications WHERE read = 1 AND seq > ?2",
+            params![DEFAULT_VIEWER, read_upto],
+        )?;
+        tx.execute_batch("DROP INDEX IF EXISTS notifications_unread;")?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    // The store's identity: made once, with the store, never changed.
+    let fresh = format!("{:032x}", rand::random::<u128>());
+    tx.execute(
+        "INSERT OR IGNORE INTO kv (key, value) VALUES (?1, ?2)",
+        params![KV_SERVER_ID, fresh],
+    )?;
+    let id = kv_get_tx(&tx, KV_SERVER_ID)?.unwrap_or(fresh);
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Create the directory (0700, only the levels that are missing) and the
+/// file (0600) before SQLite opens it, so a new database is private.
+fn create_private(path: &Path) -> Result<(), StorageError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir).map_err(|source| StorageError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        let open = |path: &Path| -> rusqlite::Result<Connection> {
-            let conn = Connection::open(path)?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StorageError::CreateFile {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+impl Store {
+    /// Open (or create) the database at `path`. A missing parent directory
+    /// is created 0700 and a new file 0600 (SQLite gives its `-wal` and
+    /// `-shm` files the same mode as the database file).
+    pub fn open(path: &Path) -> Result<Store, StorageError> {
+        create_private(path)?;
+        let open = |path: &Path| -> rusqlite::Result<(Connection, String)> {
+            let mut conn = Connection::open(path)?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
             // `journal_mode` returns a row, so read it rather than `execute`.
             let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
-            conn.execute_batch(SCHEMA)?;
-            Ok(conn)
+            let id = prepare_schema(&mut conn)?;
+            Ok((conn, id))
         };
-        let conn = open(path).map_err(|source| StorageError::Open {
+        let (conn, server_id) = open(path).map_err(|source| StorageError::Open {
             path: path.to_path_buf(),
             source,
         })?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            server_id: server_id.into(),
         })
+    }
+
+    /// The store's identity (`serverId`): random, made when the store was
+    /// created, never changed.
+    pub fn server_id(&self) -> &str {
+        &self.server_id
     }
 
     async fn with_conn<T, F>(&self, f: F) -> Result<T, StorageError>
@@ -176,17 +426,19 @@ impl Store {
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
-    /// Store a new notification, assigning `seq` and `id = "n-{seq}"`.
+    /// Store a new notification, assigning `seq` and `id = "n-{seq}"`; it is
+    /// unread for every viewer. One transaction (see the module doc on
+    /// commit order).
     pub async fn insert_notification(
         &self,
         new: NewNotification,
         created_at: DateTime<Utc>,
     ) -> Result<Notification, StorageError> {
         self.with_conn(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
-                "INSERT INTO notifications (title, body, severity, module, created_at, read)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+                "INSERT INTO notifications (title, body, severity, module, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     new.title,
                     new.body,
@@ -201,10 +453,11 @@ impl Store {
                 "UPDATE notifications SET id = ?1 WHERE seq = ?2",
                 params![id, seq],
             )?;
+            tx.execute("UPDATE viewers SET unread = unread + 1", [])?;
             tx.commit()?;
             Ok(Notification {
                 id,
-                seq: u64::try_from(seq).unwrap_or(0),
+                seq: to_u64(seq),
                 title: new.title,
                 body: new.body,
                 severity: new.severity,
@@ -216,117 +469,297 @@ impl Store {
         .await
     }
 
-    /// Notifications with `seq > after_seq`, oldest first, at most
-    /// [`limits::MAX_CATCH_UP`]. Rows that cannot be decoded are skipped.
-    pub async fn notifications_after(
+    /// Everything `notification:subscribe` answers for `viewer`: the page
+    /// after `after_seq` (at most [`limits::MAX_CATCH_UP`]), the unread
+    /// count, which of `unread` are read now, and whether anything after
+    /// `after_seq` was pruned. One transaction, so the parts agree.
+    pub async fn catch_up(
         &self,
+        viewer: &str,
         after_seq: u64,
-    ) -> Result<Vec<Notification>, StorageError> {
-        let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
-        self.with_conn(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT seq, id, title, body, severity, module, created_at, read
-                 FROM notifications WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![after, limits::MAX_CATCH_UP as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get::<_, i64>(7)? != 0,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let row: Row = row?;
-                let seq = row.0;
-                match row_to_notification(row) {
-                    Some(n) => out.push(n),
-                    None => tracing::warn!(seq, "skipping undecodable notification row"),
-                }
-            }
-            Ok(out)
-        })
-        .await
-    }
-
-    /// Number of unread notifications.
-    pub async fn unread_count(&self) -> Result<u64, StorageError> {
-        self.with_conn(|conn| Ok(count_unread(conn)?)).await
-    }
-
-    /// Mark the given ids read (unknown or already read ids are ignored).
-    pub async fn mark_read_ids(&self, ids: Vec<String>) -> Result<MarkReadOutcome, StorageError> {
+        unread: Vec<String>,
+    ) -> Result<CatchUp, StorageError> {
+        let viewer = viewer.to_owned();
+        let after = to_i64(after_seq);
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            let mut changed = Vec::new();
+            let v = viewer_state(&tx, &viewer)?;
+            let mut notifications = Vec::new();
             {
-                let mut stmt =
-                    tx.prepare("UPDATE notifications SET read = 1 WHERE id = ?1 AND read = 0")?;
-                for id in ids {
-                    if stmt.execute(params![id])? > 0 && !changed.contains(&id) {
-                        changed.push(id);
+                let mut stmt = tx.prepare_cached(
+                    "SELECT n.seq, n.id, n.title, n.body, n.severity, n.module, n.created_at,
+                            (n.seq <= ?3 OR EXISTS (SELECT 1 FROM reads r
+                                                    WHERE r.viewer = ?4 AND r.seq = n.seq))
+                     FROM notifications n WHERE n.seq > ?1 ORDER BY n.seq ASC LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(
+                    params![after, limits::MAX_CATCH_UP as i64, v.read_upto, viewer],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get::<_, i64>(7)? != 0,
+                        ))
+                    },
+                )?;
+                for row in rows {
+                    let row: Row = row?;
+                    let seq = row.0;
+                    match row_to_notification(row) {
+                        Some(n) => notifications.push(n),
+                        None => tracing::warn!(seq, "skipping undecodable notification row"),
                     }
                 }
             }
-            let unread = count_unread(&tx)?;
+            let mut read = Vec::new();
+            for id in unread {
+                if read.contains(&id) {
+                    continue;
+                }
+                if let Some(seq) = seq_of(&tx, &id)? {
+                    if is_read(&tx, &viewer, v, seq)? {
+                        read.push(id);
+                    }
+                }
+            }
+            let pruned_upto = kv_get_tx(&tx, KV_PRUNED_UPTO)?
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0);
             tx.commit()?;
-            Ok(MarkReadOutcome { changed, unread })
+            Ok(CatchUp {
+                notifications,
+                unread_count: to_u64(v.unread),
+                read,
+                truncated: after < pruned_upto,
+            })
         })
         .await
     }
 
-    /// Mark every notification read; returns the ids that were unread.
-    pub async fn mark_all_read(&self) -> Result<MarkReadOutcome, StorageError> {
-        self.with_conn(|conn| {
+    /// Notifications with `seq > after_seq` as `viewer` sees them, oldest
+    /// first, at most [`limits::MAX_CATCH_UP`].
+    pub async fn notifications_after(
+        &self,
+        viewer: &str,
+        after_seq: u64,
+    ) -> Result<Vec<Notification>, StorageError> {
+        Ok(self
+            .catch_up(viewer, after_seq, Vec::new())
+            .await?
+            .notifications)
+    }
+
+    /// The viewer's number of unread notifications (O(1): a kept counter).
+    pub async fn unread_count(&self, viewer: &str) -> Result<u64, StorageError> {
+        let viewer = viewer.to_owned();
+        self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            let changed = {
-                let mut stmt = tx
-                    .prepare("SELECT seq, id FROM notifications WHERE read = 0 ORDER BY seq ASC")?;
-                let rows = stmt.query_map([], |r| {
-                    let seq: i64 = r.get(0)?;
-                    let id: Option<String> = r.get(1)?;
-                    Ok(id.unwrap_or_else(|| format!("n-{seq}")))
-                })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            tx.execute("UPDATE notifications SET read = 1 WHERE read = 0", [])?;
-            let unread = count_unread(&tx)?;
+            let v = viewer_state(&tx, &viewer)?;
             tx.commit()?;
-            Ok(MarkReadOutcome { changed, unread })
+            Ok(to_u64(v.unread))
         })
         .await
+    }
+
+    /// Mark the given ids read for `viewer` (unknown or already read ids are
+    /// ignored).
+    pub async fn mark_read_ids(
+        &self,
+        viewer: &str,
+        ids: Vec<String>,
+    ) -> Result<MarkReadOutcome, StorageError> {
+        let viewer = viewer.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let v = viewer_state(&tx, &viewer)?;
+            let mut changed = Vec::new();
+            for id in ids {
+                let Some(seq) = seq_of(&tx, &id)? else {
+                    continue;
+                };
+                if seq <= v.read_upto {
+                    continue;
+                }
+                let added = tx
+                    .prepare_cached("INSERT OR IGNORE INTO reads (viewer, seq) VALUES (?1, ?2)")?
+                    .execute(params![viewer, seq])?;
+                if added > 0 {
+                    changed.push(id);
+                }
+            }
+            let unread = (v.unread - changed.len() as i64).max(0);
+            if !changed.is_empty() {
+                tx.execute(
+                    "UPDATE viewers SET unread = ?2 WHERE name = ?1",
+                    params![viewer, unread],
+                )?;
+            }
+            tx.commit()?;
+            Ok(MarkReadOutcome {
+                changed,
+                unread: to_u64(unread),
+            })
+        })
+        .await
+    }
+
+    /// Mark every stored notification read for `viewer`: moves its
+    /// watermark to the newest `seq`. `changed` lists the newest
+    /// [`MAX_READ_EVENT_IDS`] of those that were unread, newest first.
+    pub async fn mark_all_read(&self, viewer: &str) -> Result<MarkReadOutcome, StorageError> {
+        let viewer = viewer.to_owned();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let v = viewer_state(&tx, &viewer)?;
+            let newest: Option<i64> =
+                tx.query_row("SELECT MAX(seq) FROM notifications", [], |r| r.get(0))?;
+            let Some(newest) = newest.filter(|n| *n > v.read_upto) else {
+                tx.commit()?;
+                return Ok(MarkReadOutcome {
+                    changed: Vec::new(),
+                    unread: to_u64(v.unread),
+                });
+            };
+            let changed = {
+                let mut stmt = tx.prepare(
+                    "SELECT n.seq, n.id FROM notifications n
+                     WHERE n.seq > ?1 AND NOT EXISTS
+                        (SELECT 1 FROM reads r WHERE r.viewer = ?2 AND r.seq = n.seq)
+                     ORDER BY n.seq DESC LIMIT ?3",
+                )?;
+                let rows = stmt.query_map(
+                    params![v.read_upto, viewer, MAX_READ_EVENT_IDS as i64],
+                    |r| {
+                        let seq: i64 = r.get(0)?;
+                        let id: Option<String> = r.get(1)?;
+                        Ok(id.unwrap_or_else(|| format!("n-{seq}")))
+                    },
+                )?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            tx.execute(
+                "UPDATE viewers SET read_upto = ?2, unread = 0 WHERE name = ?1",
+                params![viewer, newest],
+            )?;
+            tx.execute(
+                "DELETE FROM reads WHERE viewer = ?1 AND seq <= ?2",
+                params![viewer, newest],
+            )?;
+            tx.commit()?;
+            Ok(MarkReadOutcome { changed, unread: 0 })
+        })
+        .await
+    }
+
+    /// Number of stored notifications (for retention by count).
+    pub async fn notification_count(&self) -> Result<u64, StorageError> {
+        self.with_conn(|conn| {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM notifications", [], |r| r.get(0))?;
+            Ok(to_u64(n))
+        })
+        .await
+    }
+
+    /// Delete at most [`PRUNE_BATCH`] of the oldest notifications: the first
+    /// `excess` ones, and any older than `before`; stops at the first one
+    /// that is neither (only ever a prefix of the `seq` order). Viewers'
+    /// counters and explicit reads follow in the same transaction. Returns
+    /// how many were deleted (0: nothing left to prune).
+    pub async fn prune_batch(
+        &self,
+        excess: u64,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<u64, StorageError> {
+        let before = before.map(ts);
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let oldest: Vec<(i64, String)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT seq, created_at FROM notifications ORDER BY seq ASC LIMIT ?1",
+                )?;
+                let rows =
+                    stmt.query_map(params![PRUNE_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut k = 0usize;
+            for (i, (_, created)) in oldest.iter().enumerate() {
+                // Timestamps are all written by `ts` (UTC, millis, `Z`), so
+                // they compare as strings.
+                let expired = before.as_deref().is_some_and(|b| created.as_str() < b);
+                if (i as u64) < excess || expired {
+                    k = i + 1;
+                } else {
+                    break;
+                }
+            }
+            if k == 0 {
+                return Ok(0);
+            }
+            let (lo, hi) = (oldest[0].0, oldest[k - 1].0);
+            tx.execute(
+                "UPDATE viewers SET unread = MAX(0, unread
+                    - (SELECT COUNT(*) FROM notifications
+                       WHERE seq BETWEEN ?1 AND ?2 AND seq > viewers.read_upto)
+                    + (SELECT COUNT(*) FROM reads
+                       WHERE reads.viewer = viewers.name AND reads.seq BETWEEN ?1 AND ?2))",
+                params![lo, hi],
+            )?;
+            tx.execute(
+                "DELETE FROM reads WHERE seq BETWEEN ?1 AND ?2",
+                params![lo, hi],
+            )?;
+            tx.execute(
+                "DELETE FROM notifications WHERE seq BETWEEN ?1 AND ?2",
+                params![lo, hi],
+            )?;
+            let prev = kv_get_tx(&tx, KV_PRUNED_UPTO)?
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0);
+            kv_put_tx(&tx, KV_PRUNED_UPTO, &prev.max(hi).to_string())?;
+            tx.commit()?;
+            Ok(k as u64)
+        })
+        .await
+    }
+
+    /// Apply `policy` in batches until nothing is left to prune, letting
+    /// other queries in between batches. Returns how many were deleted.
+    pub async fn prune(&self, policy: Retention) -> Result<u64, StorageError> {
+        if policy.count.is_none() && policy.before.is_none() {
+            return Ok(0);
+        }
+        let mut excess = match policy.count {
+            Some(keep) => self.notification_count().await?.saturating_sub(keep),
+            None => 0,
+        };
+        let mut total = 0;
+        loop {
+            let n = self.prune_batch(excess, policy.before).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+            excess = excess.saturating_sub(n);
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Read a value from the key/value table.
     pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StorageError> {
         let key = key.to_owned();
-        self.with_conn(move |conn| {
-            Ok(conn
-                .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |r| {
-                    r.get(0)
-                })
-                .optional()?)
-        })
-        .await
+        self.with_conn(move |conn| Ok(kv_get_tx(conn, &key)?)).await
     }
 
     /// Write a value to the key/value table.
     pub async fn kv_put(&self, key: &str, value: String) -> Result<(), StorageError> {
         let key = key.to_owned();
-        self.with_conn(move |conn| {
-            conn.execute(
-                "INSERT INTO kv (key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
-            Ok(())
-        })
-        .await
+        self.with_conn(move |conn| Ok(kv_put_tx(conn, &key, &value)?))
+            .await
     }
 
     /// Atomically increment an integer counter in the key/value table and
@@ -335,21 +768,21 @@ impl Store {
         let key = key.to_owned();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            let cur: Option<String> = tx
-                .query_row("SELECT value FROM kv WHERE key = ?1", params![key], |r| {
-                    r.get(0)
-                })
-                .optional()?;
+            let cur = kv_get_tx(&tx, &key)?;
             let next = cur.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
-            tx.execute(
-                "INSERT INTO kv (key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, next.to_string()],
-            )?;
+            kv_put_tx(&tx, &key, &next.to_string())?;
             tx.commit()?;
             Ok(next)
         })
         .await
+    }
+
+    /// Run raw SQL (tests: simulate old schemas, damage).
+    #[doc(hidden)]
+    pub async fn execute_batch_for_tests(&self, sql: &str) -> Result<(), StorageError> {
+        let sql = sql.to_owned();
+        self.with_conn(move |conn| Ok(conn.execute_batch(&sql)?))
+            .await
     }
 }
 
@@ -366,6 +799,8 @@ mod tests {
         }
     }
 
+    const D: &str = DEFAULT_VIEWER;
+
     #[tokio::test]
     async fn seq_never_repeats_and_read_state_persists() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -381,10 +816,10 @@ mod tests {
             .expect("b");
         assert_eq!(a.id, format!("n-{}", a.seq));
         assert!(b.seq > a.seq);
-        assert_eq!(store.unread_count().await.expect("count"), 2);
+        assert_eq!(store.unread_count(D).await.expect("count"), 2);
 
         let out = store
-            .mark_read_ids(vec![a.id.clone(), a.id.clone(), "n-999".into()])
+            .mark_read_ids(D, vec![a.id.clone(), a.id.clone(), "n-999".into()])
             .await
             .expect("mark");
         assert_eq!(out.changed, vec![a.id.clone()]);
@@ -396,28 +831,35 @@ mod tests {
                     "DELETE FROM notifications WHERE seq = ?1",
                     params![b.seq as i64],
                 )?;
+                c.execute("UPDATE viewers SET unread = unread - 1", [])?;
                 Ok(())
             })
             .await
             .expect("delete");
+        let id = store.server_id().to_owned();
         drop(store);
 
         let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.server_id(), id, "serverId survives a restart");
         let c = store
             .insert_notification(new("c"), Utc::now())
             .await
             .expect("c");
         assert!(c.seq > b.seq);
-        let all = store.notifications_after(0).await.expect("list");
+        let all = store.notifications_after(D, 0).await.expect("list");
         assert_eq!(all.len(), 2);
         assert!(all[0].read && !all[1].read);
         assert_eq!(all[1].severity, NotificationSeverity::Warning);
         assert_eq!(all[1].module, Some(Module::Hr));
-        let out = store.mark_all_read().await.expect("all");
+        let out = store.mark_all_read(D).await.expect("all");
         assert_eq!(out.changed, vec![c.id.clone()]);
         assert_eq!(out.unread, 0);
         assert_eq!(
-            store.notifications_after(c.seq).await.expect("none").len(),
+            store
+                .notifications_after(D, c.seq)
+                .await
+                .expect("none")
+                .len(),
             0
         );
     }

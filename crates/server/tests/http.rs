@@ -470,11 +470,11 @@ async fn state_survives_a_restart() {
         let store = pulseboard_server::storage::Store::open(&dir.path().join("data/server.db"))
             .expect("open");
         let out = store
-            .mark_read_ids(vec![a["id"].as_str().expect("id").to_owned()])
+            .mark_read_ids("default", vec![a["id"].as_str().expect("id").to_owned()])
             .await
             .expect("mark");
         assert_eq!(out.unread, 1);
-        let all = store.notifications_after(0).await.expect("list");
+        let all = store.notifications_after("default", 0).await.expect("list");
         assert_eq!(all.len(), 2);
     }
 
