@@ -29,7 +29,7 @@ const { values: args, positionals } = parseArgs({
     event: { type: "string" },
     payload: { type: "string", default: "{}" },
     timeout: { type: "string", default: "20000" },
-    deadline: { type: "string", default: "90000" },
+    deadline: { type: "string", default: "60000" },
   },
 });
 const mode = positionals[0];
