@@ -776,14 +776,6 @@ impl Store {
         })
         .await
     }
-
-    /// Run raw SQL (tests: simulate old schemas, damage).
-    #[doc(hidden)]
-    pub async fn execute_batch_for_tests(&self, sql: &str) -> Result<(), StorageError> {
-        let sql = sql.to_owned();
-        self.with_conn(move |conn| Ok(conn.execute_batch(&sql)?))
-            .await
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,427 @@
+//! The server's storage, driven directly: read state per viewer, read
+//! catch-up, migration of version 1 read state, retention, `seq` in commit
+//! order, private files, and cost with a million notifications.
+
+use std::{
+    collections::BTreeSet,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use chrono::{TimeZone, Utc};
+use pulseboard_protocol::{Module, NewNotification, NotificationSeverity};
+use pulseboard_server::storage::{Retention, Store, DEFAULT_VIEWER as D};
+
+fn new(title: &str) -> NewNotification {
+    NewNotification {
+        title: title.into(),
+        body: "b".into(),
+        severity: NotificationSeverity::Info,
+        module: Some(Module::Finance),
+    }
+}
+
+async fn add(store: &Store, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let stored = store
+            .insert_notification(new(&format!("t{i}")), Utc::now())
+            .await
+            .expect("insert");
+        ids.push(stored.id);
+    }
+    ids
+}
+
+/// The viewer's unread count, counted the slow way (every row's read flag),
+/// to check the kept counter against.
+async fn unread_by_listing(store: &Store, viewer: &str) -> u64 {
+    let mut after = 0;
+    let mut unread = 0;
+    loop {
+        let page = store
+            .notifications_after(viewer, after)
+            .await
+            .expect("list");
+        let Some(last) = page.last() else {
+            return unread;
+        };
+        after = last.seq;
+        unread += page.iter().filter(|n| !n.read).count() as u64;
+    }
+}
+
+async fn assert_counts(store: &Store, viewer: &str, want: u64) {
+    assert_eq!(
+        store.unread_count(viewer).await.expect("count"),
+        want,
+        "{viewer}: kept counter"
+    );
+    assert_eq!(
+        unread_by_listing(store, viewer).await,
+        want,
+        "{viewer}: read flags of the list"
+    );
+}
+
+#[tokio::test]
+async fn two_viewers_read_state_is_independent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("s.db")).expect("open");
+    let ids = add(&store, 5).await;
+
+    let out = store
+        .mark_read_ids("alice", vec![ids[0].clone(), ids[2].clone()])
+        .await
+        .expect("alice marks");
+    assert_eq!(out.changed, vec![ids[0].clone(), ids[2].clone()]);
+    assert_eq!(out.unread, 3);
+    assert_counts(&store, "alice", 3).await;
+    assert_counts(&store, "bob", 5).await;
+    assert_counts(&store, D, 5).await;
+
+    // Bob marks all read; Alice's state does not move; new ones are unread for both.
+    let out = store.mark_all_read("bob").await.expect("bob all");
+    assert_eq!(out.unread, 0);
+    assert_eq!(out.changed.len(), 5, "newest first: {:?}", out.changed);
+    assert_eq!(out.changed[0], ids[4]);
+    let more = add(&store, 2).await;
+    assert_counts(&store, "bob", 2).await;
+    assert_counts(&store, "alice", 5).await;
+
+    // Alice marks all: only the 5 she had unread are listed as changed.
+    let out = store.mark_all_read("alice").await.expect("alice all");
+    let changed: BTreeSet<_> = out.changed.into_iter().collect();
+    let want: BTreeSet<_> = [&ids[1], &ids[3], &ids[4], &more[0], &more[1]]
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(changed, want);
+    assert_counts(&store, "alice", 0).await;
+    // Again: nothing changes.
+    let out = store.mark_all_read("alice").await.expect("again");
+    assert!(out.changed.is_empty());
+    // Marking read what is already read (below the watermark) changes nothing.
+    let out = store
+        .mark_read_ids("alice", vec![ids[1].clone()])
+        .await
+        .expect("noop");
+    assert!(out.changed.is_empty());
+    assert_eq!(out.unread, 0);
+    assert_counts(&store, "bob", 2).await;
+}
+
+#[tokio::test]
+async fn catch_up_reports_which_of_the_clients_unread_are_read_now() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("s.db")).expect("open");
+    let ids = add(&store, 4).await;
+    store
+        .mark_read_ids("alice", vec![ids[1].clone()])
+        .await
+        .expect("mark");
+    let asked = vec![
+        ids[0].clone(),
+        ids[1].clone(),
+        ids[1].clone(),
+        "n-999".into(),
+        ids[3].clone(),
+    ];
+    let c = store
+        .catch_up("alice", 0, asked.clone())
+        .await
+        .expect("catch up");
+    assert_eq!(c.read, vec![ids[1].clone()]);
+    assert_eq!(c.unread_count, 3);
+    assert!(!c.truncated);
+    assert_eq!(c.notifications.len(), 4);
+    assert!(c.notifications[1].read && !c.notifications[0].read);
+
+    store.mark_all_read("alice").await.expect("all");
+    // The page after the last seq is empty, yet `read` still answers.
+    let c = store.catch_up("alice", 4, asked).await.expect("catch up");
+    assert!(c.notifications.is_empty());
+    assert_eq!(c.read, vec![ids[0].clone(), ids[1].clone(), ids[3].clone()]);
+    assert_eq!(c.unread_count, 0);
+}
+
+/// A version 1 database (one global `read` column) keeps its read state, as
+/// the viewer `default`'s; other viewers start with everything unread.
+#[tokio::test]
+async fn version_1_read_state_is_kept_for_the_default_viewer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("sqlite");
+        conn.execute_batch(
+            "CREATE TABLE notifications (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, title TEXT NOT NULL,
+                body TEXT NOT NULL, severity TEXT NOT NULL, module TEXT,
+                created_at TEXT NOT NULL, read INTEGER NOT NULL DEFAULT 0);
+             CREATE INDEX notifications_unread ON notifications(read);
+             CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .expect("v1 schema");
+        for (seq, read) in [(1, 1), (2, 1), (3, 0), (4, 1), (5, 0), (6, 1)] {
+            conn.execute(
+                "INSERT INTO notifications (seq, id, title, body, severity, created_at, read)
+                 VALUES (?1, 'n-' || ?1, 't', 'b', 'info', '2026-11-01T00:00:00.000Z', ?2)",
+                rusqlite::params![seq, read],
+            )
+            .expect("row");
+        }
+    }
+    let store = Store::open(&path).expect("open migrates");
+    let list = store.notifications_after(D, 0).await.expect("list");
+    let read: Vec<bool> = list.iter().map(|n| n.read).collect();
+    assert_eq!(read, vec![true, true, false, true, false, true]);
+    assert_counts(&store, D, 2).await;
+    assert_counts(&store, "alice", 6).await;
+    let n = add(&store, 1).await;
+    assert_eq!(n[0], "n-7");
+    assert_counts(&store, D, 3).await;
+    let id = store.server_id().to_owned();
+    assert_eq!(id.len(), 32);
+    drop(store);
+    // Opening again migrates nothing twice and keeps the identity.
+    let store = Store::open(&path).expect("reopen");
+    assert_counts(&store, D, 3).await;
+    assert_eq!(store.server_id(), id);
+    let other = Store::open(&dir.path().join("other.db")).expect("other");
+    assert_ne!(other.server_id(), id, "every store has its own id");
+}
+
+#[tokio::test]
+async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.db");
+    let store = Store::open(&path).expect("open");
+    let ids = add(&store, 1200).await;
+    // Alice read some old and some new ones one by one; Bob marked all.
+    store
+        .mark_read_ids(
+            "alice",
+            vec![
+                ids[0].clone(),
+                ids[10].clone(),
+                ids[1100].clone(),
+                ids[1150].clone(),
+            ],
+        )
+        .await
+        .expect("alice");
+    store.mark_all_read("bob").await.expect("bob");
+    let more = add(&store, 3).await;
+    assert_counts(&store, "alice", 1199).await;
+
+    // Keep 100: more than one batch is deleted.
+    let pruned = store
+        .prune(Retention {
+            count: Some(100),
+            before: None,
+        })
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1103);
+    assert_eq!(store.notification_count().await.expect("count"), 100);
+    assert_counts(&store, "alice", 99).await;
+    assert_counts(&store, "bob", 3).await;
+    assert_counts(&store, D, 100).await;
+    let c = store.catch_up(D, 0, vec![ids[0].clone()]).await.expect("c");
+    assert!(c.truncated, "everything up to seq 1103 is gone");
+    assert_eq!(c.notifications[0].seq, 1104);
+    assert!(c.read.is_empty(), "a pruned id is not reported read");
+    assert!(!store.catch_up(D, 1103, vec![]).await.expect("c").truncated);
+    assert_eq!(more[2], "n-1203");
+    drop(store);
+
+    // After a restart, seq goes on after the pruned ones and the newest.
+    let store = Store::open(&path).expect("reopen");
+    let next = add(&store, 1).await;
+    assert_eq!(next[0], "n-1204");
+
+    // By age: only rows older than the cutoff go, oldest first.
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let aged = Store::open(&dir2.path().join("s.db")).expect("open");
+    for day in 0..10 {
+        aged.insert_notification(new("old"), t0 + chrono::Duration::days(day))
+            .await
+            .expect("insert");
+    }
+    let pruned = aged
+        .prune(Retention {
+            count: None,
+            before: Some(t0 + chrono::Duration::days(7)),
+        })
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 7);
+    let left = aged.notifications_after(D, 0).await.expect("list");
+    assert_eq!(
+        left.iter().map(|n| n.seq).collect::<Vec<_>>(),
+        vec![8, 9, 10]
+    );
+    assert_counts(&aged, D, 3).await;
+    assert_eq!(
+        aged.prune(Retention::default()).await.expect("none"),
+        0,
+        "no policy, nothing pruned"
+    );
+}
+
+/// Writers racing each other while a reader follows `seq > cursor`: the
+/// reader sees every notification exactly once, in order (a `seq` handed out
+/// before a slower transaction commits would be skipped for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seq_is_allocated_in_commit_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("s.db")).expect("open");
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..50 {
+                store
+                    .insert_notification(new(&format!("w{w}-{i}")), Utc::now())
+                    .await
+                    .expect("insert");
+            }
+        }));
+    }
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while seen.len() < 400 {
+                assert!(Instant::now() < deadline, "reader stuck at {cursor}");
+                let page = store.notifications_after(D, cursor).await.expect("page");
+                for n in page {
+                    seen.push(n.seq);
+                    cursor = n.seq;
+                }
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let seen = reader.await.expect("reader");
+    assert_eq!(seen, (1..=400).collect::<Vec<u64>>());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a/b/server.db");
+    let store = Store::open(&path).expect("open");
+    add(&store, 1).await;
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+    assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+    assert_eq!(mode(&path), 0o600);
+    let wal = dir.path().join("a/b/server.db-wal");
+    assert!(wal.exists(), "WAL mode");
+    assert_eq!(mode(&wal), 0o600);
+    // An existing directory is left as the operator made it.
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let _s = Store::open(&shared.join("s.db")).expect("open");
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(&shared.join("s.db")), 0o600);
+}
+
+/// With a million unread notifications, what every connect does (unread
+/// count, read catch-up of 1000 ids, a page) and mark-read / mark-all cost a
+/// small fraction of one pass over the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_notifications_stay_fast() {
+    const N: i64 = 1_000_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.db");
+    drop(Store::open(&path).expect("create"));
+    {
+        let conn = rusqlite::Connection::open(&path).expect("sqlite");
+        conn.execute_batch(&format!(
+            "BEGIN;
+             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {N})
+             INSERT INTO notifications (seq, id, title, body, severity, module, created_at)
+             SELECT x, 'n-' || x, 'title', 'body', 'info', 'finance', '2026-11-01T00:00:00.000Z'
+             FROM c;
+             UPDATE viewers SET unread = unread + {N};
+             COMMIT;"
+        ))
+        .expect("bulk insert");
+    }
+    let store = Store::open(&path).expect("open");
+    // Calibrate: one pass over the table, as a full scan per connect would do.
+    let scan = {
+        let conn = rusqlite::Connection::open(&path).expect("sqlite");
+        let t = Instant::now();
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM notifications WHERE created_at > '' AND read = 0",
+                [],
+                |r| r.get(0),
+            )
+            .expect("scan");
+        assert_eq!(n, N);
+        t.elapsed()
+    };
+
+    // Connect-time work, 20 connects.
+    let unread: Vec<String> = ((N - 999)..=N).map(|s| format!("n-{s}")).collect();
+    let t = Instant::now();
+    for _ in 0..20 {
+        let c = store
+            .catch_up(D, (N - 100) as u64, unread.clone())
+            .await
+            .expect("catch up");
+        assert_eq!(c.unread_count, N as u64);
+        assert_eq!(c.notifications.len(), 100);
+        assert!(c.read.is_empty());
+    }
+    let connect = t.elapsed() / 20;
+
+    let t = Instant::now();
+    let out = store
+        .mark_read_ids(D, unread[..500].to_vec())
+        .await
+        .expect("mark ids");
+    let mark_ids = t.elapsed();
+    assert_eq!(out.unread, N as u64 - 500);
+
+    let t = Instant::now();
+    let out = store.mark_all_read(D).await.expect("mark all");
+    let mark_all = t.elapsed();
+    assert_eq!(out.unread, 0);
+    assert_eq!(out.changed.len(), 1000, "at most 1000 ids listed");
+
+    let t = Instant::now();
+    add(&store, 20).await;
+    let insert = t.elapsed() / 20;
+    assert_eq!(store.unread_count(D).await.expect("count"), 20);
+
+    println!(
+        "full scan {scan:?}; per connect {connect:?}; mark 500 ids {mark_ids:?}; \
+         mark all {mark_all:?}; insert {insert:?}"
+    );
+    for (what, took) in [
+        ("connect", connect),
+        ("mark 500 ids", mark_ids),
+        ("mark all", mark_all),
+        ("insert", insert),
+    ] {
+        assert!(
+            took * 8 < scan,
+            "{what} took {took:?}, not much less than a full scan ({scan:?})"
+        );
+    }
+}
