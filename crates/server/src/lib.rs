@@ -37,7 +37,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use auth::Viewer;
 use socketioxide::{extract::SocketRef, SendError, SocketError};
 pub use storage::StorageError;
-use storage::{MarkReadOutcome, Retention, Store};
+use storage::{MarkReadOutcome, Retention, Storage, Store};
 
 /// Marks a socket that is being disconnected because its buffer was full.
 #[derive(Clone, Copy, Debug)]
@@ -139,7 +139,7 @@ struct Live {
 /// Shared state of a running server.
 pub(crate) struct App {
     io: SocketIo,
-    store: Store,
+    store: Arc<dyn Storage>,
     token: Option<String>,
     live: Mutex<Live>,
     /// Serialises KPI/dashboard changes with their broadcast, so subscribers
@@ -170,7 +170,7 @@ impl App {
     /// Open the store and load the last KPIs (or seed values).
     async fn new(
         io: SocketIo,
-        store: Store,
+        store: Arc<dyn Storage>,
         token: Option<String>,
         config: &Config,
     ) -> Result<App, Error> {
@@ -460,9 +460,11 @@ struct Prepared {
 
 async fn prepare(config: Config) -> Result<Prepared, Error> {
     let path = config.db_path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
-        .await
-        .map_err(|e| StorageError::Task(e.to_string()))??;
+    let store: Arc<dyn Storage> = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(|e| StorageError::Task(e.to_string()))??,
+    );
 
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(config.socket_buffer.max(16))

@@ -467,6 +467,7 @@ async fn state_survives_a_restart() {
 
     // Mark one read directly in the database while the server is down.
     {
+        use pulseboard_server::storage::Storage as _;
         let store = pulseboard_server::storage::Store::open(&dir.path().join("data/server.db"))
             .expect("open");
         let out = store

@@ -1,16 +1,60 @@
-//! The server's storage, driven directly: read state per viewer, read
-//! catch-up, migration of version 1 read state, retention, `seq` in commit
-//! order, private files, and cost with a million notifications.
+//! The server's storage, driven directly. The behaviour every store must
+//! have (read state per viewer, read catch-up, retention, `seq` in commit
+//! order, `serverId`) is written once against `dyn Storage` and run for each
+//! store by `suite!` at the end; SQLite specifics (migration of version 1
+//! read state, private files, cost with a million rows) follow it.
 
 use std::{
     collections::BTreeSet,
     path::Path,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use chrono::{TimeZone, Utc};
 use pulseboard_protocol::{Module, NewNotification, NotificationSeverity};
-use pulseboard_server::storage::{Retention, Store, DEFAULT_VIEWER as D};
+use pulseboard_server::storage::{Retention, SqliteStore, Storage, Store, DEFAULT_VIEWER as D};
+
+/// Opens the store called `name` (the same name again: the same store, as
+/// after a restart).
+type Open<'a> = &'a (dyn Fn(&str) -> Arc<dyn Storage> + Sync);
+
+fn open_sqlite(dir: &Path, name: &str) -> Arc<dyn Storage> {
+    Arc::new(SqliteStore::open(&dir.join(format!("{name}.db"))).expect("open sqlite"))
+}
+
+/// The behaviour tests, once per store.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().expect("tempdir");
+                    let path = dir.path().to_path_buf();
+                    super::$name(&move |name: &str| super::open_sqlite(&path, name)).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    two_viewers_read_state_is_independent,
+    catch_up_reports_which_of_the_clients_unread_are_read_now,
+    retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq,
+    seq_is_allocated_in_commit_order,
+    every_store_has_its_own_lasting_server_id,
+);
+
+async fn every_store_has_its_own_lasting_server_id(open: Open<'_>) {
+    let a = open("a");
+    let id = a.server_id().to_owned();
+    assert!(!id.is_empty() && id.len() <= 128);
+    drop(a);
+    assert_eq!(open("a").server_id(), id, "the same store keeps its id");
+    assert_ne!(open("b").server_id(), id, "another store has another id");
+}
 
 fn new(title: &str) -> NewNotification {
     NewNotification {
@@ -21,7 +65,7 @@ fn new(title: &str) -> NewNotification {
     }
 }
 
-async fn add(store: &Store, n: usize) -> Vec<String> {
+async fn add(store: &dyn Storage, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let stored = store
@@ -35,7 +79,7 @@ async fn add(store: &Store, n: usize) -> Vec<String> {
 
 /// The viewer's unread count, counted the slow way (every row's read flag),
 /// to check the kept counter against.
-async fn unread_by_listing(store: &Store, viewer: &str) -> u64 {
+async fn unread_by_listing(store: &dyn Storage, viewer: &str) -> u64 {
     let mut after = 0;
     let mut unread = 0;
     loop {
@@ -51,7 +95,7 @@ async fn unread_by_listing(store: &Store, viewer: &str) -> u64 {
     }
 }
 
-async fn assert_counts(store: &Store, viewer: &str, want: u64) {
+async fn assert_counts(store: &dyn Storage, viewer: &str, want: u64) {
     assert_eq!(
         store.unread_count(viewer).await.expect("count"),
         want,
@@ -64,11 +108,10 @@ async fn assert_counts(store: &Store, viewer: &str, want: u64) {
     );
 }
 
-#[tokio::test]
-async fn two_viewers_read_state_is_independent() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("s.db")).expect("open");
-    let ids = add(&store, 5).await;
+async fn two_viewers_read_state_is_independent(open: Open<'_>) {
+    let store_arc = open("s");
+    let store: &dyn Storage = &*store_arc;
+    let ids = add(store, 5).await;
 
     let out = store
         .mark_read_ids("alice", vec![ids[0].clone(), ids[2].clone()])
@@ -76,18 +119,18 @@ async fn two_viewers_read_state_is_independent() {
         .expect("alice marks");
     assert_eq!(out.changed, vec![ids[0].clone(), ids[2].clone()]);
     assert_eq!(out.unread, 3);
-    assert_counts(&store, "alice", 3).await;
-    assert_counts(&store, "bob", 5).await;
-    assert_counts(&store, D, 5).await;
+    assert_counts(store, "alice", 3).await;
+    assert_counts(store, "bob", 5).await;
+    assert_counts(store, D, 5).await;
 
     // Bob marks all read; Alice's state does not move; new ones are unread for both.
     let out = store.mark_all_read("bob").await.expect("bob all");
     assert_eq!(out.unread, 0);
     assert_eq!(out.changed.len(), 5, "newest first: {:?}", out.changed);
     assert_eq!(out.changed[0], ids[4]);
-    let more = add(&store, 2).await;
-    assert_counts(&store, "bob", 2).await;
-    assert_counts(&store, "alice", 5).await;
+    let more = add(store, 2).await;
+    assert_counts(store, "bob", 2).await;
+    assert_counts(store, "alice", 5).await;
 
     // Alice marks all: only the 5 she had unread are listed as changed.
     let out = store.mark_all_read("alice").await.expect("alice all");
@@ -97,7 +140,7 @@ async fn two_viewers_read_state_is_independent() {
         .cloned()
         .collect();
     assert_eq!(changed, want);
-    assert_counts(&store, "alice", 0).await;
+    assert_counts(store, "alice", 0).await;
     // Again: nothing changes.
     let out = store.mark_all_read("alice").await.expect("again");
     assert!(out.changed.is_empty());
@@ -108,14 +151,13 @@ async fn two_viewers_read_state_is_independent() {
         .expect("noop");
     assert!(out.changed.is_empty());
     assert_eq!(out.unread, 0);
-    assert_counts(&store, "bob", 2).await;
+    assert_counts(store, "bob", 2).await;
 }
 
-#[tokio::test]
-async fn catch_up_reports_which_of_the_clients_unread_are_read_now() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("s.db")).expect("open");
-    let ids = add(&store, 4).await;
+async fn catch_up_reports_which_of_the_clients_unread_are_read_now(open: Open<'_>) {
+    let store_arc = open("s");
+    let store: &dyn Storage = &*store_arc;
+    let ids = add(store, 4).await;
     store
         .mark_read_ids("alice", vec![ids[1].clone()])
         .await
@@ -191,12 +233,9 @@ async fn version_1_read_state_is_kept_for_the_default_viewer() {
     assert_ne!(other.server_id(), id, "every store has its own id");
 }
 
-#[tokio::test]
-async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("s.db");
-    let store = Store::open(&path).expect("open");
-    let ids = add(&store, 1200).await;
+async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq(open: Open<'_>) {
+    let store = open("s");
+    let ids = add(&*store, 1200).await;
     // Alice read some old and some new ones one by one; Bob marked all.
     store
         .mark_read_ids(
@@ -211,8 +250,8 @@ async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
         .await
         .expect("alice");
     store.mark_all_read("bob").await.expect("bob");
-    let more = add(&store, 3).await;
-    assert_counts(&store, "alice", 1199).await;
+    let more = add(&*store, 3).await;
+    assert_counts(&*store, "alice", 1199).await;
 
     // Keep 100: more than one batch is deleted.
     let pruned = store
@@ -224,9 +263,9 @@ async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
         .expect("prune");
     assert_eq!(pruned, 1103);
     assert_eq!(store.notification_count().await.expect("count"), 100);
-    assert_counts(&store, "alice", 99).await;
-    assert_counts(&store, "bob", 3).await;
-    assert_counts(&store, D, 100).await;
+    assert_counts(&*store, "alice", 99).await;
+    assert_counts(&*store, "bob", 3).await;
+    assert_counts(&*store, D, 100).await;
     let c = store.catch_up(D, 0, vec![ids[0].clone()]).await.expect("c");
     assert!(c.truncated, "everything up to seq 1103 is gone");
     assert_eq!(c.notifications[0].seq, 1104);
@@ -236,14 +275,13 @@ async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
     drop(store);
 
     // After a restart, seq goes on after the pruned ones and the newest.
-    let store = Store::open(&path).expect("reopen");
-    let next = add(&store, 1).await;
+    let store = open("s");
+    let next = add(&*store, 1).await;
     assert_eq!(next[0], "n-1204");
 
     // By age: only rows older than the cutoff go, oldest first.
     let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    let dir2 = tempfile::tempdir().expect("tempdir");
-    let aged = Store::open(&dir2.path().join("s.db")).expect("open");
+    let aged = open("aged");
     for day in 0..10 {
         aged.insert_notification(new("old"), t0 + chrono::Duration::days(day))
             .await
@@ -262,7 +300,7 @@ async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
         left.iter().map(|n| n.seq).collect::<Vec<_>>(),
         vec![8, 9, 10]
     );
-    assert_counts(&aged, D, 3).await;
+    assert_counts(&*aged, D, 3).await;
     assert_eq!(
         aged.prune(Retention::default()).await.expect("none"),
         0,
@@ -273,10 +311,8 @@ async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq() {
 /// Writers racing each other while a reader follows `seq > cursor`: the
 /// reader sees every notification exactly once, in order (a `seq` handed out
 /// before a slower transaction commits would be skipped for ever).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seq_is_allocated_in_commit_order() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("s.db")).expect("open");
+async fn seq_is_allocated_in_commit_order(open: Open<'_>) {
+    let store = open("s");
     let mut writers = Vec::new();
     for w in 0..8 {
         let store = store.clone();

@@ -12,7 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pulseboard_server::{spawn, storage::Store, Config, ServerHandle};
+use pulseboard_server::{
+    spawn,
+    storage::{Storage as _, Store},
+    Config, ServerHandle,
+};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},

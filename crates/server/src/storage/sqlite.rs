@@ -1,6 +1,5 @@
-//! SQLite storage: notifications, read state per viewer, retention, the
-//! store's identity (`serverId`) and a small key/value table that keeps the
-//! latest KPIs, dashboard and alert counter across restarts.
+//! The SQLite store (the embedded default): see the parent module for
+//! what every store promises; this file is how SQLite keeps it.
 //!
 //! All methods are async and run their SQLite work on the blocking pool; the
 //! connection mutex is only ever held inside `spawn_blocking`, for one short
@@ -33,36 +32,30 @@
 //! AUTOINCREMENT (not a plain rowid) never hands out a `seq` again, even after
 //! the newest rows were deleted by retention and the server restarted. A store
 //! with concurrent writers (PostgreSQL) must keep the same promise in
-//! [`Store::insert_notification`]'s single transaction, e.g. with a counter
+//! [`Storage::insert_notification`]'s single transaction, e.g. with a counter
 //! row updated (and so locked) by the insert's transaction until it commits.
 //!
 //! # Retention
 //!
-//! [`Store::prune_batch`] deletes the oldest notifications, a bounded batch at
+//! [`Storage::prune_batch`] deletes the oldest notifications, a bounded batch at
 //! a time, and only ever a prefix of the `seq` order, so "everything up to
 //! `pruned_upto` is gone" stays true; `notification:subscribe` reports
 //! `truncated` when `afterSeq < pruned_upto`.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     sync::{Arc, Mutex},
 };
 
+use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pulseboard_protocol::{limits, Module, NewNotification, Notification, NotificationSeverity};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-/// The viewer of `--token` and of an open server; version 1 read state
-/// (the global `read` column) is migrated to it.
-pub const DEFAULT_VIEWER: &str = "default";
-
-/// At most this many ids are listed as changed by a mark-all (the newest
-/// ones); clients keep fewer notifications than this.
-pub const MAX_READ_EVENT_IDS: usize = limits::MAX_MARK_READ_IDS;
-
-/// Rows deleted per retention transaction, so socket handlers waiting for the
-/// database never wait long.
-pub const PRUNE_BATCH: usize = 500;
+use super::{
+    CatchUp, MarkReadOutcome, Storage, StorageError, DEFAULT_VIEWER, MAX_READ_EVENT_IDS,
+    PRUNE_BATCH,
+};
 
 /// Schema version kept in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
@@ -70,79 +63,9 @@ const SCHEMA_VERSION: i64 = 2;
 const KV_SERVER_ID: &str = "server_id";
 const KV_PRUNED_UPTO: &str = "pruned_upto";
 
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The parent directory of the database could not be created.
-    #[error("cannot create directory {path}: {source}")]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database file could not be created.
-    #[error("cannot create database file {path}: {source}")]
-    CreateFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database could not be opened or prepared.
-    #[error("cannot open database {path}: {source}")]
-    Open {
-        /// The database file.
-        path: PathBuf,
-        /// Why.
-        source: rusqlite::Error,
-    },
-    /// A query failed.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The blocking task running the query died.
-    #[error("database task failed: {0}")]
-    Task(String),
-}
-
-/// The result of a mark-read request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MarkReadOutcome {
-    /// Ids that went from unread to read (for a mark-all, at most
-    /// [`MAX_READ_EVENT_IDS`], the newest).
-    pub changed: Vec<String>,
-    /// The viewer's unread count afterwards.
-    pub unread: u64,
-}
-
-/// What `notification:subscribe` answers, read in one transaction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CatchUp {
-    /// Notifications with `seq > afterSeq`, oldest first, at most
-    /// [`limits::MAX_CATCH_UP`], with the viewer's read state.
-    pub notifications: Vec<Notification>,
-    /// The viewer's unread count.
-    pub unread_count: u64,
-    /// Of the ids asked about, those that are read for the viewer (in the
-    /// order asked, no duplicates). Ids the store does not hold (pruned,
-    /// unknown) are not listed.
-    pub read: Vec<String>,
-    /// Notifications after `afterSeq` were pruned by retention.
-    pub truncated: bool,
-}
-
-/// What retention keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Retention {
-    /// Keep at most this many notifications (the newest).
-    pub count: Option<u64>,
-    /// Delete notifications created before this instant.
-    pub before: Option<DateTime<Utc>>,
-}
-
 /// Handle to the SQLite database. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Store {
+pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     server_id: Arc<str>,
 }
@@ -379,11 +302,11 @@ fn create_private(path: &Path) -> Result<(), StorageError> {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Open (or create) the database at `path`. A missing parent directory
     /// is created 0700 and a new file 0600 (SQLite gives its `-wal` and
     /// `-shm` files the same mode as the database file).
-    pub fn open(path: &Path) -> Result<Store, StorageError> {
+    pub fn open(path: &Path) -> Result<SqliteStore, StorageError> {
         create_private(path)?;
         let open = |path: &Path| -> rusqlite::Result<(Connection, String)> {
             let mut conn = Connection::open(path)?;
@@ -398,7 +321,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             server_id: server_id.into(),
         })
@@ -425,11 +348,18 @@ impl Store {
         .await
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
+}
+
+#[async_trait]
+impl Storage for SqliteStore {
+    fn server_id(&self) -> &str {
+        &self.server_id
+    }
 
     /// Store a new notification, assigning `seq` and `id = "n-{seq}"`; it is
     /// unread for every viewer. One transaction (see the module doc on
     /// commit order).
-    pub async fn insert_notification(
+    async fn insert_notification(
         &self,
         new: NewNotification,
         created_at: DateTime<Utc>,
@@ -473,7 +403,7 @@ impl Store {
     /// after `after_seq` (at most [`limits::MAX_CATCH_UP`]), the unread
     /// count, which of `unread` are read now, and whether anything after
     /// `after_seq` was pruned. One transaction, so the parts agree.
-    pub async fn catch_up(
+    async fn catch_up(
         &self,
         viewer: &str,
         after_seq: u64,
@@ -541,21 +471,8 @@ impl Store {
         .await
     }
 
-    /// Notifications with `seq > after_seq` as `viewer` sees them, oldest
-    /// first, at most [`limits::MAX_CATCH_UP`].
-    pub async fn notifications_after(
-        &self,
-        viewer: &str,
-        after_seq: u64,
-    ) -> Result<Vec<Notification>, StorageError> {
-        Ok(self
-            .catch_up(viewer, after_seq, Vec::new())
-            .await?
-            .notifications)
-    }
-
     /// The viewer's number of unread notifications (O(1): a kept counter).
-    pub async fn unread_count(&self, viewer: &str) -> Result<u64, StorageError> {
+    async fn unread_count(&self, viewer: &str) -> Result<u64, StorageError> {
         let viewer = viewer.to_owned();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
@@ -568,7 +485,7 @@ impl Store {
 
     /// Mark the given ids read for `viewer` (unknown or already read ids are
     /// ignored).
-    pub async fn mark_read_ids(
+    async fn mark_read_ids(
         &self,
         viewer: &str,
         ids: Vec<String>,
@@ -611,7 +528,7 @@ impl Store {
     /// Mark every stored notification read for `viewer`: moves its
     /// watermark to the newest `seq`. `changed` lists the newest
     /// [`MAX_READ_EVENT_IDS`] of those that were unread, newest first.
-    pub async fn mark_all_read(&self, viewer: &str) -> Result<MarkReadOutcome, StorageError> {
+    async fn mark_all_read(&self, viewer: &str) -> Result<MarkReadOutcome, StorageError> {
         let viewer = viewer.to_owned();
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -657,7 +574,7 @@ impl Store {
     }
 
     /// Number of stored notifications (for retention by count).
-    pub async fn notification_count(&self) -> Result<u64, StorageError> {
+    async fn notification_count(&self) -> Result<u64, StorageError> {
         self.with_conn(|conn| {
             let n: i64 = conn.query_row("SELECT COUNT(*) FROM notifications", [], |r| r.get(0))?;
             Ok(to_u64(n))
@@ -670,7 +587,7 @@ impl Store {
     /// that is neither (only ever a prefix of the `seq` order). Viewers'
     /// counters and explicit reads follow in the same transaction. Returns
     /// how many were deleted (0: nothing left to prune).
-    pub async fn prune_batch(
+    async fn prune_batch(
         &self,
         excess: u64,
         before: Option<DateTime<Utc>>,
@@ -727,36 +644,14 @@ impl Store {
         .await
     }
 
-    /// Apply `policy` in batches until nothing is left to prune, letting
-    /// other queries in between batches. Returns how many were deleted.
-    pub async fn prune(&self, policy: Retention) -> Result<u64, StorageError> {
-        if policy.count.is_none() && policy.before.is_none() {
-            return Ok(0);
-        }
-        let mut excess = match policy.count {
-            Some(keep) => self.notification_count().await?.saturating_sub(keep),
-            None => 0,
-        };
-        let mut total = 0;
-        loop {
-            let n = self.prune_batch(excess, policy.before).await?;
-            if n == 0 {
-                return Ok(total);
-            }
-            total += n;
-            excess = excess.saturating_sub(n);
-            tokio::task::yield_now().await;
-        }
-    }
-
     /// Read a value from the key/value table.
-    pub async fn kv_get(&self, key: &str) -> Result<Option<String>, StorageError> {
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, StorageError> {
         let key = key.to_owned();
         self.with_conn(move |conn| Ok(kv_get_tx(conn, &key)?)).await
     }
 
     /// Write a value to the key/value table.
-    pub async fn kv_put(&self, key: &str, value: String) -> Result<(), StorageError> {
+    async fn kv_put(&self, key: &str, value: String) -> Result<(), StorageError> {
         let key = key.to_owned();
         self.with_conn(move |conn| Ok(kv_put_tx(conn, &key, &value)?))
             .await
@@ -764,7 +659,7 @@ impl Store {
 
     /// Atomically increment an integer counter in the key/value table and
     /// return its new value (starting at 1).
-    pub async fn next_counter(&self, key: &str) -> Result<u64, StorageError> {
+    async fn next_counter(&self, key: &str) -> Result<u64, StorageError> {
         let key = key.to_owned();
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
@@ -797,7 +692,7 @@ mod tests {
     async fn seq_never_repeats_and_read_state_persists() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("nested/db.sqlite");
-        let store = Store::open(&path).expect("open");
+        let store = SqliteStore::open(&path).expect("open");
         let a = store
             .insert_notification(new("a"), Utc::now())
             .await
@@ -831,7 +726,7 @@ mod tests {
         let id = store.server_id().to_owned();
         drop(store);
 
-        let store = Store::open(&path).expect("reopen");
+        let store = SqliteStore::open(&path).expect("reopen");
         assert_eq!(store.server_id(), id, "serverId survives a restart");
         let c = store
             .insert_notification(new("c"), Utc::now())
@@ -859,7 +754,7 @@ mod tests {
     #[tokio::test]
     async fn counters_and_kv() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("db")).expect("open");
+        let store = SqliteStore::open(&dir.path().join("db")).expect("open");
         assert_eq!(store.next_counter("x").await.expect("1"), 1);
         assert_eq!(store.next_counter("x").await.expect("2"), 2);
         assert_eq!(store.kv_get("k").await.expect("get"), None);

@@ -1,0 +1,216 @@
+//! Server storage: notifications, read state per viewer, retention, the
+//! store's identity (`serverId`) and a small key/value table (latest KPIs,
+//! dashboard, alert counter).
+//!
+//! [`Storage`] is what every store promises; [`SqliteStore`] (embedded, the
+//! default) keeps those promises with SQLite. A PostgreSQL store implements
+//! the same trait and runs the same test suite (`tests/storage.rs`).
+//!
+//! Promises every store keeps:
+//! - **`seq` strictly increasing, never reused** (also after retention and
+//!   restarts), and **allocated in commit order**: a notification with a
+//!   larger `seq` commits after every one with a smaller `seq`, so a reader of
+//!   `seq > afterSeq` never skips one that commits late. A store with
+//!   concurrent writers allocates `seq` inside the insert's transaction from
+//!   something that transaction holds locked until it commits (a counter row
+//!   `UPDATE ... SET last = last + 1 RETURNING last`), not from a sequence
+//!   handed out before commit (BIGSERIAL).
+//! - **Read state per viewer**, cheap with a million notifications: the
+//!   unread count and "mark all read" never scan the notifications.
+//! - **Retention deletes a prefix** of the `seq` order, in bounded batches,
+//!   and remembers the highest pruned `seq` (for `truncated`).
+//! - **One `serverId`** per store, made when the store is created.
+
+mod sqlite;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pulseboard_protocol::{limits, NewNotification, Notification};
+
+pub use sqlite::SqliteStore;
+
+/// The SQLite store under its former name.
+pub type Store = SqliteStore;
+
+/// The viewer of `--token` and of an open server; version 1 read state
+/// (the global `read` column) is migrated to it.
+pub const DEFAULT_VIEWER: &str = "default";
+
+/// At most this many ids are listed as changed by a mark-all (the newest
+/// ones); clients keep fewer notifications than this.
+pub const MAX_READ_EVENT_IDS: usize = limits::MAX_MARK_READ_IDS;
+
+/// Rows deleted per retention transaction, so socket handlers waiting for the
+/// database never wait long.
+pub const PRUNE_BATCH: usize = 500;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The parent directory of the database could not be created.
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database file could not be created.
+    #[error("cannot create database file {path}: {source}")]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or prepared.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The blocking task running the query died.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// The result of a mark-read request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkReadOutcome {
+    /// Ids that went from unread to read (for a mark-all, at most
+    /// [`MAX_READ_EVENT_IDS`], the newest).
+    pub changed: Vec<String>,
+    /// The viewer's unread count afterwards.
+    pub unread: u64,
+}
+
+/// What `notification:subscribe` answers, read in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatchUp {
+    /// Notifications with `seq > afterSeq`, oldest first, at most
+    /// [`limits::MAX_CATCH_UP`], with the viewer's read state.
+    pub notifications: Vec<Notification>,
+    /// The viewer's unread count.
+    pub unread_count: u64,
+    /// Of the ids asked about, those that are read for the viewer (in the
+    /// order asked, no duplicates). Ids the store does not hold (pruned,
+    /// unknown) are not listed.
+    pub read: Vec<String>,
+    /// Notifications after `afterSeq` were pruned by retention.
+    pub truncated: bool,
+}
+
+/// What retention keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Keep at most this many notifications (the newest).
+    pub count: Option<u64>,
+    /// Delete notifications created before this instant.
+    pub before: Option<DateTime<Utc>>,
+}
+
+/// What every store does. Async; cheap to share (`Arc<dyn Storage>`).
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
+    /// The store's identity (`serverId`): random, made when the store was
+    /// created, never changed.
+    fn server_id(&self) -> &str;
+
+    /// Store a new notification, assigning `seq` (in commit order) and
+    /// `id = "n-{seq}"`; it is unread for every viewer.
+    async fn insert_notification(
+        &self,
+        new: NewNotification,
+        created_at: DateTime<Utc>,
+    ) -> Result<Notification, StorageError>;
+
+    /// Everything `notification:subscribe` answers for `viewer`, read
+    /// consistently: the page after `after_seq` (at most
+    /// [`limits::MAX_CATCH_UP`]), the unread count, which of `unread` are
+    /// read now, and whether anything after `after_seq` was pruned.
+    async fn catch_up(
+        &self,
+        viewer: &str,
+        after_seq: u64,
+        unread: Vec<String>,
+    ) -> Result<CatchUp, StorageError>;
+
+    /// The viewer's number of unread notifications.
+    async fn unread_count(&self, viewer: &str) -> Result<u64, StorageError>;
+
+    /// Mark the given ids read for `viewer` (unknown or already read ids are
+    /// ignored).
+    async fn mark_read_ids(
+        &self,
+        viewer: &str,
+        ids: Vec<String>,
+    ) -> Result<MarkReadOutcome, StorageError>;
+
+    /// Mark every stored notification read for `viewer`. `changed` lists the
+    /// newest [`MAX_READ_EVENT_IDS`] of those that were unread, newest first.
+    async fn mark_all_read(&self, viewer: &str) -> Result<MarkReadOutcome, StorageError>;
+
+    /// Number of stored notifications.
+    async fn notification_count(&self) -> Result<u64, StorageError>;
+
+    /// Delete at most [`PRUNE_BATCH`] of the oldest notifications: the first
+    /// `excess` ones, and any created before `before`; stops at the first one
+    /// that is neither. Returns how many were deleted (0: nothing to prune).
+    async fn prune_batch(
+        &self,
+        excess: u64,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<u64, StorageError>;
+
+    /// Read a value from the key/value table.
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, StorageError>;
+
+    /// Write a value to the key/value table.
+    async fn kv_put(&self, key: &str, value: String) -> Result<(), StorageError>;
+
+    /// Atomically increment an integer counter in the key/value table and
+    /// return its new value (starting at 1).
+    async fn next_counter(&self, key: &str) -> Result<u64, StorageError>;
+
+    /// Notifications with `seq > after_seq` as `viewer` sees them, oldest
+    /// first, at most [`limits::MAX_CATCH_UP`].
+    async fn notifications_after(
+        &self,
+        viewer: &str,
+        after_seq: u64,
+    ) -> Result<Vec<Notification>, StorageError> {
+        Ok(self
+            .catch_up(viewer, after_seq, Vec::new())
+            .await?
+            .notifications)
+    }
+
+    /// Apply `policy` in batches until nothing is left to prune, letting
+    /// other queries in between batches. Returns how many were deleted.
+    async fn prune(&self, policy: Retention) -> Result<u64, StorageError> {
+        if policy.count.is_none() && policy.before.is_none() {
+            return Ok(0);
+        }
+        let mut excess = match policy.count {
+            Some(keep) => self.notification_count().await?.saturating_sub(keep),
+            None => 0,
+        };
+        let mut total = 0;
+        loop {
+            let n = self.prune_batch(excess, policy.before).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+            excess = excess.saturating_sub(n);
+            tokio::task::yield_now().await;
+        }
+    }
+}
