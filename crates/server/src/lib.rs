@@ -9,10 +9,16 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod guard;
 mod http;
+mod metrics;
+mod net;
 mod simulator;
 mod socket;
 pub mod storage;
+mod tls;
+
+pub use auth::{name_token, parse_token_file, read_token_file, TokenFile};
 
 use std::{
     collections::BTreeMap,
@@ -20,7 +26,7 @@ use std::{
     net::SocketAddr,
     path::PathBuf,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -44,44 +50,140 @@ pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Server configuration. The listen address is given by the caller's listener.
+///
+/// Every limit has a default that a real backend does not hit; see
+/// SECURITY.md for what each one protects.
 #[derive(Clone)]
 pub struct Config {
-    /// Shared token required from clients; `None` leaves the server open.
+    /// Full-rights token (`--token`), viewer `default`. With no token of any
+    /// kind configured the server is open.
     pub token: Option<String>,
+    /// `(NAME, TOKEN)` of each `--view-token NAME=TOKEN`: Socket.IO and
+    /// `GET /api/snapshot`, read state per NAME.
+    pub view_tokens: Vec<(String, String)>,
+    /// `(NAME, TOKEN)` of each `--publish-token NAME=TOKEN`: the HTTP write API only.
+    pub publish_tokens: Vec<(String, String)>,
     /// SQLite database file (its parent directory is created).
     pub db_path: PathBuf,
-    /// Run the built-in KPI simulator.
+    /// Run the built-in demo simulator (`--simulate`; off by default).
     pub simulator: bool,
+    /// Let the simulator run on a store that real data went into
+    /// (`--simulate-on-real-data`). Without it the simulator does not start on
+    /// such a store and stops at the first real write.
+    pub simulate_on_real_data: bool,
     /// Simulator period for module KPIs (contract: 5 s).
     pub kpi_interval: Duration,
     /// Simulator period for the dashboard (contract: 10 s).
     pub dashboard_interval: Duration,
+    /// Keep at most this many notifications (`--retain-count`).
+    pub retain_count: Option<u64>,
+    /// Keep notifications at most this many days (`--retain-days`).
+    pub retain_days: Option<u64>,
+    /// Browser origins allowed (`--allow-origin`); a request with any other
+    /// `Origin` header gets 403. Empty: no browser origin is allowed.
+    pub allow_origins: Vec<String>,
+    /// HTTP API requests per second per address and per token before 429.
+    pub rate_limit: u32,
+    /// Socket.IO events per second per connection before `rate limited`.
+    pub event_rate_limit: u32,
+    /// Open TCP connections at most, all addresses together.
+    pub max_connections: usize,
+    /// Open TCP connections at most from one IP address.
+    pub max_connections_per_addr: usize,
+    /// Time a client gets to send a request's headers; also how long an idle
+    /// keep-alive connection stays open, and the TLS handshake deadline.
+    pub header_timeout: Duration,
+    /// Longest an HTTP API request (body included) may take (408 after).
+    pub request_timeout: Duration,
+    /// Life of an Engine.IO session that has not joined the namespace (not
+    /// authenticated) yet.
+    pub handshake_timeout: Duration,
+    /// PEM certificate chain and private key: serve HTTPS and WSS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
-    /// Defaults: no token, simulator on, 5 s KPI and 10 s dashboard periods.
+    /// Defaults: no token, simulator off, 5 s KPI and 10 s dashboard
+    /// periods, the default limits.
     pub fn new(db_path: impl Into<PathBuf>) -> Config {
         Config {
             token: None,
+            view_tokens: Vec::new(),
+            publish_tokens: Vec::new(),
             db_path: db_path.into(),
-            simulator: true,
+            simulator: false,
+            simulate_on_real_data: false,
             kpi_interval: Duration::from_millis(5000),
             dashboard_interval: Duration::from_millis(10_000),
+            retain_count: None,
+            retain_days: None,
+            allow_origins: Vec::new(),
+            rate_limit: 200,
+            event_rate_limit: 50,
+            max_connections: 1000,
+            max_connections_per_addr: 100,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            tls: None,
         }
+    }
+
+    /// Whether any token is configured (the server is not open).
+    pub fn has_tokens(&self) -> bool {
+        self.token.as_deref().is_some_and(|t| !t.is_empty())
+            || !self.view_tokens.is_empty()
+            || !self.publish_tokens.is_empty()
     }
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names =
+            |v: &Vec<(String, String)>| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         f.debug_struct("Config")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("view_tokens", &names(&self.view_tokens))
+            .field("publish_tokens", &names(&self.publish_tokens))
             .field("db_path", &self.db_path)
             .field("simulator", &self.simulator)
+            .field("simulate_on_real_data", &self.simulate_on_real_data)
             .field("kpi_interval", &self.kpi_interval)
             .field("dashboard_interval", &self.dashboard_interval)
+            .field("retain_count", &self.retain_count)
+            .field("retain_days", &self.retain_days)
+            .field("allow_origins", &self.allow_origins)
+            .field("rate_limit", &self.rate_limit)
+            .field("event_rate_limit", &self.event_rate_limit)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_addr", &self.max_connections_per_addr)
+            .field("header_timeout", &self.header_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
+
+/// The server's edge policy, shared by the auth, limit and metrics code.
+pub(crate) struct Edge {
+    pub(crate) tokens: auth::Tokens,
+    pub(crate) refusals: auth::RefusalLog,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) http_limits: guard::HttpLimits,
+    pub(crate) event_rate: u32,
+    pub(crate) allow_origins: Vec<String>,
+    pub(crate) db_path: PathBuf,
+    /// Real (non-simulated) data went into this store.
+    pub(crate) real_data: AtomicBool,
+    /// Held by a simulator tick and by the first real write, so the simulator
+    /// never writes after real data arrived.
+    pub(crate) sim_gate: tokio::sync::Mutex<()>,
+    pub(crate) simulate_on_real_data: bool,
+}
+
+/// Key of the "real data went into this store" marker.
+const KV_REAL_DATA: &str = "real_data";
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +191,9 @@ pub enum Error {
     /// The database could not be opened or used.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The configuration is not usable (tokens, TLS files).
+    #[error("configuration: {0}")]
+    Config(String),
     /// Binding or serving failed.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
@@ -104,7 +209,7 @@ struct Live {
 pub(crate) struct App {
     io: SocketIo,
     store: Store,
-    token: Option<String>,
+    edge: Edge,
     live: Mutex<Live>,
     /// Serialises KPI/dashboard changes with their broadcast, so subscribers
     /// see updates in the order they were applied.
@@ -113,6 +218,8 @@ pub(crate) struct App {
     /// goes out in `seq` order.
     notify: tokio::sync::Mutex<()>,
     dropped: AtomicU64,
+    /// The connection caps of the accept loop (for `/metrics`).
+    conn_caps: Mutex<Option<Arc<crate::guard::ConnCaps>>>,
 }
 
 fn kv_module_key(m: Module) -> String {
@@ -123,7 +230,7 @@ const KV_ALERT_SEQ: &str = "alert_seq";
 
 impl App {
     /// Open the store and load the last KPIs (or seed values).
-    async fn new(io: SocketIo, store: Store, token: Option<String>) -> Result<App, Error> {
+    async fn new(io: SocketIo, store: Store, edge: Edge) -> Result<App, Error> {
         let mut modules = BTreeMap::new();
         for m in Module::ALL {
             let stored = store
@@ -143,11 +250,12 @@ impl App {
         Ok(App {
             io,
             store,
-            token,
+            edge,
             live: Mutex::new(Live { modules, dashboard }),
             publish: tokio::sync::Mutex::new(()),
             notify: tokio::sync::Mutex::new(()),
             dropped: AtomicU64::new(0),
+            conn_caps: Mutex::new(None),
         })
     }
 
@@ -159,6 +267,78 @@ impl App {
     pub(crate) fn drop_input(&self, source: &str, reason: &dyn std::fmt::Display) {
         let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(source, %reason, dropped_total = n, "refused bad input");
+    }
+
+    /// Count and log a storage failure; the caller answers with an error.
+    pub(crate) fn storage_failed(&self, e: &StorageError) {
+        self.edge.metrics.storage_errors.inc();
+        tracing::error!(%e, "storage failure");
+    }
+
+    /// Count a broadcast to `room` (or to everyone) for `/metrics`.
+    fn count_broadcast(&self, room: Option<&'static str>) {
+        let n = match room {
+            Some(r) => self.io.to(r).sockets().len(),
+            None => self.io.sockets().len(),
+        };
+        self.edge.metrics.broadcast(n);
+    }
+
+    /// Record that real (non-simulated) data is about to go into the store.
+    /// The first time, waits for a simulator tick in flight and persists the
+    /// marker, so the simulator never writes over it (unless
+    /// `--simulate-on-real-data`).
+    pub(crate) async fn note_real_data(&self) {
+        if self.edge.real_data.load(Ordering::SeqCst) {
+            return;
+        }
+        let _gate = self.edge.sim_gate.lock().await;
+        if !self.edge.real_data.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self
+                .store
+                .kv_put(KV_REAL_DATA, Utc::now().to_rfc3339())
+                .await
+            {
+                self.storage_failed(&e);
+            }
+        }
+    }
+
+    /// Whether the simulator must stop: real data arrived and it was not
+    /// told to run anyway.
+    pub(crate) fn simulator_must_stop(&self) -> bool {
+        self.edge.real_data.load(Ordering::SeqCst) && !self.edge.simulate_on_real_data
+    }
+
+    /// Render `/metrics`, refreshing the gauges first.
+    pub(crate) fn metrics_text(&self) -> String {
+        let m = &self.edge.metrics;
+        m.connections.set(self.io.sockets().len() as i64);
+        if let Some(caps) = &*self.conn_caps.lock().unwrap_or_else(|p| p.into_inner()) {
+            m.tcp_connections.set(caps.open() as i64);
+        }
+        m.render()
+    }
+
+    /// `/readyz`: a real write through the live connection, and a fresh
+    /// read-write open of the database file at its path (so a database file
+    /// that became unwritable or went away is noticed even though the open
+    /// connection still holds it).
+    pub(crate) async fn ready(&self) -> Result<(), String> {
+        if let Err(e) = self.store.kv_put("readyz", Utc::now().to_rfc3339()).await {
+            self.storage_failed(&e);
+            return Err(e.to_string());
+        }
+        let path = self.edge.db_path.clone();
+        let probe = tokio::task::spawn_blocking(move || storage_probe(&path))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        if let Err(e) = &probe {
+            self.edge.metrics.storage_errors.inc();
+            tracing::warn!(e, "storage not ready");
+        }
+        probe
     }
 
     /// Current KPIs of a module.
@@ -197,6 +377,7 @@ impl App {
         };
         self.live().modules.insert(module, next.clone());
         self.persist(kv_module_key(module), &next).await;
+        self.count_broadcast(Some(module.room()));
         if let Err(e) = self
             .io
             .to(module.room())
@@ -218,6 +399,7 @@ impl App {
         };
         self.live().dashboard = next.clone();
         self.persist(KV_DASHBOARD.to_owned(), &next).await;
+        self.count_broadcast(Some(socket::DASHBOARD_ROOM));
         if let Err(e) = self
             .io
             .to(socket::DASHBOARD_ROOM)
@@ -250,6 +432,7 @@ impl App {
             .store
             .insert_notification(new, chrono::SubsecRound::trunc_subsecs(Utc::now(), 3))
             .await?;
+        self.count_broadcast(Some(socket::NOTIFICATIONS_ROOM));
         if let Err(e) = self
             .io
             .to(socket::NOTIFICATIONS_ROOM)
@@ -271,6 +454,7 @@ impl App {
             message: new.message,
             created_at: Utc::now(),
         };
+        self.count_broadcast(None);
         if let Err(e) = self.io.emit(events::ALERT_SYSTEM, &alert).await {
             tracing::warn!(%e, "broadcast of alert:system failed");
         }
@@ -289,6 +473,7 @@ impl App {
                 ids: out.changed.clone(),
                 unread_count: out.unread,
             };
+            self.count_broadcast(Some(socket::NOTIFICATIONS_ROOM));
             if let Err(e) = self
                 .io
                 .to(socket::NOTIFICATIONS_ROOM)
@@ -307,9 +492,21 @@ struct Prepared {
     app: Arc<App>,
     router: axum::Router,
     config: Config,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 async fn prepare(config: Config) -> Result<Prepared, Error> {
+    let tokens = auth::Tokens::new(
+        config.token.as_deref().filter(|t| !t.is_empty()),
+        &config.view_tokens,
+        &config.publish_tokens,
+    )
+    .map_err(Error::Config)?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(Error::Config)?),
+        None => None,
+    };
+
     let path = config.db_path.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
@@ -318,19 +515,43 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
     let (layer, io) = SocketIo::builder()
         .max_payload(2 * limits::MAX_BODY_BYTES as u64)
         .ws_max_message_size(2 * limits::MAX_BODY_BYTES)
+        // An Engine.IO session must join the namespace (authenticate) soon.
+        .connect_timeout(config.handshake_timeout)
         .build_layer();
 
-    let token = config.token.clone().filter(|t| !t.is_empty());
-    if token.is_none() {
+    if tokens.is_open() {
         tracing::warn!("no token configured: the server accepts every client");
     }
-    let app = Arc::new(App::new(io.clone(), store, token).await?);
+    let real_data = store.kv_get(KV_REAL_DATA).await?.is_some();
+    let edge = Edge {
+        tokens,
+        refusals: auth::RefusalLog::new(),
+        metrics: Arc::new(metrics::Metrics::new()),
+        http_limits: crate::guard::HttpLimits::new(config.rate_limit),
+        event_rate: config.event_rate_limit,
+        allow_origins: config
+            .allow_origins
+            .iter()
+            .map(|o| crate::guard::normalize_origin(o))
+            .collect(),
+        db_path: config.db_path.clone(),
+        real_data: AtomicBool::new(real_data),
+        sim_gate: tokio::sync::Mutex::new(()),
+        simulate_on_real_data: config.simulate_on_real_data,
+    };
+    let app = Arc::new(App::new(io.clone(), store, edge).await?);
     socket::register(&io, app.clone());
-    let router = http::router(app.clone()).layer(layer);
+    let router = http::router(app.clone(), config.request_timeout)
+        .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::guard::check_origin,
+        ));
     Ok(Prepared {
         app,
         router,
         config,
+        tls,
     })
 }
 
@@ -343,39 +564,57 @@ async fn serve(
         app,
         router,
         config,
+        tls,
     } = prepared;
-    let sim = config
-        .simulator
-        .then(|| simulator::spawn(app.clone(), config.kpi_interval, config.dashboard_interval));
-    if sim.is_none() {
-        tracing::info!("simulator disabled");
-    }
+    let sim = if !config.simulator {
+        tracing::info!("simulator off (--simulate turns it on)");
+        None
+    } else if app.edge.real_data.load(Ordering::SeqCst) && !config.simulate_on_real_data {
+        tracing::warn!(
+            "simulator not started: real data went into this store \
+             (--simulate-on-real-data overrides)"
+        );
+        None
+    } else {
+        Some(simulator::spawn(
+            app.clone(),
+            config.kpi_interval,
+            config.dashboard_interval,
+        ))
+    };
+    // Keep the rate limiters' memory bounded.
+    let sweeper = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                app.edge.http_limits.forget_idle();
+            }
+        })
+    };
 
-    let stopping = Arc::new(tokio::sync::Notify::new());
     let io = app.io.clone();
-    let signal = {
-        let stopping = stopping.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            stopping.notify_one();
-            // Long-polling requests are held open by Socket.IO; close every
-            // socket so the graceful shutdown does not wait for them.
-            io.close().await;
-        }
+    let stop = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        // Long-polling requests are held open by Socket.IO; close every
+        // socket so the graceful shutdown does not wait for them.
+        io.close().await;
     };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
-    let result = tokio::select! {
-        r = server => r.map_err(Error::from),
-        _ = async { stopping.notified().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::warn!("connections still open after {:?}; stopping anyway", SHUTDOWN_GRACE);
-            Ok(())
-        }
+    let net = net::Net {
+        caps: crate::guard::ConnCaps::new(config.max_connections, config.max_connections_per_addr),
+        tls,
+        header_timeout: config.header_timeout,
+        metrics: app.edge.metrics.clone(),
     };
+    *app.conn_caps.lock().unwrap_or_else(|p| p.into_inner()) = Some(net.caps.clone());
+    net::serve(listener, router, net, stop, SHUTDOWN_GRACE).await;
+    sweeper.abort();
     if let Some(sim) = sim {
         sim.abort();
     }
-    result
+    Ok(())
 }
 
 /// Serve on `listener` until `shutdown` completes, then stop gracefully.
@@ -435,4 +674,28 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
         stop: Some(tx),
         task,
     })
+}
+
+/// Open the database file afresh, read-write, and take the write lock: fails
+/// when the file is gone, is not a database, or cannot be written.
+fn storage_probe(path: &std::path::Path) -> Result<(), String> {
+    use rusqlite::{Connection, OpenFlags};
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open {} read-write: {e}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
+    if conn.is_readonly("main").unwrap_or(true) {
+        return Err(format!("{} is read-only", path.display()));
+    }
+    // A real write, rolled back: fails on a database that cannot be written.
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT INTO kv(key, value) VALUES('readyz-probe', '')
+           ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+         ROLLBACK;",
+    )
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

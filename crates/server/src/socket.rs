@@ -62,7 +62,7 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
             let app = a.clone();
             async move {
                 let reply =
-                    match parse::<ModuleRequest>(&app, events::MODULE_SUBSCRIBE, data, false) {
+                    match parse::<ModuleRequest>(&app, &s, events::MODULE_SUBSCRIBE, data, false) {
                         Ok(req) => {
                             // Join first so no update falls between snapshot and room.
                             s.join(req.module.room());
@@ -85,7 +85,8 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
             let app = a.clone();
             async move {
                 let reply =
-                    match parse::<ModuleRequest>(&app, events::MODULE_UNSUBSCRIBE, data, false) {
+                    match parse::<ModuleRequest>(&app, &s, events::MODULE_UNSUBSCRIBE, data, false)
+                    {
                         Ok(req) => {
                             s.leave(req.module.room());
                             to_value(&AckOk { ok: true })
@@ -105,6 +106,7 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
             async move {
                 let reply = match parse::<DashboardSubscribe>(
                     &app,
+                    &s,
                     events::DASHBOARD_SUBSCRIBE,
                     data,
                     true,
@@ -131,6 +133,7 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
             async move {
                 let reply = match parse::<NotificationSubscribe>(
                     &app,
+                    &s,
                     events::NOTIFICATION_SUBSCRIBE,
                     data,
                     true,
@@ -164,20 +167,25 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
     let a = app;
     s.on(
         events::NOTIFICATION_MARK_READ,
-        move |TryData(data): TryData<Value>, ack: AckSender| {
+        move |s: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
             let app = a.clone();
             async move {
-                let reply =
-                    match parse::<MarkRead>(&app, events::NOTIFICATION_MARK_READ, data, false) {
-                        Ok(req) => match app.mark_read(req).await {
-                            Ok(out) => to_value(&MarkReadAck {
-                                ok: true,
-                                unread_count: out.unread,
-                            }),
-                            Err(e) => storage_failure(e),
-                        },
-                        Err(e) => e,
-                    };
+                let reply = match parse::<MarkRead>(
+                    &app,
+                    &s,
+                    events::NOTIFICATION_MARK_READ,
+                    data,
+                    false,
+                ) {
+                    Ok(req) => match app.mark_read(req).await {
+                        Ok(out) => to_value(&MarkReadAck {
+                            ok: true,
+                            unread_count: out.unread,
+                        }),
+                        Err(e) => storage_failure(e),
+                    },
+                    Err(e) => e,
+                };
                 send(ack, &reply);
             }
         },
@@ -193,10 +201,13 @@ fn on_connect(s: SocketRef, app: Arc<App>) {
 /// With `empty_ok`, an event sent without any payload counts as `{}`.
 fn parse<T: DeserializeOwned + Validate>(
     app: &App,
+    s: &SocketRef,
     event: &str,
     data: Result<Value, ParserError>,
     empty_ok: bool,
 ) -> Result<T, Value> {
+    // Counted for /metrics, and refused over the connection's event rate.
+    crate::guard::event_allowed(app, s)?;
     let refuse = |reason: String| {
         app.drop_input(event, &reason);
         to_value(&AckError::new(reason))
