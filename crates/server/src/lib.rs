@@ -676,26 +676,14 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     })
 }
 
-/// Open the database file afresh, read-write, and take the write lock: fails
-/// when the file is gone, is not a database, or cannot be written.
+/// Open the database file afresh for writing (nothing is written): fails when
+/// the file is gone from its path or cannot be written (read-only mount,
+/// immutable, permissions). Done with a plain open rather than SQLite, which
+/// reuses file descriptors it already holds for the same file.
 fn storage_probe(path: &std::path::Path) -> Result<(), String> {
-    use rusqlite::{Connection, OpenFlags};
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| format!("cannot open {} read-write: {e}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(2))
-        .map_err(|e| e.to_string())?;
-    if conn.is_readonly("main").unwrap_or(true) {
-        return Err(format!("{} is read-only", path.display()));
-    }
-    // A real write, rolled back: fails on a database that cannot be written.
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
-         INSERT INTO kv(key, value) VALUES('readyz-probe', '')
-           ON CONFLICT(key) DO UPDATE SET value = excluded.value;
-         ROLLBACK;",
-    )
-    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))
 }
