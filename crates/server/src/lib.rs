@@ -635,14 +635,17 @@ pub async fn run(
 pub struct ServerHandle {
     /// The address it listens on.
     pub addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
 }
 
 impl ServerHandle {
-    /// `http://{addr}`, the base URL for HTTP and Socket.IO clients.
+    /// `http://{addr}` (`https://` with TLS), the base URL for HTTP and
+    /// Socket.IO clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Ask the server to stop and wait until it has.
@@ -664,6 +667,7 @@ impl ServerHandle {
 pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
+    let tls = config.tls.is_some();
     let prepared = prepare(config).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(prepared, listener, async move {
@@ -671,6 +675,7 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     }));
     Ok(ServerHandle {
         addr,
+        tls,
         stop: Some(tx),
         task,
     })
