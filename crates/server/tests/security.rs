@@ -434,3 +434,19 @@ async fn simulator_never_writes_over_real_data() {
     }
     server.stop().await.unwrap();
 }
+
+/// `--help` shows which variables the token flags read, never their values.
+#[test]
+fn server_help_does_not_print_tokens_from_the_environment() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+        .arg("--help")
+        .env("PULSEBOARD_TOKEN", "secret-full")
+        .env("PULSEBOARD_VIEW_TOKENS", "alice=secret-view")
+        .env("PULSEBOARD_PUBLISH_TOKENS", "ci=secret-publish")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("PULSEBOARD_VIEW_TOKENS"), "{text}");
+    assert!(!text.contains("secret-"), "{text}");
+}
