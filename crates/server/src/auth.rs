@@ -9,7 +9,7 @@
 //! `default` viewer with full rights.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::Path,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -279,7 +279,7 @@ impl RefusalLog {
     }
 
     /// Record one refusal; logs at most once per [`AUTH_LOG_EVERY`].
-    pub(crate) fn refused(&self, what: &str, peer: Option<SocketAddr>) {
+    pub(crate) fn refused(&self, what: &str, peer: Option<IpAddr>) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         st.1 += 1;
         let now = Instant::now();
@@ -290,7 +290,7 @@ impl RefusalLog {
             let count = std::mem::take(&mut st.1);
             st.0 = Some(now);
             drop(st);
-            let peer = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            let peer = peer.map(|p| p.to_string()).unwrap_or_default();
             tracing::warn!(
                 refused = count,
                 latest = what,
@@ -322,12 +322,12 @@ impl std::fmt::Display for Refused {
 }
 
 /// The peer address of a Socket.IO handshake, when known.
-fn socket_peer(socket: &SocketRef) -> Option<SocketAddr> {
+fn socket_peer(socket: &SocketRef) -> Option<IpAddr> {
     socket
         .req_parts()
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
+        .map(|c| c.0.ip())
 }
 
 /// Socket.IO connect middleware body: checks the handshake `auth.token`,
@@ -383,10 +383,7 @@ pub(crate) async fn authorize(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+    let peer = crate::guard::client_ip(&app.edge.trusted_proxies, &req);
     match app.edge.tokens.admit(bearer(&req)) {
         Some(a) if a.role.allows(right) => {
             req.extensions_mut().insert(Viewer(a.name));

@@ -92,14 +92,43 @@ fn peer(req: &Request) -> Option<SocketAddr> {
         .map(|c| c.0)
 }
 
+/// The client address of a request: the TCP peer, or, when the peer is a
+/// `--trusted-proxy`, the right-most `X-Forwarded-For` address that is not
+/// itself a trusted proxy (the left part of the header is whatever the client
+/// sent and cannot be trusted).
+pub(crate) fn client_ip(trusted: &[IpAddr], req: &Request) -> Option<IpAddr> {
+    let peer = peer(req)?.ip();
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    for value in req.headers().get_all("x-forwarded-for").iter().rev() {
+        let Ok(text) = value.to_str() else {
+            return Some(client);
+        };
+        for hop in text.split(',').rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !trusted.contains(&ip) {
+                        return Some(ip);
+                    }
+                }
+                Err(_) => return Some(client),
+            }
+        }
+    }
+    Some(client)
+}
+
 /// Axum middleware for the HTTP API: 429 with `Retry-After` once an address
 /// or a (known) token is over `--rate-limit` requests per second.
 pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     app.edge.metrics.http_requests.inc();
     let limits = &app.edge.http_limits;
     let mut refused = None;
-    if let Some(p) = peer(&req) {
-        if let Err(not_until) = limits.per_addr.check_key(&p.ip()) {
+    if let Some(ip) = client_ip(&app.edge.trusted_proxies, &req) {
+        if let Err(not_until) = limits.per_addr.check_key(&ip) {
             refused = Some(not_until.wait_time_from(DefaultClock::default().now()));
         }
     }
@@ -265,6 +294,50 @@ content-length: 32\r\n\r\n\
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn req_from(peer: &str, xff: &[&str]) -> Request {
+        let mut b = axum::http::Request::builder();
+        for v in xff {
+            b = b.header("x-forwarded-for", *v);
+        }
+        let mut r = b.body(axum::body::Body::empty()).unwrap();
+        r.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 5555)));
+        r
+    }
+
+    #[test]
+    fn forwarded_for_is_used_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // Untrusted peer: the header is ignored.
+        assert_eq!(
+            client_ip(&[proxy], &req_from("192.0.2.9", &["1.2.3.4"])),
+            ip("192.0.2.9")
+        );
+        // Trusted proxy: the right-most untrusted hop; a client-sent prefix is ignored.
+        assert_eq!(
+            client_ip(&[proxy], &req_from("10.0.0.1", &["6.6.6.6, 198.51.100.7"])),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(
+                &[proxy],
+                &req_from("10.0.0.1", &["198.51.100.7", "10.0.0.1"])
+            ),
+            ip("198.51.100.7")
+        );
+        // Trusted proxy without the header: the proxy itself.
+        assert_eq!(
+            client_ip(&[proxy], &req_from("10.0.0.1", &[])),
+            ip("10.0.0.1")
+        );
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            client_ip(&[proxy], &req_from("10.0.0.1", &["junk, 198.51.100.7"])),
+            ip("198.51.100.7")
+        );
+    }
 
     #[test]
     fn caps_count_and_release() {

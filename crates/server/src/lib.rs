@@ -84,6 +84,9 @@ pub struct Config {
     pub allow_origins: Vec<String>,
     /// HTTP API requests per second per address and per token before 429.
     pub rate_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address for
+    /// the per-address rate limit and the logs (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Socket.IO events per second per connection before `rate limited`.
     pub event_rate_limit: u32,
     /// Open TCP connections at most, all addresses together.
@@ -119,6 +122,7 @@ impl Config {
             retain_days: None,
             allow_origins: Vec::new(),
             rate_limit: 200,
+            trusted_proxies: Vec::new(),
             event_rate_limit: 50,
             max_connections: 1000,
             max_connections_per_addr: 100,
@@ -154,6 +158,7 @@ impl std::fmt::Debug for Config {
             .field("retain_days", &self.retain_days)
             .field("allow_origins", &self.allow_origins)
             .field("rate_limit", &self.rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("event_rate_limit", &self.event_rate_limit)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_addr", &self.max_connections_per_addr)
@@ -173,6 +178,7 @@ pub(crate) struct Edge {
     pub(crate) http_limits: guard::HttpLimits,
     pub(crate) event_rate: u32,
     pub(crate) allow_origins: Vec<String>,
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
     pub(crate) db_path: PathBuf,
     /// Real (non-simulated) data went into this store.
     pub(crate) real_data: AtomicBool,
@@ -534,6 +540,7 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
             .iter()
             .map(|o| crate::guard::normalize_origin(o))
             .collect(),
+        trusted_proxies: config.trusted_proxies.clone(),
         db_path: config.db_path.clone(),
         real_data: AtomicBool::new(real_data),
         sim_gate: tokio::sync::Mutex::new(()),

@@ -76,6 +76,15 @@ struct Cli {
     #[arg(long, value_name = "N", env = "PULSEBOARD_RATE_LIMIT", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit: u32,
+    /// Address of a reverse proxy whose X-Forwarded-For names the client for
+    /// the per-address rate limit and logs (repeatable).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "IP",
+        env = "PULSEBOARD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Socket.IO events per second per connection before `rate limited`.
     #[arg(long, value_name = "N", env = "PULSEBOARD_EVENT_RATE_LIMIT", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -222,6 +231,7 @@ async fn main() -> ExitCode {
     config.retain_days = cli.retain_days;
     config.allow_origins = cli.allow_origins.clone();
     config.rate_limit = cli.rate_limit;
+    config.trusted_proxies = cli.trusted_proxies.clone();
     config.event_rate_limit = cli.event_rate_limit;
     config.max_connections = usize::try_from(cli.max_connections).unwrap_or(usize::MAX);
     config.max_connections_per_addr =

@@ -259,3 +259,58 @@ async fn unauthenticated_engine_io_sessions_are_short_lived() {
     );
     server.stop().await.unwrap();
 }
+
+/// Behind a `--trusted-proxy`, the per-address limit counts the client named
+/// by `X-Forwarded-For`; from any other peer the header is ignored.
+#[tokio::test]
+async fn forwarded_for_counts_only_from_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.rate_limit = 3;
+    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let server = start(c).await;
+    let url = format!("{}/api/snapshot", server.url());
+    // The proxy forwards 10 different clients: none is limited.
+    let proxy = Client::new();
+    for i in 1..=10 {
+        let resp = proxy
+            .get(&url)
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "client {i}");
+    }
+    // One forwarded client over its rate is.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let resp = proxy
+            .get(&url)
+            .header("x-forwarded-for", "198.51.100.77")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // An untrusted peer cannot dodge its limit by inventing the header.
+    let direct = Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 5]))
+        .build()
+        .unwrap();
+    let mut limited = false;
+    for i in 1..=10 {
+        let resp = direct
+            .get(&url)
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .send()
+            .await
+            .unwrap();
+        limited |= resp.status() == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "a forged X-Forwarded-For was believed");
+    server.stop().await.unwrap();
+}
