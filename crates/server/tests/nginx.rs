@@ -55,7 +55,7 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 /// nginx running the documented config in front of `upstream`; killed on drop.
 struct Nginx {
-    child: tokio::process::Child,
+    _child: tokio::process::Child,
     port: u16,
 }
 
@@ -94,7 +94,10 @@ impl Nginx {
             .kill_on_drop(true)
             .spawn()
             .expect("nginx starts");
-        let n = Nginx { child, port };
+        let n = Nginx {
+            _child: child,
+            port,
+        };
         let url = n.url();
         eventually("nginx to listen", || {
             let url = url.clone();
