@@ -27,8 +27,11 @@ use socketioxide::extract::SocketRef;
 
 use crate::{auth, http::ApiError, App};
 
+/// A quota of `per_second` (burst of as many); clamped to 1..=10^9 so the
+/// replenish interval never rounds down to zero.
 fn quota(per_second: u32) -> Quota {
-    Quota::per_second(NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN))
+    let n = per_second.clamp(1, 1_000_000_000);
+    Quota::per_second(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
 /// A Socket.IO connection's event budget (kept in the socket's extensions).
@@ -337,6 +340,18 @@ mod tests {
             client_ip(&[proxy], &req_from("10.0.0.1", &["junk, 198.51.100.7"])),
             ip("198.51.100.7")
         );
+    }
+
+    #[test]
+    fn huge_quotas_do_not_break_the_limiter() {
+        let l = HttpLimits::new(u32::MAX);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        for _ in 0..1000 {
+            assert!(l.per_addr.check_key(&ip).is_ok());
+        }
+        let one = HttpLimits::new(0);
+        assert!(one.per_addr.check_key(&ip).is_ok());
+        assert!(one.per_addr.check_key(&ip).is_err());
     }
 
     #[test]
