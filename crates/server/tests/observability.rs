@@ -142,3 +142,100 @@ async fn readyz_goes_503_when_the_database_becomes_unwritable_and_back() {
     assert!(metric(&m, "pulseboard_storage_errors_total") >= 1.0, "{m}");
     server.stop().await.unwrap();
 }
+
+/// Start the server binary with `args`; returns the child and its base URL.
+async fn server_binary(dir: &tempfile::TempDir, args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.path().join("server.db"))
+        .args(args)
+        .env_remove("PULSEBOARD_TOKEN")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(common::WAIT, lines.next_line())
+        .await
+        .expect("listening line")
+        .unwrap()
+        .unwrap()
+        .strip_prefix("listening on ")
+        .expect("listening on URL")
+        .to_string();
+    (child, url)
+}
+
+/// With `--log-format json` every log line is a JSON object; 50 refused
+/// logins in a burst give one warn line carrying the count, not 50 lines.
+#[tokio::test]
+async fn json_logs_and_refused_logins_logged_at_warn_without_flooding() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = server_binary(&dir, &["--token", "tok", "--log-format", "json"]).await;
+    let http = Client::new();
+    for _ in 0..50 {
+        let resp = http
+            .get(format!("{url}/api/snapshot"))
+            .bearer_auth("guess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let m = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(metric(&m, "pulseboard_auth_refused_total"), 50.0);
+    child.start_kill().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    let refused: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("refused authentication"))
+        })
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["level"], "WARN");
+    assert_eq!(
+        refused[0]["fields"]["refused"], 1,
+        "the first one is logged at once"
+    );
+}
+
+/// Without any token the server will not listen on a non-loopback address
+/// unless told to.
+#[tokio::test]
+async fn an_open_server_refuses_a_non_loopback_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+        .args(["--listen", "0.0.0.0:0", "--db"])
+        .arg(dir.path().join("server.db"))
+        .env_remove("PULSEBOARD_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no token configured"), "{err}");
+}
