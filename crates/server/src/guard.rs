@@ -18,8 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use governor::{
-    clock::{Clock, DefaultClock},
-    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::Clock, DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter,
 };
 use pulseboard_protocol::AckError;
 use serde_json::Value;
@@ -132,7 +131,7 @@ pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: 
     let mut refused = None;
     if let Some(ip) = client_ip(&app.edge.trusted_proxies, &req) {
         if let Err(not_until) = limits.per_addr.check_key(&ip) {
-            refused = Some(not_until.wait_time_from(DefaultClock::default().now()));
+            refused = Some(not_until.wait_time_from(limits.per_addr.clock().now()));
         }
     }
     if refused.is_none() {
@@ -141,7 +140,7 @@ pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: 
             if !app.edge.tokens.is_open() {
                 let key = format!("{:?}:{}", a.role, a.name);
                 if let Err(not_until) = limits.per_token.check_key(&key) {
-                    refused = Some(not_until.wait_time_from(DefaultClock::default().now()));
+                    refused = Some(not_until.wait_time_from(limits.per_token.clock().now()));
                 }
             }
         }
