@@ -450,3 +450,79 @@ fn server_help_does_not_print_tokens_from_the_environment() {
     assert!(text.contains("PULSEBOARD_VIEW_TOKENS"), "{text}");
     assert!(!text.contains("secret-"), "{text}");
 }
+
+/// The binary wires the role flags, the environment lists and the token file
+/// together: every source of tokens works with its role.
+#[tokio::test]
+async fn server_binary_takes_tokens_from_flags_environment_and_file() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens");
+    std::fs::write(&file, "token admin-t\npublish-token ci=ci-t\n").unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--view-token",
+            "alice=alice-t",
+            "--token-file",
+        ])
+        .arg(&file)
+        .args(["--allow-origin", "https://dash.example.com", "--db"])
+        .arg(dir.path().join("server.db"))
+        .env_remove("PULSEBOARD_TOKEN")
+        .env("PULSEBOARD_VIEW_TOKENS", "bob=bob-t,carol=carol-t")
+        .env("PULSEBOARD_PUBLISH_TOKENS", "billing=billing-t,ops=ops-t")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(common::WAIT, lines.next_line())
+        .await
+        .expect("listening line")
+        .unwrap()
+        .unwrap();
+    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let http = Client::new();
+    let get = |t: &'static str| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.get(format!("{url}/api/snapshot"))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // A flag replaces its environment variable (as for every flag): alice
+    // counts, bob and carol do not. The publish list comes from the
+    // environment (comma-separated), the full and ci tokens from the file.
+    assert_eq!(get("alice-t").await, StatusCode::OK);
+    assert_eq!(get("bob-t").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(get("ops-t").await, StatusCode::FORBIDDEN);
+    assert_eq!(get("admin-t").await, StatusCode::OK);
+    assert_eq!(get("ci-t").await, StatusCode::FORBIDDEN);
+    assert_eq!(get("billing-t").await, StatusCode::FORBIDDEN);
+    assert_eq!(get("nobody").await, StatusCode::UNAUTHORIZED);
+    let resp = http
+        .post(format!("{url}/api/notifications"))
+        .bearer_auth("billing-t")
+        .header("origin", "https://dash.example.com")
+        .json(&notification())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let resp = http
+        .post(format!("{url}/api/notifications"))
+        .bearer_auth("ci-t")
+        .header("origin", "https://other.example.com")
+        .json(&notification())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    child.kill().await.unwrap();
+}
