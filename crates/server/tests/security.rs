@@ -526,3 +526,45 @@ async fn server_binary_takes_tokens_from_flags_environment_and_file() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     child.kill().await.unwrap();
 }
+
+/// `--simulate` turns the simulator on in the binary; `--no-simulator` is
+/// still accepted.
+#[tokio::test]
+async fn simulate_flag_turns_the_simulator_on_and_no_simulator_is_accepted() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    for (flag, moves) in [("--simulate", true), ("--no-simulator", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                flag,
+                "--kpi-interval-ms",
+                "50",
+                "--db",
+            ])
+            .arg(dir.path().join("server.db"))
+            .env_remove("PULSEBOARD_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(common::WAIT, lines.next_line())
+            .await
+            .expect("listening line")
+            .unwrap()
+            .unwrap_or_else(|| panic!("{flag}: the server did not start"));
+        let url = line.strip_prefix("listening on ").unwrap().to_string();
+        let http = Client::new();
+        let first = snapshot(&http, &url).await;
+        if moves {
+            eventually("a simulated KPI change", || {
+                let (http, url, first) = (&http, &url, &first);
+                async move { (snapshot(http, url).await["modules"] != first["modules"]).then_some(()) }
+            })
+            .await;
+        }
+        child.kill().await.unwrap();
+    }
+}
