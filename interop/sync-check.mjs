@@ -11,7 +11,7 @@
 //       subscribed, then collects notifications (live and by catch-up after a
 //       server disconnect) until it holds --count distinct ones.
 //   node interop/sync-check.mjs viewers --url U
-//       per-viewer read state over sockets (server with test viewers: the
+//       per-viewer read state over sockets (server with view tokens alice=alice and bob=bob: the
 //       handshake token names the viewer); expects notifications n-1..n-3.
 //   node interop/sync-check.mjs ack     --url U --event E --payload JSON
 //       one event, prints its ack.

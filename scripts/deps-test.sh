@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What only the tests need, beyond scripts/deps.sh:
 # - WebKitWebDriver (Debian webkit2gtk-driver) and tauri-driver for the webview e2e tests,
-# - the official Node socket.io / socket.io-client 4.8 for the interop tests.
+# - the official Node socket.io / socket.io-client 4.8 for the interop tests,
+# - nginx (Debian nginx-light) for the reverse-proxy test of docs/deploy/nginx.conf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,12 @@ if ! command -v WebKitWebDriver >/dev/null 2>&1 || ! command -v import >/dev/nul
   SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends webkit2gtk-driver imagemagick
+fi
+# nginx runs docs/deploy/nginx.conf in crates/server/tests/nginx.rs.
+if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nginx-light
 fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --locked --version 2.1.0

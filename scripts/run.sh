@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run Pulseboard: the server with its simulator, and the desktop app connected to it.
+# Run Pulseboard: the server with its demo simulator (--simulate), and the desktop app connected to it.
 #   scripts/run.sh            (Ctrl-C stops both)
 # Env: PULSEBOARD_PORT (default 4000), PULSEBOARD_TOKEN (default: a fresh random token).
 # On a machine without a display it starts a virtual one (Xvfb) and says so.
@@ -18,7 +18,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 PULSEBOARD_TOKEN="$TOKEN" target/debug/pulseboard-server \
-  --listen "127.0.0.1:$PORT" --db "$DATA/server.db" &
+  --listen "127.0.0.1:$PORT" --db "$DATA/demo.db" --simulate &
 pids+=($!)
 for _ in $(seq 50); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break

@@ -59,6 +59,8 @@ async fn measure(a: Args) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut config = pulseboard_server::Config::new(dir.path().join("server.db"));
     config.simulator = false;
+    // 1000 PUTs per second from one address: above the default rate limit.
+    config.rate_limit = u32::MAX;
     let server = pulseboard_server::spawn(config)
         .await
         .map_err(|e| e.to_string())?;

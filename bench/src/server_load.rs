@@ -90,6 +90,16 @@ fn start_server(a: &Args) -> Result<(Child, u16), String> {
             "--db".into(),
             db.display().to_string(),
             "--no-simulator".into(),
+            // A load test is one address opening thousands of connections
+            // and posting fast: lift the per-address and rate limits.
+            "--max-connections".into(),
+            "1000000".into(),
+            "--max-connections-per-addr".into(),
+            "1000000".into(),
+            "--rate-limit".into(),
+            "1000000".into(),
+            "--event-rate-limit".into(),
+            "1000000".into(),
         ]),
         "node" => argv.extend([
             a.node_bin.clone(),

@@ -30,9 +30,47 @@ struct Target {
         default_value = "http://127.0.0.1:4000"
     )]
     server: String,
-    /// Shared token.
-    #[arg(long, env = "PULSEBOARD_TOKEN")]
+    /// Token (full, view or publish, as the command needs).
+    #[arg(long, env = "PULSEBOARD_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// PEM file of a private certificate authority to trust in addition to
+    /// the system roots (for an https:// server).
+    #[arg(long, value_name = "PEM", env = "PULSEBOARD_CA")]
+    ca: Option<std::path::PathBuf>,
+}
+
+impl Target {
+    /// Warn (stderr) before a token goes over plain http:// to a host that
+    /// is not loopback: anyone on the path can read and reuse it.
+    fn warn_if_plain_token(&self) {
+        if self.token.is_none() {
+            return;
+        }
+        if let Some(host) = plain_remote_host(&self.server) {
+            eprintln!(
+                "pulseboard-cli: warning: sending the token over plain http:// to {host}, \
+                 which is not loopback; anyone on the network path can read it (use https://)"
+            );
+        }
+    }
+}
+
+/// The host of an `http://` URL when it is not a loopback host.
+fn plain_remote_host(server: &str) -> Option<String> {
+    let url = reqwest::Url::parse(server).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let host = url.host_str()?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            bare.eq_ignore_ascii_case("localhost")
+                || bare.to_ascii_lowercase().ends_with(".localhost")
+        }
+    };
+    (!loopback).then(|| host.to_string())
 }
 
 #[derive(Subcommand)]
@@ -98,6 +136,16 @@ fn line(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
 
 /// Tail: exit 0 on Ctrl-C, 2 when the token is refused, 1 on output errors.
 async fn tail(target: Target, transport: TransportMode) -> ExitCode {
+    if let Some(ca) = &target.ca {
+        // The core client has no private-CA option yet: refuse rather than
+        // silently connect without it.
+        eprintln!(
+            "pulseboard-cli: --ca {} is not supported by `tail` yet (only by send and snapshot)",
+            ca.display()
+        );
+        return ExitCode::from(2);
+    }
+    target.warn_if_plain_token();
     let mut config = ClientConfig::new(&target.server);
     config.token = target.token;
     config.transport = transport;
@@ -143,14 +191,33 @@ async fn http(
     body: Option<Value>,
 ) -> Result<Value, String> {
     let url = format!("{}{}", target.server.trim_end_matches('/'), path);
-    let mut req = reqwest::Client::new().request(method, &url);
+    target.warn_if_plain_token();
+    let mut builder = reqwest::Client::builder();
+    if let Some(ca) = &target.ca {
+        let pem = std::fs::read(ca).map_err(|e| format!("--ca {}: {e}", ca.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("--ca {}: not a PEM certificate: {e}", ca.display()))?;
+        if certs.is_empty() {
+            return Err(format!("--ca {}: no PEM certificate in it", ca.display()));
+        }
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    let client = builder
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+    let mut req = client.request(method, &url);
     if let Some(t) = &target.token {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| describe_send_error(&url, &e))?;
     let status = resp.status();
     let v: Value = resp
         .json()
@@ -165,6 +232,27 @@ async fn http(
                 .and_then(Value::as_str)
                 .unwrap_or("no reason given")
         ))
+    }
+}
+
+/// A send error in words; a certificate that cannot be verified says so.
+fn describe_send_error(url: &str, e: &reqwest::Error) -> String {
+    let mut chain = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        chain.push(err.to_string());
+        cur = err.source();
+    }
+    let detail = chain.join(": ");
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") {
+        format!(
+            "{url}: TLS certificate problem: the server's certificate could not be verified \
+             ({}); if it comes from a private CA, pass --ca PEM",
+            chain.last().map(String::as_str).unwrap_or("unknown reason")
+        )
+    } else {
+        format!("{url}: {detail}")
     }
 }
 
@@ -226,5 +314,26 @@ async fn main() -> ExitCode {
             eprintln!("pulseboard-cli: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_remote_host;
+
+    #[test]
+    fn plain_http_to_remote_hosts_is_noticed() {
+        assert_eq!(
+            plain_remote_host("http://10.0.0.5:4000").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(
+            plain_remote_host("http://pulse.example.com").as_deref(),
+            Some("pulse.example.com")
+        );
+        assert_eq!(plain_remote_host("http://127.0.0.1:4000"), None);
+        assert_eq!(plain_remote_host("http://localhost:4000"), None);
+        assert_eq!(plain_remote_host("http://[::1]:4000"), None);
+        assert_eq!(plain_remote_host("https://pulse.example.com"), None);
     }
 }

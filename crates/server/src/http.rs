@@ -22,7 +22,12 @@ use pulseboard_protocol::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::{auth, App, StorageError};
+use std::time::Duration;
+
+use axum::http::header;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::{auth, auth::Right, guard, App, StorageError};
 
 /// An HTTP error answer: a status and `{"error": reason}`.
 #[derive(Debug)]
@@ -47,27 +52,54 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> ApiError {
-        tracing::error!(%e, "storage failure while answering a request");
+impl ApiError {
+    /// The answer to a storage failure (counted and logged by the caller).
+    fn storage(app: &App, e: StorageError) -> ApiError {
+        app.storage_failed(&e);
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
     }
 }
 
 /// The API router, without the Socket.IO layer.
-pub(crate) fn router(app: Arc<App>) -> Router {
-    let api = Router::new()
+///
+/// Layers run outside in: rate limit (per address and token), request
+/// timeout, token and role (401/403), then for writes the JSON
+/// Content-Type rule (415). The Origin check wraps everything, Socket.IO
+/// included (see `prepare`).
+pub(crate) fn router(app: Arc<App>, request_timeout: Duration) -> Router {
+    let read = Router::new()
         .route("/api/snapshot", get(snapshot))
+        .route_layer(middleware::from_fn_with_state(
+            (app.clone(), Right::View),
+            auth::authorize,
+        ));
+    let write = Router::new()
         .route("/api/notifications", post(post_notification))
         .route("/api/alerts", post(post_alert))
         .route("/api/kpis/{module}", put(put_kpis))
         .route("/api/dashboard", put(put_dashboard))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
-            auth::require_token,
+            guard::require_json,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            (app.clone(), Right::Publish),
+            auth::authorize,
+        ));
+    let api = read
+        .merge(write)
+        .route_layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            guard::rate_limit,
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -105,6 +137,27 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// 200 while storage answers (a real write, and the database file writable
+/// at its path), 503 otherwise.
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    match app.ready().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "error": reason })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        app.metrics_text(),
+    )
+        .into_response()
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not found")
 }
@@ -120,7 +173,11 @@ async fn snapshot(
     let viewer = viewer
         .map(|v| v.0)
         .unwrap_or_else(|| auth::Viewer(auth::Viewer::DEFAULT.to_string()));
-    Ok(Json(app.snapshot(&viewer).await?).into_response())
+    let snap = app
+        .snapshot(&viewer)
+        .await
+        .map_err(|e| ApiError::storage(&app, e))?;
+    Ok(Json(snap).into_response())
 }
 
 async fn post_notification(
@@ -128,7 +185,11 @@ async fn post_notification(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let new: NewNotification = body(&app, raw)?;
-    let stored = app.add_notification(new).await?;
+    app.note_real_data().await;
+    let stored = app
+        .add_notification(new)
+        .await
+        .map_err(|e| ApiError::storage(&app, e))?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
 
@@ -137,7 +198,10 @@ async fn post_alert(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let new: NewAlert = body(&app, raw)?;
-    let alert = app.raise_alert(new).await?;
+    let alert = app
+        .raise_alert(new)
+        .await
+        .map_err(|e| ApiError::storage(&app, e))?;
     Ok((StatusCode::CREATED, Json(alert)).into_response())
 }
 
@@ -152,6 +216,7 @@ async fn put_kpis(
         ApiError::new(StatusCode::NOT_FOUND, e.to_string())
     })?;
     let req: PutKpis = body(&app, raw)?;
+    app.note_real_data().await;
     Ok(Json(app.put_kpis(module, req.kpis).await).into_response())
 }
 
@@ -160,5 +225,6 @@ async fn put_dashboard(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: PutDashboard = body(&app, raw)?;
+    app.note_real_data().await;
     Ok(Json(app.put_dashboard(req.summary, req.top_kpis).await).into_response())
 }

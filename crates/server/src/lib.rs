@@ -9,10 +9,16 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod guard;
 mod http;
+mod metrics;
+mod net;
 mod simulator;
 mod socket;
 pub mod storage;
+mod tls;
+
+pub use auth::{name_token, parse_token_file, read_token_file, TokenFile};
 
 use std::{
     collections::BTreeMap,
@@ -20,7 +26,7 @@ use std::{
     net::SocketAddr,
     path::PathBuf,
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -61,63 +67,152 @@ pub const DEFAULT_SOCKET_BUFFER: usize = 4096;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Server configuration. The listen address is given by the caller's listener.
+///
+/// Every limit has a default that a real backend does not hit; see
+/// SECURITY.md for what each one protects.
 #[derive(Clone)]
 pub struct Config {
-    /// Shared token required from clients; `None` leaves the server open.
+    /// Full-rights token (`--token`), viewer `default`. With no token of any
+    /// kind configured the server is open.
     pub token: Option<String>,
+    /// `(NAME, TOKEN)` of each `--view-token NAME=TOKEN`: Socket.IO and
+    /// `GET /api/snapshot`, read state per NAME.
+    pub view_tokens: Vec<(String, String)>,
+    /// `(NAME, TOKEN)` of each `--publish-token NAME=TOKEN`: the HTTP write API only.
+    pub publish_tokens: Vec<(String, String)>,
     /// SQLite database file (its parent directory is created).
     pub db_path: PathBuf,
-    /// Run the built-in KPI simulator.
+    /// Run the built-in demo simulator (`--simulate`; off by default).
     pub simulator: bool,
+    /// Let the simulator run on a store that real data went into
+    /// (`--simulate-on-real-data`). Without it the simulator does not start on
+    /// such a store and stops at the first real write.
+    pub simulate_on_real_data: bool,
     /// Simulator period for module KPIs (contract: 5 s).
     pub kpi_interval: Duration,
     /// Simulator period for the dashboard (contract: 10 s).
     pub dashboard_interval: Duration,
-    /// Retention: keep at most this many notifications (the newest).
+    /// Keep at most this many notifications (`--retain-count`).
     pub retain_count: Option<u64>,
-    /// Retention: delete notifications older than this many days.
+    /// Keep notifications at most this many days (`--retain-days`).
     pub retain_days: Option<u64>,
+    /// Browser origins allowed (`--allow-origin`); a request with any other
+    /// `Origin` header gets 403. Empty: no browser origin is allowed.
+    pub allow_origins: Vec<String>,
+    /// HTTP API requests per second per address and per token before 429.
+    pub rate_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address for
+    /// the per-address rate limit and the logs (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Socket.IO events per second per connection before `rate limited`.
+    pub event_rate_limit: u32,
+    /// Open TCP connections at most, all addresses together.
+    pub max_connections: usize,
+    /// Open TCP connections at most from one IP address.
+    pub max_connections_per_addr: usize,
+    /// Time a client gets to send a request's headers; also how long an idle
+    /// keep-alive connection stays open, and the TLS handshake deadline.
+    pub header_timeout: Duration,
+    /// Longest an HTTP API request (body included) may take (408 after).
+    pub request_timeout: Duration,
+    /// Life of an Engine.IO session that has not joined the namespace (not
+    /// authenticated) yet.
+    pub handshake_timeout: Duration,
+    /// PEM certificate chain and private key: serve HTTPS and WSS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Packets buffered per socket before an emit to it fails; a socket whose
     /// buffer is full is disconnected (it reconnects and catches up by
     /// `afterSeq`). Default [`DEFAULT_SOCKET_BUFFER`].
     pub socket_buffer: usize,
-    /// Tests only, until view tokens exist: on an open server, a socket's
-    /// viewer is the handshake's `auth.token`.
-    #[doc(hidden)]
-    pub test_viewer_from_token: bool,
 }
 
 impl Config {
-    /// Defaults: no token, simulator on, 5 s KPI and 10 s dashboard periods.
+    /// Defaults: no token, simulator off, 5 s KPI and 10 s dashboard
+    /// periods, the default limits.
     pub fn new(db_path: impl Into<PathBuf>) -> Config {
         Config {
             token: None,
+            view_tokens: Vec::new(),
+            publish_tokens: Vec::new(),
             db_path: db_path.into(),
-            simulator: true,
+            simulator: false,
+            simulate_on_real_data: false,
             kpi_interval: Duration::from_millis(5000),
             dashboard_interval: Duration::from_millis(10_000),
             retain_count: None,
             retain_days: None,
             socket_buffer: DEFAULT_SOCKET_BUFFER,
-            test_viewer_from_token: false,
+            allow_origins: Vec::new(),
+            rate_limit: 200,
+            trusted_proxies: Vec::new(),
+            event_rate_limit: 50,
+            max_connections: 1000,
+            max_connections_per_addr: 100,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            tls: None,
         }
+    }
+
+    /// Whether any token is configured (the server is not open).
+    pub fn has_tokens(&self) -> bool {
+        self.token.as_deref().is_some_and(|t| !t.is_empty())
+            || !self.view_tokens.is_empty()
+            || !self.publish_tokens.is_empty()
     }
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names =
+            |v: &Vec<(String, String)>| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         f.debug_struct("Config")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("view_tokens", &names(&self.view_tokens))
+            .field("publish_tokens", &names(&self.publish_tokens))
             .field("db_path", &self.db_path)
             .field("simulator", &self.simulator)
+            .field("simulate_on_real_data", &self.simulate_on_real_data)
             .field("kpi_interval", &self.kpi_interval)
             .field("dashboard_interval", &self.dashboard_interval)
             .field("retain_count", &self.retain_count)
             .field("retain_days", &self.retain_days)
             .field("socket_buffer", &self.socket_buffer)
+            .field("allow_origins", &self.allow_origins)
+            .field("rate_limit", &self.rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("event_rate_limit", &self.event_rate_limit)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_addr", &self.max_connections_per_addr)
+            .field("header_timeout", &self.header_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
+
+/// The server's edge policy, shared by the auth, limit and metrics code.
+pub(crate) struct Edge {
+    pub(crate) tokens: auth::Tokens,
+    pub(crate) refusals: auth::RefusalLog,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) http_limits: guard::HttpLimits,
+    pub(crate) event_rate: u32,
+    pub(crate) allow_origins: Vec<String>,
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
+    pub(crate) db_path: PathBuf,
+    /// Real (non-simulated) data went into this store.
+    pub(crate) real_data: AtomicBool,
+    /// Held by a simulator tick and by the first real write, so the simulator
+    /// never writes after real data arrived.
+    pub(crate) sim_gate: tokio::sync::Mutex<()>,
+    pub(crate) simulate_on_real_data: bool,
+}
+
+/// Key of the "real data went into this store" marker.
+const KV_REAL_DATA: &str = "real_data";
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +220,9 @@ pub enum Error {
     /// The database could not be opened or used.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The configuration is not usable (tokens, TLS files).
+    #[error("configuration: {0}")]
+    Config(String),
     /// Binding or serving failed.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
@@ -140,7 +238,7 @@ struct Live {
 pub(crate) struct App {
     io: SocketIo,
     store: Arc<dyn Storage>,
-    token: Option<String>,
+    edge: Edge,
     live: Mutex<Live>,
     /// Serialises KPI/dashboard changes with their broadcast, so subscribers
     /// see updates in the order they were applied.
@@ -156,8 +254,8 @@ pub(crate) struct App {
     retain_days: Option<u64>,
     /// Wakes the retention task after an insert.
     prune_wake: tokio::sync::Notify,
-    /// See [`Config::test_viewer_from_token`].
-    pub(crate) test_viewer_from_token: bool,
+    /// The connection caps of the accept loop (for `/metrics`).
+    conn_caps: Mutex<Option<Arc<crate::guard::ConnCaps>>>,
 }
 
 fn kv_module_key(m: Module) -> String {
@@ -171,7 +269,7 @@ impl App {
     async fn new(
         io: SocketIo,
         store: Arc<dyn Storage>,
-        token: Option<String>,
+        edge: Edge,
         config: &Config,
     ) -> Result<App, Error> {
         let mut modules = BTreeMap::new();
@@ -193,7 +291,7 @@ impl App {
         Ok(App {
             io,
             store,
-            token,
+            edge,
             live: Mutex::new(Live { modules, dashboard }),
             publish: tokio::sync::Mutex::new(()),
             notify: tokio::sync::Mutex::new(()),
@@ -202,7 +300,7 @@ impl App {
             retain_count: config.retain_count,
             retain_days: config.retain_days,
             prune_wake: tokio::sync::Notify::new(),
-            test_viewer_from_token: config.test_viewer_from_token,
+            conn_caps: Mutex::new(None),
         })
     }
 
@@ -214,6 +312,69 @@ impl App {
     pub(crate) fn drop_input(&self, source: &str, reason: &dyn std::fmt::Display) {
         let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::debug!(source, %reason, dropped_total = n, "refused bad input");
+    }
+
+    /// Count and log a storage failure; the caller answers with an error.
+    pub(crate) fn storage_failed(&self, e: &StorageError) {
+        self.edge.metrics.storage_errors.inc();
+        tracing::error!(%e, "storage failure");
+    }
+
+    /// Record that real (non-simulated) data is about to go into the store.
+    /// The first time, waits for a simulator tick in flight and persists the
+    /// marker, so the simulator never writes over it (unless
+    /// `--simulate-on-real-data`).
+    pub(crate) async fn note_real_data(&self) {
+        if self.edge.real_data.load(Ordering::SeqCst) {
+            return;
+        }
+        let _gate = self.edge.sim_gate.lock().await;
+        if !self.edge.real_data.swap(true, Ordering::SeqCst) {
+            if let Err(e) = self
+                .store
+                .kv_put(KV_REAL_DATA, Utc::now().to_rfc3339())
+                .await
+            {
+                self.storage_failed(&e);
+            }
+        }
+    }
+
+    /// Whether the simulator must stop: real data arrived and it was not
+    /// told to run anyway.
+    pub(crate) fn simulator_must_stop(&self) -> bool {
+        self.edge.real_data.load(Ordering::SeqCst) && !self.edge.simulate_on_real_data
+    }
+
+    /// Render `/metrics`, refreshing the gauges first.
+    pub(crate) fn metrics_text(&self) -> String {
+        let m = &self.edge.metrics;
+        m.connections.set(self.io.sockets().len() as i64);
+        if let Some(caps) = &*self.conn_caps.lock().unwrap_or_else(|p| p.into_inner()) {
+            m.tcp_connections.set(caps.open() as i64);
+        }
+        m.render()
+    }
+
+    /// `/readyz`: a real write through the live connection, and a fresh
+    /// read-write open of the database file at its path (so a database file
+    /// that became unwritable or went away is noticed even though the open
+    /// connection still holds it).
+    pub(crate) async fn ready(&self) -> Result<(), String> {
+        if let Err(e) = self.store.kv_put("readyz", Utc::now().to_rfc3339()).await {
+            self.storage_failed(&e);
+            return Err(e.to_string());
+        }
+        let path = self.edge.db_path.clone();
+        let probe = tokio::task::spawn_blocking(move || storage_probe(&path))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        if let Err(e) = &probe {
+            self.edge.metrics.storage_errors.inc();
+            tracing::warn!(e, "storage not ready");
+        }
+        probe
     }
 
     /// Current KPIs of a module.
@@ -261,6 +422,7 @@ impl App {
         event: &str,
         payload: &T,
     ) {
+        self.edge.metrics.broadcast(sockets.len());
         for s in sockets {
             if s.extensions.get::<Overflowed>().is_some() {
                 continue;
@@ -456,9 +618,21 @@ struct Prepared {
     app: Arc<App>,
     router: axum::Router,
     config: Config,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 async fn prepare(config: Config) -> Result<Prepared, Error> {
+    let tokens = auth::Tokens::new(
+        config.token.as_deref().filter(|t| !t.is_empty()),
+        &config.view_tokens,
+        &config.publish_tokens,
+    )
+    .map_err(Error::Config)?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(Error::Config)?),
+        None => None,
+    };
+
     let path = config.db_path.clone();
     let store: Arc<dyn Storage> = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(&path))
@@ -470,19 +644,44 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         .max_buffer_size(config.socket_buffer.max(16))
         .max_payload(2 * limits::MAX_BODY_BYTES as u64)
         .ws_max_message_size(2 * limits::MAX_BODY_BYTES)
+        // An Engine.IO session must join the namespace (authenticate) soon.
+        .connect_timeout(config.handshake_timeout)
         .build_layer();
 
-    let token = config.token.clone().filter(|t| !t.is_empty());
-    if token.is_none() {
+    if tokens.is_open() {
         tracing::warn!("no token configured: the server accepts every client");
     }
-    let app = Arc::new(App::new(io.clone(), store, token, &config).await?);
+    let real_data = store.kv_get(KV_REAL_DATA).await?.is_some();
+    let edge = Edge {
+        tokens,
+        refusals: auth::RefusalLog::new(),
+        metrics: Arc::new(metrics::Metrics::new()),
+        http_limits: crate::guard::HttpLimits::new(config.rate_limit),
+        event_rate: config.event_rate_limit,
+        allow_origins: config
+            .allow_origins
+            .iter()
+            .map(|o| crate::guard::normalize_origin(o))
+            .collect(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        db_path: config.db_path.clone(),
+        real_data: AtomicBool::new(real_data),
+        sim_gate: tokio::sync::Mutex::new(()),
+        simulate_on_real_data: config.simulate_on_real_data,
+    };
+    let app = Arc::new(App::new(io.clone(), store, edge, &config).await?);
     socket::register(&io, app.clone());
-    let router = http::router(app.clone()).layer(layer);
+    let router = http::router(app.clone(), config.request_timeout)
+        .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::guard::check_origin,
+        ));
     Ok(Prepared {
         app,
         router,
         config,
+        tls,
     })
 }
 
@@ -495,43 +694,61 @@ async fn serve(
         app,
         router,
         config,
+        tls,
     } = prepared;
-    let sim = config
-        .simulator
-        .then(|| simulator::spawn(app.clone(), config.kpi_interval, config.dashboard_interval));
-    if sim.is_none() {
-        tracing::info!("simulator disabled");
-    }
+    let sim = if !config.simulator {
+        tracing::info!("simulator off (--simulate turns it on)");
+        None
+    } else if app.edge.real_data.load(Ordering::SeqCst) && !config.simulate_on_real_data {
+        tracing::warn!(
+            "simulator not started: real data went into this store \
+             (--simulate-on-real-data overrides)"
+        );
+        None
+    } else {
+        Some(simulator::spawn(
+            app.clone(),
+            config.kpi_interval,
+            config.dashboard_interval,
+        ))
+    };
+    // Keep the rate limiters' memory bounded.
+    let sweeper = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                app.edge.http_limits.forget_idle();
+            }
+        })
+    };
     let pruner = App::spawn_pruner(&app);
 
-    let stopping = Arc::new(tokio::sync::Notify::new());
     let io = app.io.clone();
-    let signal = {
-        let stopping = stopping.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            stopping.notify_one();
-            // Long-polling requests are held open by Socket.IO; close every
-            // socket so the graceful shutdown does not wait for them.
-            io.close().await;
-        }
+    let stop = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        // Long-polling requests are held open by Socket.IO; close every
+        // socket so the graceful shutdown does not wait for them.
+        io.close().await;
     };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
-    let result = tokio::select! {
-        r = server => r.map_err(Error::from),
-        _ = async { stopping.notified().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::warn!("connections still open after {:?}; stopping anyway", SHUTDOWN_GRACE);
-            Ok(())
-        }
+    let net = net::Net {
+        caps: crate::guard::ConnCaps::new(config.max_connections, config.max_connections_per_addr),
+        tls,
+        header_timeout: config.header_timeout,
+        metrics: app.edge.metrics.clone(),
     };
+    *app.conn_caps.lock().unwrap_or_else(|p| p.into_inner()) = Some(net.caps.clone());
+    net::serve(listener, router, net, stop, SHUTDOWN_GRACE).await;
+    sweeper.abort();
     if let Some(sim) = sim {
         sim.abort();
     }
     if let Some(pruner) = pruner {
         pruner.abort();
     }
-    result
+    Ok(())
 }
 
 /// Serve on `listener` until `shutdown` completes, then stop gracefully.
@@ -552,14 +769,17 @@ pub async fn run(
 pub struct ServerHandle {
     /// The address it listens on.
     pub addr: SocketAddr,
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), Error>>,
 }
 
 impl ServerHandle {
-    /// `http://{addr}`, the base URL for HTTP and Socket.IO clients.
+    /// `http://{addr}` (`https://` with TLS), the base URL for HTTP and
+    /// Socket.IO clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Ask the server to stop and wait until it has.
@@ -581,6 +801,7 @@ impl ServerHandle {
 pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
+    let tls = config.tls.is_some();
     let prepared = prepare(config).await?;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(prepared, listener, async move {
@@ -588,7 +809,20 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     }));
     Ok(ServerHandle {
         addr,
+        tls,
         stop: Some(tx),
         task,
     })
+}
+
+/// Open the database file afresh for writing (nothing is written): fails when
+/// the file is gone from its path or cannot be written (read-only mount,
+/// immutable, permissions). Done with a plain open rather than SQLite, which
+/// reuses file descriptors it already holds for the same file.
+fn storage_probe(path: &std::path::Path) -> Result<(), String> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))
 }

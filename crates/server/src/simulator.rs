@@ -552,9 +552,24 @@ pub(crate) fn spawn(
         kpi.set_missed_tick_behavior(MissedTickBehavior::Delay);
         dash.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = kpi.tick() => kpi_tick(&app).await,
-                _ = dash.tick() => dashboard_tick(&app).await,
+            let dashboard = tokio::select! {
+                _ = kpi.tick() => false,
+                _ = dash.tick() => true,
+            };
+            // Held for the whole tick: the first real write waits for it, so
+            // nothing simulated lands after real data (see App::note_real_data).
+            let _gate = app.edge.sim_gate.lock().await;
+            if app.simulator_must_stop() {
+                tracing::warn!(
+                    "simulator stopped: real data went into this store \
+                     (--simulate-on-real-data keeps it running)"
+                );
+                return;
+            }
+            if dashboard {
+                dashboard_tick(&app).await;
+            } else {
+                kpi_tick(&app).await;
             }
         }
     })

@@ -46,15 +46,10 @@ pub(crate) fn register(io: &SocketIo, app: Arc<App>) {
     let middleware = move |s: SocketRef, auth: TryData<AuthPayload>| {
         let app = mw_app.clone();
         async move {
-            let token = auth.0.as_ref().ok().map(|a| a.token.clone());
+            // Records the viewer and the event limiter in the socket's extensions.
             auth::check_handshake(&app, &s, auth)?;
-            if app.test_viewer_from_token && app.token.is_none() {
-                if let Some(name) = token.filter(|t| !t.is_empty()) {
-                    s.extensions.insert(Viewer(name));
-                }
-            }
             attach_listeners(&s, &app);
-            Ok::<(), auth::Unauthorized>(())
+            Ok::<(), auth::Refused>(())
         }
     };
     let on_connect = move |s: SocketRef| {
@@ -88,7 +83,7 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
             let app = a.clone();
             async move {
                 let reply =
-                    match parse::<ModuleRequest>(&app, events::MODULE_SUBSCRIBE, data, false) {
+                    match parse::<ModuleRequest>(&app, &s, events::MODULE_SUBSCRIBE, data, false) {
                         Ok(req) => {
                             // Join first so no update falls between snapshot and room.
                             s.join(req.module.room());
@@ -111,7 +106,8 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
             let app = a.clone();
             async move {
                 let reply =
-                    match parse::<ModuleRequest>(&app, events::MODULE_UNSUBSCRIBE, data, false) {
+                    match parse::<ModuleRequest>(&app, &s, events::MODULE_UNSUBSCRIBE, data, false)
+                    {
                         Ok(req) => {
                             s.leave(req.module.room());
                             to_value(&AckOk { ok: true })
@@ -131,6 +127,7 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
             async move {
                 let reply = match parse::<DashboardSubscribe>(
                     &app,
+                    &s,
                     events::DASHBOARD_SUBSCRIBE,
                     data,
                     true,
@@ -157,6 +154,7 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
             async move {
                 let reply = match parse::<NotificationSubscribe>(
                     &app,
+                    &s,
                     events::NOTIFICATION_SUBSCRIBE,
                     data,
                     true,
@@ -175,17 +173,22 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
         move |s: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
             let app = a.clone();
             async move {
-                let reply =
-                    match parse::<MarkRead>(&app, events::NOTIFICATION_MARK_READ, data, false) {
-                        Ok(req) => match app.mark_read(&Viewer::of(&s), req).await {
-                            Ok(out) => to_value(&MarkReadAck {
-                                ok: true,
-                                unread_count: out.unread,
-                            }),
-                            Err(e) => storage_failure(e),
-                        },
-                        Err(e) => e,
-                    };
+                let reply = match parse::<MarkRead>(
+                    &app,
+                    &s,
+                    events::NOTIFICATION_MARK_READ,
+                    data,
+                    false,
+                ) {
+                    Ok(req) => match app.mark_read(&Viewer::of(&s), req).await {
+                        Ok(out) => to_value(&MarkReadAck {
+                            ok: true,
+                            unread_count: out.unread,
+                        }),
+                        Err(e) => storage_failure(e),
+                    },
+                    Err(e) => e,
+                };
                 send(ack, &reply);
             }
         },
@@ -229,10 +232,13 @@ async fn notification_subscribe(s: &SocketRef, app: &App, req: NotificationSubsc
 /// With `empty_ok`, an event sent without any payload counts as `{}`.
 fn parse<T: DeserializeOwned + Validate>(
     app: &App,
+    s: &SocketRef,
     event: &str,
     data: Result<Value, ParserError>,
     empty_ok: bool,
 ) -> Result<T, Value> {
+    // Counted for /metrics, and refused over the connection's event rate.
+    crate::guard::event_allowed(app, s)?;
     let refuse = |reason: String| {
         app.drop_input(event, &reason);
         to_value(&AckError::new(reason))

@@ -260,7 +260,7 @@ async fn chunked_put(
         .expect("connect");
     let head = format!(
         "PUT {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
         server.addr
     );
     stream.write_all(head.as_bytes()).await.expect("head");

@@ -84,12 +84,22 @@ where
 fn config(dir: &tempfile::TempDir) -> Config {
     let mut c = Config::new(dir.path().join("s.db"));
     c.simulator = false;
+    // Hundreds of test clients share one address and connect at once: lift
+    // the connection caps and rate limits (tested on their own in limits.rs).
+    c.max_connections = 10_000;
+    c.max_connections_per_addr = 10_000;
+    c.rate_limit = 1_000_000;
+    c.event_rate_limit = 1_000_000;
     c
 }
+
+/// Full-rights token of the servers that have one (open servers ignore it).
+const ADMIN: &str = "admin";
 
 async fn post(client: &reqwest::Client, server: &ServerHandle, title: &str) -> Value {
     let resp = client
         .post(format!("{}/api/notifications", server.url()))
+        .bearer_auth(ADMIN)
         .json(&json!({"title": title, "body": "b", "severity": "info"}))
         .send()
         .await
@@ -198,7 +208,13 @@ async fn a_socket_whose_buffer_overflows_is_disconnected_and_catches_up() {
 async fn read_state_is_per_viewer_and_reaches_all_of_a_viewers_sockets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(&dir);
-    cfg.test_viewer_from_token = true;
+    // Viewers are named by their view tokens; "admin" has full rights
+    // (viewer `default`) for the HTTP calls below.
+    cfg.token = Some(ADMIN.into());
+    cfg.view_tokens = vec![
+        ("alice".into(), "alice".into()),
+        ("bob".into(), "bob".into()),
+    ];
     let server = spawn(cfg).await.expect("server");
     let client = reqwest::Client::new();
     for t in ["a", "b", "c"] {
@@ -208,6 +224,7 @@ async fn read_state_is_per_viewer_and_reaches_all_of_a_viewers_sockets() {
     let r = result(&mut child, || async {}).await;
     let snap: Value = client
         .get(format!("{}/api/snapshot", server.url()))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .expect("snapshot")
@@ -223,6 +240,7 @@ async fn read_state_is_per_viewer_and_reaches_all_of_a_viewers_sockets() {
     let server = spawn(config(&dir)).await.expect("restart");
     let again: Value = client
         .get(format!("{}/api/snapshot", server.url()))
+        .bearer_auth(ADMIN)
         .send()
         .await
         .expect("snapshot")

@@ -1,0 +1,186 @@
+//! Helpers shared by the edge tests (security, limits, observability, TLS).
+#![allow(dead_code)]
+
+use std::{collections::VecDeque, future::Future, time::Duration};
+
+use pulseboard_server::{spawn, Config, ServerHandle};
+use reqwest::Client;
+use serde_json::{json, Value};
+
+/// The longest any condition in these tests is waited for.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A config on a fresh database in `dir`, simulator off.
+pub fn config(dir: &tempfile::TempDir) -> Config {
+    let mut c = Config::new(dir.path().join("data/server.db"));
+    c.simulator = false;
+    c
+}
+
+pub async fn start(c: Config) -> ServerHandle {
+    spawn(c).await.expect("server starts")
+}
+
+pub fn auth(token: &str) -> Option<Value> {
+    Some(json!({"token": token, "client": "pulseboard/test"}))
+}
+
+/// Poll `check` until it returns Some, or panic after [`WAIT`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of a metric line `name value` in a Prometheus text answer.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(' ')?;
+            (n == name).then(|| v.trim().parse().ok()).flatten()
+        })
+        .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+}
+
+pub async fn metrics(server: &ServerHandle) -> String {
+    reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// One Socket.IO connection over long-polling.
+pub struct Polling {
+    http: Client,
+    url: String,
+    queue: VecDeque<String>,
+    next_ack: u64,
+}
+
+impl Polling {
+    /// Engine.IO handshake, then a Socket.IO connect with `auth`.
+    pub async fn open(server: &ServerHandle, auth: Option<Value>) -> Polling {
+        let http = Client::new();
+        let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
+        let open = http
+            .get(&base)
+            .send()
+            .await
+            .expect("handshake")
+            .text()
+            .await
+            .expect("text");
+        let body = open.strip_prefix('0').expect("engine.io open packet");
+        let hs: Value = serde_json::from_str(body).expect("handshake JSON");
+        let sid = hs["sid"].as_str().expect("sid");
+        let p = Polling {
+            http,
+            url: format!("{base}&sid={sid}"),
+            queue: VecDeque::new(),
+            next_ack: 1,
+        };
+        match auth {
+            Some(a) => p.send(&format!("40{a}")).await,
+            None => p.send("40").await,
+        }
+        p
+    }
+
+    pub async fn send(&self, packet: &str) {
+        let resp = self
+            .http
+            .post(&self.url)
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(packet.to_owned())
+            .send()
+            .await
+            .expect("post");
+        assert!(resp.status().is_success(), "post status {}", resp.status());
+    }
+
+    /// Next Socket.IO packet (engine pings are answered and skipped).
+    pub async fn next(&mut self) -> String {
+        loop {
+            if let Some(p) = self.queue.pop_front() {
+                if p == "2" {
+                    self.send("3").await;
+                    continue;
+                }
+                return p;
+            }
+            let body = tokio::time::timeout(Duration::from_secs(10), async {
+                self.http
+                    .get(&self.url)
+                    .send()
+                    .await
+                    .expect("poll")
+                    .text()
+                    .await
+                    .expect("text")
+            })
+            .await
+            .expect("packet within 10 s");
+            self.queue.extend(body.split('\u{1e}').map(str::to_owned));
+        }
+    }
+
+    /// Skip packets until an event named `name` arrives; returns its payload.
+    pub async fn event(&mut self, name: &str) -> Value {
+        loop {
+            let p = self.next().await;
+            if let Some(body) = p.strip_prefix("42") {
+                let v: Value = serde_json::from_str(body).expect("event JSON");
+                if v[0] == json!(name) {
+                    return v[1].clone();
+                }
+            }
+        }
+    }
+
+    /// Emit `event` with an ack and wait for the ack's single argument.
+    pub async fn call(&mut self, event: &str, data: Option<Value>) -> Value {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let args = match data {
+            Some(d) => json!([event, d]),
+            None => json!([event]),
+        };
+        self.send(&format!("42{id}{args}")).await;
+        let prefix = format!("43{id}");
+        loop {
+            let p = self.next().await;
+            if let Some(body) = p.strip_prefix(&prefix) {
+                let v: Value = serde_json::from_str(body).expect("ack JSON");
+                return v[0].clone();
+            }
+        }
+    }
+
+    /// Wait for the Socket.IO connect answer: `Ok(())` or the error message.
+    pub async fn connected(&mut self) -> Result<(), String> {
+        loop {
+            let p = self.next().await;
+            if p.starts_with("40") {
+                return Ok(());
+            }
+            if let Some(body) = p.strip_prefix("44") {
+                let v: Value = serde_json::from_str(body).expect("error JSON");
+                return Err(v["message"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+}

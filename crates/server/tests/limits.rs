@@ -1,0 +1,316 @@
+//! Limits at the edge: half-open connections, connection caps, HTTP rate
+//! limits, the Socket.IO event rate limit and the life of unauthenticated
+//! Engine.IO sessions.
+
+mod common;
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use common::{auth, config, eventually, metric, metrics, start, Polling};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+
+/// Connect to `server` from the local address `from` (any 127.x.y.z works
+/// on Linux loopback), so one test can be several clients.
+async fn connect_from(from: IpAddr, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let s = TcpSocket::new_v4()?;
+    s.bind(SocketAddr::new(from, 0))?;
+    s.connect(server).await
+}
+
+/// Whether the peer closed the connection (EOF or reset), reading whatever
+/// it sent before.
+async fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn healthz(http: &Client, server: &pulseboard_server::ServerHandle) -> StatusCode {
+    http.get(format!("{}/healthz", server.url()))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map(|r| r.status())
+        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// 1000 connections that send nothing or half a request header, all from one
+/// address: `/healthz` from another address still answers at once, and every
+/// one of them is closed by the server after the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_do_not_stop_healthz_and_are_closed_after_the_timeout() {
+    rlimit::increase_nofile_limit(u64::MAX).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.header_timeout = Duration::from_secs(2);
+    let server = start(c).await;
+    let attacker: IpAddr = "127.0.0.2".parse().unwrap();
+    let mut conns = Vec::new();
+    for i in 0..1000 {
+        let mut s = connect_from(attacker, server.addr).await.expect("connect");
+        if i % 2 == 0 {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+        }
+        conns.push(s);
+    }
+    let http = Client::new();
+    assert_eq!(
+        healthz(&http, &server).await,
+        StatusCode::OK,
+        "healthz while under attack"
+    );
+
+    // Every half-open connection is closed by the server, well before the
+    // test's own deadline (header timeout 2 s).
+    let started = tokio::time::Instant::now();
+    let all = futures_closed(conns);
+    tokio::time::timeout(common::WAIT, all)
+        .await
+        .expect("all half-open connections closed by the server");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(healthz(&http, &server).await, StatusCode::OK);
+    server.stop().await.unwrap();
+}
+
+async fn futures_closed(conns: Vec<TcpStream>) {
+    let mut set = tokio::task::JoinSet::new();
+    for mut s in conns {
+        set.spawn(async move { assert!(closed_by_server(&mut s).await) });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+}
+
+/// Over the per-address cap a connection gets a clean 503 and is closed;
+/// another address is unaffected.
+#[tokio::test]
+async fn connections_over_the_per_address_cap_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.max_connections_per_addr = 3;
+    let server = start(c).await;
+    let from: IpAddr = "127.0.0.3".parse().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from(from, server.addr).await.unwrap());
+    }
+    let mut extra = connect_from(from, server.addr).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(common::WAIT, extra.read_to_string(&mut answer))
+        .await
+        .expect("answered and closed")
+        .ok();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too many connections"), "{answer}");
+    assert_eq!(healthz(&Client::new(), &server).await, StatusCode::OK);
+    let m = metrics(&server).await;
+    assert!(
+        metric(&m, "pulseboard_connections_refused_total") >= 1.0,
+        "{m}"
+    );
+    drop(held);
+    server.stop().await.unwrap();
+}
+
+/// A burst over `--rate-limit` gets 429 with `Retry-After`; `/healthz` stays
+/// 200; the limit is per address and per token.
+#[tokio::test]
+async fn a_burst_over_the_rate_limit_gets_429_and_the_server_stays_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.token = Some("tok".into());
+    c.rate_limit = 5;
+    let server = start(c).await;
+    let url = format!("{}/api/snapshot", server.url());
+
+    // Per address: one client, many requests.
+    let http = Client::new();
+    let mut limited = None;
+    for _ in 0..30 {
+        let resp = http.get(&url).bearer_auth("tok").send().await.unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let resp = limited.expect("a 429 within 30 requests at 5/s");
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "Retry-After {retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"error": "too many requests"}));
+    for _ in 0..5 {
+        assert_eq!(healthz(&http, &server).await, StatusCode::OK);
+    }
+
+    // Per token: the same token from many addresses.
+    let mut limited = false;
+    for i in 0..30u8 {
+        let client = Client::builder()
+            .local_address(IpAddr::from([127, 0, 1, i + 1]))
+            .build()
+            .unwrap();
+        let resp = client.get(&url).bearer_auth("tok").send().await.unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(resp.headers().contains_key("retry-after"));
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "one token from 30 addresses is limited too");
+    let m = metrics(&server).await;
+    assert!(metric(&m, "pulseboard_rate_limited_total") >= 2.0, "{m}");
+    server.stop().await.unwrap();
+}
+
+/// A Socket.IO client over its event rate gets `{ok: false, error: "rate
+/// limited"}`; the connection stays up and later events are served.
+#[tokio::test]
+async fn socket_events_over_the_rate_are_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.event_rate_limit = 5;
+    let server = start(c).await;
+    let mut p = Polling::open(&server, auth("")).await;
+    assert_eq!(p.connected().await, Ok(()));
+    let mut refused = 0;
+    for _ in 0..20 {
+        let ack = p
+            .call("module:subscribe", Some(json!({"module": "finance"})))
+            .await;
+        if ack == json!({"ok": false, "error": "rate limited"}) {
+            refused += 1;
+        } else {
+            assert_eq!(ack["ok"], true, "{ack}");
+        }
+    }
+    assert!(refused >= 10, "only {refused} of 20 refused at 5/s");
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    let ack = loop {
+        let ack = p
+            .call("module:subscribe", Some(json!({"module": "hr"})))
+            .await;
+        if ack["ok"] == true {
+            break ack;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "budget never refilled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ack["snapshot"]["module"], "hr");
+    let m = metrics(&server).await;
+    assert!(metric(&m, "pulseboard_rate_limited_total") >= 10.0, "{m}");
+    assert!(metric(&m, "pulseboard_events_in_total") >= 21.0, "{m}");
+    server.stop().await.unwrap();
+}
+
+/// An Engine.IO session that never sends the Socket.IO connect (with the
+/// token) is closed after the handshake timeout.
+#[tokio::test]
+async fn unauthenticated_engine_io_sessions_are_short_lived() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.token = Some("tok".into());
+    c.handshake_timeout = Duration::from_secs(1);
+    let server = start(c).await;
+    let http = Client::new();
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
+    let open = http.get(&base).send().await.unwrap().text().await.unwrap();
+    let hs: Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+    let sid = hs["sid"].as_str().unwrap().to_string();
+    let url = format!("{base}&sid={sid}");
+    let started = tokio::time::Instant::now();
+    // Polls go on answering until the server drops the session.
+    eventually("the session to be closed", || {
+        let (http, url) = (&http, &url);
+        async move {
+            let resp = http.get(url).send().await.ok()?;
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            // 400 unknown sid, or a close packet ("1").
+            (status == StatusCode::BAD_REQUEST || body.split('\u{1e}').any(|p| p == "1"))
+                .then_some(())
+        }
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    server.stop().await.unwrap();
+}
+
+/// Behind a `--trusted-proxy`, the per-address limit counts the client named
+/// by `X-Forwarded-For`; from any other peer the header is ignored.
+#[tokio::test]
+async fn forwarded_for_counts_only_from_a_trusted_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.rate_limit = 3;
+    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let server = start(c).await;
+    let url = format!("{}/api/snapshot", server.url());
+    // The proxy forwards 10 different clients: none is limited.
+    let proxy = Client::new();
+    for i in 1..=10 {
+        let resp = proxy
+            .get(&url)
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "client {i}");
+    }
+    // One forwarded client over its rate is.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let resp = proxy
+            .get(&url)
+            .header("x-forwarded-for", "198.51.100.77")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // An untrusted peer cannot dodge its limit by inventing the header.
+    let direct = Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 5]))
+        .build()
+        .unwrap();
+    let mut limited = false;
+    for i in 1..=10 {
+        let resp = direct
+            .get(&url)
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .send()
+            .await
+            .unwrap();
+        limited |= resp.status() == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "a forged X-Forwarded-For was believed");
+    server.stop().await.unwrap();
+}

@@ -1,0 +1,238 @@
+//! The nginx configuration of docs/deploy/nginx.conf, run for real: TLS at
+//! nginx, HTTPS, long-polling and WebSocket through it, the Origin check
+//! still applied, and `--trusted-proxy` making the per-address rate limit
+//! see each client instead of nginx. Needs nginx (scripts/deps-test.sh
+//! installs Debian's nginx-light).
+
+mod common;
+
+use std::{
+    net::IpAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::Arc,
+};
+
+use common::{config, eventually, start};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use reqwest::{Client, StatusCode};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn nginx_binary() -> PathBuf {
+    for p in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("nginx not found: run scripts/deps-test.sh (installs nginx-light)");
+}
+
+/// (ca.pem, cert.pem, key.pem) for 127.0.0.1 and localhost.
+fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Pulseboard test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// nginx running the documented config in front of `upstream`; killed on drop.
+struct Nginx {
+    _child: tokio::process::Child,
+    port: u16,
+}
+
+impl Nginx {
+    async fn start(dir: &Path, upstream: std::net::SocketAddr, cert: &Path, key: &Path) -> Nginx {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let site = std::fs::read_to_string(repo_root().join("docs/deploy/nginx.conf")).unwrap();
+        let site = site
+            .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))
+            .replace("http://127.0.0.1:4000", &format!("http://{upstream}"))
+            .replace("/etc/ssl/pulseboard/fullchain.pem", cert.to_str().unwrap())
+            .replace("/etc/ssl/pulseboard/privkey.pem", key.to_str().unwrap());
+        std::fs::write(dir.join("pulseboard.conf"), site).unwrap();
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let t = tmp.display();
+        let d = dir.display();
+        let main = format!(
+            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {t};\n proxy_temp_path {t};\n\
+             fastcgi_temp_path {t};\n uwsgi_temp_path {t};\n scgi_temp_path {t};\n\
+             include {d}/pulseboard.conf;\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), main).unwrap();
+        let child = tokio::process::Command::new(nginx_binary())
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx starts");
+        let n = Nginx {
+            _child: child,
+            port,
+        };
+        let url = n.url();
+        eventually("nginx to listen", || {
+            let url = url.clone();
+            async move {
+                tokio::net::TcpStream::connect(url.trim_start_matches("https://"))
+                    .await
+                    .ok()
+                    .map(drop)
+            }
+        })
+        .await;
+        n
+    }
+
+    fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+}
+
+fn client(ca: &Path, from: Option<IpAddr>) -> Client {
+    let pem = std::fs::read(ca).unwrap();
+    let mut b =
+        Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    if let Some(ip) = from {
+        b = b.local_address(ip);
+    }
+    b.build().unwrap()
+}
+
+async fn wss_open_packet(port: u16, ca: &Path) -> String {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(ca).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut s = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let req = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost:{port}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    // Read the 101 head and the first WebSocket frame (the Engine.IO open packet).
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(common::WAIT, async {
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            if text.contains("\r\n\r\n") && text.contains("\"sid\"") {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("101 and the open packet through nginx");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_nginx_config_proxies_https_polling_and_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_certs(dir.path());
+    let mut c = config(&dir);
+    // Open server: only the per-address limit applies, not the per-token one.
+    c.rate_limit = 3;
+    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let server = start(c).await;
+    let nginx = Nginx::start(dir.path(), server.addr, &cert, &key).await;
+    let url = nginx.url();
+    let http = client(&ca, None);
+
+    let resp = http.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let open = http
+        .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(open.starts_with("0{"), "polling through nginx: {open}");
+    let resp = http
+        .get(format!("{url}/socket.io/?EIO=4&transport=polling"))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::FORBIDDEN,
+        "Origin reaches the server"
+    );
+
+    let head = wss_open_packet(nginx.port, &ca).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+
+    // Per-address limit sees each client through the trusted proxy: a
+    // burst from 127.0.0.2 is limited, 127.0.0.3 is not.
+    let a = client(&ca, Some("127.0.0.2".parse().unwrap()));
+    let mut limited = false;
+    for _ in 0..10 {
+        let s = a
+            .get(format!("{url}/api/snapshot"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        limited |= s == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(limited, "client .2 limited");
+    let b = client(&ca, Some("127.0.0.3".parse().unwrap()));
+    let s = b
+        .get(format!("{url}/api/snapshot"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, StatusCode::OK, "client .3 has its own budget");
+    drop(nginx);
+    server.stop().await.unwrap();
+}

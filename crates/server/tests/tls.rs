@@ -1,0 +1,140 @@
+//! HTTPS, WSS and polling over TLS on the same port, with a private CA and a
+//! server certificate made in the test.
+
+mod common;
+
+use std::{sync::Arc, time::Duration};
+
+use common::{config, start};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use reqwest::StatusCode;
+
+/// A CA and a server certificate for 127.0.0.1 and localhost, written as PEM
+/// files into `dir`. Returns (ca.pem, cert.pem, key.pem).
+fn make_certs(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Pulseboard test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test]
+async fn https_polling_and_wss_on_one_port_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_certs(dir.path());
+    let mut c = config(&dir);
+    c.tls = Some((cert, key));
+    let server = start(c).await;
+    assert!(server.url().starts_with("https://"));
+
+    let ca_pem = std::fs::read(&ca).unwrap();
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap())
+        .build()
+        .unwrap();
+    let resp = trusted
+        .get(format!("{}/healthz", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Socket.IO long-polling handshake over HTTPS.
+    let open = trusted
+        .get(format!(
+            "{}/socket.io/?EIO=4&transport=polling",
+            server.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(open.starts_with("0{"), "{open}");
+
+    // Without the CA the certificate cannot be verified.
+    let err = reqwest::Client::new()
+        .get(format!("{}/healthz", server.url()))
+        .send()
+        .await
+        .unwrap_err();
+    let chain = format!("{:?}", err);
+    assert!(
+        chain.contains("UnknownIssuer") || chain.contains("certificate"),
+        "{chain}"
+    );
+
+    // WSS: a WebSocket upgrade through rustls with the CA trusted.
+    assert_eq!(wss_upgrade_status(&server, &ca_pem).await, 101);
+    // Plain HTTP on the TLS port gets nowhere.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/healthz", server.addr))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(plain.map(|r| r.status() != StatusCode::OK).unwrap_or(true));
+    server.stop().await.unwrap();
+}
+
+async fn wss_upgrade_status(server: &pulseboard_server::ServerHandle, ca_pem: &[u8]) -> u16 {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut s = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let req = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        server.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut buf))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    std::str::from_utf8(&buf[9..12]).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_bad_key_file_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, _) = make_certs(dir.path());
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "not a key").unwrap();
+    let mut c = config(&dir);
+    c.tls = Some((cert, bad));
+    let err = pulseboard_server::spawn(c).await.unwrap_err().to_string();
+    assert!(err.contains("private key"), "{err}");
+}
