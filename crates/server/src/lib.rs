@@ -418,7 +418,7 @@ impl App {
     /// Retention in the background: after inserts (when a count is kept)
     /// and every [`PRUNE_EVERY`], delete what is beyond `retain_count` or
     /// older than `retain_days`, in bounded batches (see
-    /// [`Store::prune`]). Returns `None` when no retention is configured.
+    /// [`Storage::prune`]). Returns `None` when no retention is configured.
     fn spawn_pruner(app: &Arc<App>) -> Option<JoinHandle<()>> {
         if app.retain_count.is_none() && app.retain_days.is_none() {
             return None;

@@ -379,3 +379,42 @@ async fn every_ack_arrives_for_raw_clients_that_emit_the_instant_they_connect() 
     }
     server.stop().await.expect("stop");
 }
+
+/// Retention by age runs when the server starts: notifications older than
+/// `retain_days` go, newer ones stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_by_days_prunes_old_notifications_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("s.db");
+    {
+        let store = Store::open(&path).expect("open");
+        let now = chrono::Utc::now();
+        for age_days in [40, 30, 3, 0] {
+            store
+                .insert_notification(
+                    pulseboard_protocol::NewNotification {
+                        title: format!("{age_days} days old"),
+                        body: String::new(),
+                        severity: pulseboard_protocol::NotificationSeverity::Info,
+                        module: None,
+                    },
+                    now - chrono::Duration::days(age_days),
+                )
+                .await
+                .expect("insert");
+        }
+    }
+    let mut cfg = config(&dir);
+    cfg.retain_days = Some(7);
+    let server = spawn(cfg).await.expect("server");
+    let store = Store::open(&path).expect("open beside the server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.notification_count().await.expect("count") > 2 {
+        assert!(Instant::now() < deadline, "retention did not prune in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = store.notifications_after("default", 0).await.expect("list");
+    let titles: Vec<&str> = left.iter().map(|n| n.title.as_str()).collect();
+    assert_eq!(titles, vec!["3 days old", "0 days old"]);
+    server.stop().await.expect("stop");
+}
