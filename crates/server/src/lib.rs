@@ -60,7 +60,10 @@ const PRUNE_GATHER: Duration = Duration::from_millis(200);
 pub const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Packets buffered per socket by default (socketioxide's own default is 128,
-/// which a burst of notifications to a long-polling client can fill).
+/// which a burst of notifications to a long-polling client can fill). Memory
+/// bound: about 4096 x the event size per socket that stops reading (a
+/// notification is well under 10 KiB), until the Engine.IO heartbeat or the
+/// overflow disconnect closes it.
 pub const DEFAULT_SOCKET_BUFFER: usize = 4096;
 
 /// How long connections get to finish after shutdown was requested.
@@ -580,7 +583,7 @@ impl App {
     /// Retention in the background: after inserts (when a count is kept)
     /// and every [`PRUNE_EVERY`], delete what is beyond `retain_count` or
     /// older than `retain_days`, in bounded batches (see
-    /// [`Store::prune`]). Returns `None` when no retention is configured.
+    /// [`Storage::prune`]). Returns `None` when no retention is configured.
     fn spawn_pruner(app: &Arc<App>) -> Option<JoinHandle<()>> {
         if app.retain_count.is_none() && app.retain_days.is_none() {
             return None;
