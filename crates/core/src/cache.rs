@@ -82,14 +82,21 @@ impl CacheFile {
 }
 
 /// Built-in demo data, labelled [`DataSource::Demo`].
+///
+/// Demo values are stamped at the Unix epoch, whatever `now` is, and start no
+/// history: any server data is newer under any newest-wins rule (the store's
+/// or a consumer's), so going Live replaces every demo value and no sparkline
+/// joins a demo value to a real one.
 pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
+    let _ = now;
+    let stamp = DateTime::<Utc>::UNIX_EPOCH;
     let mut s = State::empty(server);
     for m in Module::ALL {
-        let latest = sample::module_kpis(m, now);
+        let latest = sample::module_kpis(m, stamp);
         let history = latest
             .kpis
             .iter()
-            .map(|k| (k.key.clone(), VecDeque::from([k.value])))
+            .map(|k| (k.key.clone(), VecDeque::new()))
             .collect();
         s.modules.insert(
             m,
@@ -100,7 +107,7 @@ pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
             },
         );
     }
-    s.dashboard = Some(sample::dashboard(now));
+    s.dashboard = Some(sample::dashboard(stamp));
     s.dashboard_demo = true;
     s.source = DataSource::Demo;
     s

@@ -170,6 +170,14 @@ pub struct State {
     pub last_update: Option<DateTime<Utc>>,
     /// Counters.
     pub counters: Counters,
+    /// Identity (`serverId`) of the store the notifications and read state
+    /// came from; `None` until a version 2 server said it.
+    #[serde(default)]
+    pub server_id: Option<String>,
+    /// The server said notifications after the catch-up point were pruned by
+    /// retention: some that were missed expired before this client saw them.
+    #[serde(default)]
+    pub notifications_expired: bool,
 }
 
 /// A change a subscriber may care about.
@@ -204,7 +212,79 @@ impl State {
             source: DataSource::Demo,
             last_update: None,
             counters: Counters::default(),
+            server_id: None,
+            notifications_expired: false,
         }
+    }
+
+    /// Record the `serverId` a server announced. Another id than the one
+    /// this state came from means another store (database replaced or
+    /// restored, another server configured): the seq cursor, the
+    /// notifications (the dedupe memory), the alerts and the mark-read outbox
+    /// belonged to the old one and are dropped, so nothing of the new store
+    /// is skipped and nothing seen on one is marked read on the other.
+    /// Returns true when that happened. A state with no id yet adopts it.
+    pub fn adopt_server_id(&mut self, id: &str) -> (bool, Vec<Update>) {
+        match &self.server_id {
+            Some(cur) if cur == id => return (false, Vec::new()),
+            None => {
+                self.server_id = Some(id.to_string());
+                return (false, Vec::new());
+            }
+            Some(_) => {}
+        }
+        self.server_id = Some(id.to_string());
+        self.last_seq = 0;
+        self.notifications.clear();
+        self.alerts.clear();
+        self.outbox.clear();
+        self.notifications_expired = false;
+        let mut out = Vec::new();
+        if self.unread_count != 0 {
+            self.unread_count = 0;
+            out.push(Update::UnreadCount(0));
+        }
+        (true, out)
+    }
+
+    /// Ids shown as unread, newest first, at most `limit`.
+    pub fn unread_ids(&self, limit: usize) -> Vec<String> {
+        self.notifications
+            .iter()
+            .rev()
+            .filter(|n| !n.read)
+            .take(limit)
+            .map(|n| n.id.clone())
+            .collect()
+    }
+
+    /// Apply module KPIs as the server ordered them (a live event or a
+    /// subscribe snapshot): whatever their `updatedAt`, they replace what is
+    /// shown, so a KPI stamped in the future (server clock stepped back
+    /// later) does not freeze every later update. Only an exact repeat (same
+    /// `updatedAt` and values, e.g. an update also contained in a snapshot)
+    /// adds nothing.
+    pub fn apply_kpis_in_order(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
+        let repeat = self
+            .modules
+            .get(&kpis.module)
+            .is_some_and(|v| !v.demo && v.latest == kpis);
+        if repeat {
+            let mut out = Vec::new();
+            self.mark_server(now, &mut out);
+            return out;
+        }
+        self.put_kpis(kpis, now)
+    }
+
+    /// Apply a dashboard as the server ordered it (see [`State::apply_kpis_in_order`]).
+    pub fn apply_dashboard_in_order(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
+        if !self.dashboard_demo && self.dashboard.as_ref() == Some(&d) {
+            let mut out = Vec::new();
+            self.mark_server(now, &mut out);
+            return out;
+        }
+        self.put_dashboard(d, now)
     }
 
     fn mark_server(&mut self, now: DateTime<Utc>, out: &mut Vec<Update>) {
@@ -217,14 +297,18 @@ impl State {
 
     /// Apply module KPIs (event or snapshot). Older than what we have: ignored.
     pub fn apply_kpis(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
-        let mut out = Vec::new();
         let from_server_before = self.source == DataSource::Server;
         if let Some(view) = self.modules.get(&kpis.module) {
             // After the first server data, equal or older timestamps are repeats.
             if from_server_before && !view.demo && kpis.updated_at <= view.latest.updated_at {
-                return out;
+                return Vec::new();
             }
         }
+        self.put_kpis(kpis, now)
+    }
+
+    fn put_kpis(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
         self.mark_server(now, &mut out);
         let view = self
             .modules
@@ -254,14 +338,18 @@ impl State {
 
     /// Apply a dashboard (event or snapshot). Older than what we have: ignored.
     pub fn apply_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
-        let mut out = Vec::new();
         if self.source == DataSource::Server && !self.dashboard_demo {
             if let Some(cur) = &self.dashboard {
                 if d.updated_at <= cur.updated_at {
-                    return out;
+                    return Vec::new();
                 }
             }
         }
+        self.put_dashboard(d, now)
+    }
+
+    fn put_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
         self.mark_server(now, &mut out);
         self.dashboard = Some(d.clone());
         self.dashboard_demo = false;
