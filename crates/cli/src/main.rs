@@ -23,16 +23,26 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Target {
-    /// Server base URL.
+    /// Server base URL. Repeatable (or comma-separated in PULSEBOARD_SERVER):
+    /// `tail` uses the first that answers and fails over to the next;
+    /// `send` and `snapshot` use the first.
     #[arg(
         long,
         env = "PULSEBOARD_SERVER",
+        value_delimiter = ',',
         default_value = "http://127.0.0.1:4000"
     )]
-    server: String,
+    server: Vec<String>,
     /// Shared token.
     #[arg(long, env = "PULSEBOARD_TOKEN")]
     token: Option<String>,
+}
+
+impl Target {
+    /// The first server URL.
+    fn primary(&self) -> &str {
+        self.server.first().map(String::as_str).unwrap_or_default()
+    }
 }
 
 #[derive(Subcommand)]
@@ -98,10 +108,10 @@ fn line(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
 
 /// Tail: exit 0 on Ctrl-C, 2 when the token is refused, 1 on output errors.
 async fn tail(target: Target, transport: TransportMode) -> ExitCode {
-    let mut config = ClientConfig::new(&target.server);
-    config.token = target.token;
+    let mut config = ClientConfig::with_servers(&target.server);
+    config.token = target.token.clone();
     config.transport = transport;
-    let store = Store::new(State::empty(&target.server));
+    let store = Store::new(State::empty(target.primary()));
     let mut rx = store.subscribe();
     let mut out = std::io::stdout().lock();
     // The state before the first change: connecting.
@@ -142,7 +152,7 @@ async fn http(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, String> {
-    let url = format!("{}{}", target.server.trim_end_matches('/'), path);
+    let url = format!("{}{}", target.primary().trim_end_matches('/'), path);
     let mut req = reqwest::Client::new().request(method, &url);
     if let Some(t) = &target.token {
         req = req.bearer_auth(t);

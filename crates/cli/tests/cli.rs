@@ -251,3 +251,48 @@ async fn tail_prints_read_state_learned_during_catch_up() {
     assert_eq!(read, serde_json::json!({"ids": ["n-1"], "unreadCount": 0}));
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn tail_fails_over_to_the_next_server_given_by_flag_or_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir, "tok").await;
+    // Nothing listens there: connections are refused at once.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let flags = [
+        "tail",
+        "--server",
+        &dead,
+        "--server",
+        &srv.url(),
+        "--token",
+        "tok",
+    ];
+    let list = format!("{dead},{}", srv.url());
+    for (args, env) in [
+        (&flags[..], None),
+        (&["tail", "--token", "tok"][..], Some(&list)),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).env_remove("PULSEBOARD_SERVER");
+        if let Some(list) = env {
+            cmd.env("PULSEBOARD_SERVER", list);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        loop {
+            let st = next_event(&mut lines, "state").await;
+            if st["state"] == "live" {
+                break;
+            }
+        }
+        child.kill().await.unwrap();
+    }
+    srv.stop().await.unwrap();
+}

@@ -66,8 +66,11 @@ impl std::str::FromStr for TransportMode {
 /// How to reach the server and how patient to be.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Base URL, e.g. `http://127.0.0.1:4000`.
+    /// Base URL, e.g. `http://127.0.0.1:4000`: the preferred server.
     pub server: String,
+    /// More URLs of the same service, tried in order when `server` does not
+    /// answer (failover). Every round of tries starts again at `server`.
+    pub fallback_servers: Vec<String>,
     /// Shared token, if the server wants one.
     pub token: Option<String>,
     /// Transport choice.
@@ -90,6 +93,7 @@ impl ClientConfig {
     pub fn new(server: impl Into<String>) -> Self {
         ClientConfig {
             server: server.into(),
+            fallback_servers: Vec::new(),
             token: None,
             transport: TransportMode::Auto,
             modules: Module::ALL.to_vec(),
@@ -98,6 +102,22 @@ impl ClientConfig {
             ack_timeout: Duration::from_secs(5),
             heartbeat: Duration::from_secs(15),
         }
+    }
+}
+
+impl ClientConfig {
+    /// Defaults for a list of server URLs, preferred first (at least one).
+    pub fn with_servers(servers: &[String]) -> Self {
+        let mut c = ClientConfig::new(servers.first().cloned().unwrap_or_default());
+        c.fallback_servers = servers.iter().skip(1).cloned().collect();
+        c
+    }
+
+    /// Every server URL, preferred first.
+    pub fn servers(&self) -> Vec<String> {
+        std::iter::once(self.server.clone())
+            .chain(self.fallback_servers.iter().cloned())
+            .collect()
     }
 }
 
@@ -112,7 +132,8 @@ pub enum Command {
     Unsubscribe(Module),
     /// Drop the current attempt or wait and connect now.
     Reconnect,
-    /// Use another server or token, then reconnect.
+    /// Use another server (the only one: fallbacks are dropped) or token,
+    /// then reconnect.
     Configure {
         /// New base URL.
         server: String,
@@ -283,6 +304,10 @@ struct Supervisor {
     /// Failed tries since the last live session (0: none yet).
     attempt: u32,
     offline_since: DateTime<Utc>,
+    /// Index in `config.servers()` of the server being tried or used.
+    server_index: usize,
+    /// Servers still to try in this round before waiting.
+    round_left: usize,
 }
 
 impl Supervisor {
@@ -299,7 +324,18 @@ impl Supervisor {
             phase: Phase::Waiting { at: None },
             attempt: 0,
             offline_since: Utc::now(),
+            server_index: 0,
+            round_left: 0,
         }
+    }
+
+    /// The URL being tried or used.
+    fn current_server(&self) -> String {
+        self.config
+            .servers()
+            .get(self.server_index)
+            .cloned()
+            .unwrap_or_else(|| self.config.server.clone())
     }
 
     async fn run(mut self) {
@@ -354,7 +390,7 @@ impl Supervisor {
             (!u.is_empty(), u)
         });
         if changed {
-            tracing::info!(state = name, server = %self.config.server, "connection");
+            tracing::info!(state = name, server = %self.current_server(), "connection");
         }
     }
 
@@ -390,6 +426,7 @@ impl Supervisor {
             }
             Command::Configure { server, token } => {
                 self.config.server = server;
+                self.config.fallback_servers.clear();
                 self.config.token = token;
                 self.drop_connection().await;
                 self.attempt = 0;
@@ -428,10 +465,17 @@ impl Supervisor {
 
     // ------------------------------------------------------------ attempts
 
+    /// A round of tries: every server in order, the preferred one first.
     fn begin_attempt(&mut self) {
+        self.server_index = 0;
+        self.round_left = self.config.servers().len();
+        self.try_server();
+    }
+
+    fn try_server(&mut self) {
         if self.attempt == 0 {
             self.set_state(ConnectionState::Connecting {
-                server: self.config.server.clone(),
+                server: self.current_server(),
             });
         }
         let kind = match self.config.transport {
@@ -447,13 +491,7 @@ impl Supervisor {
             token: self.config.token.clone().unwrap_or_default(),
             client: concat!("pulseboard/", env!("CARGO_PKG_VERSION")).to_string(),
         };
-        transport::open(
-            self.config.server.clone(),
-            auth,
-            kind,
-            self.gen,
-            self.tx.clone(),
-        );
+        transport::open(self.current_server(), auth, kind, self.gen, self.tx.clone());
         self.phase = Phase::Opening(Opening {
             kind,
             link: None,
@@ -491,6 +529,14 @@ impl Supervisor {
             None => reason,
         };
         tracing::debug!("connect attempt failed: {reason}");
+        self.round_left = self.round_left.saturating_sub(1);
+        if self.round_left > 0 {
+            // Fail over to the next server at once.
+            self.server_index += 1;
+            tracing::info!(server = %self.current_server(), "trying the next server");
+            self.try_server();
+            return;
+        }
         if self.attempt == 0 {
             self.offline_since = Utc::now();
         }

@@ -581,3 +581,43 @@ async fn a_busy_server_that_stops_is_noticed_within_seconds_over_polling() {
 async fn a_busy_server_cut_off_is_noticed_within_seconds() {
     dead_busy_server_is_noticed(TransportMode::Websocket, true).await;
 }
+
+// ---------------------------------------------------------------- failover
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_servers_first_dead_second_used_second_dies_back_to_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir.path().join("s.db"), None).await;
+    let http = Http::new(&srv.url(), None);
+    // Two addresses of one service (one store): the first is down.
+    let first = Proxy::start(srv.addr).await;
+    let second = Proxy::start(srv.addr).await;
+    first.set(Mode::Refuse);
+    let mut cfg = config(&first.url(), TransportMode::Websocket, None);
+    cfg.fallback_servers = vec![second.url()];
+    let mut c = start(cfg);
+    until_state(&mut c.rx, "live").await;
+    assert!(second.accepted() > 0, "the second server is used");
+    http.notify("one").await;
+    until_store(&mut c, "one", |s| s.notifications.len() == 1).await;
+
+    // The first comes back, the second goes away; one more is posted meanwhile.
+    first.set(Mode::Forward);
+    second.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    http.notify("two").await;
+    let accepted_before = first.accepted();
+    let seen = titles_until_live(&mut c.rx).await;
+    assert_eq!(
+        seen,
+        vec!["two"],
+        "caught up from afterSeq: nothing lost, nothing twice"
+    );
+    assert!(
+        first.accepted() > accepted_before,
+        "back to the first server"
+    );
+    assert_eq!(titles(&c.store), vec!["one", "two"]);
+    c.client.shutdown().await;
+    srv.stop().await.unwrap();
+}
