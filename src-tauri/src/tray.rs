@@ -154,6 +154,10 @@ pub fn look(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
             IconKind::Unauthorized,
             "Unauthorized: check the token in Settings".to_string(),
         ),
+        ConnectionState::Certificate { .. } => (
+            IconKind::Unauthorized,
+            "Certificate not trusted: check the server address".to_string(),
+        ),
     };
     let icon = if critical && icon != IconKind::Unauthorized {
         IconKind::Critical

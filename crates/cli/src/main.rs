@@ -140,6 +140,15 @@ async fn tail(target: Target, transport: TransportMode) -> ExitCode {
             eprintln!("pulseboard-cli: the server refused the token");
             break ExitCode::from(2);
         }
+        if v["data"]["state"] == "certificate" {
+            eprintln!(
+                "pulseboard-cli: {}",
+                v["data"]["message"]
+                    .as_str()
+                    .unwrap_or("certificate not trusted")
+            );
+            break ExitCode::from(2);
+        }
     };
     drop(out);
     client.shutdown().await;

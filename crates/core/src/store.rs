@@ -77,10 +77,17 @@ pub enum ConnectionState {
         /// The server's message.
         message: String,
     },
+    /// The server's TLS certificate could not be verified (or the configured
+    /// certificate authority could not be used). No retry until the settings
+    /// change or the user asks to reconnect.
+    Certificate {
+        /// What was wrong, in words that say "certificate".
+        message: String,
+    },
 }
 
 impl ConnectionState {
-    /// Short name: `connecting|live|reconnecting|offline|unauthorized`.
+    /// Short name: `connecting|live|reconnecting|offline|unauthorized|certificate`.
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Connecting { .. } => "connecting",
@@ -88,6 +95,7 @@ impl ConnectionState {
             ConnectionState::Reconnecting { .. } => "reconnecting",
             ConnectionState::Offline { .. } => "offline",
             ConnectionState::Unauthorized { .. } => "unauthorized",
+            ConnectionState::Certificate { .. } => "certificate",
         }
     }
 

@@ -86,6 +86,9 @@ pub struct ClientConfig {
     pub ack_timeout: Duration,
     /// Silence after which a liveness probe is sent.
     pub heartbeat: Duration,
+    /// PEM file of a private certificate authority trusted for `https://`
+    /// servers in addition to the system roots.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -101,6 +104,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
             heartbeat: Duration::from_secs(15),
+            ca: None,
         }
     }
 }
@@ -140,6 +144,9 @@ pub enum Command {
         /// New token.
         token: Option<String>,
     },
+    /// Trust this private certificate authority (PEM file; None: system
+    /// roots only), then reconnect.
+    SetCa(Option<std::path::PathBuf>),
     /// Disconnect cleanly and stop.
     Shutdown,
 }
@@ -255,6 +262,8 @@ struct InFlight {
 enum AttemptError {
     /// The server refused the token (`unauthorized`, `forbidden`).
     Refused(String),
+    /// The server's certificate could not be verified.
+    Certificate(String),
     Failed(String),
 }
 
@@ -308,6 +317,8 @@ struct Supervisor {
     server_index: usize,
     /// Servers still to try in this round before waiting.
     round_left: usize,
+    /// TLS settings made from `config.ca` (Err: the CA file is unusable).
+    tls: Result<Option<native_tls::TlsConnector>, String>,
 }
 
 impl Supervisor {
@@ -326,7 +337,15 @@ impl Supervisor {
             offline_since: Utc::now(),
             server_index: 0,
             round_left: 0,
+            tls: Ok(None),
         }
+    }
+
+    fn load_tls(&mut self) {
+        self.tls = match &self.config.ca {
+            Some(ca) => transport::tls_connector(ca).map(Some),
+            None => Ok(None),
+        };
     }
 
     /// The URL being tried or used.
@@ -339,6 +358,7 @@ impl Supervisor {
     }
 
     async fn run(mut self) {
+        self.load_tls();
         self.begin_attempt();
         loop {
             let input = self.next_input().await;
@@ -420,6 +440,8 @@ impl Supervisor {
                 }
             }
             Command::Reconnect => {
+                // A fixed CA file is picked up too.
+                self.load_tls();
                 self.drop_connection().await;
                 self.attempt = 0;
                 self.begin_attempt();
@@ -428,6 +450,14 @@ impl Supervisor {
                 self.config.server = server;
                 self.config.fallback_servers.clear();
                 self.config.token = token;
+                self.load_tls();
+                self.drop_connection().await;
+                self.attempt = 0;
+                self.begin_attempt();
+            }
+            Command::SetCa(ca) => {
+                self.config.ca = ca;
+                self.load_tls();
                 self.drop_connection().await;
                 self.attempt = 0;
                 self.begin_attempt();
@@ -467,6 +497,14 @@ impl Supervisor {
 
     /// A round of tries: every server in order, the preferred one first.
     fn begin_attempt(&mut self) {
+        if let Err(message) = &self.tls {
+            tracing::warn!("{message}");
+            self.set_state(ConnectionState::Certificate {
+                message: message.clone(),
+            });
+            self.phase = Phase::Waiting { at: None };
+            return;
+        }
         self.server_index = 0;
         self.round_left = self.config.servers().len();
         self.try_server();
@@ -491,7 +529,15 @@ impl Supervisor {
             token: self.config.token.clone().unwrap_or_default(),
             client: concat!("pulseboard/", env!("CARGO_PKG_VERSION")).to_string(),
         };
-        transport::open(self.current_server(), auth, kind, self.gen, self.tx.clone());
+        let tls = self.tls.clone().ok().flatten();
+        transport::open(
+            self.current_server(),
+            auth,
+            kind,
+            tls,
+            self.gen,
+            self.tx.clone(),
+        );
         self.phase = Phase::Opening(Opening {
             kind,
             link: None,
@@ -515,6 +561,12 @@ impl Supervisor {
                 tracing::warn!("server refused the token: {message}");
                 self.set_state(ConnectionState::Unauthorized { message });
                 // No retry loop: wait for the user to act.
+                return;
+            }
+            AttemptError::Certificate(message) => {
+                tracing::warn!("{message}");
+                self.set_state(ConnectionState::Certificate { message });
+                // Retrying cannot help until the settings change.
                 return;
             }
             AttemptError::Failed(reason) => reason,
@@ -626,6 +678,11 @@ impl Supervisor {
                 Raw::Opened(Ok(link)) => {
                     o.link = Some(link);
                     self.maybe_start_session();
+                }
+                Raw::Opened(Err(e)) if transport::is_certificate_error(&e) => {
+                    self.attempt_failed(AttemptError::Certificate(format!(
+                        "the server's certificate could not be verified: {e}"
+                    )))
                 }
                 Raw::Opened(Err(e)) => self.attempt_failed(AttemptError::Failed(e)),
                 Raw::Connected => {

@@ -6,6 +6,7 @@
 //! [`Raw`] tagged with the attempt's generation, so the supervisor handles
 //! all of it in its one loop. Callbacks only push into that channel.
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -89,6 +90,64 @@ fn ack_value(p: Payload) -> Option<Value> {
     }
 }
 
+/// The TLS settings for `https://` servers: the system roots plus the
+/// certificate authority in the PEM file `ca` (several certificates allowed).
+pub(crate) fn tls_connector(ca: &Path) -> Result<native_tls::TlsConnector, String> {
+    let pem = std::fs::read(ca).map_err(|e| {
+        format!(
+            "cannot read the certificate authority {}: {e}",
+            ca.display()
+        )
+    })?;
+    let mut b = native_tls::TlsConnector::builder();
+    let text = String::from_utf8_lossy(&pem);
+    let mut found = 0;
+    for block in text.split_inclusive("-----END CERTIFICATE-----") {
+        if !block.contains("-----BEGIN CERTIFICATE-----") {
+            continue;
+        }
+        let cert =
+            native_tls::Certificate::from_pem(block.trim_start().as_bytes()).map_err(|e| {
+                format!(
+                    "the certificate authority {} is not a valid PEM certificate: {e}",
+                    ca.display()
+                )
+            })?;
+        b.add_root_certificate(cert);
+        found += 1;
+    }
+    if found == 0 {
+        return Err(format!(
+            "the certificate authority {} holds no PEM certificate",
+            ca.display()
+        ));
+    }
+    b.build()
+        .map_err(|e| format!("certificate authority {}: {e}", ca.display()))
+}
+
+/// An error with its causes, so a TLS reason deep in the chain is seen.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let c_text = c.to_string();
+        if !out.contains(&c_text) {
+            out.push_str(": ");
+            out.push_str(&c_text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+/// True when a connection error says the server's certificate could not be
+/// verified (unknown authority, wrong name, expired...).
+pub(crate) fn is_certificate_error(e: &str) -> bool {
+    let e = e.to_ascii_lowercase();
+    e.contains("certificate") || e.contains("self signed") || e.contains("self-signed")
+}
+
 /// Start one attempt in the background: the outcome arrives as
 /// `(gen, Raw::Opened(..))`, then `Connected` (or an error) when the
 /// namespace is joined.
@@ -96,6 +155,7 @@ pub(crate) fn open(
     url: String,
     auth: AuthPayload,
     kind: TransportKind,
+    tls: Option<native_tls::TlsConnector>,
     gen: u64,
     tx: UnboundedSender<Tagged>,
 ) {
@@ -148,6 +208,10 @@ pub(crate) fn open(
             ));
             async {}.boxed()
         });
+    let builder = match tls {
+        Some(tls) => builder.tls_config(tls),
+        None => builder,
+    };
     tokio::spawn(async move {
         let r = match builder.connect().await {
             Ok(client) => Ok(Link {
@@ -156,7 +220,7 @@ pub(crate) fn open(
                 gen,
                 tx: tx.clone(),
             }),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(error_chain(&e)),
         };
         let _ = tx.send((gen, Raw::Opened(r)));
     });
