@@ -403,6 +403,12 @@ impl Supervisor {
         }
     }
 
+    /// Publish the whole state (see [`crate::store::Update::Reset`]).
+    fn publish_reset(&self) {
+        self.store
+            .apply(|s| vec![crate::store::Update::Reset(Box::new(s.clone()))]);
+    }
+
     fn set_state(&self, c: ConnectionState) {
         let name = c.name();
         let changed = self.store.update(|s| {
@@ -840,6 +846,7 @@ impl Supervisor {
                     since: Utc::now(),
                     transport,
                 });
+                self.publish_reset();
             }
             return;
         };
@@ -936,6 +943,7 @@ impl Supervisor {
                     None => false,
                 };
                 if other_store {
+                    self.publish_reset();
                     tracing::info!(
                         "server {} is another store: cursor, notifications and outbox reset",
                         cs.server_id.as_deref().unwrap_or_default()

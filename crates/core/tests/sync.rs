@@ -514,6 +514,14 @@ async fn going_live_after_fixing_the_token_replaces_every_demo_value() {
         snap["dashboard"]
     );
     assert_eq!(stamps.len(), 5, "four module snapshots and the dashboard");
+    // Subscribers that keep a copy are handed the settled state on Live.
+    let reset = until(&mut rx, "the state on Live", |u| match u {
+        Update::Reset(s) => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reset.connection.is_live());
+    assert!(reset.modules.values().all(|v| !v.demo) && !reset.dashboard_demo);
     let newest_demo = demo_times.into_iter().max().unwrap();
     assert!(
         stamps.iter().all(|t| *t > newest_demo),
