@@ -201,9 +201,9 @@ pub enum Update {
     /// Data source changed (demo/cache -> server).
     Source(DataSource),
     /// The whole state, to replace any copy a subscriber keeps: sent when
-    /// the client goes Live after a (re)connect (snapshots and catch-up
-    /// applied, demo values gone) and when another server's store replaced
-    /// the notifications. A copy that merged updates by its own rules
+    /// the client goes Live on a connection that started over demo values
+    /// (snapshots and catch-up applied, demo values gone) and when another
+    /// server's store replaced the notifications. A copy that merged updates by its own rules
     /// (newest-wins, sparklines) is then exactly Rust's again.
     Reset(Box<State>),
 }

@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::backoff::Backoff;
-use crate::store::{ConnectionState, Store, TransportKind};
+use crate::store::{ConnectionState, DataSource, Store, TransportKind};
 use crate::transport::{self, Link, Raw, Tagged};
 
 /// Which transport to use.
@@ -284,6 +284,9 @@ struct Session {
     inflight: Option<InFlight>,
     live: bool,
     last_rx: Instant,
+    /// Demo values were shown when it started: publish the whole state on
+    /// Live, so copies drop every demo value.
+    reset_on_live: bool,
 }
 
 enum Phase {
@@ -763,12 +766,16 @@ impl Supervisor {
             pending.push_back(Req::MarkRead(m));
         }
         self.attempt = 0;
+        let reset_on_live = self.store.read(|s| {
+            s.source == DataSource::Demo || s.dashboard_demo || s.modules.values().any(|v| v.demo)
+        });
         self.phase = Phase::Live(Session {
             link,
             pending,
             inflight: None,
             live: false,
             last_rx: Instant::now(),
+            reset_on_live,
         });
     }
 
@@ -842,11 +849,14 @@ impl Supervisor {
             if !s.live {
                 s.live = true;
                 let transport = s.link.kind;
+                let reset = s.reset_on_live;
                 self.set_state(ConnectionState::Live {
                     since: Utc::now(),
                     transport,
                 });
-                self.publish_reset();
+                if reset {
+                    self.publish_reset();
+                }
             }
             return;
         };
