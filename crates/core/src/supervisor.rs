@@ -544,6 +544,7 @@ impl Supervisor {
             auth,
             kind,
             tls,
+            self.config.connect_timeout,
             self.gen,
             self.tx.clone(),
         );

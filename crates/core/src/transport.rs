@@ -156,6 +156,7 @@ pub(crate) fn open(
     auth: AuthPayload,
     kind: TransportKind,
     tls: Option<native_tls::TlsConnector>,
+    timeout: Duration,
     gen: u64,
     tx: UnboundedSender<Tagged>,
 ) {
@@ -185,7 +186,8 @@ pub(crate) fn open(
         .reconnect(true)
         .reconnect_on_disconnect(false)
         .max_reconnect_attempts(1)
-        .reconnect_delay(50, 50)
+        // Only paces the library's loop if a link were ever left open.
+        .reconnect_delay(1000, 1000)
         .on_reconnect(move || {
             let _ = tx_end.send((gen, Raw::Closed));
             async {
@@ -213,16 +215,23 @@ pub(crate) fn open(
         None => builder,
     };
     tokio::spawn(async move {
-        let r = match builder.connect().await {
-            Ok(client) => Ok(Link {
+        // Bounded, so an attempt nobody waits for any more cannot hang here.
+        let r = match tokio::time::timeout(timeout, builder.connect()).await {
+            Ok(Ok(client)) => Ok(Link {
                 client,
                 kind,
                 gen,
                 tx: tx.clone(),
             }),
-            Err(e) => Err(error_chain(&e)),
+            Ok(Err(e)) => Err(error_chain(&e)),
+            Err(_) => Err("timed out connecting".to_string()),
         };
-        let _ = tx.send((gen, Raw::Opened(r)));
+        if let Err(tokio::sync::mpsc::error::SendError((_, Raw::Opened(Ok(link))))) =
+            tx.send((gen, Raw::Opened(r)))
+        {
+            // Nobody is listening any more (the client shut down): disconnect.
+            link.close().await;
+        }
     });
 }
 
