@@ -733,6 +733,55 @@ mod tests {
     }
 
     #[test]
+    fn another_server_id_drops_cursor_dedupe_memory_and_outbox() {
+        let mut s = State::empty("x");
+        assert_eq!(s.adopt_server_id("a"), (false, vec![]), "first id adopted");
+        for i in 1..=3 {
+            s.apply_notification(notif(i), t(0));
+        }
+        s.mark_read_local(MarkRead::Ids(vec!["n-1".into()]));
+        assert_eq!(s.adopt_server_id("a"), (false, vec![]), "same store");
+        assert_eq!(s.last_seq, 3);
+        let (other, updates) = s.adopt_server_id("b");
+        assert!(other);
+        assert_eq!(updates, vec![Update::UnreadCount(0)]);
+        assert_eq!((s.last_seq, s.unread_count), (0, 0));
+        assert!(s.notifications.is_empty() && s.outbox.is_empty());
+        assert_eq!(s.server_id.as_deref(), Some("b"));
+        // The new store's 1 is not a repeat of the old store's 1.
+        assert!(!s.apply_notification(notif(1), t(0)).is_empty());
+    }
+
+    #[test]
+    fn unread_ids_are_newest_first_and_bounded() {
+        let mut s = State::empty("x");
+        for i in 1..=5 {
+            s.apply_notification(notif(i), t(0));
+        }
+        s.mark_read_local(MarkRead::Ids(vec!["n-4".into()]));
+        assert_eq!(s.unread_ids(3), vec!["n-5", "n-3", "n-2"]);
+    }
+
+    #[test]
+    fn in_order_kpis_follow_the_server_not_the_timestamps() {
+        let mut s = State::empty("x");
+        s.apply_kpis_in_order(kpis(Module::Hr, 1.0, 3600), t(0)); // an hour ahead
+        assert!(!s
+            .apply_kpis_in_order(kpis(Module::Hr, 2.0, 5), t(1))
+            .is_empty());
+        assert_eq!(s.modules[&Module::Hr].latest.kpis[0].value, 2.0);
+        assert_eq!(
+            s.apply_kpis_in_order(kpis(Module::Hr, 2.0, 5), t(2)),
+            vec![],
+            "an exact repeat adds nothing"
+        );
+        assert_eq!(
+            s.modules[&Module::Hr].history["k"],
+            VecDeque::from([1.0, 2.0])
+        );
+    }
+
+    #[test]
     fn alerts_dedupe_by_id() {
         let mut s = State::empty("x");
         let a = Alert {
