@@ -629,3 +629,41 @@ async fn several_servers_first_dead_second_used_second_dies_back_to_first() {
     c.client.shutdown().await;
     srv.stop().await.unwrap();
 }
+
+// ---------------------------------------------------------------- flood
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_notifications_posted_fast_reach_a_polling_only_client_all_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir.path().join("s.db"), None).await;
+    let http = Http::new(&srv.url(), None);
+    let mut c = start(config(&srv.url(), TransportMode::Polling, None));
+    until_state(&mut c.rx, "live").await;
+    let mut shown = c.store.subscribe();
+    // As fast as the API takes them: many requests in flight at once.
+    let posts: Vec<_> = (1..=300)
+        .map(|i| {
+            let http = Http::new(&http.base, None);
+            tokio::spawn(async move { http.notify(&format!("n{i}")).await })
+        })
+        .collect();
+    for p in posts {
+        p.await.unwrap();
+    }
+    until_store(&mut c, "all 300", |s| s.notifications.len() == 300).await;
+    // Every update since Live is still buffered here: count what was shown.
+    let mut news = 0usize;
+    while let Ok(u) = shown.try_recv() {
+        if matches!(&u, Update::Event(e) if e.name() == "notification:new") {
+            news += 1;
+        }
+    }
+    let seqs: Vec<u64> = c
+        .store
+        .read(|s| s.notifications.iter().map(|n| n.seq).collect());
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>(), "every one, in order");
+    assert_eq!(news, 300, "each shown once");
+    assert_eq!(c.store.read(|s| s.unread_count), 300);
+    c.client.shutdown().await;
+    srv.stop().await.unwrap();
+}
