@@ -351,6 +351,17 @@ mod tests {
             "the token problem wins over alerts"
         );
         assert!(l.status.contains("check the token"));
+
+        s.connection = ConnectionState::Certificate {
+            message: "certificate verify failed".into(),
+        };
+        let l = look(&s, true, t(0));
+        assert_eq!(
+            l.icon,
+            IconKind::Unauthorized,
+            "a settings problem wins too"
+        );
+        assert!(l.status.contains("Certificate"), "{}", l.status);
     }
 
     #[test]
