@@ -77,6 +77,7 @@ impl From<Update> for UiMessage {
             },
             Update::UnreadCount(count) => UiMessage::Unread { count },
             Update::Source(source) => UiMessage::Source { source },
+            Update::Reset(state) => UiMessage::Resync { state },
         }
     }
 }

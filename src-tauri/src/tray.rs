@@ -154,6 +154,10 @@ pub fn look(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
             IconKind::Unauthorized,
             "Unauthorized: check the token in Settings".to_string(),
         ),
+        ConnectionState::Certificate { .. } => (
+            IconKind::Unauthorized,
+            "Certificate not trusted: check the server address".to_string(),
+        ),
     };
     let icon = if critical && icon != IconKind::Unauthorized {
         IconKind::Critical
@@ -347,6 +351,17 @@ mod tests {
             "the token problem wins over alerts"
         );
         assert!(l.status.contains("check the token"));
+
+        s.connection = ConnectionState::Certificate {
+            message: "certificate verify failed".into(),
+        };
+        let l = look(&s, true, t(0));
+        assert_eq!(
+            l.icon,
+            IconKind::Unauthorized,
+            "a settings problem wins too"
+        );
+        assert!(l.status.contains("Certificate"), "{}", l.status);
     }
 
     #[test]

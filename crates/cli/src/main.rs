@@ -23,13 +23,16 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Target {
-    /// Server base URL.
+    /// Server base URL. Repeatable (or comma-separated in PULSEBOARD_SERVER):
+    /// `tail` uses the first that answers and fails over to the next;
+    /// `send` and `snapshot` use the first.
     #[arg(
         long,
         env = "PULSEBOARD_SERVER",
+        value_delimiter = ',',
         default_value = "http://127.0.0.1:4000"
     )]
-    server: String,
+    server: Vec<String>,
     /// Token (full, view or publish, as the command needs).
     #[arg(long, env = "PULSEBOARD_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -46,7 +49,7 @@ impl Target {
         if self.token.is_none() {
             return;
         }
-        if let Some(host) = plain_remote_host(&self.server) {
+        for host in self.server.iter().filter_map(|s| plain_remote_host(s)) {
             eprintln!(
                 "pulseboard-cli: warning: sending the token over plain http:// to {host}, \
                  which is not loopback; anyone on the network path can read it (use https://)"
@@ -71,6 +74,13 @@ fn plain_remote_host(server: &str) -> Option<String> {
         }
     };
     (!loopback).then(|| host.to_string())
+}
+
+impl Target {
+    /// The first server URL.
+    fn primary(&self) -> &str {
+        self.server.first().map(String::as_str).unwrap_or_default()
+    }
 }
 
 #[derive(Subcommand)]
@@ -136,20 +146,12 @@ fn line(out: &mut impl Write, v: &Value) -> std::io::Result<()> {
 
 /// Tail: exit 0 on Ctrl-C, 2 when the token is refused, 1 on output errors.
 async fn tail(target: Target, transport: TransportMode) -> ExitCode {
-    if let Some(ca) = &target.ca {
-        // The core client has no private-CA option yet: refuse rather than
-        // silently connect without it.
-        eprintln!(
-            "pulseboard-cli: --ca {} is not supported by `tail` yet (only by send and snapshot)",
-            ca.display()
-        );
-        return ExitCode::from(2);
-    }
     target.warn_if_plain_token();
-    let mut config = ClientConfig::new(&target.server);
-    config.token = target.token;
+    let mut config = ClientConfig::with_servers(&target.server);
+    config.token = target.token.clone();
+    config.ca = target.ca.clone();
     config.transport = transport;
-    let store = Store::new(State::empty(&target.server));
+    let store = Store::new(State::empty(target.primary()));
     let mut rx = store.subscribe();
     let mut out = std::io::stdout().lock();
     // The state before the first change: connecting.
@@ -178,6 +180,15 @@ async fn tail(target: Target, transport: TransportMode) -> ExitCode {
             eprintln!("pulseboard-cli: the server refused the token");
             break ExitCode::from(2);
         }
+        if v["data"]["state"] == "certificate" {
+            eprintln!(
+                "pulseboard-cli: {}",
+                v["data"]["message"]
+                    .as_str()
+                    .unwrap_or("certificate not trusted")
+            );
+            break ExitCode::from(2);
+        }
     };
     drop(out);
     client.shutdown().await;
@@ -190,7 +201,7 @@ async fn http(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, String> {
-    let url = format!("{}{}", target.server.trim_end_matches('/'), path);
+    let url = format!("{}{}", target.primary().trim_end_matches('/'), path);
     target.warn_if_plain_token();
     let mut builder = reqwest::Client::builder();
     if let Some(ca) = &target.ca {

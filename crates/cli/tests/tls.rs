@@ -5,7 +5,10 @@ use std::process::Output;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::Value;
-use tokio::process::Command;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Command,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pulseboard-cli");
 
@@ -87,10 +90,33 @@ async fn snapshot_over_tls_needs_the_private_ca() {
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
 
-    // `tail` cannot use a private CA yet: it says so instead of ignoring it.
-    let out = cli(&["tail", "--server", &url, "--token", "tok", "--ca", ca]).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+    // `tail` without the CA refuses the certificate and says so (exit 2)...
+    let out = cli(&["tail", "--server", &url, "--token", "tok"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    // ...and with it goes live.
+    let mut child = Command::new(BIN)
+        .args(["tail", "--server", &url, "--token", "tok", "--ca", ca])
+        .env_remove("PULSEBOARD_SERVER")
+        .env_remove("PULSEBOARD_TOKEN")
+        .env_remove("PULSEBOARD_CA")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let live = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            let v: Value = serde_json::from_str(&l).unwrap();
+            if v["event"] == "state" && v["data"]["state"] == "live" {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(live, Ok(true), "tail --ca never went live");
+    child.kill().await.unwrap();
     server.stop().await.unwrap();
 }
 

@@ -82,14 +82,21 @@ impl CacheFile {
 }
 
 /// Built-in demo data, labelled [`DataSource::Demo`].
+///
+/// Demo values are stamped at the Unix epoch, whatever `now` is, and start no
+/// history: any server data is newer under any newest-wins rule (the store's
+/// or a consumer's), so going Live replaces every demo value and no sparkline
+/// joins a demo value to a real one.
 pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
+    let _ = now;
+    let stamp = DateTime::<Utc>::UNIX_EPOCH;
     let mut s = State::empty(server);
     for m in Module::ALL {
-        let latest = sample::module_kpis(m, now);
+        let latest = sample::module_kpis(m, stamp);
         let history = latest
             .kpis
             .iter()
-            .map(|k| (k.key.clone(), VecDeque::from([k.value])))
+            .map(|k| (k.key.clone(), VecDeque::new()))
             .collect();
         s.modules.insert(
             m,
@@ -100,7 +107,7 @@ pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
             },
         );
     }
-    s.dashboard = Some(sample::dashboard(now));
+    s.dashboard = Some(sample::dashboard(stamp));
     s.dashboard_demo = true;
     s.source = DataSource::Demo;
     s
@@ -150,28 +157,44 @@ pub fn initial_state(path: &Path, server: &str, now: DateTime<Utc>) -> (State, O
     }
 }
 
-/// Write atomically: temp file in the same folder, fsync, rename.
+/// Create `dir` (and missing parents) private to the user: 0700 on Unix.
+/// An existing directory keeps its mode (it may be shared on purpose).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Write atomically and privately: a temp file (0600, from `tempfile`) in the
+/// same folder (created 0700), fsync, rename over the target, fsync the folder
+/// so the rename itself survives a crash.
 pub fn save(path: &Path, cache: &CacheFile) -> Result<(), CacheError> {
     let io = |source| CacheError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    create_private_dir(dir).map_err(io)?;
     let json = serde_json::to_vec(cache).map_err(|e| io(std::io::Error::other(e)))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    // tempfile creates the file 0600 and removes it if anything below fails.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".state-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(&json).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(())
 }
 
 /// Save the store's state now (unless it only holds demo data).
@@ -290,6 +313,24 @@ mod tests {
         assert!(matches!(loaded.source, DataSource::Cache { saved_at } if saved_at == c.saved_at));
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn cache_is_private_to_the_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulseboard/deeper/c.json");
+        let mut s = demo_state("http://x", Utc::now());
+        s.source = DataSource::Server;
+        save(&path, &CacheFile::from_state(&s, Utc::now())).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "cache file readable by its owner only");
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("pulseboard")), 0o700);
+        // Rewriting keeps it private.
+        save(&path, &CacheFile::from_state(&s, Utc::now())).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod notifier;
 pub mod store;
 pub mod supervisor;
+mod transport;
 
 pub use alerts::{
     AlertPolicy, Decision, Dnd, PolicyConfig, PolicyCounters, Toast, ToastKind, Urgency,

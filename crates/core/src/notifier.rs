@@ -183,7 +183,7 @@ impl Inner {
         let mut n = notify_rust::Notification::new();
         n.appname(&self.app_name)
             .summary(&toast.title)
-            .body(&toast.body);
+            .body(&body_markup_escaped(&toast.body));
         if let Some(icon) = &self.icon {
             n.icon(icon);
         }
@@ -259,6 +259,23 @@ impl Inner {
 
 /// Whether the notification server offers actions (asked once, blocking).
 #[cfg(all(unix, not(target_os = "macos")))]
+/// Server text as a notification body. Daemons that advertise `body-markup`
+/// render a subset of HTML (`<a href>`, `<img>`, `<b>`...), so the text is
+/// escaped: `&`, `<` and `>` arrive as themselves, never as markup (a link
+/// or an image in a notification body is text the server was sent).
+pub fn body_markup_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn actions_supported() -> bool {
     match notify_rust::get_capabilities() {
         Ok(caps) => caps.iter().any(|c| c == "actions"),
@@ -648,6 +665,20 @@ mod tests {
             (3, 3, 1, 1)
         );
         task.abort();
+    }
+
+    #[test]
+    fn toast_body_markup_arrives_as_text() {
+        assert_eq!(
+            body_markup_escaped(r#"<a href="https://evil">click</a> & <img src=x> ok"#),
+            r#"&lt;a href="https://evil"&gt;click&lt;/a&gt; &amp; &lt;img src=x&gt; ok"#
+        );
+        assert_eq!(body_markup_escaped("plain text, 100%"), "plain text, 100%");
+        assert_eq!(
+            body_markup_escaped("&amp;"),
+            "&amp;amp;",
+            "no double meaning"
+        );
     }
 
     #[test]

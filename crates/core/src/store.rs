@@ -77,10 +77,17 @@ pub enum ConnectionState {
         /// The server's message.
         message: String,
     },
+    /// The server's TLS certificate could not be verified (or the configured
+    /// certificate authority could not be used). No retry until the settings
+    /// change or the user asks to reconnect.
+    Certificate {
+        /// What was wrong, in words that say "certificate".
+        message: String,
+    },
 }
 
 impl ConnectionState {
-    /// Short name: `connecting|live|reconnecting|offline|unauthorized`.
+    /// Short name: `connecting|live|reconnecting|offline|unauthorized|certificate`.
     pub fn name(&self) -> &'static str {
         match self {
             ConnectionState::Connecting { .. } => "connecting",
@@ -88,6 +95,7 @@ impl ConnectionState {
             ConnectionState::Reconnecting { .. } => "reconnecting",
             ConnectionState::Offline { .. } => "offline",
             ConnectionState::Unauthorized { .. } => "unauthorized",
+            ConnectionState::Certificate { .. } => "certificate",
         }
     }
 
@@ -170,6 +178,14 @@ pub struct State {
     pub last_update: Option<DateTime<Utc>>,
     /// Counters.
     pub counters: Counters,
+    /// Identity (`serverId`) of the store the notifications and read state
+    /// came from; `None` until a version 2 server said it.
+    #[serde(default)]
+    pub server_id: Option<String>,
+    /// The server said notifications after the catch-up point were pruned by
+    /// retention: some that were missed expired before this client saw them.
+    #[serde(default)]
+    pub notifications_expired: bool,
 }
 
 /// A change a subscriber may care about.
@@ -184,6 +200,12 @@ pub enum Update {
     UnreadCount(u64),
     /// Data source changed (demo/cache -> server).
     Source(DataSource),
+    /// The whole state, to replace any copy a subscriber keeps: sent when
+    /// the client goes Live on a connection that started over demo values
+    /// (snapshots and catch-up applied, demo values gone) and when another
+    /// server's store replaced the notifications. A copy that merged updates by its own rules
+    /// (newest-wins, sparklines) is then exactly Rust's again.
+    Reset(Box<State>),
 }
 
 impl State {
@@ -204,7 +226,79 @@ impl State {
             source: DataSource::Demo,
             last_update: None,
             counters: Counters::default(),
+            server_id: None,
+            notifications_expired: false,
         }
+    }
+
+    /// Record the `serverId` a server announced. Another id than the one
+    /// this state came from means another store (database replaced or
+    /// restored, another server configured): the seq cursor, the
+    /// notifications (the dedupe memory), the alerts and the mark-read outbox
+    /// belonged to the old one and are dropped, so nothing of the new store
+    /// is skipped and nothing seen on one is marked read on the other.
+    /// Returns true when that happened. A state with no id yet adopts it.
+    pub fn adopt_server_id(&mut self, id: &str) -> (bool, Vec<Update>) {
+        match &self.server_id {
+            Some(cur) if cur == id => return (false, Vec::new()),
+            None => {
+                self.server_id = Some(id.to_string());
+                return (false, Vec::new());
+            }
+            Some(_) => {}
+        }
+        self.server_id = Some(id.to_string());
+        self.last_seq = 0;
+        self.notifications.clear();
+        self.alerts.clear();
+        self.outbox.clear();
+        self.notifications_expired = false;
+        let mut out = Vec::new();
+        if self.unread_count != 0 {
+            self.unread_count = 0;
+            out.push(Update::UnreadCount(0));
+        }
+        (true, out)
+    }
+
+    /// Ids shown as unread, newest first, at most `limit`.
+    pub fn unread_ids(&self, limit: usize) -> Vec<String> {
+        self.notifications
+            .iter()
+            .rev()
+            .filter(|n| !n.read)
+            .take(limit)
+            .map(|n| n.id.clone())
+            .collect()
+    }
+
+    /// Apply module KPIs as the server ordered them (a live event or a
+    /// subscribe snapshot): whatever their `updatedAt`, they replace what is
+    /// shown, so a KPI stamped in the future (server clock stepped back
+    /// later) does not freeze every later update. Only an exact repeat (same
+    /// `updatedAt` and values, e.g. an update also contained in a snapshot)
+    /// adds nothing.
+    pub fn apply_kpis_in_order(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
+        let repeat = self
+            .modules
+            .get(&kpis.module)
+            .is_some_and(|v| !v.demo && v.latest == kpis);
+        if repeat {
+            let mut out = Vec::new();
+            self.mark_server(now, &mut out);
+            return out;
+        }
+        self.put_kpis(kpis, now)
+    }
+
+    /// Apply a dashboard as the server ordered it (see [`State::apply_kpis_in_order`]).
+    pub fn apply_dashboard_in_order(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
+        if !self.dashboard_demo && self.dashboard.as_ref() == Some(&d) {
+            let mut out = Vec::new();
+            self.mark_server(now, &mut out);
+            return out;
+        }
+        self.put_dashboard(d, now)
     }
 
     fn mark_server(&mut self, now: DateTime<Utc>, out: &mut Vec<Update>) {
@@ -217,14 +311,18 @@ impl State {
 
     /// Apply module KPIs (event or snapshot). Older than what we have: ignored.
     pub fn apply_kpis(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
-        let mut out = Vec::new();
         let from_server_before = self.source == DataSource::Server;
         if let Some(view) = self.modules.get(&kpis.module) {
             // After the first server data, equal or older timestamps are repeats.
             if from_server_before && !view.demo && kpis.updated_at <= view.latest.updated_at {
-                return out;
+                return Vec::new();
             }
         }
+        self.put_kpis(kpis, now)
+    }
+
+    fn put_kpis(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
         self.mark_server(now, &mut out);
         let view = self
             .modules
@@ -254,14 +352,18 @@ impl State {
 
     /// Apply a dashboard (event or snapshot). Older than what we have: ignored.
     pub fn apply_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
-        let mut out = Vec::new();
         if self.source == DataSource::Server && !self.dashboard_demo {
             if let Some(cur) = &self.dashboard {
                 if d.updated_at <= cur.updated_at {
-                    return out;
+                    return Vec::new();
                 }
             }
         }
+        self.put_dashboard(d, now)
+    }
+
+    fn put_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
+        let mut out = Vec::new();
         self.mark_server(now, &mut out);
         self.dashboard = Some(d.clone());
         self.dashboard_demo = false;
@@ -628,6 +730,55 @@ mod tests {
             "demo dashboard replaced"
         );
         assert!(!s.dashboard_demo);
+    }
+
+    #[test]
+    fn another_server_id_drops_cursor_dedupe_memory_and_outbox() {
+        let mut s = State::empty("x");
+        assert_eq!(s.adopt_server_id("a"), (false, vec![]), "first id adopted");
+        for i in 1..=3 {
+            s.apply_notification(notif(i), t(0));
+        }
+        s.mark_read_local(MarkRead::Ids(vec!["n-1".into()]));
+        assert_eq!(s.adopt_server_id("a"), (false, vec![]), "same store");
+        assert_eq!(s.last_seq, 3);
+        let (other, updates) = s.adopt_server_id("b");
+        assert!(other);
+        assert_eq!(updates, vec![Update::UnreadCount(0)]);
+        assert_eq!((s.last_seq, s.unread_count), (0, 0));
+        assert!(s.notifications.is_empty() && s.outbox.is_empty());
+        assert_eq!(s.server_id.as_deref(), Some("b"));
+        // The new store's 1 is not a repeat of the old store's 1.
+        assert!(!s.apply_notification(notif(1), t(0)).is_empty());
+    }
+
+    #[test]
+    fn unread_ids_are_newest_first_and_bounded() {
+        let mut s = State::empty("x");
+        for i in 1..=5 {
+            s.apply_notification(notif(i), t(0));
+        }
+        s.mark_read_local(MarkRead::Ids(vec!["n-4".into()]));
+        assert_eq!(s.unread_ids(3), vec!["n-5", "n-3", "n-2"]);
+    }
+
+    #[test]
+    fn in_order_kpis_follow_the_server_not_the_timestamps() {
+        let mut s = State::empty("x");
+        s.apply_kpis_in_order(kpis(Module::Hr, 1.0, 3600), t(0)); // an hour ahead
+        assert!(!s
+            .apply_kpis_in_order(kpis(Module::Hr, 2.0, 5), t(1))
+            .is_empty());
+        assert_eq!(s.modules[&Module::Hr].latest.kpis[0].value, 2.0);
+        assert_eq!(
+            s.apply_kpis_in_order(kpis(Module::Hr, 2.0, 5), t(2)),
+            vec![],
+            "an exact repeat adds nothing"
+        );
+        assert_eq!(
+            s.modules[&Module::Hr].history["k"],
+            VecDeque::from([1.0, 2.0])
+        );
     }
 
     #[test]

@@ -1,38 +1,41 @@
 //! The connection supervisor: owns the whole Socket.IO lifecycle.
 //!
-//! rust_socketio 0.6 is used only as a transport. Its own reconnect is off;
-//! this supervisor does what it lacks (see docs/ARCHITECTURE.md):
+//! One task, one loop, one input type: every socket event (from the
+//! rust_socketio adapter in `transport.rs`), every command and every timer
+//! arrives as an [`Input`] and is handled by one function each
+//! (`on_socket`, `on_command`, `on_timer`). What it does that the library
+//! does not (see docs/ARCHITECTURE.md):
 //! - retries the first connect and every later one with backoff + jitter;
 //! - waits for the namespace `Connect` before the first emit;
-//! - a liveness watchdog: after `heartbeat` of silence it sends a
-//!   `notification:subscribe {afterSeq}` probe (which doubles as catch-up);
-//!   no ack within `ack_timeout` means the link is dead;
+//! - notices a transport that ended (engine.io close, dead TCP) at once, and
+//!   a silent one with a liveness probe after `heartbeat` of silence;
 //! - one ack in flight at a time (the library draws ack ids from 0..999 and
-//!   mishandles collisions), with the timeout enforced here by tokio;
-//! - on every connect: resubscribe, catch up, send the mark-read outbox;
+//!   mishandles collisions), with the timeout enforced here by tokio; a lost
+//!   ack is resent a bounded number of times, then the link counts as dead;
+//! - on every connect: resubscribe, catch up (sending the ids shown as
+//!   unread, applying which are read now), send the mark-read outbox;
+//! - a new `serverId` drops the old store's cursor, notifications and outbox;
+//! - a seq gap in the live stream triggers a catch-up at once; catch-up
+//!   paging is bounded;
 //! - a wrong token ends in `Unauthorized`, not a retry loop.
-//!
-//! Socket callbacks only push into an unbounded channel tagged with the
-//! connection's generation; everything else happens in one task.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use chrono::Utc;
-use futures_util::FutureExt;
+use chrono::{DateTime, Utc};
 use pulseboard_protocol::{
-    decode, decode_ack, events, AckOk, Dashboard, MarkRead, MarkReadAck, Module, ModuleKpis,
-    Notification, ProtocolError, ServerEvent, SnapshotAck,
+    decode, decode_ack, events, limits, AckOk, AuthPayload, Dashboard, DashboardSubscribe,
+    MarkRead, MarkReadAck, Module, ModuleKpis, ModuleRequest, Notification, NotificationRead,
+    NotificationSubscribe, ProtocolError, ServerEvent, SnapshotAck,
 };
-use rust_socketio::asynchronous::{Client as SioClient, ClientBuilder};
-use rust_socketio::{Event, Payload, TransportType};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::backoff::Backoff;
-use crate::store::{ConnectionState, Store, TransportKind};
+use crate::store::{ConnectionState, DataSource, Store, TransportKind};
+use crate::transport::{self, Link, Raw, Tagged};
 
 /// Which transport to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,8 +66,11 @@ impl std::str::FromStr for TransportMode {
 /// How to reach the server and how patient to be.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Base URL, e.g. `http://127.0.0.1:4000`.
+    /// Base URL, e.g. `http://127.0.0.1:4000`: the preferred server.
     pub server: String,
+    /// More URLs of the same service, tried in order when `server` does not
+    /// answer (failover). Every round of tries starts again at `server`.
+    pub fallback_servers: Vec<String>,
     /// Shared token, if the server wants one.
     pub token: Option<String>,
     /// Transport choice.
@@ -75,10 +81,14 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Longest wait for a transport plus namespace join.
     pub connect_timeout: Duration,
-    /// Longest wait for any ack.
+    /// Longest wait for an ack, per try (a request is sent at most
+    /// [`MAX_TRIES`] times before the link counts as dead).
     pub ack_timeout: Duration,
     /// Silence after which a liveness probe is sent.
     pub heartbeat: Duration,
+    /// PEM file of a private certificate authority trusted for `https://`
+    /// servers in addition to the system roots.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -86,14 +96,32 @@ impl ClientConfig {
     pub fn new(server: impl Into<String>) -> Self {
         ClientConfig {
             server: server.into(),
+            fallback_servers: Vec::new(),
             token: None,
             transport: TransportMode::Auto,
             modules: Module::ALL.to_vec(),
             backoff: Backoff::default(),
             connect_timeout: Duration::from_secs(10),
-            ack_timeout: Duration::from_secs(10),
+            ack_timeout: Duration::from_secs(5),
             heartbeat: Duration::from_secs(15),
+            ca: None,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Defaults for a list of server URLs, preferred first (at least one).
+    pub fn with_servers(servers: &[String]) -> Self {
+        let mut c = ClientConfig::new(servers.first().cloned().unwrap_or_default());
+        c.fallback_servers = servers.iter().skip(1).cloned().collect();
+        c
+    }
+
+    /// Every server URL, preferred first.
+    pub fn servers(&self) -> Vec<String> {
+        std::iter::once(self.server.clone())
+            .chain(self.fallback_servers.iter().cloned())
+            .collect()
     }
 }
 
@@ -108,13 +136,17 @@ pub enum Command {
     Unsubscribe(Module),
     /// Drop the current attempt or wait and connect now.
     Reconnect,
-    /// Use another server or token, then reconnect.
+    /// Use another server (the only one: fallbacks are dropped) or token,
+    /// then reconnect.
     Configure {
         /// New base URL.
         server: String,
         /// New token.
         token: Option<String>,
     },
+    /// Trust this private certificate authority (PEM file; None: system
+    /// roots only), then reconnect.
+    SetCa(Option<std::path::PathBuf>),
     /// Disconnect cleanly and stop.
     Shutdown,
 }
@@ -167,18 +199,24 @@ impl Client {
     }
 }
 
-/// What a socket callback saw.
-#[derive(Debug)]
-enum Raw {
-    Connected,
-    Event { name: String, payload: Payload },
-    Ack { id: u64, payload: Payload },
-    Error(String),
-    Closed,
-}
+/// Times one request is sent on one connection before the link counts as
+/// dead (an event the server dropped is resent, never waited on for ever).
+pub const MAX_TRIES: u32 = 2;
 
-/// `Raw` tagged with the connection generation it belongs to.
-type Tagged = (u64, Raw);
+/// Catch-up pages asked for in a row; a server that keeps answering full
+/// pages cannot keep the client from going Live.
+pub const MAX_CATCH_UP_PAGES: u32 = 100;
+
+/// Everything the supervisor reacts to.
+#[derive(Debug)]
+enum Input {
+    /// Something the transport saw, tagged with its connection generation.
+    Socket(u64, Raw),
+    /// Something the app asked for.
+    Command(Command),
+    /// The earliest deadline of the current phase passed.
+    Timer,
+}
 
 /// A request sent with an ack.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,46 +224,83 @@ enum Req {
     Module(Module),
     Unsubscribe(Module),
     Dashboard,
-    Notifications { after_seq: u64 },
+    /// `notification:subscribe`: from `after` (None: the cursor when sent),
+    /// with the ids shown as unread when `unread`; `page` counts the pages
+    /// of one catch-up.
+    Notifications {
+        after: Option<u64>,
+        unread: bool,
+        page: u32,
+    },
     MarkRead(MarkRead),
 }
 
 impl Req {
-    fn wire(&self) -> (&'static str, Value) {
-        match self {
-            Req::Module(m) => (events::MODULE_SUBSCRIBE, json!({ "module": m })),
-            Req::Unsubscribe(m) => (events::MODULE_UNSUBSCRIBE, json!({ "module": m })),
-            Req::Dashboard => (events::DASHBOARD_SUBSCRIBE, json!({})),
-            Req::Notifications { after_seq } => (
-                events::NOTIFICATION_SUBSCRIBE,
-                json!({ "afterSeq": after_seq }),
-            ),
-            Req::MarkRead(m) => (
-                events::NOTIFICATION_MARK_READ,
-                serde_json::to_value(m).unwrap_or(Value::Null),
-            ),
+    fn catch_up(after: Option<u64>) -> Req {
+        Req::Notifications {
+            after,
+            unread: false,
+            page: 0,
         }
     }
 }
 
 struct InFlight {
-    id: u64,
+    /// Ack ids of every try (a late ack of an earlier try counts too).
+    ids: Vec<u64>,
     req: Req,
+    /// The wire event and payload, for a resend.
+    event: &'static str,
+    payload: Value,
+    /// For a catch-up: the `afterSeq` it was sent with.
+    after_seq: u64,
+    tries: u32,
     deadline: Instant,
 }
 
 /// Why a connection attempt failed.
 enum AttemptError {
-    Unauthorized(String),
+    /// The server refused the token (`unauthorized`, `forbidden`).
+    Refused(String),
+    /// The server's certificate could not be verified.
+    Certificate(String),
     Failed(String),
-    /// A command (reconnect, configure, shutdown) interrupted it.
-    Interrupted(Command),
 }
 
-/// Why a live session ended.
-enum SessionEnd {
-    Lost(String),
-    Command(Command),
+/// A transport being opened and the namespace joined.
+struct Opening {
+    kind: TransportKind,
+    link: Option<Link>,
+    joined: bool,
+    deadline: Instant,
+    /// In `Auto` mode: why WebSocket failed before this polling try.
+    ws_error: Option<String>,
+}
+
+/// A joined connection: subscribing and catching up, then live.
+struct Session {
+    link: Link,
+    pending: VecDeque<Req>,
+    inflight: Option<InFlight>,
+    live: bool,
+    last_rx: Instant,
+    /// Demo values were shown when it started: publish the whole state on
+    /// Live, so copies drop every demo value.
+    reset_on_live: bool,
+}
+
+enum Phase {
+    /// Waiting until `at` to retry, or for the user (`None`: refused).
+    Waiting {
+        at: Option<Instant>,
+    },
+    Opening(Opening),
+    Live(Session),
+}
+
+enum Flow {
+    Continue,
+    Stop,
 }
 
 struct Supervisor {
@@ -234,39 +309,19 @@ struct Supervisor {
     cmd_rx: mpsc::UnboundedReceiver<Command>,
     tx: mpsc::UnboundedSender<Tagged>,
     rx: mpsc::UnboundedReceiver<Tagged>,
+    /// Generation of the current attempt; traffic of older ones is stale.
     gen: u64,
     next_ack: u64,
-}
-
-fn first_value(p: Payload) -> Option<Value> {
-    #[allow(deprecated)]
-    match p {
-        Payload::Text(mut v) => {
-            if v.is_empty() {
-                None
-            } else {
-                Some(v.swap_remove(0))
-            }
-        }
-        Payload::String(s) => serde_json::from_str(&s).ok(),
-        Payload::Binary(_) => None,
-    }
-}
-
-fn payload_text(p: Payload) -> String {
-    match first_value(p) {
-        Some(Value::String(s)) => s,
-        Some(v) => v.to_string(),
-        None => String::new(),
-    }
-}
-
-/// An ack arrives as the argument list `[obj]`; unwrap it.
-fn ack_value(p: Payload) -> Option<Value> {
-    match first_value(p)? {
-        Value::Array(mut a) if !a.is_empty() => Some(a.swap_remove(0)),
-        v => Some(v),
-    }
+    phase: Phase,
+    /// Failed tries since the last live session (0: none yet).
+    attempt: u32,
+    offline_since: DateTime<Utc>,
+    /// Index in `config.servers()` of the server being tried or used.
+    server_index: usize,
+    /// Servers still to try in this round before waiting.
+    round_left: usize,
+    /// TLS settings made from `config.ca` (Err: the CA file is unusable).
+    tls: Result<Option<native_tls::TlsConnector>, String>,
 }
 
 impl Supervisor {
@@ -280,7 +335,81 @@ impl Supervisor {
             rx,
             gen: 0,
             next_ack: 0,
+            phase: Phase::Waiting { at: None },
+            attempt: 0,
+            offline_since: Utc::now(),
+            server_index: 0,
+            round_left: 0,
+            tls: Ok(None),
         }
+    }
+
+    fn load_tls(&mut self) {
+        self.tls = match &self.config.ca {
+            Some(ca) => transport::tls_connector(ca).map(Some),
+            None => Ok(None),
+        };
+    }
+
+    /// The URL being tried or used.
+    fn current_server(&self) -> String {
+        self.config
+            .servers()
+            .get(self.server_index)
+            .cloned()
+            .unwrap_or_else(|| self.config.server.clone())
+    }
+
+    async fn run(mut self) {
+        self.load_tls();
+        self.begin_attempt();
+        loop {
+            let input = self.next_input().await;
+            let flow = match input {
+                Input::Command(c) => self.on_command(c).await,
+                Input::Socket(gen, raw) => {
+                    self.on_socket(gen, raw);
+                    Flow::Continue
+                }
+                Input::Timer => {
+                    self.on_timer();
+                    Flow::Continue
+                }
+            };
+            if let Flow::Stop = flow {
+                return;
+            }
+            self.pump().await;
+        }
+    }
+
+    /// The one place that waits.
+    async fn next_input(&mut self) -> Input {
+        let deadline = self.deadline();
+        tokio::select! {
+            c = self.cmd_rx.recv() => Input::Command(c.unwrap_or(Command::Shutdown)),
+            Some((gen, raw)) = self.rx.recv() => Input::Socket(gen, raw),
+            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Input::Timer,
+        }
+    }
+
+    /// The earliest deadline of the current phase.
+    fn deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Waiting { at } => *at,
+            Phase::Opening(o) => Some(o.deadline),
+            Phase::Live(s) => match &s.inflight {
+                Some(f) => Some(f.deadline),
+                None if s.pending.is_empty() => Some(s.last_rx + self.config.heartbeat),
+                None => None,
+            },
+        }
+    }
+
+    /// Publish the whole state (see [`crate::store::Update::Reset`]).
+    fn publish_reset(&self) {
+        self.store
+            .apply(|s| vec![crate::store::Update::Reset(Box::new(s.clone()))]);
     }
 
     fn set_state(&self, c: ConnectionState) {
@@ -290,27 +419,64 @@ impl Supervisor {
             (!u.is_empty(), u)
         });
         if changed {
-            tracing::info!(state = name, server = %self.config.server, "connection");
+            tracing::info!(state = name, server = %self.current_server(), "connection");
         }
     }
 
-    /// Commands that need no connection; returns the ones that end a wait.
-    fn local_command(&mut self, c: Command) -> Option<Command> {
+    // ------------------------------------------------------------ commands
+
+    /// The one command handler, whatever the phase.
+    async fn on_command(&mut self, c: Command) -> Flow {
         match c {
             Command::MarkRead(m) => {
-                self.store.apply(|s| s.mark_read_local(m));
-                None
+                self.store.apply(|s| s.mark_read_local(m.clone()));
+                if let Phase::Live(s) = &mut self.phase {
+                    s.pending.push_back(Req::MarkRead(m));
+                }
             }
             Command::Subscribe(m) => {
-                self.set_module(m, true);
-                None
+                if self.set_module(m, true) {
+                    if let Phase::Live(s) = &mut self.phase {
+                        s.pending.push_back(Req::Module(m));
+                    }
+                }
             }
             Command::Unsubscribe(m) => {
-                self.set_module(m, false);
-                None
+                if self.set_module(m, false) {
+                    if let Phase::Live(s) = &mut self.phase {
+                        s.pending.push_back(Req::Unsubscribe(m));
+                    }
+                }
             }
-            other => Some(other),
+            Command::Reconnect => {
+                // A fixed CA file is picked up too.
+                self.load_tls();
+                self.drop_connection().await;
+                self.attempt = 0;
+                self.begin_attempt();
+            }
+            Command::Configure { server, token } => {
+                self.config.server = server;
+                self.config.fallback_servers.clear();
+                self.config.token = token;
+                self.load_tls();
+                self.drop_connection().await;
+                self.attempt = 0;
+                self.begin_attempt();
+            }
+            Command::SetCa(ca) => {
+                self.config.ca = ca;
+                self.load_tls();
+                self.drop_connection().await;
+                self.attempt = 0;
+                self.begin_attempt();
+            }
+            Command::Shutdown => {
+                self.drop_connection().await;
+                return Flow::Stop;
+            }
         }
+        Flow::Continue
     }
 
     /// Record whether `m` is wanted; true when that changed anything.
@@ -324,95 +490,148 @@ impl Supervisor {
         true
     }
 
-    fn configure(&mut self, server: String, token: Option<String>) {
-        self.config.server = server;
-        self.config.token = token;
-    }
-
-    async fn run(mut self) {
-        // Failed tries since the last live session (0: none yet).
-        let mut attempt: u32 = 0;
-        let mut offline_since = Utc::now();
-        let mut delay: Option<Duration> = None;
-        loop {
-            if let Some(d) = delay.take() {
-                match self.wait(d).await {
-                    Some(Command::Shutdown) => return,
-                    Some(Command::Configure { server, token }) => {
-                        self.configure(server, token);
-                        attempt = 0;
-                    }
-                    // Reconnect now: skip the rest of the wait.
-                    Some(_) | None => {}
-                }
-            }
-            if attempt == 0 {
-                self.set_state(ConnectionState::Connecting {
-                    server: self.config.server.clone(),
-                });
-            }
-            match self.connect().await {
-                Ok((client, transport)) => {
-                    let end = self.session(&client, transport).await;
-                    let _ = tokio::time::timeout(Duration::from_secs(2), client.disconnect()).await;
-                    self.gen += 1;
-                    attempt = 0;
-                    match end {
-                        SessionEnd::Command(Command::Shutdown) => return,
-                        SessionEnd::Command(Command::Configure { server, token }) => {
-                            self.configure(server, token)
-                        }
-                        SessionEnd::Command(_) => {}
-                        SessionEnd::Lost(reason) => {
-                            tracing::info!("connection lost: {reason}");
-                            offline_since = Utc::now();
-                            attempt = 1;
-                            delay = Some(self.schedule_retry(attempt, offline_since, reason));
-                        }
-                    }
-                }
-                Err(AttemptError::Unauthorized(message)) => {
-                    tracing::warn!("server refused the token: {message}");
-                    self.set_state(ConnectionState::Unauthorized { message });
-                    // No retry loop: wait for the user to act.
-                    match self.next_command().await {
-                        Command::Shutdown => return,
-                        Command::Configure { server, token } => self.configure(server, token),
-                        _ => {}
-                    }
-                    attempt = 0;
-                }
-                Err(AttemptError::Interrupted(Command::Shutdown)) => return,
-                Err(AttemptError::Interrupted(Command::Configure { server, token })) => {
-                    self.configure(server, token);
-                    attempt = 0;
-                }
-                Err(AttemptError::Interrupted(_)) => attempt = 0,
-                Err(AttemptError::Failed(reason)) => {
-                    tracing::debug!("connect attempt failed: {reason}");
-                    if attempt == 0 {
-                        offline_since = Utc::now();
-                    }
-                    attempt += 1;
-                    delay = Some(self.schedule_retry(attempt, offline_since, reason));
-                }
-            }
+    /// Disconnect whatever is open (bounded wait) and forget it.
+    async fn drop_connection(&mut self) {
+        self.gen += 1;
+        match std::mem::replace(&mut self.phase, Phase::Waiting { at: None }) {
+            Phase::Live(s) => s.link.close().await,
+            Phase::Opening(Opening {
+                link: Some(link), ..
+            }) => link.close().await,
+            _ => {}
         }
     }
 
-    /// Publish Reconnecting / Offline for the wait before retry `attempt`;
-    /// returns the (jittered) wait.
-    fn schedule_retry(
-        &self,
-        attempt: u32,
-        since: chrono::DateTime<Utc>,
-        reason: String,
-    ) -> Duration {
+    // ------------------------------------------------------------ attempts
+
+    /// A round of tries: every server in order, the preferred one first.
+    fn begin_attempt(&mut self) {
+        if let Err(message) = &self.tls {
+            tracing::warn!("{message}");
+            self.set_state(ConnectionState::Certificate {
+                message: message.clone(),
+            });
+            self.phase = Phase::Waiting { at: None };
+            return;
+        }
+        self.server_index = 0;
+        self.round_left = self.config.servers().len();
+        self.try_server();
+    }
+
+    fn try_server(&mut self) {
+        if self.attempt == 0 {
+            self.set_state(ConnectionState::Connecting {
+                server: self.current_server(),
+            });
+        }
+        let kind = match self.config.transport {
+            TransportMode::Polling => TransportKind::Polling,
+            TransportMode::Websocket | TransportMode::Auto => TransportKind::Websocket,
+        };
+        self.open(kind, None);
+    }
+
+    fn open(&mut self, kind: TransportKind, ws_error: Option<String>) {
+        self.gen += 1;
+        let auth = AuthPayload {
+            token: self.config.token.clone().unwrap_or_default(),
+            client: concat!("pulseboard/", env!("CARGO_PKG_VERSION")).to_string(),
+        };
+        let tls = self.tls.clone().ok().flatten();
+        transport::open(
+            self.current_server(),
+            auth,
+            kind,
+            tls,
+            self.config.connect_timeout,
+            self.gen,
+            self.tx.clone(),
+        );
+        self.phase = Phase::Opening(Opening {
+            kind,
+            link: None,
+            joined: false,
+            deadline: Instant::now() + self.config.connect_timeout,
+            ws_error,
+        });
+    }
+
+    fn attempt_failed(&mut self, e: AttemptError) {
+        let Phase::Opening(o) = std::mem::replace(&mut self.phase, Phase::Waiting { at: None })
+        else {
+            return;
+        };
+        if let Some(link) = o.link {
+            link.close_in_background();
+        }
+        self.gen += 1;
+        let reason = match e {
+            AttemptError::Refused(message) => {
+                tracing::warn!("server refused the token: {message}");
+                self.set_state(ConnectionState::Unauthorized { message });
+                // No retry loop: wait for the user to act.
+                return;
+            }
+            AttemptError::Certificate(message) => {
+                tracing::warn!("{message}");
+                self.set_state(ConnectionState::Certificate { message });
+                // Retrying cannot help until the settings change.
+                return;
+            }
+            AttemptError::Failed(reason) => reason,
+        };
+        if self.config.transport == TransportMode::Auto && o.kind == TransportKind::Websocket {
+            tracing::debug!("websocket failed ({reason}); trying long-polling");
+            self.open(TransportKind::Polling, Some(reason));
+            return;
+        }
+        let reason = match o.ws_error {
+            Some(ws) => format!("websocket: {ws}; polling: {reason}"),
+            None => reason,
+        };
+        tracing::debug!("connect attempt failed: {reason}");
+        self.round_left = self.round_left.saturating_sub(1);
+        if self.round_left > 0 {
+            // Fail over to the next server at once.
+            self.server_index += 1;
+            tracing::info!(server = %self.current_server(), "trying the next server");
+            self.try_server();
+            return;
+        }
+        if self.attempt == 0 {
+            self.offline_since = Utc::now();
+        }
+        self.attempt += 1;
+        let delay = self.schedule_retry(reason);
+        self.phase = Phase::Waiting {
+            at: Some(Instant::now() + delay),
+        };
+    }
+
+    fn session_lost(&mut self, reason: String) {
+        if let Phase::Live(s) = std::mem::replace(&mut self.phase, Phase::Waiting { at: None }) {
+            s.link.close_in_background();
+        }
+        self.gen += 1;
+        tracing::info!("connection lost: {reason}");
+        self.offline_since = Utc::now();
+        self.attempt = 1;
+        let delay = self.schedule_retry(reason);
+        self.phase = Phase::Waiting {
+            at: Some(Instant::now() + delay),
+        };
+    }
+
+    /// Publish Reconnecting / Offline for the wait before retry
+    /// `self.attempt`; returns the (jittered) wait.
+    fn schedule_retry(&self, reason: String) -> Duration {
+        let attempt = self.attempt;
         let delay = self.config.backoff.delay(attempt, rand::random::<f64>());
         let next_retry_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let state = if self.config.backoff.is_offline(attempt) {
             ConnectionState::Offline {
-                since,
+                since: self.offline_since,
                 attempt,
                 next_retry_at,
                 reason,
@@ -428,155 +647,104 @@ impl Supervisor {
         delay
     }
 
-    /// Wait `d`, handling commands; returns a command that cut the wait short.
-    async fn wait(&mut self, d: Duration) -> Option<Command> {
-        let until = Instant::now() + d;
-        loop {
-            tokio::select! {
-                _ = sleep_until(until) => return None,
-                c = self.cmd_rx.recv() => match c {
-                    None => return Some(Command::Shutdown),
-                    Some(c) => if let Some(c) = self.local_command(c) { return Some(c) },
-                },
-                // Stale socket traffic from dead generations is discarded.
-                Some(_) = self.rx.recv() => {}
+    // ------------------------------------------------------------ socket
+
+    fn on_socket(&mut self, gen: u64, raw: Raw) {
+        if gen != self.gen {
+            // Stale traffic of a dead generation; a late link is closed.
+            if let Raw::Opened(Ok(link)) = raw {
+                link.close_in_background();
             }
+            return;
         }
-    }
-
-    async fn connect(&mut self) -> Result<(SioClient, TransportKind), AttemptError> {
-        match self.config.transport {
-            TransportMode::Websocket => self.connect_with(TransportKind::Websocket).await,
-            TransportMode::Polling => self.connect_with(TransportKind::Polling).await,
-            TransportMode::Auto => match self.connect_with(TransportKind::Websocket).await {
-                Err(AttemptError::Failed(ws)) => {
-                    tracing::debug!("websocket failed ({ws}); trying long-polling");
-                    self.connect_with(TransportKind::Polling)
-                        .await
-                        .map_err(|e| match e {
-                            AttemptError::Failed(p) => {
-                                AttemptError::Failed(format!("websocket: {ws}; polling: {p}"))
-                            }
-                            other => other,
-                        })
+        match raw {
+            Raw::Event { name, payload } => {
+                if let Phase::Live(s) = &mut self.phase {
+                    s.last_rx = Instant::now();
                 }
-                other => other,
-            },
+                self.on_event(&name, payload);
+                return;
+            }
+            Raw::Ack { id, payload } => {
+                let Phase::Live(s) = &mut self.phase else {
+                    return;
+                };
+                s.last_rx = Instant::now();
+                if !s.inflight.as_ref().is_some_and(|f| f.ids.contains(&id)) {
+                    return;
+                }
+                let f = s.inflight.take().expect("checked above");
+                if let Some(next) = self.on_ack(&f, payload) {
+                    if let Phase::Live(s) = &mut self.phase {
+                        s.pending.push_front(next);
+                    }
+                }
+                return;
+            }
+            _ => {}
         }
-    }
-
-    fn builder(&self, transport: TransportKind) -> ClientBuilder {
-        let gen = self.gen;
-        let tx = self.tx.clone();
-        let on = move |raw: fn(Payload) -> Raw| {
-            let tx = tx.clone();
-            move |p: Payload, _c: SioClient| {
-                let _ = tx.send((gen, raw(p)));
-                async {}.boxed()
-            }
-        };
-        let tx_any = self.tx.clone();
-        ClientBuilder::new(self.config.server.clone())
-            .auth(json!({
-                "token": self.config.token.clone().unwrap_or_default(),
-                "client": concat!("pulseboard/", env!("CARGO_PKG_VERSION")),
-            }))
-            .transport_type(match transport {
-                TransportKind::Websocket => TransportType::Websocket,
-                TransportKind::Polling => TransportType::Polling,
-            })
-            .reconnect(false)
-            .reconnect_on_disconnect(false)
-            .on(Event::Connect, on(|_| Raw::Connected))
-            .on(Event::Close, on(|_| Raw::Closed))
-            .on(Event::Error, on(|p| Raw::Error(payload_text(p))))
-            .on_any(move |ev: Event, p: Payload, _c: SioClient| {
-                let _ = tx_any.send((
-                    gen,
-                    Raw::Event {
-                        name: ev.as_str().to_string(),
-                        payload: p,
-                    },
-                ));
-                async {}.boxed()
-            })
-    }
-
-    /// One try: transport up, then wait for the namespace join.
-    async fn connect_with(
-        &mut self,
-        transport: TransportKind,
-    ) -> Result<(SioClient, TransportKind), AttemptError> {
-        self.gen += 1;
-        let gen = self.gen;
-        let deadline = Instant::now() + self.config.connect_timeout;
-        let builder = self.builder(transport);
-        let client = tokio::select! {
-            r = tokio::time::timeout_at(deadline, builder.connect()) => match r {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => return Err(AttemptError::Failed(e.to_string())),
-                Err(_) => return Err(AttemptError::Failed("timed out connecting".into())),
-            },
-            c = self.next_command() => {
-                return Err(AttemptError::Interrupted(c));
-            }
-        };
-        let fail = |client: SioClient, e: AttemptError| async move {
-            let _ = tokio::time::timeout(Duration::from_secs(1), client.disconnect()).await;
-            Err(e)
-        };
-        loop {
-            tokio::select! {
-                _ = sleep_until(deadline) => {
-                    return fail(client, AttemptError::Failed("timed out joining the namespace".into())).await;
+        match &mut self.phase {
+            Phase::Opening(o) => match raw {
+                Raw::Opened(Ok(link)) => {
+                    o.link = Some(link);
+                    self.maybe_start_session();
                 }
-                c = self.cmd_rx.recv() => {
-                    let c = match c {
-                        None => Some(Command::Shutdown),
-                        Some(c) => self.local_command(c),
+                Raw::Opened(Err(e)) if transport::is_certificate_error(&e) => {
+                    self.attempt_failed(AttemptError::Certificate(format!(
+                        "the server's certificate could not be verified: {e}"
+                    )))
+                }
+                Raw::Opened(Err(e)) => self.attempt_failed(AttemptError::Failed(e)),
+                Raw::Connected => {
+                    o.joined = true;
+                    self.maybe_start_session();
+                }
+                Raw::Closed => {
+                    self.attempt_failed(AttemptError::Failed("server closed the connection".into()))
+                }
+                Raw::Error(e) if e.contains("ConnectError") => {
+                    let e = if e.contains(events::UNAUTHORIZED) {
+                        AttemptError::Refused(events::UNAUTHORIZED.into())
+                    } else if e.contains(events::FORBIDDEN) {
+                        AttemptError::Refused(events::FORBIDDEN.into())
+                    } else {
+                        AttemptError::Failed(e)
                     };
-                    if let Some(c) = c {
-                        return fail(client, AttemptError::Interrupted(c)).await;
+                    self.attempt_failed(e);
+                }
+                Raw::Error(e) => tracing::debug!("error while joining: {e}"),
+                Raw::Event { .. } | Raw::Ack { .. } => {}
+            },
+            Phase::Live(s) => match raw {
+                Raw::Closed => self.session_lost("server closed the connection".into()),
+                Raw::Error(e) => {
+                    tracing::debug!("socket error: {e}");
+                    // Maybe dead: probe now rather than at the next heartbeat.
+                    if s.inflight.is_none() && s.pending.is_empty() {
+                        s.pending.push_back(Req::catch_up(None));
                     }
                 }
-                m = self.rx.recv() => match m {
-                    Some((g, raw)) if g == gen => match raw {
-                        Raw::Connected => return Ok((client, transport)),
-                        Raw::Closed => return fail(client, AttemptError::Failed("server closed the connection".into())).await,
-                        Raw::Error(e) if e.contains("ConnectError") => {
-                            let e = if e.contains(events::UNAUTHORIZED) {
-                                AttemptError::Unauthorized(events::UNAUTHORIZED.into())
-                            } else {
-                                AttemptError::Failed(e)
-                            };
-                            return fail(client, e).await;
-                        }
-                        Raw::Error(e) => tracing::debug!("error while joining: {e}"),
-                        _ => {}
-                    },
-                    _ => {}
+                Raw::Opened(Ok(link)) => link.close_in_background(),
+                _ => {}
+            },
+            Phase::Waiting { .. } => {
+                if let Raw::Opened(Ok(link)) = raw {
+                    link.close_in_background();
                 }
             }
         }
     }
 
-    /// Next command that needs the supervisor (mark-reads are handled inline).
-    async fn next_command(&mut self) -> Command {
-        loop {
-            match self.cmd_rx.recv().await {
-                None => return Command::Shutdown,
-                Some(c) => {
-                    if let Some(c) = self.local_command(c) {
-                        return c;
-                    }
-                }
-            }
+    fn maybe_start_session(&mut self) {
+        let ready = matches!(&self.phase, Phase::Opening(o) if o.joined && o.link.is_some());
+        if !ready {
+            return;
         }
-    }
-
-    /// Live session: subscribe, catch up, flush the outbox, then serve.
-    async fn session(&mut self, client: &SioClient, transport: TransportKind) -> SessionEnd {
-        let gen = self.gen;
+        let Phase::Opening(o) = std::mem::replace(&mut self.phase, Phase::Waiting { at: None })
+        else {
+            return;
+        };
+        let link = o.link.expect("checked above");
         self.store.apply(|s| {
             s.counters.connects += 1;
             Vec::new()
@@ -591,113 +759,170 @@ impl Supervisor {
         // Catch up first: that also joins the notifications room, so the
         // `notification:read` echo of the outbox below reaches us too.
         pending.push_back(Req::Notifications {
-            after_seq: self.store.read(|s| s.last_seq),
+            after: None,
+            unread: true,
+            page: 0,
         });
         for m in self.store.read(|s| s.outbox.clone()) {
             pending.push_back(Req::MarkRead(m));
         }
-        let mut inflight: Option<InFlight> = None;
-        let mut live = false;
-        let mut last_rx = Instant::now();
-        loop {
-            if inflight.is_none() {
-                if let Some(req) = pending.pop_front() {
-                    match self.send_req(client, gen, req).await {
-                        Ok(f) => inflight = Some(f),
-                        Err(e) => return SessionEnd::Lost(e),
-                    }
-                } else if !live {
-                    live = true;
-                    self.set_state(ConnectionState::Live {
-                        since: Utc::now(),
-                        transport,
-                    });
-                }
+        self.attempt = 0;
+        let reset_on_live = self.store.read(|s| {
+            s.source == DataSource::Demo || s.dashboard_demo || s.modules.values().any(|v| v.demo)
+        });
+        self.phase = Phase::Live(Session {
+            link,
+            pending,
+            inflight: None,
+            live: false,
+            last_rx: Instant::now(),
+            reset_on_live,
+        });
+    }
+
+    // ------------------------------------------------------------ timers
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        match &mut self.phase {
+            Phase::Waiting { at: Some(at) } if *at <= now => self.begin_attempt(),
+            Phase::Waiting { .. } => {}
+            Phase::Opening(o) if o.deadline <= now => {
+                let what = if o.link.is_some() {
+                    "timed out joining the namespace"
+                } else {
+                    "timed out connecting"
+                };
+                self.attempt_failed(AttemptError::Failed(what.into()));
             }
-            let probe_at = last_rx + self.config.heartbeat;
-            let ack_deadline = inflight.as_ref().map(|f| f.deadline);
-            tokio::select! {
-                m = self.rx.recv() => {
-                    let Some((g, raw)) = m else { return SessionEnd::Lost("channel closed".into()) };
-                    if g != gen { continue; }
-                    last_rx = Instant::now();
-                    match raw {
-                        Raw::Event { name, payload } => self.on_event(&name, payload),
-                        Raw::Ack { id, payload } => {
-                            if inflight.as_ref().is_some_and(|f| f.id == id) {
-                                let f = inflight.take().expect("checked above");
-                                if let Some(next) = self.on_ack(f.req, payload) {
-                                    pending.push_front(next);
-                                }
-                            }
-                        }
-                        Raw::Closed => return SessionEnd::Lost("server closed the connection".into()),
-                        Raw::Error(e) => {
-                            tracing::debug!("socket error: {e}");
-                            // Maybe dead: probe now rather than at the next heartbeat.
-                            if inflight.is_none() && pending.is_empty() {
-                                pending.push_back(Req::Notifications { after_seq: self.store.read(|s| s.last_seq) });
-                            }
-                        }
-                        Raw::Connected => {}
+            Phase::Opening(_) => {}
+            Phase::Live(s) => match &mut s.inflight {
+                Some(f) if f.deadline <= now => {
+                    if f.tries >= MAX_TRIES {
+                        self.session_lost("no answer from the server (ack timed out)".into());
+                    } else {
+                        // Resent by `pump`, with a new ack id.
+                        tracing::debug!("no ack for {:?}; resending", f.req);
+                        f.tries += 1;
+                        f.deadline = now;
                     }
                 }
-                c = self.cmd_rx.recv() => match c {
-                    None => return SessionEnd::Command(Command::Shutdown),
-                    Some(Command::MarkRead(m)) => {
-                        self.store.apply(|s| s.mark_read_local(m.clone()));
-                        pending.push_back(Req::MarkRead(m));
+                Some(_) => {}
+                None => {
+                    if s.pending.is_empty() && s.last_rx + self.config.heartbeat <= now {
+                        s.pending.push_back(Req::catch_up(None));
+                        // Count the probe's own wait from now.
+                        s.last_rx = now;
                     }
-                    Some(Command::Subscribe(m)) => {
-                        if self.set_module(m, true) {
-                            pending.push_back(Req::Module(m));
-                        }
-                    }
-                    Some(Command::Unsubscribe(m)) => {
-                        if self.set_module(m, false) {
-                            pending.push_back(Req::Unsubscribe(m));
-                        }
-                    }
-                    Some(c) => return SessionEnd::Command(c),
-                },
-                _ = sleep_until(ack_deadline.unwrap_or(probe_at)), if ack_deadline.is_some() => {
-                    return SessionEnd::Lost("no answer from the server (ack timed out)".into());
                 }
-                _ = sleep_until(probe_at), if inflight.is_none() && pending.is_empty() => {
-                    pending.push_back(Req::Notifications { after_seq: self.store.read(|s| s.last_seq) });
-                    // Count the probe's own wait from now.
-                    last_rx = Instant::now();
-                }
-            }
+            },
         }
     }
 
-    async fn send_req(
-        &mut self,
-        client: &SioClient,
-        gen: u64,
-        req: Req,
-    ) -> Result<InFlight, String> {
+    // ------------------------------------------------------------ requests
+
+    /// Send what is due: a resend, or the next request; go Live when all is
+    /// answered.
+    async fn pump(&mut self) {
+        let Phase::Live(s) = &mut self.phase else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(f) = &mut s.inflight {
+            if f.deadline > now {
+                return;
+            }
+            // A resend (see `on_timer`).
+            self.next_ack += 1;
+            let id = self.next_ack;
+            f.ids.push(id);
+            f.deadline = now + self.config.ack_timeout;
+            let r = s
+                .link
+                .emit_with_ack(f.event, f.payload.clone(), id, self.config.ack_timeout * 2)
+                .await;
+            if let Err(e) = r {
+                self.session_lost(e);
+            }
+            return;
+        }
+        let Some(req) = s.pending.pop_front() else {
+            if !s.live {
+                s.live = true;
+                let transport = s.link.kind;
+                let reset = s.reset_on_live;
+                self.set_state(ConnectionState::Live {
+                    since: Utc::now(),
+                    transport,
+                });
+                if reset {
+                    self.publish_reset();
+                }
+            }
+            return;
+        };
+        let (event, payload, after_seq) = self.wire(&req);
         self.next_ack += 1;
         let id = self.next_ack;
-        let (event, payload) = req.wire();
-        let tx = self.tx.clone();
-        let cb = move |p: Payload, _c: SioClient| {
-            let _ = tx.send((gen, Raw::Ack { id, payload: p }));
-            async {}.boxed()
+        let Phase::Live(s) = &mut self.phase else {
+            return;
         };
-        // The library only drops late acks; the real timeout is ours.
-        let lib_timeout = self.config.ack_timeout * 2;
-        client
-            .emit_with_ack(event, Payload::Text(vec![payload]), lib_timeout, cb)
-            .await
-            .map_err(|e| format!("send failed: {e}"))?;
-        Ok(InFlight {
-            id,
+        let r = s
+            .link
+            .emit_with_ack(event, payload.clone(), id, self.config.ack_timeout * 2)
+            .await;
+        if let Err(e) = r {
+            self.session_lost(e);
+            return;
+        }
+        s.inflight = Some(InFlight {
+            ids: vec![id],
             req,
+            event,
+            payload,
+            after_seq,
+            tries: 1,
             deadline: Instant::now() + self.config.ack_timeout,
-        })
+        });
     }
+
+    /// The wire form of a request, built from the protocol's types.
+    fn wire(&self, req: &Req) -> (&'static str, Value, u64) {
+        fn json<T: serde::Serialize>(t: &T) -> Value {
+            serde_json::to_value(t).unwrap_or(Value::Null)
+        }
+        match req {
+            Req::Module(m) => (
+                events::MODULE_SUBSCRIBE,
+                json(&ModuleRequest { module: *m }),
+                0,
+            ),
+            Req::Unsubscribe(m) => (
+                events::MODULE_UNSUBSCRIBE,
+                json(&ModuleRequest { module: *m }),
+                0,
+            ),
+            Req::Dashboard => (events::DASHBOARD_SUBSCRIBE, json(&DashboardSubscribe {}), 0),
+            Req::Notifications { after, unread, .. } => {
+                let (after_seq, ids) = self.store.read(|s| {
+                    let ids = if *unread {
+                        s.unread_ids(limits::MAX_UNREAD_IDS)
+                    } else {
+                        Vec::new()
+                    };
+                    (after.unwrap_or(s.last_seq), ids)
+                });
+                let sub = NotificationSubscribe {
+                    after_seq: Some(after_seq),
+                    unread: (!ids.is_empty()).then_some(ids),
+                };
+                (events::NOTIFICATION_SUBSCRIBE, json(&sub), after_seq)
+            }
+            Req::MarkRead(m) => (events::NOTIFICATION_MARK_READ, json(m), 0),
+        }
+    }
+
+    // ------------------------------------------------------------ server data
 
     fn drop_event(&self, what: &str, e: &ProtocolError) {
         tracing::debug!("dropped {what}: {e}");
@@ -707,14 +932,60 @@ impl Supervisor {
         });
     }
 
-    fn on_event(&self, name: &str, payload: Payload) {
-        let Some(v) = first_value(payload) else {
+    fn on_event(&mut self, name: &str, payload: Option<Value>) {
+        let Some(v) = payload else {
             self.drop_event(name, &ProtocolError::Malformed("no JSON payload".into()));
             return;
         };
-        match ServerEvent::decode(name, v) {
-            Ok(ev) => self.store.apply(|s| s.apply(ev, Utc::now())),
-            Err(e) => self.drop_event(name, &e),
+        let ev = match ServerEvent::decode(name, v) {
+            Ok(ev) => ev,
+            Err(e) => return self.drop_event(name, &e),
+        };
+        let now = Utc::now();
+        match ev {
+            // The live stream of one connection is in the server's order.
+            ServerEvent::KpiUpdate(k) => self.store.apply(|s| s.apply_kpis_in_order(k, now)),
+            ServerEvent::DashboardUpdate(d) => {
+                self.store.apply(|s| s.apply_dashboard_in_order(d, now))
+            }
+            ServerEvent::ConnectionStatus(cs) => {
+                let other_store = match &cs.server_id {
+                    Some(id) => self.store.update(|s| s.adopt_server_id(id)),
+                    None => false,
+                };
+                if other_store {
+                    self.publish_reset();
+                    tracing::info!(
+                        "server {} is another store: cursor, notifications and outbox reset",
+                        cs.server_id.as_deref().unwrap_or_default()
+                    );
+                    if let Phase::Live(s) = &mut self.phase {
+                        // Its mark-reads were about the other store.
+                        s.pending.retain(|r| !matches!(r, Req::MarkRead(_)));
+                        s.pending.push_front(Req::catch_up(Some(0)));
+                    }
+                }
+                self.store
+                    .apply(|s| s.apply(ServerEvent::ConnectionStatus(cs), now));
+            }
+            ServerEvent::NotificationNew(n) => {
+                let last = self.store.read(|s| s.last_seq);
+                if n.seq > last + 1 {
+                    // A gap: what came in between is asked for at once.
+                    if let Phase::Live(s) = &mut self.phase {
+                        let covered = s.pending.iter().any(|r| {
+                            matches!(r, Req::Notifications { after: Some(a), .. } if *a <= last)
+                        });
+                        if !covered {
+                            tracing::debug!("seq {} after {last}: catching up", n.seq);
+                            s.pending.push_front(Req::catch_up(Some(last)));
+                        }
+                    }
+                }
+                self.store
+                    .apply(|s| s.apply(ServerEvent::NotificationNew(n), now));
+            }
+            other => self.store.apply(|s| s.apply(other, now)),
         }
     }
 
@@ -726,29 +997,34 @@ impl Supervisor {
         });
     }
 
-    /// Apply an ack; may return a follow-up request (more catch-up).
-    fn on_ack(&self, req: Req, payload: Payload) -> Option<Req> {
-        let v = ack_value(payload).unwrap_or(Value::Null);
+    /// Apply an ack; may return a follow-up request (the next catch-up page).
+    fn on_ack(&self, f: &InFlight, payload: Option<Value>) -> Option<Req> {
+        let v = payload.unwrap_or(Value::Null);
         let now = Utc::now();
-        match &req {
+        let req = &f.req;
+        match req {
             Req::Module(m) => match decode_ack::<SnapshotAck<ModuleKpis>>(v) {
+                // A snapshot answers this connection's subscribe: it replaces
+                // what is shown, whatever its time.
                 Ok(a) if a.snapshot.module == *m => {
-                    self.store.apply(|s| s.apply_kpis(a.snapshot, now));
+                    self.store.apply(|s| s.apply_kpis_in_order(a.snapshot, now));
                 }
                 Ok(_) => self.bad_ack(
-                    &req,
+                    req,
                     &ProtocolError::Invalid("snapshot of another module".into()),
                 ),
-                Err(e) => self.bad_ack(&req, &e),
+                Err(e) => self.bad_ack(req, &e),
             },
             Req::Unsubscribe(_) => {
                 if let Err(e) = decode_ack::<AckOk>(v) {
-                    self.bad_ack(&req, &e);
+                    self.bad_ack(req, &e);
                 }
             }
             Req::Dashboard => match decode_ack::<SnapshotAck<Dashboard>>(v) {
-                Ok(a) => self.store.apply(|s| s.apply_dashboard(a.snapshot, now)),
-                Err(e) => self.bad_ack(&req, &e),
+                Ok(a) => self
+                    .store
+                    .apply(|s| s.apply_dashboard_in_order(a.snapshot, now)),
+                Err(e) => self.bad_ack(req, &e),
             },
             Req::MarkRead(m) => {
                 let r = decode_ack::<MarkReadAck>(v);
@@ -761,15 +1037,24 @@ impl Supervisor {
                     }
                 });
                 if let Err(e) = r {
-                    self.bad_ack(&req, &e);
+                    self.bad_ack(req, &e);
                 }
             }
-            Req::Notifications { .. } => return self.on_catch_up(&req, v, now),
+            Req::Notifications { page, .. } => {
+                return self.on_catch_up(req, f.after_seq, *page, v, now)
+            }
         }
         None
     }
 
-    fn on_catch_up(&self, req: &Req, v: Value, now: chrono::DateTime<Utc>) -> Option<Req> {
+    fn on_catch_up(
+        &self,
+        req: &Req,
+        after_seq: u64,
+        page: u32,
+        v: Value,
+        now: DateTime<Utc>,
+    ) -> Option<Req> {
         if v.get("ok") != Some(&Value::Bool(true)) {
             let e = decode_ack::<MarkReadAck>(v)
                 .err()
@@ -777,7 +1062,7 @@ impl Supervisor {
             self.bad_ack(req, &e);
             return None;
         }
-        let list = match v.get("notifications") {
+        let mut list = match v.get("notifications") {
             Some(Value::Array(a)) => a.clone(),
             _ => {
                 self.bad_ack(
@@ -787,18 +1072,83 @@ impl Supervisor {
                 return None;
             }
         };
-        let full = list.len() >= pulseboard_protocol::limits::MAX_CATCH_UP;
+        if list.len() > limits::MAX_CATCH_UP {
+            // The page size is capped: the rest comes with the next page.
+            self.bad_ack(
+                req,
+                &ProtocolError::Invalid(format!(
+                    "catch-up page of {} notifications, the limit is {}",
+                    list.len(),
+                    limits::MAX_CATCH_UP
+                )),
+            );
+            list.truncate(limits::MAX_CATCH_UP);
+        }
+        let full = list.len() >= limits::MAX_CATCH_UP;
+        let mut page_max = after_seq;
         for item in list {
             match decode::<Notification>(item) {
-                Ok(n) => self.store.apply(|s| s.apply_notification(n, now)),
+                Ok(n) => {
+                    page_max = page_max.max(n.seq);
+                    self.store.apply(|s| s.apply_notification(n, now));
+                }
                 Err(e) => self.drop_event(events::NOTIFICATION_NEW, &e),
             }
         }
-        if let Some(c) = v.get("unreadCount").and_then(Value::as_u64) {
+        let count = v.get("unreadCount").and_then(Value::as_u64);
+        // Read elsewhere while this client was away: applied like the live event.
+        let read: Vec<String> = match v.get("read") {
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .filter_map(|x| x.as_str())
+                .filter(|x| !x.is_empty() && x.len() <= limits::MAX_ID)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !read.is_empty() {
+            let unread_count = count.unwrap_or_else(|| self.store.read(|s| s.unread_count));
+            self.store.apply(|s| {
+                s.apply_read(
+                    NotificationRead {
+                        ids: read,
+                        unread_count,
+                    },
+                    now,
+                )
+            });
+        }
+        if let Some(c) = count {
             self.store.apply(|s| s.set_unread_count(c));
         }
-        full.then(|| Req::Notifications {
-            after_seq: self.store.read(|s| s.last_seq),
+        if v.get("truncated") == Some(&Value::Bool(true)) {
+            self.store.apply(|s| {
+                s.notifications_expired = true;
+                Vec::new()
+            });
+        }
+        if !full {
+            return None;
+        }
+        if page_max <= after_seq {
+            // A page that does not move the cursor forward would be asked
+            // for again and again: stop here.
+            self.bad_ack(
+                req,
+                &ProtocolError::Invalid(format!(
+                    "catch-up page after seq {after_seq} did not move forward"
+                )),
+            );
+            return None;
+        }
+        if page + 1 >= MAX_CATCH_UP_PAGES {
+            tracing::warn!("catch-up stopped after {MAX_CATCH_UP_PAGES} pages");
+            return None;
+        }
+        Some(Req::Notifications {
+            after: Some(page_max),
+            unread: false,
+            page: page + 1,
         })
     }
 }

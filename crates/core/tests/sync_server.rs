@@ -1,0 +1,97 @@
+//! Sync against the real pulseboard-server (protocol version 2 on the server
+//! side: `serverId`, read catch-up): the scenarios of issue #13 that need the
+//! real store.
+
+mod common;
+
+use common::*;
+use pulseboard_core::TransportMode;
+use pulseboard_protocol::MarkRead;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_of_one_viewer_the_cut_off_one_shows_the_others_read_after_reconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir.path().join("s.db"), Some("tok")).await;
+    let http = Http::new(&srv.url(), Some("tok"));
+    let first = http.notify("first").await;
+    http.notify("second").await;
+    let proxy = Proxy::start(srv.addr).await;
+    let mut a = start(config(&proxy.url(), TransportMode::Websocket, Some("tok")));
+    let mut b = start(config(&srv.url(), TransportMode::Websocket, Some("tok")));
+    until_state(&mut a.rx, "live").await;
+    until_state(&mut b.rx, "live").await;
+    assert_eq!(a.store.read(|s| s.unread_count), 2);
+
+    // A is cut off: the proxy stops forwarding (no FIN, no RST).
+    proxy.set(Mode::Blackhole);
+    until_state(&mut a.rx, "reconnecting").await;
+    // Meanwhile B reads the first one.
+    let id = first["id"].as_str().unwrap().to_string();
+    b.client.mark_read(MarkRead::Ids(vec![id.clone()]));
+    until_event(&mut b.rx, "notification:read").await;
+    assert_eq!(http.snapshot().await["unreadCount"], 1);
+
+    proxy.set(Mode::Forward);
+    let read = until_event(&mut a.rx, "notification:read").await;
+    assert_eq!(read["ids"], serde_json::json!([id]));
+    until_state(&mut a.rx, "live").await;
+    let shown: Vec<(String, bool)> = a.store.read(|s| {
+        s.notifications
+            .iter()
+            .map(|n| (n.title.clone(), n.read))
+            .collect()
+    });
+    assert_eq!(
+        shown,
+        vec![("first".into(), true), ("second".into(), false)]
+    );
+    assert_eq!(
+        a.store.read(|s| s.unread_count),
+        http.snapshot().await["unreadCount"].as_u64().unwrap(),
+        "the server's unread count"
+    );
+    a.client.shutdown().await;
+    b.client.shutdown().await;
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_across_a_server_swap_on_the_same_address_fresh_database_shows_every_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = server(&dir.path().join("old.db"), None).await;
+    let http = Http::new(&old.url(), None);
+    for i in 1..=5 {
+        http.notify(&format!("old {i}")).await;
+    }
+    let proxy = Proxy::start(old.addr).await;
+    let mut c = start(config(&proxy.url(), TransportMode::Websocket, None));
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(c.store.read(|s| s.last_seq), 5);
+
+    // Replaced by a server with a fresh database, on the same address.
+    proxy.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    old.stop().await.unwrap();
+    let new = server(&dir.path().join("new.db"), None).await;
+    let http = Http::new(&new.url(), None);
+    http.notify("new 1").await;
+    http.notify("new 2").await;
+    proxy.retarget(new.addr);
+    proxy.set(Mode::Forward);
+    until_state(&mut c.rx, "live").await;
+    http.notify("new 3").await;
+    let store = c.store.clone();
+    until(&mut c.rx, "new 3", |_| {
+        store
+            .read(|s| s.notifications.iter().any(|n| n.title == "new 3"))
+            .then_some(())
+    })
+    .await;
+    let titles: Vec<String> = c
+        .store
+        .read(|s| s.notifications.iter().map(|n| n.title.clone()).collect());
+    assert_eq!(titles, vec!["new 1", "new 2", "new 3"]);
+    assert_eq!(c.store.read(|s| s.unread_count), 3);
+    c.client.shutdown().await;
+    new.stop().await.unwrap();
+}
