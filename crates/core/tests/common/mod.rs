@@ -23,6 +23,9 @@ pub async fn server(db: &Path, token: Option<&str>) -> ServerHandle {
     let mut c = Config::new(db);
     c.simulator = false;
     c.token = token.map(str::to_string);
+    // Tests post bursts "as fast as the API takes them"; the server's rate
+    // limits are tested on their own (crates/server/tests/limits.rs).
+    c.rate_limit = 1_000_000;
     pulseboard_server::spawn(c).await.expect("server starts")
 }
 
