@@ -277,7 +277,8 @@ async function openSettings() {
   try {
     const s = await ipc.getSettings();
     enqueue({ type: 'settings', settings: s });
-    if (view === 'settings') fillSettings(dom.views.settings, s);
+    // What the user typed meanwhile is kept.
+    if (view === 'settings') fillSettings(dom.views.settings, s, { keepEdits: true });
   } catch (err) {
     console.error('get_settings failed', ipc.errorMessage(err));
   }
@@ -371,7 +372,7 @@ function adoptSnapshot(snap) {
     ? snap.dismissedAlerts
     : state.dismissedAlerts;
   state = initialState(snap, { dismissedAlerts });
-  if (view === 'settings') fillSettings(dom.views.settings, state.settings);
+  if (view === 'settings') fillSettings(dom.views.settings, state.settings, { keepEdits: true });
 }
 
 start();

@@ -27,10 +27,17 @@ function fields(root) {
   };
 }
 
-/** Put `settings` into the form (token field cleared, placeholder says if one is set). */
-export function fillSettings(root, settings) {
+/**
+ * Put `settings` into the form (token field cleared, placeholder says if one
+ * is set). With `keepEdits`, a form the user has already typed into since it
+ * was last filled is left alone (the answer to the view's get_settings can
+ * arrive after the user started typing).
+ */
+export function fillSettings(root, settings, { keepEdits = false } = {}) {
   const f = fields(root);
   if (!settings) return;
+  if (keepEdits && f.form.dataset.edited === 'true') return;
+  delete f.form.dataset.edited;
   f.server.value = typeof settings.server === 'string' ? settings.server : '';
   f.token.value = '';
   f.token.placeholder = settings.hasToken
@@ -71,6 +78,11 @@ function showStatus(f, text, kind) {
  */
 export function bindSettings(root, actions) {
   const f = fields(root);
+  const edited = () => {
+    f.form.dataset.edited = 'true';
+  };
+  f.form.addEventListener('input', edited);
+  f.form.addEventListener('change', edited);
   f.form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const next = readSettings(root, actions.current());
