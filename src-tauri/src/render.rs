@@ -112,11 +112,13 @@ impl Facts {
             .iter()
             .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
             .map(|v| v.to_ascii_lowercase());
+        // clap takes the flag over the environment variable.
+        let flag = std::env::args().any(|a| a == "--rendering" || a.starts_with("--rendering="));
         let requested = requested.map(|m| {
-            let from = if std::env::var_os("PULSEBOARD_RENDERING").is_some() {
-                "PULSEBOARD_RENDERING"
-            } else {
+            let from = if flag {
                 "--rendering"
+            } else {
+                "PULSEBOARD_RENDERING"
             };
             (m, from)
         });

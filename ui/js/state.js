@@ -344,16 +344,23 @@ export function applyUpdate(state, msg, now) {
       const stamp = typeof now === 'number' ? new Date(now).toISOString() : String(now);
       return { ...next, lastUpdate: stamp };
     }
-    case 'resync':
+    case 'resync': {
       if (!isObject(msg.state)) return state;
-      return initialState(
+      const next = initialState(
         { state: msg.state, settings: state.settings },
-        {
-          dismissedAlerts: state.dismissedAlerts,
-          serverInfo: state.serverInfo,
-          dashboardHistory: undefined,
-        },
+        { dismissedAlerts: state.dismissedAlerts, serverInfo: state.serverInfo },
       );
+      // Dashboard history lives only here (the core keeps none): a resync
+      // (sent on every return to Live) keeps it, adding the dashboard if it
+      // is new; demo values start it afresh.
+      if (state.dashboard && !state.dashboardDemo && next.dashboard && !next.dashboardDemo) {
+        next.dashboardHistory =
+          next.dashboard.updatedAt === state.dashboard.updatedAt
+            ? state.dashboardHistory
+            : dashboardHistoryFrom(next.dashboard, state.dashboardHistory);
+      }
+      return next;
+    }
     case 'mark-read-local': {
       const ids = msg.all === true ? 'all' : Array.isArray(msg.ids) ? msg.ids : null;
       if (!ids) return state;

@@ -299,3 +299,16 @@ test('the dismissed alerts come from Rust: a `dismissed` message replaces the lo
   assert.equal(applyUpdate(s2, { type: 'dismissed', ids: ['a-2', 'a-1'] }), s2, 'the same set: no redraw');
   assert.equal(applyUpdate(s2, { type: 'dismissed', ids: 'nope' }), s2);
 });
+
+test('a resync (sent on every return to Live) keeps the dashboard history, unless it was demo', () => {
+  let s = fresh({ source: { kind: 'server' } });
+  s = applyAll(s, [ev('dashboard:update', dashboard(1, 1)), ev('dashboard:update', dashboard(2, 2))]);
+  assert.deepEqual(s.dashboardHistory.a, [1, 2]);
+  const same = applyUpdate(s, { type: 'resync', state: { ...snapshot().state, source: { kind: 'server' }, dashboard: dashboard(2, 2) } });
+  assert.deepEqual(same.dashboardHistory.a, [1, 2], 'same dashboard: history kept');
+  const newer = applyUpdate(s, { type: 'resync', state: { ...snapshot().state, source: { kind: 'server' }, dashboard: dashboard(3, 5) } });
+  assert.deepEqual(newer.dashboardHistory.a, [1, 2, 5], 'a newer dashboard is appended');
+  const demo = fresh({ dashboard: dashboard(9, 412), dashboardDemo: true });
+  const real = applyUpdate(demo, { type: 'resync', state: { ...snapshot().state, source: { kind: 'server' }, dashboard: dashboard(3, 7) } });
+  assert.deepEqual(real.dashboardHistory.a, [7], 'no demo point kept');
+});
