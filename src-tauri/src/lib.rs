@@ -238,6 +238,31 @@ fn icon_file() -> Option<PathBuf> {
     Some(p)
 }
 
+/// SIGTERM (logout, shutdown, `kill`) and SIGINT (Ctrl-C) quit like Quit in
+/// the tray: disconnect cleanly and write the cache a last time, instead of
+/// dying with what arrived in the last second unsaved.
+fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot watch SIGTERM/SIGINT: they end the app without saving");
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!("{name}: quitting (disconnect, save the cache)");
+        if let Some(core) = app.try_state::<AppCore>() {
+            core.quitting.store(true, Ordering::SeqCst);
+        }
+        app.exit(0);
+    });
+}
+
 /// Run the desktop app. Returns the process exit code.
 pub fn run() -> i32 {
     let args = Args::parse();
@@ -348,6 +373,7 @@ pub fn run() -> i32 {
             return 1;
         }
     };
+    quit_on_signals(app.handle().clone());
     let lifecycle = Mutex::new(Some((client, writer)));
     app.run(move |handle, event| {
         if let RunEvent::ExitRequested { api, code, .. } = event {
