@@ -187,6 +187,34 @@ impl Driver {
         }
     }
 
+    /// Notifications saved as read in the app's cache file(s).
+    fn cached_read(&self) -> usize {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "json") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self._dirs.path().join("cache"), &mut files);
+        files
+            .iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+            .map(|v| {
+                v["notifications"]
+                    .as_array()
+                    .map(|a| a.iter().filter(|n| n["read"] == json!(true)).count())
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Start the app (a new WebDriver session) with these arguments.
     async fn app(&self, args: &[&str]) -> Client {
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -518,6 +546,18 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     sc.driver.shot("notifications-one-read");
+    // A restart, not a crash: ending the WebDriver session kills the app
+    // (SIGKILL, no chance to save), so wait until it has saved what it shows
+    // (the cache is written ~1 s after a change). Killed before that, the
+    // read state must come back from the server: that is
+    // `app_killed_right_after_a_mark_read_shows_it_read_after_a_restart`.
+    eventually(WAIT, "the app saved the read state", || async {
+        let n = sc.driver.cached_read();
+        (n == 1)
+            .then_some(())
+            .ok_or(format!("{n} read in the cache"))
+    })
+    .await;
     close(c).await;
 
     // Restart the app: still one unread, the read one shows as read.
