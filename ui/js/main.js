@@ -361,7 +361,24 @@ async function start() {
   }
   if (snap) adoptSnapshot(snap);
   ready = true;
+  migrateDismissed();
   schedule();
+}
+
+/** Older versions kept dismissed alerts in localStorage: hand them to Rust once. */
+function migrateDismissed() {
+  const key = 'pulseboard.dismissedAlerts';
+  let ids;
+  try {
+    ids = JSON.parse(localStorage.getItem(key) || 'null');
+    localStorage.removeItem(key);
+  } catch {
+    return;
+  }
+  if (!Array.isArray(ids)) return;
+  for (const id of ids.filter((x) => typeof x === 'string' && x !== '').slice(-200)) {
+    if (!state.dismissedAlerts.includes(id)) dismissAlert(id);
+  }
 }
 
 /** Take a get_state answer as the whole state. */
