@@ -82,5 +82,8 @@ if __name__ == "__main__":
     png(os.path.join(OUT, "tray-reconnecting.png"), draw(64, AMBER))
     png(os.path.join(OUT, "tray-offline.png"), draw(64, GREY, mark=FLAT))
     png(os.path.join(OUT, "tray-unauthorized.png"), draw(64, RED, mark=CROSS))
+    # A critical alert not dismissed adds a red dot to the state's icon.
     png(os.path.join(OUT, "tray-critical.png"), draw(64, GREEN, badge=RED))
+    png(os.path.join(OUT, "tray-reconnecting-critical.png"), draw(64, AMBER, badge=RED))
+    png(os.path.join(OUT, "tray-offline-critical.png"), draw(64, GREY, mark=FLAT, badge=RED))
     print("icons written to", os.path.normpath(OUT))

@@ -10,7 +10,6 @@ scripts/deps.sh
 scripts/deps-test.sh
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-export WEBKIT_DISABLE_COMPOSITING_MODE=1
 
 echo "== format and lints"
 cargo fmt --all -- --check

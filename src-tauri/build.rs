@@ -8,6 +8,7 @@ fn main() {
             "reconnect",
             "get_settings",
             "save_settings",
+            "dismiss_alert",
         ]),
     ))
     .expect("tauri-build");

@@ -121,34 +121,49 @@ async fn measure(a: Args) -> Result<(), String> {
     } else {
         &[]
     };
+    // The app as users start it (no rendering variable: it picks its path
+    // itself and logs it), tray only and window open; then, for
+    // information, the window with the software path forced through the
+    // app's own override (PULSEBOARD_RENDERING=software).
+    let cases: [(&str, bool, Option<&str>); 3] = [
+        ("pulseboard", false, None),
+        ("pulseboard", true, None),
+        (
+            "pulseboard (PULSEBOARD_RENDERING=software)",
+            false,
+            Some("software"),
+        ),
+    ];
     for &(load, kpi_ms) in mem_loads {
         let server = Server::start(kpi_ms).await?;
-        for hidden in [false, true] {
-            let r = mem_case(&a, &x, &app, &server.url(), hidden).await?;
+        for (name, hidden, rendering) in cases {
+            let r = mem_case(&a, &x, &app, &server.url(), hidden, rendering).await?;
             let rec = json!({
-                "kind": "desktop_mem", "app": "pulseboard", "load": load,
+                "kind": "desktop_mem", "app": name, "load": load,
                 "mode": if hidden { "tray" } else { "window" },
-                "pss_mb": r.0, "cpu_pct": r.1, "cpu_by_process": r.2, "secs": a.secs,
+                "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
+                "render_path": r.render_path, "secs": a.secs,
                 "cmd": util::command_line(),
             });
             eprintln!(
-                "[desktop] pulseboard {load} {}: {:.0} MB, {:.2} % CPU",
-                rec["mode"], r.0, r.1
+                "[desktop] {name} {load} {}: {:.0} MB, {:.2} % CPU, rendering: {}",
+                rec["mode"], r.pss_mb, r.cpu_pct, r.render_path
             );
             util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
         }
         server.stop().await;
     }
     for hidden in [false, true].into_iter().filter(|_| part("mem")) {
-        let r = mem_case(&a, &x, &hello, "", hidden).await?;
+        let r = mem_case(&a, &x, &hello, "", hidden, None).await?;
         let rec = json!({
             "kind": "desktop_mem", "app": "hello-tauri", "load": "idle",
             "mode": if hidden { "tray" } else { "window" },
-            "pss_mb": r.0, "cpu_pct": r.1, "cpu_by_process": r.2, "secs": a.secs,
+            "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
+            "render_path": r.render_path, "secs": a.secs,
         });
         eprintln!(
             "[desktop] hello-tauri {}: {:.0} MB, {:.2} % CPU",
-            rec["mode"], r.0, r.1
+            rec["mode"], r.pss_mb, r.cpu_pct
         );
         util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
     }
@@ -393,14 +408,36 @@ fn cpu_by_comm(pids: &[u32]) -> std::collections::BTreeMap<String, f64> {
     m
 }
 
-/// (PSS MB, CPU % of one core, CPU % per process name) of one app, window open or not.
+/// What one memory/CPU case measured.
+struct MemCase {
+    pss_mb: f64,
+    /// % of one core.
+    cpu_pct: f64,
+    /// % of one core per process name.
+    by_process: Value,
+    /// The rendering path the app logged (`gpu`/`software`), or what
+    /// WebKit does by itself for an app that does not choose.
+    render_path: String,
+}
+
+/// The path from Pulseboard's "rendering path" log line.
+fn logged_render_path(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let line = text.lines().find(|l| l.contains("rendering path"))?;
+    let rest = &line[line.find("path=\"")? + 6..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// Memory and CPU of one app, window open or not; `rendering` forces the
+/// app's rendering path (`PULSEBOARD_RENDERING`), None: as users run it.
 async fn mem_case(
     a: &Args,
     x: &Xvfb,
     exe: &Path,
     server: &str,
     hidden: bool,
-) -> Result<(f64, f64, Value), String> {
+    rendering: Option<&str>,
+) -> Result<MemCase, String> {
     let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let log = dirs.path().join("app.log");
     let mut c = app_command(x, dirs.path(), &exe.to_string_lossy());
@@ -409,6 +446,9 @@ async fn mem_case(
     }
     if hidden {
         c.arg("--hidden");
+    }
+    if let Some(r) = rendering {
+        c.env("PULSEBOARD_RENDERING", r);
     }
     let g = spawn_logged(c, &log)?;
     let pulseboard = !server.is_empty();
@@ -443,7 +483,17 @@ async fn mem_case(
         })
         .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
         .collect();
-    Ok((pss_mb(&pids), 100.0 * (c1 - c0) / dt, Value::Object(by)))
+    let render_path = if pulseboard {
+        logged_render_path(&log).unwrap_or_else(|| "not logged".into())
+    } else {
+        "WebKit default".into()
+    };
+    Ok(MemCase {
+        pss_mb: pss_mb(&pids),
+        cpu_pct: 100.0 * (c1 - c0) / dt,
+        by_process: Value::Object(by),
+        render_path,
+    })
 }
 
 // ---------------------------------------------------------------- WebDriver

@@ -86,15 +86,18 @@ pub fn section(md: &mut String, table: &mut String, d: &Desktop) {
     let _ = writeln!(md, "\n## 3. Desktop app vs a hello-world Tauri 2 app\n");
     let _ = writeln!(md, "Both built in this run with the release profile (LTO, one codegen unit, stripped) from this workspace, so they \
 share the same tauri/wry/WebKitGTK; the hello-world app (`bench/hello-tauri`) is one window with a static page, or no window with \
-`--hidden`. Everything runs under its own Xvfb (1280×800) with `WEBKIT_DISABLE_COMPOSITING_MODE=1` and a private D-Bus session. \
+`--hidden`. Everything runs under its own Xvfb (1280×800, no GPU) and a private D-Bus session, with no rendering variable set, \
+as users start the apps: Pulseboard picks its rendering path itself (software painting where GL would be software, as here; the \
+path it logged is in the rendering column); the hello-world app gets WebKit's default (accelerated compositing, in software GL \
+here). The row marked `PULSEBOARD_RENDERING=software` forces the software path through the app's own override, for information. \
 Memory = PSS summed over the app process and all its descendants (WebKit web and network processes) from `/proc/PID/smaps_rollup`; \
 CPU = their utime+stime over the measuring window, in % of one core, after the start-up work settled. 10 KPI updates/s = the server's \
 simulator at 400 ms (4 module updates every 0.4 s).\n");
 
     // ------------------------------------------------------------ memory/CPU
     if !d.mem.is_empty() {
-        let hdr = "| app | mode | load | PSS MB | CPU % of one core |";
-        let sep = "|---|---|---|---:|---:|";
+        let hdr = "| app | mode | load | rendering | PSS MB | CPU % of one core |";
+        let sep = "|---|---|---|---|---:|---:|";
         let _ = writeln!(md, "{hdr}\n{sep}");
         let _ = writeln!(table, "\n{hdr}\n{sep}");
         for ((app, mode, load), r) in d.mem.iter().rev() {
@@ -108,8 +111,9 @@ simulator at 400 ms (4 module updates every 0.4 s).\n");
             } else {
                 "10 KPI updates/s"
             };
+            let rendering = r.get("render_path").and_then(Value::as_str).unwrap_or("—");
             let line = format!(
-                "| {app} | {mode} | {load} | {:.0} | {:.2} |",
+                "| {app} | {mode} | {load} | {rendering} | {:.0} | {:.2} |",
                 f(r, "pss_mb"),
                 f(r, "cpu_pct")
             );

@@ -64,9 +64,10 @@ impl Xvfb {
 
 impl Xvfb {
     /// `program` on this display under its own D-Bus session, with private
-    /// XDG dirs under `dirs`, WebKit's compositing off (software paint, less
-    /// memory under Xvfb), no token or server from the caller's environment,
-    /// in its own process group (so the whole tree can be stopped).
+    /// XDG dirs under `dirs`, no token, server or rendering choice from the
+    /// caller's environment (the app picks its rendering path itself, as it
+    /// does for users), in its own process group (so the whole tree can be
+    /// stopped).
     pub fn command(&self, dirs: &Path, program: &str) -> Command {
         let mut c = Command::new("dbus-run-session");
         c.args(["--", program])
@@ -74,10 +75,11 @@ impl Xvfb {
             .env("XDG_CONFIG_HOME", dirs.join("config"))
             .env("XDG_CACHE_HOME", dirs.join("cache"))
             .env("XDG_DATA_HOME", dirs.join("data"))
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env("NO_AT_BRIDGE", "1")
             .env_remove("PULSEBOARD_TOKEN")
             .env_remove("PULSEBOARD_SERVER")
+            .env_remove("PULSEBOARD_RENDERING")
+            .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
             .process_group(0);
         c
     }

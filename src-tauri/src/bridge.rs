@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use pulseboard_core::{Command, ConnectionState, DataSource, State, Update};
-use pulseboard_protocol::{AlertSeverity, MarkRead, ServerEvent};
+use pulseboard_protocol::{MarkRead, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -60,10 +60,16 @@ pub enum UiMessage {
         /// New source.
         source: DataSource,
     },
-    /// Replace everything (after falling behind).
+    /// Replace everything (after falling behind, and on going Live, so the
+    /// window shows exactly what the core holds once caught up).
     Resync {
         /// Full state.
         state: Box<State>,
+    },
+    /// The dismissed alert ids changed (all of them, oldest first).
+    Dismissed {
+        /// Dismissed alert ids.
+        ids: Vec<String>,
     },
 }
 
@@ -106,6 +112,9 @@ struct Batch {
     tray: bool,
     /// The core is gone.
     closed: bool,
+    /// The data may have been replaced wholesale (Live after a catch-up, or
+    /// another data source): send the whole state after this batch.
+    resync: bool,
 }
 
 impl Batch {
@@ -119,10 +128,11 @@ impl Batch {
                 ) {
                     self.tray = true;
                 }
-                if let Update::Event(ServerEvent::AlertSystem(a)) = &u {
-                    if a.severity == AlertSeverity::Critical {
-                        core.critical_unseen.store(true, Ordering::SeqCst);
-                    }
+                if matches!(
+                    u,
+                    Update::Connection(ConnectionState::Live { .. }) | Update::Source(_)
+                ) {
+                    self.resync = true;
                 }
                 self.messages.push(UiMessage::from(u));
             }
@@ -134,6 +144,16 @@ impl Batch {
                 self.tray = true;
             }
             Err(RecvError::Closed) => self.closed = true,
+        }
+    }
+
+    /// The messages to emit: after a wholesale change, the whole state
+    /// (which includes every message gathered before it).
+    fn finish(&mut self, core: &AppCore) {
+        if self.resync {
+            self.messages.clear();
+            let state = Box::new(core.store.snapshot());
+            self.messages.push(UiMessage::Resync { state });
         }
     }
 
@@ -153,10 +173,21 @@ impl Batch {
 /// Show the current state in the tray (no-op without a tray).
 pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     if let Some(t) = app.try_state::<Tray<R>>() {
-        let critical = core.critical_unseen.load(Ordering::SeqCst);
+        let critical = core.critical_unseen();
         let look = core.store.read(|s| tray::look(s, critical, Utc::now()));
         t.show(look);
     }
+}
+
+/// Tell the window which alerts are dismissed, and show it in the tray.
+pub fn dismissed_changed<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
+    emit(
+        app,
+        &[UiMessage::Dismissed {
+            ids: core.dismissed_ids(),
+        }],
+    );
+    refresh_tray(app, core);
 }
 
 /// Start draining core updates and view requests.
@@ -192,6 +223,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                         .max(GATHER);
                     tokio::time::sleep(wait).await;
                     batch.drain(&mut rx, &core);
+                    batch.finish(&core);
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());
                     if batch.tray {

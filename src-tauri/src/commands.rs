@@ -55,6 +55,9 @@ pub struct Snapshot {
     pub settings: UiSettings,
     /// Now, so the window's countdowns agree with Rust's clock.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Alert ids the user dismissed (Rust owns them: see seen.rs).
+    #[serde(rename = "dismissedAlerts")]
+    pub dismissed_alerts: Vec<String>,
 }
 
 /// What the window gets at start (from `get_state`, and in the page before
@@ -64,6 +67,7 @@ pub fn snapshot(core: &AppCore) -> Snapshot {
         state: core.store.snapshot(),
         settings: ui_settings(core),
         now: chrono::Utc::now(),
+        dismissed_alerts: core.dismissed_ids(),
     }
 }
 
@@ -88,6 +92,30 @@ pub fn mark_all_read(core: State<'_, AppCore>) {
     core.command(Command::MarkRead(MarkRead::All));
 }
 
+/// Dismiss an alert: the banner moves on to the next critical alert not
+/// dismissed (if any), and the tray drops its critical mark when none is left.
+/// Remembered across restarts.
+#[tauri::command]
+pub fn dismiss_alert<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, AppCore>,
+    id: String,
+) -> Result<(), String> {
+    let ids = {
+        let mut d = core.dismissed.lock().unwrap_or_else(|e| e.into_inner());
+        if !d.add(&id)? {
+            return Ok(());
+        }
+        d.ids()
+    };
+    if let Err(e) = core.settings_dir.save_dismissed(&ids) {
+        // Still dismissed for this run.
+        tracing::warn!("could not save the dismissed alerts: {e}");
+    }
+    crate::bridge::dismissed_changed(&app, &core);
+    Ok(())
+}
+
 /// Reconnect now.
 #[tauri::command]
 pub fn reconnect(core: State<'_, AppCore>) {
@@ -109,13 +137,15 @@ pub fn save_settings<R: Runtime>(
 ) -> Result<UiSettings, String> {
     let server = settings.server.trim().to_string();
     settings::validate_server(&server).map_err(|e| e.to_string())?;
+    let old = core.settings();
     let new = Settings {
         server: server.clone(),
         dnd: settings.dnd,
         notify_threshold: settings.notify_threshold,
         start_at_login: settings.start_at_login,
+        // Not in the window's form: kept as it is.
+        rendering: old.rendering,
     };
-    let old = core.settings();
     core.settings_dir.save(&new).map_err(|e| e.to_string())?;
     let mut token_changed = false;
     if let Some(t) = &settings.token {

@@ -7,6 +7,8 @@
 
 pub mod bridge;
 pub mod commands;
+pub mod render;
+pub mod seen;
 pub mod settings;
 pub mod tray;
 
@@ -48,6 +50,11 @@ pub struct Args {
     /// Longest wait between reconnect attempts in ms (default 30000).
     #[arg(long, env = "PULSEBOARD_RETRY_MAX_MS")]
     pub retry_max_ms: Option<u64>,
+    /// How the window is drawn: `auto` (GPU compositing where there is a
+    /// GPU, software painting where GL would be software), `gpu` or
+    /// `software`. Overrides `rendering` in settings.json.
+    #[arg(long, env = "PULSEBOARD_RENDERING", value_enum)]
+    pub rendering: Option<render::RenderingMode>,
 }
 
 /// A view the window can be asked to show.
@@ -100,16 +107,34 @@ pub struct AppCore {
     pub token: Mutex<Option<String>>,
     /// Alert policy settings (DND, threshold) for the running alert task.
     pub policy: watch::Sender<PolicySettings>,
-    /// A critical alert arrived that the user has not looked at yet.
-    pub critical_unseen: AtomicBool,
+    /// Alerts the user dismissed in the window: with the store's alerts, the
+    /// one notion of an unseen critical alert (banner and tray).
+    pub dismissed: Mutex<seen::Dismissed>,
     /// Quit was chosen: let the app exit.
     pub quitting: AtomicBool,
+    /// How the window is drawn (decided once at start).
+    pub rendering: render::Decision,
 }
 
 impl AppCore {
     /// Send a command to the supervisor (dropped once it has stopped).
     pub fn command(&self, c: Command) {
         let _ = self.commands.send(c);
+    }
+
+    /// Whether a critical alert is waiting to be dismissed.
+    pub fn critical_unseen(&self) -> bool {
+        let d = self.dismissed.lock().unwrap_or_else(|e| e.into_inner());
+        self.store
+            .read(|s| seen::unseen_critical(s.alerts.iter(), &d).is_some())
+    }
+
+    /// The dismissed alert ids, oldest first.
+    pub fn dismissed_ids(&self) -> Vec<String> {
+        self.dismissed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ids()
     }
 
     /// Current settings.
@@ -123,10 +148,6 @@ impl AppCore {
 
 /// Open (or focus) the dashboard window, showing `view`.
 pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
-    if let Some(core) = app.try_state::<AppCore>() {
-        core.critical_unseen.store(false, Ordering::SeqCst);
-        bridge::refresh_tray(app, &core);
-    }
     if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
         w.show()?;
         w.unminimize()?;
@@ -154,7 +175,10 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<
             Err(e) => tracing::warn!("no start-up snapshot for the window: {e}"),
         }
     }
-    builder.build()?;
+    let window = builder.build()?;
+    if let Some(core) = app.try_state::<AppCore>() {
+        render::apply(&window, &core.rendering);
+    }
     tracing::info!("dashboard window opened");
     Ok(())
 }
@@ -185,6 +209,7 @@ pub fn build_app<R: Runtime>(
             commands::reconnect,
             commands::get_settings,
             commands::save_settings,
+            commands::dismiss_alert,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -211,6 +236,31 @@ fn icon_file() -> Option<PathBuf> {
         std::fs::write(&p, include_bytes!("../../icons/icon.png")).ok()?;
     }
     Some(p)
+}
+
+/// SIGTERM (logout, shutdown, `kill`) and SIGINT (Ctrl-C) quit like Quit in
+/// the tray: disconnect cleanly and write the cache a last time, instead of
+/// dying with what arrived in the last second unsaved.
+fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot watch SIGTERM/SIGINT: they end the app without saving");
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!("{name}: quitting (disconnect, save the cache)");
+        if let Some(core) = app.try_state::<AppCore>() {
+            core.quitting.store(true, Ordering::SeqCst);
+        }
+        app.exit(0);
+    });
 }
 
 /// Run the desktop app. Returns the process exit code.
@@ -253,6 +303,18 @@ pub fn run() -> i32 {
         settings.server = server.clone();
     }
     let token = args.token.clone().or_else(|| settings_dir.load_token());
+    let (dismissed, err) = settings_dir.load_dismissed();
+    if let Some(e) = err {
+        tracing::warn!("{e}");
+    }
+
+    // Rendering path: decided from cheap facts before any window exists.
+    let rendering = render::decide(&render::Facts::detect(args.rendering, settings.rendering));
+    tracing::info!(
+        path = rendering.path.as_str(),
+        reason = %rendering.reason,
+        "rendering path"
+    );
 
     let cache_path = settings::cache_dir().join("state.json");
     let (state, err) = cache::initial_state(&cache_path, &settings.server, chrono::Utc::now());
@@ -293,8 +355,9 @@ pub fn run() -> i32 {
         settings: Mutex::new(settings),
         token: Mutex::new(token),
         policy: policy_tx,
-        critical_unseen: AtomicBool::new(false),
+        dismissed: Mutex::new(seen::Dismissed::new(dismissed)),
         quitting: AtomicBool::new(false),
+        rendering,
     };
     let e2e = std::env::var_os("PULSEBOARD_E2E").is_some();
     let opts = BuildOptions {
@@ -310,6 +373,7 @@ pub fn run() -> i32 {
             return 1;
         }
     };
+    quit_on_signals(app.handle().clone());
     let lifecycle = Mutex::new(Some((client, writer)));
     app.run(move |handle, event| {
         if let RunEvent::ExitRequested { api, code, .. } = event {

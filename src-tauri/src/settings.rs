@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use pulseboard_protocol::NotificationSeverity;
 use serde::{Deserialize, Serialize};
 
+use crate::render::RenderingMode;
+
 /// Do-not-disturb level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +65,10 @@ pub struct Settings {
     pub notify_threshold: Threshold,
     /// Start at login (XDG autostart entry).
     pub start_at_login: bool,
+    /// How the window is drawn (`auto|gpu|software`; see render.rs). Only
+    /// written when not `auto`.
+    #[serde(skip_serializing_if = "RenderingMode::is_auto")]
+    pub rendering: RenderingMode,
 }
 
 impl Default for Settings {
@@ -72,6 +78,7 @@ impl Default for Settings {
             dnd: DndMode::Off,
             notify_threshold: Threshold::Off,
             start_at_login: false,
+            rendering: RenderingMode::Auto,
         }
     }
 }
@@ -225,6 +232,36 @@ impl SettingsDir {
         write_file(&self.settings_path(), &json, false)
     }
 
+    fn dismissed_path(&self) -> PathBuf {
+        self.dir.join("dismissed-alerts.json")
+    }
+
+    /// Alert ids the user dismissed (a missing or bad file: none; a bad file
+    /// is reported).
+    pub fn load_dismissed(&self) -> (Vec<String>, Option<SettingsError>) {
+        let path = self.dismissed_path();
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+            Err(source) => (Vec::new(), Some(SettingsError::Io { path, source })),
+            Ok(bytes) => match serde_json::from_slice::<Vec<String>>(&bytes) {
+                Ok(ids) => (ids, None),
+                Err(e) => (
+                    Vec::new(),
+                    Some(SettingsError::Invalid {
+                        path,
+                        reason: e.to_string(),
+                    }),
+                ),
+            },
+        }
+    }
+
+    /// Save the dismissed alert ids atomically.
+    pub fn save_dismissed(&self, ids: &[String]) -> Result<(), SettingsError> {
+        let json = serde_json::to_vec(ids).map_err(|e| SettingsError::Value(e.to_string()))?;
+        write_file(&self.dismissed_path(), &json, true)
+    }
+
     /// The saved token, if any (trailing whitespace trimmed).
     pub fn load_token(&self) -> Option<String> {
         std::fs::read_to_string(self.token_path())
@@ -285,9 +322,14 @@ mod tests {
             dnd: DndMode::On,
             notify_threshold: Threshold::Warning,
             start_at_login: true,
+            rendering: RenderingMode::Software,
         };
         sd.save(&s).unwrap();
         assert_eq!(sd.load().0, s);
+        // `auto` is not written, so older builds still read the file.
+        sd.save(&Settings::default()).unwrap();
+        let text = std::fs::read_to_string(d.path().join("pb/settings.json")).unwrap();
+        assert!(!text.contains("rendering"), "{text}");
     }
 
     #[test]

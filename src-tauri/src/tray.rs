@@ -72,7 +72,7 @@ impl MenuId {
     }
 }
 
-/// Which tray icon to show.
+/// The connection state the tray icon shows (its colour and mark).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IconKind {
     /// Connected.
@@ -83,27 +83,34 @@ pub enum IconKind {
     Offline,
     /// Token refused.
     Unauthorized,
-    /// A critical alert not yet seen.
-    Critical,
 }
 
-impl IconKind {
-    fn png(self) -> &'static [u8] {
-        match self {
-            IconKind::Live => include_bytes!("../../icons/tray-live.png"),
-            IconKind::Reconnecting => include_bytes!("../../icons/tray-reconnecting.png"),
-            IconKind::Offline => include_bytes!("../../icons/tray-offline.png"),
-            IconKind::Unauthorized => include_bytes!("../../icons/tray-unauthorized.png"),
-            IconKind::Critical => include_bytes!("../../icons/tray-critical.png"),
+/// The icon file for a connection state, with or without the red dot of a
+/// critical alert not yet dismissed. The dot is added to the state's icon,
+/// never instead of it: an alert must not hide that the server is gone.
+fn icon_png(kind: IconKind, critical: bool) -> &'static [u8] {
+    match (kind, critical) {
+        (IconKind::Live, false) => include_bytes!("../../icons/tray-live.png"),
+        (IconKind::Live, true) => include_bytes!("../../icons/tray-critical.png"),
+        (IconKind::Reconnecting, false) => include_bytes!("../../icons/tray-reconnecting.png"),
+        (IconKind::Reconnecting, true) => {
+            include_bytes!("../../icons/tray-reconnecting-critical.png")
         }
+        (IconKind::Offline, false) => include_bytes!("../../icons/tray-offline.png"),
+        (IconKind::Offline, true) => include_bytes!("../../icons/tray-offline-critical.png"),
+        // The token problem is what the user must fix first.
+        (IconKind::Unauthorized, _) => include_bytes!("../../icons/tray-unauthorized.png"),
     }
 }
 
 /// Everything the tray shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrayLook {
-    /// Icon.
+    /// Icon: the connection state.
     pub icon: IconKind,
+    /// The red dot on it: a critical alert not dismissed (never shown with
+    /// [`IconKind::Unauthorized`]).
+    pub critical: bool,
     /// First menu line.
     pub status: String,
     /// The unread entry.
@@ -120,7 +127,8 @@ fn secs_until(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (t - now).num_seconds().max(0)
 }
 
-/// What the tray should show for `s`. `critical` means an unseen critical alert.
+/// What the tray should show for `s`. `critical` means a critical alert not
+/// dismissed (see seen.rs).
 pub fn look(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
     let data = match &s.source {
         DataSource::Demo => "demo data".to_string(),
@@ -159,14 +167,16 @@ pub fn look(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
             "Certificate not trusted: check the server address".to_string(),
         ),
     };
-    let icon = if critical && icon != IconKind::Unauthorized {
-        IconKind::Critical
+    let critical = critical && icon != IconKind::Unauthorized;
+    let status = if critical {
+        format!("{status} · critical alert")
     } else {
-        icon
+        status
     };
     let n = s.unread_count;
     TrayLook {
         icon,
+        critical,
         status: format!("Pulseboard: {status}"),
         unread: match n {
             0 => "No unread notifications".into(),
@@ -232,7 +242,7 @@ impl<R: Runtime> Tray<R> {
             ],
         )?;
         let icon = TrayIconBuilder::with_id("pulseboard")
-            .icon(Image::from_bytes(IconKind::Reconnecting.png())?)
+            .icon(Image::from_bytes(icon_png(IconKind::Reconnecting, false))?)
             .menu(&menu)
             .tooltip("Pulseboard")
             .show_menu_on_left_click(true)
@@ -251,8 +261,9 @@ impl<R: Runtime> Tray<R> {
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         let prev = shown.as_ref();
         let result = (|| -> tauri::Result<()> {
-            if prev.map(|p| p.icon) != Some(l.icon) {
-                self.icon.set_icon(Some(Image::from_bytes(l.icon.png())?))?;
+            if prev.map(|p| (p.icon, p.critical)) != Some((l.icon, l.critical)) {
+                self.icon
+                    .set_icon(Some(Image::from_bytes(icon_png(l.icon, l.critical))?))?;
             }
             if prev.map(|p| &p.status) != Some(&l.status) {
                 self.status.set_text(&l.status)?;
@@ -308,11 +319,13 @@ mod tests {
             transport: TransportKind::Websocket,
         };
         assert_eq!(look(&s, false, t(0)).icon, IconKind::Live);
+        let l = look(&s, true, t(0));
         assert_eq!(
-            look(&s, true, t(0)).icon,
-            IconKind::Critical,
+            (l.icon, l.critical),
+            (IconKind::Live, true),
             "unseen critical alert shows"
         );
+        assert!(l.status.contains("critical alert"), "{}", l.status);
 
         s.connection = ConnectionState::Reconnecting {
             attempt: 3,
@@ -346,8 +359,8 @@ mod tests {
         };
         let l = look(&s, true, t(0));
         assert_eq!(
-            l.icon,
-            IconKind::Unauthorized,
+            (l.icon, l.critical),
+            (IconKind::Unauthorized, false),
             "the token problem wins over alerts"
         );
         assert!(l.status.contains("check the token"));
@@ -362,6 +375,48 @@ mod tests {
             "a settings problem wins too"
         );
         assert!(l.status.contains("Certificate"), "{}", l.status);
+    }
+
+    #[test]
+    fn a_critical_alert_never_hides_the_connection_state() {
+        let mut s = State::empty("http://x");
+        s.source = DataSource::Cache { saved_at: t(0) };
+        s.connection = ConnectionState::Offline {
+            since: t(0),
+            attempt: 7,
+            next_retry_at: t(30),
+            reason: "x".into(),
+        };
+        let l = look(&s, true, t(0));
+        assert_eq!((l.icon, l.critical), (IconKind::Offline, true));
+        assert!(l.status.contains("Offline since"), "{}", l.status);
+        assert_ne!(
+            icon_png(IconKind::Offline, true),
+            icon_png(IconKind::Live, true),
+            "offline with an alert is not drawn as live with an alert"
+        );
+        s.connection = ConnectionState::Reconnecting {
+            attempt: 1,
+            next_retry_at: t(1),
+            reason: "x".into(),
+        };
+        let l = look(&s, true, t(0));
+        assert_eq!((l.icon, l.critical), (IconKind::Reconnecting, true));
+        // Every (state, dot) pair has its own picture, except Unauthorized.
+        let kinds = [IconKind::Live, IconKind::Reconnecting, IconKind::Offline];
+        let mut pngs: Vec<&[u8]> = kinds
+            .iter()
+            .flat_map(|k| [icon_png(*k, false), icon_png(*k, true)])
+            .collect();
+        pngs.push(icon_png(IconKind::Unauthorized, false));
+        for (i, a) in pngs.iter().enumerate() {
+            for b in &pngs[i + 1..] {
+                assert_ne!(a, b, "two looks share one icon");
+            }
+        }
+        // Dismissed: the plain state icon again.
+        let l = look(&s, false, t(0));
+        assert_eq!((l.icon, l.critical), (IconKind::Reconnecting, false));
     }
 
     #[test]

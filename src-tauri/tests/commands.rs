@@ -39,8 +39,9 @@ fn harness() -> Harness {
         policy: watch::channel(pulseboard_app::policy_settings(&settings)).0,
         settings: Mutex::new(settings),
         token: Mutex::new(None),
-        critical_unseen: AtomicBool::new(false),
+        dismissed: Mutex::new(Default::default()),
         quitting: AtomicBool::new(false),
+        rendering: pulseboard_app::render::decide(&Default::default()),
     };
     let opts = BuildOptions {
         tray: false,
@@ -206,11 +207,16 @@ fn a_burst_reaches_the_window_whole_in_order_and_batched() {
     let h = harness();
     let rx = window_updates(&h);
     let wait = std::time::Duration::from_secs(5);
-    // The first server data: the source change and the KPI, in that order.
+    // The first server data replaces the demo data: the whole state goes.
     kpi_update(&h.store, 0.0);
     let (_, first) = rx.recv_timeout(wait).expect("first update");
-    let types: Vec<&str> = first.iter().map(|m| m["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["source", "event"]);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["type"], "resync");
+    assert_eq!(first[0]["state"]["source"]["kind"], "server");
+    assert_eq!(
+        first[0]["state"]["modules"]["finance"]["latest"]["kpis"][0]["value"],
+        0.0
+    );
     // A lone update goes out alone.
     kpi_update(&h.store, 1.0);
     let (_, lone) = rx.recv_timeout(wait).expect("lone update");
@@ -234,4 +240,112 @@ fn a_burst_reaches_the_window_whole_in_order_and_batched() {
     let want: Vec<f64> = (2..=501).map(f64::from).collect();
     assert_eq!(seen, want, "nothing lost, nothing reordered");
     assert!(emits < 50, "500 updates took {emits} emits: not batched");
+}
+
+fn core(h: &Harness) -> tauri::State<'_, AppCore> {
+    use tauri::Manager;
+    h.webview.app_handle().state::<AppCore>()
+}
+
+fn critical_alert(id: &str) -> pulseboard_protocol::ServerEvent {
+    pulseboard_protocol::ServerEvent::AlertSystem(pulseboard_protocol::Alert {
+        id: id.into(),
+        severity: pulseboard_protocol::AlertSeverity::Critical,
+        title: format!("Disk full ({id})"),
+        message: "/var at 97%".into(),
+        created_at: chrono::Utc::now(),
+    })
+}
+
+/// The tray as it would be drawn now.
+fn tray_look(h: &Harness) -> pulseboard_app::tray::TrayLook {
+    let c = core(h);
+    let critical = c.critical_unseen();
+    c.store
+        .read(|s| pulseboard_app::tray::look(s, critical, chrono::Utc::now()))
+}
+
+#[test]
+fn dismissing_alerts_in_the_window_clears_the_tray_mark_and_offline_still_shows() {
+    use pulseboard_app::tray::IconKind;
+    use pulseboard_core::ConnectionState;
+    let h = harness();
+    let rx = window_updates(&h);
+    let now = chrono::Utc::now();
+    h.store.apply(|s| s.apply(critical_alert("a-1"), now));
+    h.store.apply(|s| s.apply(critical_alert("a-2"), now));
+    // The server goes away: the tray says so, with the alert's dot on it.
+    h.store.apply(|s| {
+        s.set_connection(ConnectionState::Offline {
+            since: now,
+            attempt: 6,
+            next_retry_at: now + chrono::Duration::seconds(30),
+            reason: "connection refused".into(),
+        })
+    });
+    let l = tray_look(&h);
+    assert_eq!(
+        (l.icon, l.critical),
+        (IconKind::Offline, true),
+        "offline and an alert: both shown"
+    );
+    assert!(l.status.contains("Offline since"), "{}", l.status);
+
+    // The window dismisses one alert: the next one still marks the tray.
+    invoke(&h, "dismiss_alert", json!({"id": "a-2"})).unwrap();
+    assert!(tray_look(&h).critical, "a-1 is not dismissed yet");
+    // ...then the other: no mark left, the plain offline icon.
+    invoke(&h, "dismiss_alert", json!({"id": "a-1"})).unwrap();
+    let l = tray_look(&h);
+    assert_eq!((l.icon, l.critical), (IconKind::Offline, false));
+    // Twice is harmless; a bad id is refused readably and changes nothing.
+    invoke(&h, "dismiss_alert", json!({"id": "a-1"})).unwrap();
+    let err = invoke(&h, "dismiss_alert", json!({"id": ""})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("not an alert id"), "{err}");
+
+    // The window is told Rust's set, and get_state carries it (a new window
+    // shows no banner for them); it is saved for the next start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut last = Value::Null;
+    while last != json!(["a-2", "a-1"]) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (_, batch) = rx.recv_timeout(left).expect("a `dismissed` message");
+        if let Some(m) = batch.iter().rev().find(|m| m["type"] == "dismissed") {
+            last = m["ids"].clone();
+        }
+    }
+    let v = invoke(&h, "get_state", json!({})).unwrap();
+    assert_eq!(v["dismissedAlerts"], json!(["a-2", "a-1"]));
+    let saved = SettingsDir {
+        dir: h.dir.path().join("config"),
+    };
+    assert_eq!(saved.load_dismissed().0, vec!["a-2", "a-1"]);
+
+    // A new critical alert marks the tray again.
+    h.store.apply(|s| s.apply(critical_alert("a-3"), now));
+    assert!(tray_look(&h).critical);
+}
+
+#[test]
+fn going_live_sends_the_window_the_whole_state() {
+    use pulseboard_core::{ConnectionState, TransportKind};
+    let h = harness();
+    let rx = window_updates(&h);
+    h.store.apply(|s| {
+        s.set_connection(ConnectionState::Live {
+            since: chrono::Utc::now(),
+            transport: TransportKind::Websocket,
+        })
+    });
+    let (_, batch) = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("an update");
+    assert_eq!(batch.len(), 1, "{batch:?}");
+    assert_eq!(batch[0]["type"], "resync");
+    assert_eq!(batch[0]["state"]["connection"]["state"], "live");
+    assert_eq!(
+        batch[0]["state"]["modules"].as_object().unwrap().len(),
+        4,
+        "every module, as the core holds it"
+    );
 }

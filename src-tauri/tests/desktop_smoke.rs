@@ -214,3 +214,62 @@ async fn wrong_token_shows_unauthorized_and_stays_up_without_retrying() {
     drop(app);
     srv.stop().await.unwrap();
 }
+
+/// The app process itself (dbus-run-session's child running BIN).
+fn app_pid(session: u32) -> Option<u32> {
+    let want = std::fs::canonicalize(BIN).ok()?;
+    let children =
+        std::fs::read_to_string(format!("/proc/{session}/task/{session}/children")).ok()?;
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+        .find(|p| std::fs::read_link(format!("/proc/{p}/exe")).ok().as_ref() == Some(&want))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_quits_cleanly_and_saves_what_arrived() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = server(&dir, Some("tok")).await;
+    let url = srv.url();
+    let resp = reqwest::Client::new()
+        .put(format!("{url}/api/kpis/finance"))
+        .bearer_auth("tok")
+        .json(&serde_json::json!({"kpis": [{"key": "revenue", "label": "Revenue", "value": 4321987}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let mut app = tokio::task::block_in_place(|| App::start(&["--server", &url, "--token", "tok"]));
+    tokio::task::block_in_place(|| {
+        app.expect_all(&["dashboard window opened", "state=\"live\""]);
+        // Right away: before the cache writer's 1 s debounce has run.
+        let pid = app_pid(app.child.id()).expect("the app's pid");
+        let ok = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok);
+        app.expect_line("SIGTERM: quitting");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = app.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the app did not quit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "exit status {status}");
+    });
+    let cached = std::fs::read_to_string(app.cache_file()).unwrap_or_default();
+    assert!(
+        cached.contains("4321987"),
+        "the server's values were saved on the way out: {}",
+        cached.chars().take(200).collect::<String>()
+    );
+    drop(app);
+    srv.stop().await.unwrap();
+}

@@ -12,6 +12,7 @@ export const COMMANDS = Object.freeze({
   reconnect: 'reconnect',
   getSettings: 'get_settings',
   saveSettings: 'save_settings',
+  dismissAlert: 'dismiss_alert',
 });
 
 export const EVENTS = Object.freeze({
@@ -69,6 +70,11 @@ export function markAllRead() {
 /** `reconnect`. */
 export function reconnect() {
   return invoke(COMMANDS.reconnect);
+}
+
+/** `dismiss_alert` with `{ id }`: Rust keeps the dismissed alerts (banner and tray). */
+export function dismissAlert(id) {
+  return invoke(COMMANDS.dismissAlert, { id });
 }
 
 /** `get_settings` -> Settings. */

@@ -33,7 +33,6 @@ const TITLES = {
   notifications: 'Notifications',
   settings: 'Settings',
 };
-const DISMISSED_KEY = 'pulseboard.dismissedAlerts';
 /** Fold the queue without waiting for a frame once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
 const $ = (sel) => document.querySelector(sel);
@@ -51,7 +50,7 @@ const dom = {
   navs: Object.fromEntries(VIEWS.map((v) => [v, $(`#nav-${v}`)])),
 };
 
-let state = initialState({}, { dismissedAlerts: loadDismissed() });
+let state = initialState({});
 let ready = false;
 let queue = [];
 let frame = 0;
@@ -234,27 +233,13 @@ function viewFromHash() {
 
 // ------------------------------------------------------------------ actions
 
-function loadDismissed() {
-  try {
-    const v = JSON.parse(localStorage.getItem(DISMISSED_KEY) || '[]');
-    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function saveDismissed(ids) {
-  try {
-    localStorage.setItem(DISMISSED_KEY, JSON.stringify(ids.slice(-200)));
-  } catch {
-    // storage unavailable: dismissal lasts for this session only.
-  }
-}
-
 async function resync() {
   try {
     const snap = await ipc.getState();
     enqueue({ type: 'resync', state: snap.state });
+    if (Array.isArray(snap.dismissedAlerts)) {
+      enqueue({ type: 'dismissed', ids: snap.dismissedAlerts });
+    }
     if (snap.settings) enqueue({ type: 'settings', settings: snap.settings });
   } catch (err) {
     console.error('get_state failed', ipc.errorMessage(err));
@@ -278,9 +263,13 @@ function markAllRead() {
 }
 
 function dismissAlert(id) {
+  // Hidden at once; Rust keeps the dismissed set (and the tray follows it),
+  // and sends it back as a `dismissed` message.
   enqueue({ type: 'dismiss-alert', id });
-  // Remember across restarts (the queue is folded before the next frame).
-  saveDismissed(state.dismissedAlerts.concat([id]));
+  ipc.dismissAlert(id).catch((err) => {
+    console.error('dismiss_alert failed', ipc.errorMessage(err));
+    resync();
+  });
 }
 
 async function openSettings() {
@@ -288,7 +277,8 @@ async function openSettings() {
   try {
     const s = await ipc.getSettings();
     enqueue({ type: 'settings', settings: s });
-    if (view === 'settings') fillSettings(dom.views.settings, s);
+    // What the user typed meanwhile is kept.
+    if (view === 'settings') fillSettings(dom.views.settings, s, { keepEdits: true });
   } catch (err) {
     console.error('get_settings failed', ipc.errorMessage(err));
   }
@@ -319,6 +309,7 @@ function bind() {
     save: (s) => ipc.saveSettings(s),
     reconnect: () => ipc.reconnect(),
     current: () => state.settings,
+    connection: () => state.connection,
     saved: (s) => enqueue({ type: 'settings', settings: s }),
     errorText: ipc.errorMessage,
   });
@@ -370,15 +361,35 @@ async function start() {
   }
   if (snap) adoptSnapshot(snap);
   ready = true;
+  migrateDismissed();
   schedule();
+}
+
+/** Older versions kept dismissed alerts in localStorage: hand them to Rust once. */
+function migrateDismissed() {
+  const key = 'pulseboard.dismissedAlerts';
+  let ids;
+  try {
+    ids = JSON.parse(localStorage.getItem(key) || 'null');
+    localStorage.removeItem(key);
+  } catch {
+    return;
+  }
+  if (!Array.isArray(ids)) return;
+  for (const id of ids.filter((x) => typeof x === 'string' && x !== '').slice(-200)) {
+    if (!state.dismissedAlerts.includes(id)) dismissAlert(id);
+  }
 }
 
 /** Take a get_state answer as the whole state. */
 function adoptSnapshot(snap) {
   const rustNow = Date.parse(snap.now);
   if (Number.isFinite(rustNow)) clockOffset = rustNow - Date.now();
-  state = initialState(snap, { dismissedAlerts: state.dismissedAlerts });
-  if (view === 'settings') fillSettings(dom.views.settings, state.settings);
+  const dismissedAlerts = Array.isArray(snap.dismissedAlerts)
+    ? snap.dismissedAlerts
+    : state.dismissedAlerts;
+  state = initialState(snap, { dismissedAlerts });
+  if (view === 'settings') fillSettings(dom.views.settings, state.settings, { keepEdits: true });
 }
 
 start();

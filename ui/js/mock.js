@@ -272,8 +272,14 @@ export function createMockBackend() {
     }, 50);
   }
 
+  const dismissed = [];
   const commands = {
-    get_state: () => ({ state: clone(stateNow()), settings: clone(settings), now: iso(Date.now()) }),
+    get_state: () => ({
+      state: clone(stateNow()),
+      settings: clone(settings),
+      now: iso(Date.now()),
+      dismissedAlerts: dismissed.slice(),
+    }),
     mark_read: ({ ids } = {}) => {
       if (!Array.isArray(ids)) throw 'mark_read needs `ids`';
       for (const n of notifications) if (ids.includes(n.id)) n.read = true;
@@ -297,6 +303,12 @@ export function createMockBackend() {
         connection = { state: 'reconnecting', attempt, nextRetryAt: retryIn(2), reason: 'connection refused' };
         update({ type: 'connection', state: clone(connection) });
       }, 1200);
+      return null;
+    },
+    dismiss_alert: ({ id } = {}) => {
+      if (typeof id !== 'string' || id === '') throw 'dismiss_alert needs an `id`';
+      if (!dismissed.includes(id)) dismissed.push(id);
+      update({ type: 'dismissed', ids: dismissed.slice() });
       return null;
     },
     get_settings: () => clone(settings),

@@ -108,7 +108,11 @@ function normalizeModules(raw) {
       const h = boundedHistory(rawHistory[k.key]);
       history[k.key] = h.length ? h : [k.value];
     }
-    out[m] = { latest: { ...view.latest, kpis: validKpiList(view.latest.kpis) }, history };
+    out[m] = {
+      latest: { ...view.latest, kpis: validKpiList(view.latest.kpis) },
+      history,
+      demo: view.demo === true,
+    };
   }
   return out;
 }
@@ -163,6 +167,7 @@ export function initialState(snapshot = {}, ui = {}) {
   return {
     modules: normalizeModules(s.modules),
     dashboard,
+    dashboardDemo: s.dashboardDemo === true,
     dashboardHistory: ui.dashboardHistory || dashboardHistoryFrom(dashboard),
     notifications,
     unreadCount:
@@ -184,9 +189,13 @@ export function initialState(snapshot = {}, ui = {}) {
 function applyKpis(state, data) {
   if (!validModuleKpis(data)) return state;
   const prev = state.modules[data.module];
+  // Built-in demo values are replaced by the first server data whatever its
+  // time, and their history is dropped (as the Rust store does): a sparkline
+  // never joins a demo value to a real one.
+  const fromDemo = Boolean(prev && prev.demo);
   // Once data comes from the server, equal or older timestamps are repeats
   // (e.g. an event already contained in the get_state snapshot).
-  if (prev && state.source && state.source.kind === 'server') {
+  if (prev && !fromDemo && state.source && state.source.kind === 'server') {
     const a = parseTime(data.updatedAt);
     const b = parseTime(prev.latest.updatedAt);
     if (!Number.isNaN(a) && !Number.isNaN(b) && a <= b) return state;
@@ -202,7 +211,7 @@ function applyKpis(state, data) {
   const kpis = validKpiList(data.kpis);
   const history = {};
   for (const k of kpis) {
-    const before = prev && prev.history[k.key] ? prev.history[k.key] : [];
+    const before = prev && !fromDemo && prev.history[k.key] ? prev.history[k.key] : [];
     const next = before.concat([k.value]);
     history[k.key] = next.length > HISTORY_LEN ? next.slice(next.length - HISTORY_LEN) : next;
   }
@@ -214,7 +223,7 @@ function applyKpis(state, data) {
 
 function applyDashboard(state, d) {
   if (!validDashboard(d)) return state;
-  if (state.dashboard && state.source && state.source.kind === 'server') {
+  if (state.dashboard && !state.dashboardDemo && state.source && state.source.kind === 'server') {
     const a = parseTime(d.updatedAt);
     const b = parseTime(state.dashboard.updatedAt);
     if (!Number.isNaN(a) && !Number.isNaN(b) && a <= b) return state;
@@ -222,7 +231,8 @@ function applyDashboard(state, d) {
   return {
     ...state,
     dashboard: d,
-    dashboardHistory: dashboardHistoryFrom(d, state.dashboardHistory),
+    dashboardDemo: false,
+    dashboardHistory: dashboardHistoryFrom(d, state.dashboardDemo ? {} : state.dashboardHistory),
   };
 }
 
@@ -309,7 +319,7 @@ function sameJson(a, b) {
  * Apply one message to the state. Messages are the `pb:update` payloads from
  * the Rust shell, plus local ones the window emits itself:
  * - `{type: "mark-read-local", ids: [..]}` or `{type: "mark-read-local", all: true}`
- * - `{type: "dismiss-alert", id}`
+ * - `{type: "dismiss-alert", id}` (optimistic; Rust answers with `dismissed`)
  * - `{type: "settings", settings}`
  *
  * `now` (RFC 3339 or ms) stamps `lastUpdate` when a server event arrives.
@@ -334,16 +344,23 @@ export function applyUpdate(state, msg, now) {
       const stamp = typeof now === 'number' ? new Date(now).toISOString() : String(now);
       return { ...next, lastUpdate: stamp };
     }
-    case 'resync':
+    case 'resync': {
       if (!isObject(msg.state)) return state;
-      return initialState(
+      const next = initialState(
         { state: msg.state, settings: state.settings },
-        {
-          dismissedAlerts: state.dismissedAlerts,
-          serverInfo: state.serverInfo,
-          dashboardHistory: undefined,
-        },
+        { dismissedAlerts: state.dismissedAlerts, serverInfo: state.serverInfo },
       );
+      // Dashboard history lives only here (the core keeps none): a resync
+      // (sent on every return to Live) keeps it, adding the dashboard if it
+      // is new; demo values start it afresh.
+      if (state.dashboard && !state.dashboardDemo && next.dashboard && !next.dashboardDemo) {
+        next.dashboardHistory =
+          next.dashboard.updatedAt === state.dashboard.updatedAt
+            ? state.dashboardHistory
+            : dashboardHistoryFrom(next.dashboard, state.dashboardHistory);
+      }
+      return next;
+    }
     case 'mark-read-local': {
       const ids = msg.all === true ? 'all' : Array.isArray(msg.ids) ? msg.ids : null;
       if (!ids) return state;
@@ -356,6 +373,13 @@ export function applyUpdate(state, msg, now) {
             : Math.min(state.unreadCount, localUnread(notifications));
       if (notifications === state.notifications && unreadCount === state.unreadCount) return state;
       return { ...state, notifications, unreadCount };
+    }
+    case 'dismissed': {
+      // Rust's dismissed set (it owns it: the tray follows the same set).
+      if (!Array.isArray(msg.ids)) return state;
+      const ids = msg.ids.filter((x) => typeof x === 'string').slice(-MAX_DISMISSED);
+      if (sameJson(ids, state.dismissedAlerts)) return state;
+      return { ...state, dismissedAlerts: ids };
     }
     case 'dismiss-alert': {
       if (typeof msg.id !== 'string' || state.dismissedAlerts.includes(msg.id)) return state;

@@ -263,3 +263,52 @@ test('a flood of 10,000 mixed events folds quickly and stays bounded', () => {
   assert.equal(unreadCount(s), 1000);
   assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
 });
+
+test('server data replaces demo values whatever their time, and no demo point stays in a sparkline', () => {
+  // Demo data is stamped when the app starts; the server's stored KPIs are older.
+  let s = fresh({
+    modules: {
+      finance: { latest: moduleKpis('finance', { revenue: 1250000 }, 100), history: { revenue: [1200000, 1250000] }, demo: true },
+    },
+    dashboard: dashboard(100, 412),
+    dashboardDemo: true,
+  });
+  // The shell sends the source change first, then the module snapshots.
+  s = applyAll(s, [
+    { type: 'source', source: { kind: 'server' } },
+    ev('kpi:update:finance', moduleKpis('finance', { revenue: 4321 }, 5)),
+    ev('dashboard:update', dashboard(5, 7)),
+  ]);
+  assert.equal(s.modules.finance.latest.kpis[0].value, 4321, 'the server value is shown');
+  assert.deepEqual(s.modules.finance.history.revenue, [4321], 'no demo point in the history');
+  assert.equal(s.dashboard.summary[0].value, 7);
+  assert.deepEqual(s.dashboardHistory.a, [7]);
+  // From then on the usual rules hold: older server data is a repeat.
+  const older = applyUpdate(s, ev('kpi:update:finance', moduleKpis('finance', { revenue: 1 }, 4)));
+  assert.equal(older, s);
+});
+
+test('the dismissed alerts come from Rust: a `dismissed` message replaces the local set', () => {
+  const crit = (id) => ({ id, severity: 'critical', title: id, message: '', createdAt: at(1) });
+  let s = fresh({ alerts: [crit('a-1'), crit('a-2')] });
+  assert.equal(activeCriticalAlert(s).id, 'a-2');
+  s = applyUpdate(s, { type: 'dismiss-alert', id: 'a-2' });
+  assert.equal(activeCriticalAlert(s).id, 'a-1');
+  const s2 = applyUpdate(s, { type: 'dismissed', ids: ['a-2', 'a-1'] });
+  assert.equal(activeCriticalAlert(s2), null);
+  assert.equal(applyUpdate(s2, { type: 'dismissed', ids: ['a-2', 'a-1'] }), s2, 'the same set: no redraw');
+  assert.equal(applyUpdate(s2, { type: 'dismissed', ids: 'nope' }), s2);
+});
+
+test('a resync (sent on every return to Live) keeps the dashboard history, unless it was demo', () => {
+  let s = fresh({ source: { kind: 'server' } });
+  s = applyAll(s, [ev('dashboard:update', dashboard(1, 1)), ev('dashboard:update', dashboard(2, 2))]);
+  assert.deepEqual(s.dashboardHistory.a, [1, 2]);
+  const same = applyUpdate(s, { type: 'resync', state: { ...snapshot().state, source: { kind: 'server' }, dashboard: dashboard(2, 2) } });
+  assert.deepEqual(same.dashboardHistory.a, [1, 2], 'same dashboard: history kept');
+  const newer = applyUpdate(s, { type: 'resync', state: { ...snapshot().state, source: { kind: 'server' }, dashboard: dashboard(3, 5) } });
+  assert.deepEqual(newer.dashboardHistory.a, [1, 2, 5], 'a newer dashboard is appended');
+  const demo = fresh({ dashboard: dashboard(9, 412), dashboardDemo: true });
+  const real = applyUpdate(demo, { type: 'resync', state: { ...snapshot().state, source: { kind: 'server' }, dashboard: dashboard(3, 7) } });
+  assert.deepEqual(real.dashboardHistory.a, [7], 'no demo point kept');
+});

@@ -27,10 +27,17 @@ function fields(root) {
   };
 }
 
-/** Put `settings` into the form (token field cleared, placeholder says if one is set). */
-export function fillSettings(root, settings) {
+/**
+ * Put `settings` into the form (token field cleared, placeholder says if one
+ * is set). With `keepEdits`, a form the user has already typed into since it
+ * was last filled is left alone (the answer to the view's get_settings can
+ * arrive after the user started typing).
+ */
+export function fillSettings(root, settings, { keepEdits = false } = {}) {
   const f = fields(root);
   if (!settings) return;
+  if (keepEdits && f.form.dataset.edited === 'true') return;
+  delete f.form.dataset.edited;
   f.server.value = typeof settings.server === 'string' ? settings.server : '';
   f.token.value = '';
   f.token.placeholder = settings.hasToken
@@ -67,10 +74,15 @@ function showStatus(f, text, kind) {
 /**
  * Wire the form once. `actions`: `save(settings) -> Promise<Settings>`,
  * `reconnect() -> Promise`, `current() -> Settings|null`, `saved(settings)`,
- * `errorText(err) -> string`.
+ * `errorText(err) -> string`, `connection() -> the current connection state`.
  */
 export function bindSettings(root, actions) {
   const f = fields(root);
+  const edited = () => {
+    f.form.dataset.edited = 'true';
+  };
+  f.form.addEventListener('input', edited);
+  f.form.addEventListener('change', edited);
   f.form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const next = readSettings(root, actions.current());
@@ -96,10 +108,15 @@ export function bindSettings(root, actions) {
   });
   f.reconnect.addEventListener('click', async () => {
     f.reconnect.disabled = true;
+    // "Reconnecting…" lasts until the attempt has an outcome (see
+    // renderSettings), not for ever: it is set before the command so an
+    // answer that comes back at once still clears it.
+    reconnecting.set(root, actions.connection ? actions.connection() : null);
+    showStatus(f, 'Reconnecting…', '');
     try {
       await actions.reconnect();
-      showStatus(f, 'Reconnecting…', '');
     } catch (err) {
+      reconnecting.delete(root);
       showStatus(f, `Could not reconnect: ${actions.errorText(err)}`, 'error');
     } finally {
       f.reconnect.disabled = false;
@@ -107,9 +124,25 @@ export function bindSettings(root, actions) {
   });
 }
 
-/** Live parts of the settings view (connection detail), safe to call every frame. */
+/** Per settings root: the connection state when "Reconnect now" was clicked. */
+const reconnecting = new WeakMap();
+
+/**
+ * Live parts of the settings view (connection detail, the outcome of
+ * "Reconnect now"), safe to call every frame.
+ */
 export function renderSettings(root, state, nowMs = Date.now()) {
   const f = fields(root);
   const detail = pillDetail(state.connection, nowMs);
   setText(f.detail, detail ? `Connection: ${detail}` : '');
+  if (reconnecting.has(root)) {
+    const from = reconnecting.get(root);
+    const c = state.connection;
+    // Settled: a new state that is not an attempt in progress. The pill and
+    // the detail line now say what happened.
+    if (c !== from && c && c.state !== 'connecting') {
+      reconnecting.delete(root);
+      if (f.status.textContent === 'Reconnecting…') showStatus(f, '', '');
+    }
+  }
 }
