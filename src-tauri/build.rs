@@ -5,6 +5,7 @@ fn main() {
             "get_state",
             "mark_read",
             "mark_all_read",
+            "acknowledge_alerts",
             "reconnect",
             "get_settings",
             "save_settings",

@@ -60,6 +60,11 @@ pub enum UiMessage {
         /// New source.
         source: DataSource,
     },
+    /// Alerts acknowledged (every acknowledged id kept, sorted).
+    Acknowledged {
+        /// Alert ids.
+        ids: Vec<String>,
+    },
     /// Replace everything (after falling behind).
     Resync {
         /// Full state.
@@ -77,6 +82,7 @@ impl From<Update> for UiMessage {
             },
             Update::UnreadCount(count) => UiMessage::Unread { count },
             Update::Source(source) => UiMessage::Source { source },
+            Update::AlertsAcknowledged(ids) => UiMessage::Acknowledged { ids },
         }
     }
 }

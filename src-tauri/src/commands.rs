@@ -1,7 +1,7 @@
 //! Commands the window may call (and nothing else: see capabilities/).
 //! Errors come back as readable strings.
 
-use pulseboard_core::{Command, State as CoreState};
+use pulseboard_core::{AlertAck, Command, State as CoreState};
 use pulseboard_protocol::{MarkRead, Validate};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, Runtime, State};
@@ -88,6 +88,38 @@ pub fn mark_all_read(core: State<'_, AppCore>) {
     core.command(Command::MarkRead(MarkRead::All));
 }
 
+/// Most alert ids one `acknowledge_alerts` call takes (the store keeps
+/// [`pulseboard_core::store::MAX_ALERTS`]).
+pub const MAX_ACK_IDS: usize = 1000;
+
+/// Acknowledge alerts: `ids`, or every kept alert with `all: true`. The
+/// acknowledged set lives in the core store (the window and the tray read it
+/// from there; it is cached across restarts). Returns every acknowledged id.
+#[tauri::command]
+pub fn acknowledge_alerts<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, AppCore>,
+    ids: Option<Vec<String>>,
+    all: Option<bool>,
+) -> Result<Vec<String>, String> {
+    let ack = match (ids, all) {
+        (_, Some(true)) => AlertAck::All,
+        (Some(ids), _) if ids.len() > MAX_ACK_IDS => {
+            return Err(format!(
+                "too many alert ids ({}, at most {MAX_ACK_IDS})",
+                ids.len()
+            ))
+        }
+        (Some(ids), _) => AlertAck::Ids(ids),
+        (None, _) => return Err("give the alert ids, or all: true".into()),
+    };
+    core.store.apply(|s| s.acknowledge_alerts(&ack));
+    crate::bridge::refresh_tray(&app, &core);
+    Ok(core
+        .store
+        .read(|s| s.acknowledged_alerts.iter().cloned().collect()))
+}
+
 /// Reconnect now.
 #[tauri::command]
 pub fn reconnect(core: State<'_, AppCore>) {
@@ -100,6 +132,27 @@ pub fn get_settings(core: State<'_, AppCore>) -> UiSettings {
     ui_settings(&core)
 }
 
+/// The server URL as typed, with a scheme added when none was typed:
+/// `http://` for this machine (a local server rarely has a certificate),
+/// `https://` for anything else. Anything with a scheme is left to
+/// [`settings::validate_server`].
+pub fn with_scheme(typed: &str) -> String {
+    let t = typed.trim();
+    if t.is_empty() || t.contains("://") {
+        return t.to_string();
+    }
+    let host = t.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.split(']').next())
+        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h));
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    format!("{}://{t}", if local { "http" } else { "https" })
+}
+
 /// Validate, save and apply settings. A new server or token reconnects.
 #[tauri::command]
 pub fn save_settings<R: Runtime>(
@@ -107,7 +160,7 @@ pub fn save_settings<R: Runtime>(
     core: State<'_, AppCore>,
     settings: UiSettings,
 ) -> Result<UiSettings, String> {
-    let server = settings.server.trim().to_string();
+    let server = with_scheme(&settings.server);
     settings::validate_server(&server).map_err(|e| e.to_string())?;
     let new = Settings {
         server: server.clone(),
@@ -141,4 +194,27 @@ pub fn save_settings<R: Runtime>(
         core.command(Command::Configure { server, token });
     }
     Ok(ui_settings(&core))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_scheme;
+
+    #[test]
+    fn a_url_without_a_scheme_gets_one() {
+        assert_eq!(with_scheme(" 127.0.0.1:4000 "), "http://127.0.0.1:4000");
+        assert_eq!(with_scheme("localhost:4000/x"), "http://localhost:4000/x");
+        assert_eq!(with_scheme("[::1]:4000"), "http://[::1]:4000");
+        assert_eq!(
+            with_scheme("pulse.example.com"),
+            "https://pulse.example.com"
+        );
+        assert_eq!(with_scheme("http://10.0.0.1"), "http://10.0.0.1");
+        assert_eq!(
+            with_scheme("ftp://x"),
+            "ftp://x",
+            "left for validation to refuse"
+        );
+        assert_eq!(with_scheme(""), "");
+    }
 }

@@ -182,6 +182,7 @@ pub fn build_app<R: Runtime>(
             commands::get_state,
             commands::mark_read,
             commands::mark_all_read,
+            commands::acknowledge_alerts,
             commands::reconnect,
             commands::get_settings,
             commands::save_settings,

@@ -26,13 +26,14 @@ pub enum DndMode {
 #[serde(rename_all = "lowercase")]
 pub enum Threshold {
     /// No native notifications for notifications (alerts still notify).
-    #[default]
     Off,
     /// info and above.
     Info,
     /// success and above.
     Success,
-    /// warning and above.
+    /// warning and above: the first-run default, so a new user learns that
+    /// the app can tell them without being flooded.
+    #[default]
     Warning,
     /// error only.
     Error,
@@ -70,7 +71,7 @@ impl Default for Settings {
         Settings {
             server: "http://127.0.0.1:4000".into(),
             dnd: DndMode::Off,
-            notify_threshold: Threshold::Off,
+            notify_threshold: Threshold::Warning,
             start_at_login: false,
         }
     }
@@ -107,12 +108,14 @@ pub fn validate_server(url: &str) -> Result<(), SettingsError> {
         .or_else(|| url.strip_prefix("https://"))
         .ok_or_else(|| {
             SettingsError::Value(format!(
-                "server `{url}` must start with http:// or https://"
+                "server \"{url}\" must start with http:// or https://"
             ))
         })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(SettingsError::Value(format!("server `{url}` has no host")));
+        return Err(SettingsError::Value(format!(
+            "server \"{url}\" has no host"
+        )));
     }
     Ok(())
 }
@@ -288,6 +291,14 @@ mod tests {
         };
         sd.save(&s).unwrap();
         assert_eq!(sd.load().0, s);
+    }
+
+    #[test]
+    fn first_run_shows_warnings_and_errors_as_desktop_notifications() {
+        assert_eq!(Settings::default().notify_threshold, Threshold::Warning);
+        // A file saved before the default changed keeps its choice.
+        let s: Settings = serde_json::from_str(r#"{"notifyThreshold": "off"}"#).unwrap();
+        assert_eq!(s.notify_threshold, Threshold::Off);
     }
 
     #[test]

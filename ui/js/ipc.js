@@ -9,6 +9,7 @@ export const COMMANDS = Object.freeze({
   getState: 'get_state',
   markRead: 'mark_read',
   markAllRead: 'mark_all_read',
+  acknowledgeAlerts: 'acknowledge_alerts',
   reconnect: 'reconnect',
   getSettings: 'get_settings',
   saveSettings: 'save_settings',
@@ -64,6 +65,14 @@ export function markRead(ids) {
 /** `mark_all_read`. */
 export function markAllRead() {
   return invoke(COMMANDS.markAllRead);
+}
+
+/**
+ * `acknowledge_alerts` with `{ ids }`, or `{ all: true }` when `ids` is
+ * `'all'` -> every acknowledged id (Rust's whole set).
+ */
+export function acknowledgeAlerts(ids) {
+  return invoke(COMMANDS.acknowledgeAlerts, ids === 'all' ? { all: true } : { ids });
 }
 
 /** `reconnect`. */

@@ -16,7 +16,8 @@ import {
   unreadCount,
 } from './state.js';
 import { setText } from './dom.js';
-import { renderHome } from './views/home.js';
+import { renderHome, tickHome } from './views/home.js';
+import { bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
 import { renderDashboard } from './views/dashboard.js';
 import {
   bindNotifications,
@@ -26,14 +27,16 @@ import {
 import { bindSettings, fillSettings, renderSettings } from './views/settings.js';
 import { bindBanner, renderBanner } from './views/banner.js';
 
-const VIEWS = ['home', 'dashboard', 'notifications', 'settings'];
+const VIEWS = ['home', 'dashboard', 'alerts', 'notifications', 'settings'];
 const TITLES = {
   home: 'Overview',
   dashboard: 'Dashboard',
+  alerts: 'Alerts',
   notifications: 'Notifications',
   settings: 'Settings',
 };
-const DISMISSED_KEY = 'pulseboard.dismissedAlerts';
+/** How often relative times ("3 min ago") move on. */
+const RELATIVE_TICK_MS = 30000;
 /** Fold the queue without waiting for a frame once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
 const $ = (sel) => document.querySelector(sel);
@@ -43,6 +46,7 @@ const dom = {
   pill: $('#pill'),
   pillText: $('#pill-text'),
   badge: $('#unread-badge'),
+  alertsBadge: $('#alerts-badge'),
   bannerRegion: $('#banner-region'),
   serverInfo: $('#server-info'),
   content: $('#content'),
@@ -51,7 +55,7 @@ const dom = {
   navs: Object.fromEntries(VIEWS.map((v) => [v, $(`#nav-${v}`)])),
 };
 
-let state = initialState({}, { dismissedAlerts: loadDismissed() });
+let state = initialState({});
 let ready = false;
 let queue = [];
 let frame = 0;
@@ -61,7 +65,7 @@ let view = 'home';
 let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
 /** The state each part was last rendered from (null: never). */
-const rendered = { home: null, dashboard: null, notifications: null, chrome: null };
+const rendered = { home: null, dashboard: null, alerts: null, notifications: null, chrome: null };
 let lastPill = { text: '', connection: null, source: null };
 /**
  * Counters for diagnosing floods (read them as `window.__pulseboardStats`).
@@ -151,11 +155,11 @@ function renderPill(s) {
   const stateChanged = lastPill.connection !== s.connection || lastPill.source !== s.source;
   if (text !== lastPill.text) {
     // Announce state changes, not the countdown ticking every second.
-    dom.pill.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
+    dom.pillText.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
     setText(dom.pillText, text);
     dom.pill.className = `pill pill-${pillTone(s.connection, s.source)}`;
   }
-  const detail = pillDetail(s.connection, t);
+  const detail = `${pillDetail(s.connection, t)}\nClick for the connection settings`.trim();
   if (dom.pill.title !== detail) dom.pill.title = detail;
   lastPill = { text, connection: s.connection, source: s.source };
 }
@@ -168,14 +172,19 @@ function renderChrome(s) {
     const n = unreadCount(s);
     document.title = n > 0 ? `Pulseboard (${n})` : 'Pulseboard';
   }
-  if (!prev || prev.alerts !== s.alerts || prev.dismissedAlerts !== s.dismissedAlerts) {
-    renderBanner(dom.bannerRegion, s);
+  if (!prev || prev.alerts !== s.alerts || prev.acknowledgedAlerts !== s.acknowledgedAlerts) {
+    const hadFocus = dom.bannerRegion.contains(document.activeElement);
+    renderBanner(dom.bannerRegion, s, now());
+    renderAlertsBadge(dom.alertsBadge, s);
+    // The banner went away under the keyboard: keep focus somewhere visible.
+    if (hadFocus && !dom.bannerRegion.contains(document.activeElement)) focusFallback();
   }
   if (!prev || prev.settings !== s.settings || prev.serverInfo !== s.serverInfo) {
     const parts = [];
     if (s.settings && s.settings.server) parts.push(s.settings.server);
     if (s.serverInfo && s.serverInfo.serverVersion) parts.push(`server ${s.serverInfo.serverVersion}`);
     setText(dom.serverInfo, parts.join(' · '));
+    dom.serverInfo.title = parts.join('\n');
   }
   rendered.chrome = s;
 }
@@ -185,12 +194,23 @@ function render() {
   renderChrome(s);
   switch (view) {
     case 'home':
-      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home);
+      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home, now());
       rendered.home = s;
       break;
     case 'dashboard':
-      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard);
+      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard, now());
       rendered.dashboard = s;
+      break;
+    case 'alerts':
+      if (
+        !rendered.alerts ||
+        rendered.alerts.alerts !== s.alerts ||
+        rendered.alerts.acknowledgedAlerts !== s.acknowledgedAlerts
+      ) {
+        renderAlerts(dom.views.alerts, s, now());
+        restoreAlertFocus();
+      }
+      rendered.alerts = s;
       break;
     case 'notifications':
       if (rendered.notifications !== s) {
@@ -223,8 +243,16 @@ function navigate(next, { focus = false } = {}) {
     // file:// or sandboxed: the hash is a nicety only.
   }
   if (next === 'settings') openSettings();
-  if (focus) dom.content.focus({ preventScroll: true });
+  if (focus) dom.title.focus({ preventScroll: true });
   schedule();
+}
+
+/**
+ * Put keyboard focus somewhere visible when the focused control went away
+ * (a dismissed banner, an acknowledged item): the view's title.
+ */
+function focusFallback() {
+  dom.title.focus({ preventScroll: true });
 }
 
 function viewFromHash() {
@@ -233,23 +261,6 @@ function viewFromHash() {
 }
 
 // ------------------------------------------------------------------ actions
-
-function loadDismissed() {
-  try {
-    const v = JSON.parse(localStorage.getItem(DISMISSED_KEY) || '[]');
-    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function saveDismissed(ids) {
-  try {
-    localStorage.setItem(DISMISSED_KEY, JSON.stringify(ids.slice(-200)));
-  } catch {
-    // storage unavailable: dismissal lasts for this session only.
-  }
-}
 
 async function resync() {
   try {
@@ -270,6 +281,7 @@ function markRead(id) {
 }
 
 function markAllRead() {
+  if (unreadCount(state) === 0) return;
   enqueue({ type: 'mark-read-local', all: true });
   ipc.markAllRead().catch((err) => {
     console.error('mark_all_read failed', ipc.errorMessage(err));
@@ -277,10 +289,41 @@ function markAllRead() {
   });
 }
 
-function dismissAlert(id) {
-  enqueue({ type: 'dismiss-alert', id });
-  // Remember across restarts (the queue is folded before the next frame).
-  saveDismissed(state.dismissedAlerts.concat([id]));
+/** Acknowledge alerts (`ids` or 'all') in Rust; shown at once, Rust's answer wins. */
+function acknowledge(ids) {
+  enqueue(ids === 'all' ? { type: 'ack-local', all: true } : { type: 'ack-local', ids });
+  ipc
+    .acknowledgeAlerts(ids)
+    .then((all) => enqueue({ type: 'acknowledged', ids: all }))
+    .catch((err) => {
+      console.error('acknowledge_alerts failed', ipc.errorMessage(err));
+      resync();
+    });
+}
+
+/** Focus to restore after the alert list is redrawn: the next open alert's button. */
+let alertFocus = null;
+
+function ackOne(id, btn) {
+  if (btn && btn === document.activeElement) {
+    const items = [...dom.views.alerts.querySelectorAll('#alert-list button[data-id]')];
+    const i = items.indexOf(btn);
+    const next = items[i + 1] || items[i - 1];
+    alertFocus = next ? next.dataset.id : 'ack-all';
+  }
+  acknowledge([id]);
+}
+
+function restoreAlertFocus() {
+  if (!alertFocus) return;
+  const want = alertFocus;
+  alertFocus = null;
+  const target =
+    want === 'ack-all'
+      ? dom.views.alerts.querySelector('#ack-all')
+      : dom.views.alerts.querySelector(`#alert-list button[data-id="${CSS.escape(want)}"]`) ||
+        dom.views.alerts.querySelector('#ack-all');
+  target.focus({ preventScroll: true });
 }
 
 async function openSettings() {
@@ -313,8 +356,49 @@ function bind() {
     const v = viewFromHash();
     if (v !== view) navigate(v);
   });
-  bindNotifications(dom.views.notifications, { onMarkRead: markRead, onMarkAllRead: markAllRead });
-  bindBanner(dom.bannerRegion, { onDismiss: dismissAlert });
+  bindNotifications(dom.views.notifications, {
+    onMarkRead: markRead,
+    onMarkAllRead: markAllRead,
+    onFilter: () => {
+      if (view === 'notifications') renderNotifications(dom.views.notifications, state, rendered.notifications);
+    },
+    fallbackFocus: focusFallback,
+  });
+  bindBanner(dom.bannerRegion, {
+    onDismiss: (id) => acknowledge([id]),
+    onDismissAll: () => {
+      const ids = [];
+      for (const a of state.alerts) if (a.severity === 'critical') ids.push(a.id);
+      acknowledge(ids);
+    },
+    onMore: () => navigate('alerts', { focus: true }),
+  });
+  bindAlerts(dom.views.alerts, {
+    onAck: ackOne,
+    onAckAll: () => {
+      if (dom.views.alerts.querySelector('#ack-all').getAttribute('aria-disabled') === 'true') return;
+      acknowledge('all');
+    },
+    onFilter: () => {
+      if (view === 'alerts') renderAlerts(dom.views.alerts, state, now());
+    },
+  });
+  // The pill leads to the fix: the connection settings.
+  dom.pill.addEventListener('click', () => {
+    navigate('settings');
+    const server = document.querySelector('#set-server');
+    const c = state.connection && state.connection.state;
+    (c === 'unauthorized' ? document.querySelector('#set-token') : server).focus();
+  });
+  // Relative times ("3 min ago") move on while nothing else changes.
+  setInterval(() => {
+    if (document.hidden) return;
+    if (view === 'home') tickHome(dom.moduleGrid, state, now());
+    else if (view === 'dashboard' || view === 'alerts') {
+      rendered[view] = null;
+      schedule();
+    }
+  }, RELATIVE_TICK_MS);
   bindSettings(dom.views.settings, {
     save: (s) => ipc.saveSettings(s),
     reconnect: () => ipc.reconnect(),
@@ -377,7 +461,7 @@ async function start() {
 function adoptSnapshot(snap) {
   const rustNow = Date.parse(snap.now);
   if (Number.isFinite(rustNow)) clockOffset = rustNow - Date.now();
-  state = initialState(snap, { dismissedAlerts: state.dismissedAlerts });
+  state = initialState(snap);
   if (view === 'settings') fillSettings(dom.views.settings, state.settings);
 }
 
