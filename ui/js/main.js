@@ -173,11 +173,11 @@ function renderChrome(s) {
     document.title = n > 0 ? `Pulseboard (${n})` : 'Pulseboard';
   }
   if (!prev || prev.alerts !== s.alerts || prev.acknowledgedAlerts !== s.acknowledgedAlerts) {
-    const hadFocus = dom.bannerRegion.contains(document.activeElement);
+    const focused = dom.bannerRegion.contains(document.activeElement) ? document.activeElement : null;
     renderBanner(dom.bannerRegion, s, now());
     renderAlertsBadge(dom.alertsBadge, s);
-    // The banner went away under the keyboard: keep focus somewhere visible.
-    if (hadFocus && !dom.bannerRegion.contains(document.activeElement)) focusFallback();
+    // The focused button went away with the banner: keep focus somewhere visible.
+    if (focused && gone(focused)) focusFallback();
   }
   if (!prev || prev.settings !== s.settings || prev.serverInfo !== s.serverInfo) {
     const parts = [];
@@ -251,6 +251,22 @@ function navigate(next, { focus = false } = {}) {
  * Put keyboard focus somewhere visible when the focused control went away
  * (a dismissed banner, an acknowledged item): the view's title.
  */
+/** Visible controls in Tab order (the page uses no positive tabindex). */
+function focusables() {
+  const sel = 'a[href], button, input, select, textarea, [tabindex]';
+  return [...document.querySelectorAll(sel)].filter((e) => {
+    if (e.classList.contains('focus-wrap') || e.disabled || e.tabIndex < 0) return false;
+    if (e.classList.contains('skip-link')) return true;
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0;
+  });
+}
+
+/** True when `el` can no longer hold focus: removed, or inside something hidden. */
+function gone(el) {
+  return !el.isConnected || el.closest('[hidden]') !== null || el.getClientRects().length === 0;
+}
+
 function focusFallback() {
   dom.title.focus({ preventScroll: true });
 }
@@ -383,6 +399,18 @@ function bind() {
       if (view === 'alerts') renderAlerts(dom.views.alerts, state, now());
     },
   });
+  // Focus wraps around inside the page (see the .focus-wrap sentinels).
+  const app = $('.app');
+  for (const sentinel of document.querySelectorAll('.focus-wrap')) {
+    sentinel.addEventListener('focus', (e) => {
+      const all = focusables();
+      // Coming from a control of the page: wrap around; from outside: enter.
+      const fromInside = e.relatedTarget instanceof Element && (app.contains(e.relatedTarget) || e.relatedTarget.classList.contains('skip-link'));
+      const atEnd = sentinel.dataset.wrap === 'end';
+      const target = atEnd === fromInside ? all[0] : all[all.length - 1];
+      if (target) target.focus();
+    });
+  }
   // The pill leads to the fix: the connection settings.
   dom.pill.addEventListener('click', () => {
     navigate('settings');
