@@ -1305,6 +1305,15 @@ async fn screenshots(dark: bool) {
             .notify("warning", &format!("Disk {i} almost full"), "Volume at 91%")
             .await;
     }
+    let c = sc.live_app(1280, 800).await;
+    // Alerts go to connected clients only: sent once the app is live.
+    sc.srv
+        .alert(
+            "info",
+            "Maintenance tonight 22:00-23:00",
+            "The reporting service restarts once.",
+        )
+        .await;
     sc.srv
         .alert("warning", "Certificate expires soon", "9 days left")
         .await;
@@ -1318,7 +1327,10 @@ async fn screenshots(dark: bool) {
             "The replica was promoted.",
         )
         .await;
-    let c = sc.live_app(1280, 800).await;
+    wait_text(&c, "[data-testid=alert-more]", "+1 more", |t| {
+        t == "+1 more"
+    })
+    .await;
     for (w, h) in SIZES {
         c.size(w, h).await;
         for view in ["home", "alerts", "notifications", "settings"] {
