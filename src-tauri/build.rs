@@ -6,6 +6,7 @@ fn main() {
             "mark_read",
             "mark_all_read",
             "acknowledge_alerts",
+            "diagnose_connection",
             "reconnect",
             "get_settings",
             "save_settings",

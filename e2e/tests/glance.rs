@@ -1352,3 +1352,61 @@ async fn screenshots_light_at_three_sizes() {
 async fn screenshots_dark_at_three_sizes() {
     screenshots(true).await;
 }
+
+/// A plain HTTP server on 127.0.0.1:0 that answers 404 to everything: an
+/// address that is not a Pulseboard server.
+async fn not_pulseboard() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found")
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_say_why_the_connection_fails() {
+    let sc = Scene::new(false).await;
+    let nothing = format!("http://127.0.0.1:{}", free_port());
+    let c = sc
+        .driver
+        .app(&["--server", &nothing, "--token", "wrong"])
+        .await;
+    click(&c, "[data-testid=nav-settings]").await;
+    let why = |needle: &'static str| {
+        let c = &c;
+        async move {
+            wait_text(c, "[data-testid=connection-diagnosis]", needle, |t| {
+                t.contains(needle)
+            })
+            .await
+        }
+    };
+    let t = why("Nothing listens").await;
+    assert!(!t.contains("EngineIO") && !t.contains('`'), "{t}");
+    sc.shot(&c, "why-nothing-listens").await;
+
+    // Another address: something answers, but not Pulseboard.
+    let other = not_pulseboard().await;
+    type_into(&c, "#set-server", &other).await;
+    click(&c, "[data-testid=settings-save]").await;
+    let t = why("not a Pulseboard server").await;
+    assert!(t.contains("404"), "{t}");
+
+    // The real server with the wrong token.
+    type_into(&c, "#set-server", &sc.srv.url).await;
+    click(&c, "[data-testid=settings-save]").await;
+    pill(&c, "Unauthorized").await;
+    why("refused the token").await;
+    sc.shot(&c, "why-token").await;
+    sc.end(c).await;
+}

@@ -183,6 +183,7 @@ pub fn build_app<R: Runtime>(
             commands::mark_read,
             commands::mark_all_read,
             commands::acknowledge_alerts,
+            commands::diagnose_connection,
             commands::reconnect,
             commands::get_settings,
             commands::save_settings,

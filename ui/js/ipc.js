@@ -10,6 +10,7 @@ export const COMMANDS = Object.freeze({
   markRead: 'mark_read',
   markAllRead: 'mark_all_read',
   acknowledgeAlerts: 'acknowledge_alerts',
+  diagnoseConnection: 'diagnose_connection',
   reconnect: 'reconnect',
   getSettings: 'get_settings',
   saveSettings: 'save_settings',
@@ -73,6 +74,11 @@ export function markAllRead() {
  */
 export function acknowledgeAlerts(ids) {
   return invoke(COMMANDS.acknowledgeAlerts, ids === 'all' ? { all: true } : { ids });
+}
+
+/** `diagnose_connection` -> `{ kind, message }`: why the connection fails, in words (Rust's). */
+export function diagnoseConnection() {
+  return invoke(COMMANDS.diagnoseConnection);
 }
 
 /** `reconnect`. */

@@ -220,6 +220,7 @@ function render() {
       break;
     case 'settings':
       renderSettings(dom.views.settings, s, now());
+      renderDiagnosis(s);
       break;
     default:
       break;
@@ -303,6 +304,33 @@ function markAllRead() {
     console.error('mark_all_read failed', ipc.errorMessage(err));
     resync();
   });
+}
+
+/**
+ * Why the connection fails, in Rust's words (`diagnose_connection`), asked
+ * once per failure (state, reason, server) while Settings is shown.
+ */
+let diagnosed = '';
+function renderDiagnosis(s) {
+  const box = dom.views.settings.querySelector('#connection-diagnosis');
+  const c = s.connection || {};
+  if (c.state === 'live' || c.state === 'connecting') {
+    diagnosed = '';
+    box.hidden = true;
+    return;
+  }
+  const key = [c.state, c.reason || c.message || '', s.settings && s.settings.server].join('|');
+  if (key === diagnosed) return;
+  diagnosed = key;
+  ipc
+    .diagnoseConnection()
+    .then((d) => {
+      if (diagnosed !== key || !d || typeof d.message !== 'string') return;
+      box.dataset.kind = String(d.kind || '');
+      setText(box, d.message);
+      box.hidden = false;
+    })
+    .catch((err) => console.error('diagnose_connection failed', ipc.errorMessage(err)));
 }
 
 /** Acknowledge alerts (`ids` or 'all') in Rust; shown at once, Rust's answer wins. */

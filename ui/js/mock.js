@@ -340,6 +340,14 @@ export function createMockBackend() {
       update({ type: 'acknowledged', ids: clone(acknowledged) });
       return clone(acknowledged);
     },
+    diagnose_connection: () => {
+      const host = settings.server.replace(/^https?:\/\//, '');
+      if (connection.state === 'unauthorized') {
+        return { kind: 'token', message: 'The server refused the token: enter the token you were given, then Save.' };
+      }
+      if (connection.state === 'live') return { kind: 'answers', message: `${host} answers like a Pulseboard server.` };
+      return { kind: 'refused', message: `Nothing listens at ${host}: is the Pulseboard server running, and is the port right?` };
+    },
     reconnect: () => {
       if (mode === 'live' || mode === 'flood') return null;
       attempt = 1;
