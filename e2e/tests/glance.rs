@@ -1333,7 +1333,7 @@ async fn screenshots(dark: bool) {
     .await;
     for (w, h) in SIZES {
         c.size(w, h).await;
-        for view in ["home", "alerts", "notifications", "settings"] {
+        for view in ["home", "dashboard", "alerts", "notifications", "settings"] {
             click(&c, &format!("[data-testid=nav-{view}]")).await;
             frames(&c).await;
             sc.shot(&c, &format!("{theme}-{w}x{h}-{view}")).await;
@@ -1408,5 +1408,70 @@ async fn settings_say_why_the_connection_fails() {
     pill(&c, "Unauthorized").await;
     why("refused the token").await;
     sc.shot(&c, "why-token").await;
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    for v in [10, 20, 15] {
+        sc.srv
+            .kpis(
+                "reports",
+                json!([{"key": "queue", "label": "Queued reports", "value": v, "delta": 1.0, "better": "down"}]),
+            )
+            .await;
+        wait_text(&c, "[data-testid=kpi-reports-queue]", "value", |t| {
+            t == v.to_string()
+        })
+        .await;
+    }
+    // By keyboard: focus the row, Enter.
+    c.js(
+        "document.querySelector('.kpi-row[data-key=queue]').focus(); return true;",
+        vec![],
+    )
+    .await;
+    c.keys(&[ENTER]).await;
+    wait_js(
+        &c,
+        "detail open",
+        "return !document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.id === 'detail-chart'",
+    )
+    .await;
+    assert_eq!(
+        text_of(&c, "[data-testid=detail-value]").await.as_deref(),
+        Some("15")
+    );
+    let span = text_of(&c, "[data-testid=detail-span]")
+        .await
+        .unwrap_or_default();
+    assert!(
+        span.starts_with("The last 3 values"),
+        "honest about its span: {span}"
+    );
+    assert_eq!(text_of(&c, "#detail-max").await.as_deref(), Some("20"));
+    assert_eq!(text_of(&c, "#detail-min").await.as_deref(), Some("10"));
+    // Values by arrow key (and by pointer: the same readout).
+    c.keys(&["\u{E012}"]).await; // ArrowLeft: one before the latest
+    wait_text(&c, "[data-testid=detail-readout]", "one back", |t| {
+        t == "20 · 1 update before the latest"
+    })
+    .await;
+    c.keys(&["\u{E010}"]).await; // End: the latest
+    wait_text(&c, "[data-testid=detail-readout]", "latest", |t| {
+        t == "15 · latest value"
+    })
+    .await;
+    sc.shot(&c, "kpi-detail").await;
+    // Escape closes and gives focus back to the row.
+    c.keys(&["\u{E00C}"]).await;
+    wait_js(
+        &c,
+        "closed, focus back",
+        "return document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.dataset.key === 'queue'",
+    )
+    .await;
     sc.end(c).await;
 }

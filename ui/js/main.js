@@ -18,6 +18,7 @@ import {
 import { setText } from './dom.js';
 import { renderHome, tickHome } from './views/home.js';
 import { bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
+import { bindDetail, createDetailChart, findKpi, renderDetail } from './views/detail.js';
 import { renderDashboard } from './views/dashboard.js';
 import {
   bindNotifications,
@@ -47,6 +48,8 @@ const dom = {
   pillText: $('#pill-text'),
   badge: $('#unread-badge'),
   alertsBadge: $('#alerts-badge'),
+  app: $('.app'),
+  detail: $('#kpi-detail'),
   bannerRegion: $('#banner-region'),
   serverInfo: $('#server-info'),
   content: $('#content'),
@@ -192,6 +195,11 @@ function renderChrome(s) {
 function render() {
   const s = state;
   renderChrome(s);
+  if (detail.ref && detail.drawn !== s) {
+    const found = findKpi(s, detail.ref);
+    if (found) renderDetail(dom.detail, found);
+    detail.drawn = s;
+  }
   switch (view) {
     case 'home':
       if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home, now());
@@ -252,11 +260,56 @@ function navigate(next, { focus = false } = {}) {
  * Put keyboard focus somewhere visible when the focused control went away
  * (a dismissed banner, an acknowledged item): the view's title.
  */
+// ------------------------------------------------------------------ KPI detail
+
+/** The KPI shown in the detail dialog (`ref`), and where focus goes back to. */
+const detail = { ref: null, back: null, drawn: null };
+
+function openDetail(ref, back) {
+  const found = findKpi(state, ref);
+  if (!found) return;
+  detail.ref = ref;
+  detail.back = back || document.activeElement;
+  createDetailChart(dom.detail);
+  renderDetail(dom.detail, found);
+  detail.drawn = state;
+  dom.detail.hidden = false;
+  // The window behind is out of reach while the dialog is open.
+  dom.app.inert = true;
+  dom.detail.querySelector('#detail-chart').focus();
+}
+
+function closeDetail() {
+  if (!detail.ref) return;
+  detail.ref = null;
+  dom.detail.hidden = true;
+  dom.app.inert = false;
+  const back = detail.back;
+  detail.back = null;
+  if (back && back.isConnected && !gone(back)) back.focus();
+  else focusFallback();
+}
+
+/** The KPI a click or key on `target` means: a module row or a dashboard tile. */
+function kpiRefAt(target) {
+  if (!(target instanceof Element)) return null;
+  const row = target.closest('.kpi-row');
+  if (row) {
+    const card = row.closest('[data-module]');
+    return card ? { ref: { module: card.dataset.module, key: row.dataset.key }, node: row } : null;
+  }
+  const tile = target.closest('.summary-card, .top-card');
+  return tile ? { ref: { dashboard: true, key: tile.dataset.key }, node: tile } : null;
+}
+
 /** Visible controls in Tab order (the page uses no positive tabindex). */
 function focusables() {
   const sel = 'a[href], button, input, select, textarea, [tabindex]';
-  return [...document.querySelectorAll(sel)].filter((e) => {
+  // An open dialog keeps focus to itself.
+  const scope = detail.ref ? dom.detail : document;
+  return [...scope.querySelectorAll(sel)].filter((e) => {
     if (e.classList.contains('focus-wrap') || e.disabled || e.tabIndex < 0) return false;
+    if (e.closest('[inert]')) return false;
     if (e.classList.contains('skip-link')) return true;
     const r = e.getBoundingClientRect();
     return r.width > 0 && r.height > 0;
@@ -433,12 +486,31 @@ function bind() {
     sentinel.addEventListener('focus', (e) => {
       const all = focusables();
       // Coming from a control of the page: wrap around; from outside: enter.
-      const fromInside = e.relatedTarget instanceof Element && (app.contains(e.relatedTarget) || e.relatedTarget.classList.contains('skip-link'));
+      const fromInside =
+        e.relatedTarget instanceof Element &&
+        (app.contains(e.relatedTarget) ||
+          dom.detail.contains(e.relatedTarget) ||
+          e.relatedTarget.classList.contains('skip-link'));
       const atEnd = sentinel.dataset.wrap === 'end';
       const target = atEnd === fromInside ? all[0] : all[all.length - 1];
       if (target) target.focus();
     });
   }
+  // A KPI (row or tile) opens its detail: click, Enter or Space.
+  for (const root of [dom.moduleGrid, dom.views.dashboard]) {
+    root.addEventListener('click', (e) => {
+      const hit = kpiRefAt(e.target);
+      if (hit) openDetail(hit.ref, hit.node);
+    });
+    root.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' && e.key !== ' ') return;
+      const hit = kpiRefAt(e.target);
+      if (!hit || e.target !== hit.node) return;
+      e.preventDefault();
+      openDetail(hit.ref, hit.node);
+    });
+  }
+  bindDetail(dom.detail, { onClose: closeDetail });
   // The pill leads to the fix: the connection settings.
   dom.pill.addEventListener('click', () => {
     navigate('settings');
