@@ -871,6 +871,46 @@ return {lost: false, id: e.id, testid: e.dataset.testid || '', cls: String(e.cla
         key: e.dataset.key || '', ring, onScreen, w: r.width, h: r.height};
 "#;
 
+/// Press Tab from the top of the page until focus comes back around; every
+/// stop must be a visible control with a visible focus ring. Returns the stops.
+async fn tab_walk(c: &Client, page: &str) -> Vec<Value> {
+    c.js(
+        "document.activeElement && document.activeElement.blur(); return true;",
+        vec![],
+    )
+    .await;
+    let mut seen: Vec<Value> = Vec::new();
+    let mut first: Option<Value> = None;
+    for step in 0..150 {
+        c.keys(&[TAB]).await;
+        let f = c.js(FOCUS, vec![]).await;
+        assert_eq!(
+            f["lost"],
+            json!(false),
+            "{page}, Tab {step}: focus lost after {seen:?}"
+        );
+        assert_eq!(
+            f["onScreen"],
+            json!(true),
+            "{page}, Tab {step}: focus off screen: {f}"
+        );
+        assert_eq!(
+            f["ring"],
+            json!(true),
+            "{page}, Tab {step}: no visible focus: {f}"
+        );
+        let id = json!([f["id"], f["key"], f["cls"]]);
+        if first.as_ref() == Some(&id) {
+            return seen;
+        }
+        if first.is_none() {
+            first = Some(id);
+        }
+        seen.push(f);
+    }
+    panic!("{page}: focus never came back around: {seen:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
     let sc = Scene::new(false).await;
@@ -889,37 +929,7 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
 
     // Tab around the whole Overview: every stop is a visible control with a
     // focus ring, until focus comes back to where it started.
-    c.js(
-        "document.activeElement && document.activeElement.blur(); return true;",
-        vec![],
-    )
-    .await;
-    let mut seen: Vec<Value> = Vec::new();
-    let mut first: Option<Value> = None;
-    for step in 0..120 {
-        c.keys(&[TAB]).await;
-        let f = c.js(FOCUS, vec![]).await;
-        assert_eq!(
-            f["lost"],
-            json!(false),
-            "Tab {step}: focus lost after {seen:?}"
-        );
-        assert_eq!(
-            f["onScreen"],
-            json!(true),
-            "Tab {step}: focus off screen: {f}"
-        );
-        assert_eq!(f["ring"], json!(true), "Tab {step}: no visible focus: {f}");
-        let id = json!([f["id"], f["key"], f["cls"]]);
-        if first.as_ref() == Some(&id) {
-            break;
-        }
-        if first.is_none() {
-            first = Some(id);
-        }
-        seen.push(f);
-        assert!(step < 119, "focus never came back around");
-    }
+    let seen = tab_walk(&c, "Overview").await;
     let has = |pred: &dyn Fn(&Value) -> bool| seen.iter().any(pred);
     for nav in [
         "nav-home",
@@ -952,6 +962,40 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
         .await;
     assert_eq!(whole, json!(true), "the whole name shows on focus");
     sc.shot(&c, "keyboard-kpi-focus").await;
+
+    // Every other view, walked the same way, reaches its own controls.
+    for (view, wanted) in [
+        ("dashboard", vec!["kpi-dashboard"]),
+        ("alerts", vec!["alert-filter", "alert-ack-all", "alert-ack"]),
+        (
+            "notifications",
+            vec![
+                "notification-filter",
+                "notification-search",
+                "mark-all-read",
+                "mark-read",
+            ],
+        ),
+        (
+            "settings",
+            vec!["set-server", "set-token", "settings-save", "reconnect"],
+        ),
+    ] {
+        click(&c, &format!("[data-testid=nav-{view}]")).await;
+        frames(&c).await;
+        let stops = tab_walk(&c, view).await;
+        for w in wanted {
+            assert!(
+                stops.iter().any(|f| f["testid"] == w
+                    || f["id"] == w
+                    || f["cls"].as_str().is_some_and(|cl| cl.contains("card"))
+                        && w == "kpi-dashboard"),
+                "{view}: {w} reachable by Tab: {stops:?}"
+            );
+        }
+    }
+    click(&c, "[data-testid=nav-home]").await;
+    frames(&c).await;
 
     // Dismiss the banner with Enter: focus goes somewhere visible.
     c.js(
@@ -1197,6 +1241,24 @@ async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
         )
         .await;
     assert_eq!(save, json!(true), "Save is on screen at 800x600");
+    // Card titles sit inside their card; the sidebar footer is one line.
+    let layout = c
+        .js(
+            r#"const out = [...document.querySelectorAll('.form-card')].filter((card) => {
+                 const r = card.getBoundingClientRect();
+                 const t = card.querySelector('.form-card-title').getBoundingClientRect();
+                 return t.top < r.top + 1 || t.left < r.left || t.right > r.right;
+               }).length;
+               const foot = document.querySelector('[data-testid=server-info]');
+               const cs = getComputedStyle(foot);
+               const lh = parseFloat(cs.lineHeight) || 18;
+               const h = foot.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+               return {titlesOutside: out, footLines: Math.round(h / lh)};"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(layout["titlesOutside"], json!(0), "{layout}");
+    assert!(layout["footLines"].as_i64().unwrap() <= 1, "{layout}");
     sc.shot(&c, "settings-800x600").await;
     // The server without its scheme, and the right token, in one save.
     let bare = sc.srv.url.trim_start_matches("http://").to_string();
