@@ -1395,6 +1395,16 @@ async fn screenshots(dark: bool) {
     .await;
     for (w, h) in SIZES {
         c.size(w, h).await;
+        if w >= 1280 {
+            // At the default size and up, no KPI name is cut.
+            let cut = c
+                .js(
+                    "return [...document.querySelectorAll('.kpi-label-text')].filter((t) => t.scrollWidth > t.clientWidth + 1).map((t) => t.textContent)",
+                    vec![],
+                )
+                .await;
+            assert_eq!(cut, json!([]), "names cut at {w}x{h}");
+        }
         for view in ["home", "dashboard", "alerts", "notifications", "settings"] {
             click(&c, &format!("[data-testid=nav-{view}]")).await;
             frames(&c).await;
