@@ -235,3 +235,54 @@ fn a_burst_reaches_the_window_whole_in_order_and_batched() {
     assert_eq!(seen, want, "nothing lost, nothing reordered");
     assert!(emits < 50, "500 updates took {emits} emits: not batched");
 }
+
+#[test]
+fn acknowledge_alerts_changes_the_store_and_refuses_bad_input() {
+    use pulseboard_protocol::{Alert, AlertSeverity};
+    let h = harness();
+    let mut rx = h.store.subscribe();
+    h.store.apply(|s| {
+        let mut out = Vec::new();
+        for (id, severity) in [
+            ("a-1", AlertSeverity::Critical),
+            ("a-2", AlertSeverity::Warning),
+            ("a-3", AlertSeverity::Critical),
+        ] {
+            out.extend(s.apply_alert(
+                Alert {
+                    id: id.into(),
+                    severity,
+                    title: "t".into(),
+                    message: "m".into(),
+                    created_at: chrono::Utc::now(),
+                },
+                chrono::Utc::now(),
+            ));
+        }
+        out
+    });
+    let v = invoke(&h, "acknowledge_alerts", json!({"ids": ["a-1", "nope"]})).unwrap();
+    assert_eq!(v, json!(["a-1"]), "unknown ids are ignored");
+    let v = invoke(&h, "acknowledge_alerts", json!({"all": true})).unwrap();
+    assert_eq!(v, json!(["a-1", "a-2", "a-3"]));
+    assert_eq!(h.store.read(|s| s.unacknowledged_alerts().count()), 0);
+    // The window hears of it like any other change.
+    let mut acked = Vec::new();
+    while let Ok(u) = rx.try_recv() {
+        if let pulseboard_core::Update::AlertsAcknowledged(ids) = u {
+            acked = ids;
+        }
+    }
+    assert_eq!(acked, vec!["a-1", "a-2", "a-3"]);
+    let err = invoke(&h, "acknowledge_alerts", json!({})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("all: true"), "{err}");
+    let many: Vec<String> = (0..2000).map(|i| format!("a-{i}")).collect();
+    let err = invoke(&h, "acknowledge_alerts", json!({ "ids": many })).unwrap_err();
+    assert!(err.as_str().unwrap().contains("too many"), "{err}");
+    // The state the window starts from carries the acknowledged ids.
+    let v = invoke(&h, "get_state", json!({})).unwrap();
+    assert_eq!(
+        v["state"]["acknowledgedAlerts"],
+        json!(["a-1", "a-2", "a-3"])
+    );
+}
