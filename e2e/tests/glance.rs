@@ -1537,6 +1537,41 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
     })
     .await;
     sc.shot(&c, "kpi-detail").await;
+    // Tab and Shift+Tab stay inside the open dialog.
+    for keys in [
+        vec![TAB],
+        vec![TAB],
+        vec![TAB],
+        vec!["\u{E008}", TAB],
+        vec!["\u{E008}", TAB],
+    ] {
+        let mut actions = Vec::new();
+        for k in &keys {
+            actions.push(json!({"type": "keyDown", "value": k}));
+        }
+        for k in keys.iter().rev() {
+            actions.push(json!({"type": "keyUp", "value": k}));
+        }
+        c.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await
+        .expect("keys");
+        let inside = c
+            .js(
+                "const e = document.activeElement; return document.querySelector('[data-testid=kpi-detail]').contains(e) || [e.tagName, e.id, String(e.className), 'inert' in HTMLElement.prototype];",
+                vec![],
+            )
+            .await;
+        assert_eq!(inside, json!(true), "focus stays in the dialog ({keys:?})");
+    }
+    c.js(
+        "document.querySelector('#detail-chart').focus(); return true;",
+        vec![],
+    )
+    .await;
     // Escape closes and gives focus back to the row.
     c.keys(&["\u{E00C}"]).await;
     wait_js(

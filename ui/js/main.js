@@ -49,6 +49,7 @@ const dom = {
   badge: $('#unread-badge'),
   alertsBadge: $('#alerts-badge'),
   app: $('.app'),
+  skipLink: $('.skip-link'),
   detail: $('#kpi-detail'),
   bannerRegion: $('#banner-region'),
   serverInfo: $('#server-info'),
@@ -276,6 +277,7 @@ function openDetail(ref, back) {
   dom.detail.hidden = false;
   // The window behind is out of reach while the dialog is open.
   dom.app.inert = true;
+  dom.skipLink.inert = true;
   dom.detail.querySelector('#detail-chart').focus();
 }
 
@@ -284,6 +286,7 @@ function closeDetail() {
   detail.ref = null;
   dom.detail.hidden = true;
   dom.app.inert = false;
+  dom.skipLink.inert = false;
   const back = detail.back;
   detail.back = null;
   if (back && back.isConnected && !gone(back)) back.focus();
