@@ -7,6 +7,7 @@ fn main() {
             "mark_all_read",
             "acknowledge_alerts",
             "diagnose_connection",
+            "open_link",
             "reconnect",
             "get_settings",
             "save_settings",

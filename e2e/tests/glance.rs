@@ -157,6 +157,28 @@ impl Driver {
         }
         let xvfb = pulseboard_e2e::Xvfb::start_screen(SCREEN).expect("start Xvfb");
         let dirs = tempfile::tempdir().unwrap();
+        // A stand-in browser: `xdg-open URL` writes the URL to `opened`, so
+        // a test sees what the app asked the desktop to open (and no real
+        // browser ever starts).
+        let bin = dirs.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let opener = bin.join("xdg-open");
+        std::fs::write(
+            &opener,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+                dirs.path().join("opened").display()
+            ),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&opener).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&opener, perms).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let port = free_port();
         let native = free_port();
         let mut cmd = xvfb.command(dirs.path(), "tauri-driver");
@@ -167,6 +189,7 @@ impl Driver {
             &native.to_string(),
         ])
         .env("PULSEBOARD_RETRY_MAX_MS", "1000")
+        .env("PATH", path)
         .env(
             "GTK_THEME",
             if dark {
@@ -184,6 +207,11 @@ impl Driver {
             port,
             _dirs: dirs,
         }
+    }
+
+    /// What the app asked the desktop to open, one URL a line.
+    fn opened(&self) -> String {
+        std::fs::read_to_string(self._dirs.path().join("opened")).unwrap_or_default()
     }
 
     /// Screenshot of the app window (`rect`: x, y, width, height), as a
@@ -1580,5 +1608,87 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
         "return document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.dataset.key === 'queue'",
     )
     .await;
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_in_a_notification_opens_in_the_browser_after_asking() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    sc.srv
+        .notify(
+            "warning",
+            "Status page updated",
+            "Details: https://status.example.com/incidents/42. Or file:///etc/passwd, javascript:alert(1)",
+        )
+        .await;
+    click(&c, "[data-testid=nav-notifications]").await;
+    wait_js(
+        &c,
+        "link drawn",
+        "return document.querySelectorAll('[data-testid=notification-list] a[data-link]').length === 1",
+    )
+    .await;
+    let href = c
+        .js(
+            "return document.querySelector('[data-testid=notification-list] a[data-link]').dataset.link",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        href,
+        json!("https://status.example.com/incidents/42"),
+        "only the web link, without the full stop"
+    );
+    // Cancel: nothing opens, the window stays where it was.
+    click(&c, "[data-testid=notification-list] a[data-link]").await;
+    wait_text(&c, "[data-testid=link-confirm-url]", "asks first", |t| {
+        t == "https://status.example.com/incidents/42"
+    })
+    .await;
+    sc.shot(&c, "link-confirm").await;
+    click(&c, "[data-testid=link-cancel]").await;
+    wait_js(
+        &c,
+        "closed",
+        "return document.querySelector('[data-testid=link-confirm]').hidden && location.href.includes('index.html')",
+    )
+    .await;
+    assert_eq!(sc.driver.opened(), "", "nothing opened on Cancel");
+    // Open: the desktop is asked to open exactly that link.
+    click(&c, "[data-testid=notification-list] a[data-link]").await;
+    click(&c, "[data-testid=link-open]").await;
+    let deadline = Instant::now() + WAIT;
+    while sc.driver.opened().trim() != "https://status.example.com/incidents/42" {
+        assert!(
+            Instant::now() < deadline,
+            "the browser was not asked: {:?}",
+            sc.driver.opened()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_js(
+        &c,
+        "confirmation closes",
+        "return document.querySelector('[data-testid=link-confirm]').hidden",
+    )
+    .await;
+    // Rust refuses anything but a web link, whatever the page asks.
+    let refused = c
+        .call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1]; window.__TAURI__.core.invoke('open_link', {url: 'file:///etc/passwd'}).then(() => done('opened'), (e) => done(String(e)));", "args": []})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .as_str()
+            .unwrap_or_default()
+            .contains("only web links"),
+        "{refused}"
+    );
+    assert_eq!(sc.driver.opened().lines().count(), 1);
     sc.end(c).await;
 }

@@ -264,6 +264,42 @@ pub async fn diagnose_connection(core: State<'_, AppCore>) -> Result<Diagnosis, 
     Ok(d)
 }
 
+/// Longest link `open_link` takes.
+pub const MAX_LINK_LEN: usize = 2048;
+
+/// The link as given when it is an `http(s)://` URL with a host and no
+/// spaces or control characters; anything else is refused with a reason.
+pub fn web_link(url: &str) -> Result<&str, String> {
+    let u = url.trim();
+    let short: String = u.chars().take(80).collect();
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("only web links (http:// or https://) are opened, not \"{short}\"")
+        })?;
+    if u.len() > MAX_LINK_LEN {
+        return Err(format!("the link is longer than {MAX_LINK_LEN} characters"));
+    }
+    if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty()
+        || u.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("\"{short}\" is not a web link"));
+    }
+    Ok(u)
+}
+
+/// Open a web link from a notification or alert in the default browser. The
+/// window asks the user first; this checks it is a web link.
+#[tauri::command]
+pub async fn open_link(url: String) -> Result<(), String> {
+    let u = web_link(&url)?.to_string();
+    tauri::async_runtime::spawn_blocking(move || open::that(&u))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("could not open the browser: {e}"))
+}
+
 /// Reconnect now.
 #[tauri::command]
 pub fn reconnect(core: State<'_, AppCore>) {
@@ -342,7 +378,7 @@ pub fn save_settings<R: Runtime>(
 
 #[cfg(test)]
 mod tests {
-    use super::{diagnose, with_scheme};
+    use super::{diagnose, web_link, with_scheme};
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -409,6 +445,27 @@ mod tests {
         let d = diagnose("http://no-such-host.invalid", Duration::from_secs(5)).await;
         assert_eq!(d.kind, "dns", "{d:?}");
         assert!(!d.message.contains('`'), "no backticks: {d:?}");
+    }
+
+    #[test]
+    fn only_web_links_are_opened() {
+        assert_eq!(
+            web_link(" https://a.example/x?y=1 "),
+            Ok("https://a.example/x?y=1")
+        );
+        assert!(web_link("http://10.0.0.1:8080").is_ok());
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "https://",
+            "https:///x",
+            "https://a b",
+            "ftp://x",
+            "",
+        ] {
+            assert!(web_link(bad).is_err(), "{bad} refused");
+        }
+        assert!(web_link(&format!("https://a.example/{}", "x".repeat(3000))).is_err());
     }
 
     #[test]

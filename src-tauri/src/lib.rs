@@ -184,6 +184,7 @@ pub fn build_app<R: Runtime>(
             commands::mark_all_read,
             commands::acknowledge_alerts,
             commands::diagnose_connection,
+            commands::open_link,
             commands::reconnect,
             commands::get_settings,
             commands::save_settings,

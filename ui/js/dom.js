@@ -30,6 +30,34 @@ export function svg(tag, attrs = {}) {
   return node;
 }
 
+/** Web links in text: http(s) up to a space or quote; trailing punctuation is not part of them. */
+const LINK = /https?:\/\/[^\s<>"'`]+/g;
+
+/**
+ * Append `text` to `node` as text, with each web link in it as an
+ * `<a data-link>` (text set with textContent; the page opens it only through
+ * Rust's `open_link`, after asking).
+ */
+export function appendLinked(node, text) {
+  const s = String(text ?? '');
+  let at = 0;
+  for (const m of s.matchAll(LINK)) {
+    let url = m[0];
+    const trail = url.match(/[.,;:!?)\]}]+$/);
+    if (trail) url = url.slice(0, url.length - trail[0].length);
+    if (url.length <= 'https://'.length) continue;
+    if (m.index > at) node.append(s.slice(at, m.index));
+    const a = el('a', 'link', url);
+    a.href = url;
+    a.dataset.link = url;
+    a.rel = 'noreferrer';
+    node.append(a);
+    at = m.index + url.length;
+  }
+  if (at < s.length) node.append(s.slice(at));
+  return node;
+}
+
 /** Set text only when it changed (avoids needless layout work). */
 export function setText(node, text) {
   const t = String(text);

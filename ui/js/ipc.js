@@ -11,6 +11,7 @@ export const COMMANDS = Object.freeze({
   markAllRead: 'mark_all_read',
   acknowledgeAlerts: 'acknowledge_alerts',
   diagnoseConnection: 'diagnose_connection',
+  openLink: 'open_link',
   reconnect: 'reconnect',
   getSettings: 'get_settings',
   saveSettings: 'save_settings',
@@ -79,6 +80,11 @@ export function acknowledgeAlerts(ids) {
 /** `diagnose_connection` -> `{ kind, message }`: why the connection fails, in words (Rust's). */
 export function diagnoseConnection() {
   return invoke(COMMANDS.diagnoseConnection);
+}
+
+/** `open_link` with `{ url }`: the default browser opens a web link (Rust checks it is one). */
+export function openLink(url) {
+  return invoke(COMMANDS.openLink, { url });
 }
 
 /** `reconnect`. */

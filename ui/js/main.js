@@ -305,6 +305,55 @@ function kpiRefAt(target) {
   return tile ? { ref: { dashboard: true, key: tile.dataset.key }, node: tile } : null;
 }
 
+// ------------------------------------------------------------------ links
+
+/**
+ * Web links in notifications and alerts open in the browser, through Rust's
+ * `open_link`, after the user said yes: the webview itself never navigates.
+ */
+function bindLinks() {
+  const box = $('#link-confirm');
+  const url = $('#link-confirm-url');
+  const error = $('#link-error');
+  let pending = null;
+  let back = null;
+  const close = () => {
+    box.hidden = true;
+    pending = null;
+    if (back && back.isConnected) back.focus({ preventScroll: true });
+    else focusFallback();
+    back = null;
+  };
+  document.addEventListener('click', (e) => {
+    const a = e.target instanceof Element ? e.target.closest('a[data-link]') : null;
+    if (!a) return;
+    e.preventDefault();
+    pending = a.dataset.link;
+    back = a;
+    setText(url, pending);
+    error.hidden = true;
+    box.hidden = false;
+    $('#link-open').focus();
+  });
+  $('#link-cancel').addEventListener('click', close);
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      close();
+    }
+  });
+  $('#link-open').addEventListener('click', () => {
+    if (!pending) return;
+    ipc
+      .openLink(pending)
+      .then(close)
+      .catch((err) => {
+        setText(error, `Could not open the link: ${ipc.errorMessage(err)}`);
+        error.hidden = false;
+      });
+  });
+}
+
 /** Visible controls in Tab order (the page uses no positive tabindex). */
 function focusables() {
   const sel = 'a[href], button, input, select, textarea, [tabindex]';
@@ -514,6 +563,7 @@ function bind() {
     });
   }
   bindDetail(dom.detail, { onClose: closeDetail });
+  bindLinks();
   // The pill leads to the fix: the connection settings.
   dom.pill.addEventListener('click', () => {
     navigate('settings');

@@ -348,6 +348,11 @@ export function createMockBackend() {
       if (connection.state === 'live') return { kind: 'answers', message: `${host} answers like a Pulseboard server.` };
       return { kind: 'refused', message: `Nothing listens at ${host}: is the Pulseboard server running, and is the port right?` };
     },
+    open_link: ({ url } = {}) => {
+      if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/.test(url)) throw 'only web links are opened';
+      window.open(url, '_blank', 'noopener');
+      return null;
+    },
     reconnect: () => {
       if (mode === 'live' || mode === 'flood') return null;
       attempt = 1;

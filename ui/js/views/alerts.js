@@ -1,7 +1,7 @@
 // Alerts view: the alert history kept by Rust (every severity), newest first,
 // with when each came and whether it was acknowledged.
 
-import { el, setText } from '../dom.js';
+import { appendLinked, el, setText } from '../dom.js';
 import { alertsNewestFirst, formatRelative, formatWhen, isAcknowledged, openAlertCount } from '../state.js';
 
 const LABELS = { critical: 'Critical', warning: 'Warning', info: 'Info' };
@@ -21,9 +21,9 @@ function item(a, acked, nowMs) {
     time.title = formatRelative(a.createdAt, nowMs);
   }
   meta.append(time, el('span', 'n-state', acked ? 'Acknowledged' : 'Open'));
-  const title = el('p', 'n-title', a.title || 'Alert');
+  const title = appendLinked(el('p', 'n-title'), a.title || 'Alert');
   title.dir = 'auto';
-  const text = el('p', 'n-text clamp', a.message);
+  const text = appendLinked(el('p', 'n-text clamp'), a.message);
   text.dir = 'auto';
   text.title = a.message;
   body.append(meta, title, text);

@@ -1,6 +1,6 @@
 // Notification panel: newest first, capped, keyed so only changed items are rebuilt.
 
-import { el, setText } from '../dom.js';
+import { appendLinked, el, setText } from '../dom.js';
 import {
   MAX_RENDERED_NOTIFICATIONS,
   MODULE_LABELS,
@@ -45,9 +45,9 @@ function item(n, nowMs) {
   meta.append(time);
   if (!n.read) meta.append(el('span', 'sr-only', ', unread'));
 
-  const title = el('p', 'n-title', n.title);
+  const title = appendLinked(el('p', 'n-title'), n.title);
   title.dir = 'auto';
-  const text = el('p', 'n-text', n.body);
+  const text = appendLinked(el('p', 'n-text'), n.body);
   text.dir = 'auto';
   body.append(meta, title, text);
   if (n.body.length > CLAMP_CHARS || n.body.split('\n').length > 3) {
