@@ -721,6 +721,27 @@ async fn alerts_view_lists_every_severity_with_time_and_acknowledgement() {
         "return [...document.querySelectorAll('[data-testid=alert-item]')].every((li) => li.dataset.acknowledged === 'true') && document.querySelector('[data-testid=alerts-badge]').hidden && document.querySelector('[data-testid=alert-banner]').hidden",
     )
     .await;
+    // The history and what was acknowledged survive a restart of the app
+    // (once the debounced cache write has them).
+    let cache = sc.driver._dirs.path().join("cache/pulseboard/state.json");
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&cache)
+        .unwrap_or_default()
+        .contains(r#""acknowledgedAlerts":["a-1","a-2","a-3"]"#)
+    {
+        assert!(Instant::now() < deadline, "acknowledgements never cached");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    close(c).await;
+    let c = sc.app(TOKEN).await;
+    pill(&c, "Live").await;
+    click(&c, "[data-testid=nav-alerts]").await;
+    wait_js(
+        &c,
+        "history back after a restart, all acknowledged",
+        "const l = [...document.querySelectorAll('[data-testid=alert-item]')]; return l.length === 3 && l.every((li) => li.dataset.acknowledged === 'true') && document.querySelector('[data-testid=alert-banner]').hidden",
+    )
+    .await;
     sc.end(c).await;
 }
 
