@@ -5,10 +5,12 @@ fn main() {
             "get_state",
             "mark_read",
             "mark_all_read",
+            "acknowledge_alerts",
+            "diagnose_connection",
+            "open_link",
             "reconnect",
             "get_settings",
             "save_settings",
-            "dismiss_alert",
         ]),
     ))
     .expect("tauri-build");

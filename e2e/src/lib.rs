@@ -30,13 +30,19 @@ pub struct Xvfb {
 impl Xvfb {
     /// Start Xvfb and wait until it has told us its display.
     pub fn start() -> std::io::Result<Xvfb> {
+        Xvfb::start_screen(SCREEN)
+    }
+
+    /// Start Xvfb with a screen of `screen` (`WIDTHxHEIGHTxDEPTH`), e.g. to
+    /// hold a 1920x1080 window.
+    pub fn start_screen(screen: &str) -> std::io::Result<Xvfb> {
         let mut child = Command::new("Xvfb")
             .args([
                 "-displayfd",
                 "1",
                 "-screen",
                 "0",
-                SCREEN,
+                screen,
                 "-nolisten",
                 "tcp",
             ])

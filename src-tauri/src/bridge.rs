@@ -60,16 +60,16 @@ pub enum UiMessage {
         /// New source.
         source: DataSource,
     },
+    /// Alerts acknowledged (every acknowledged id kept, sorted).
+    Acknowledged {
+        /// Alert ids.
+        ids: Vec<String>,
+    },
     /// Replace everything (after falling behind, and on going Live, so the
     /// window shows exactly what the core holds once caught up).
     Resync {
         /// Full state.
         state: Box<State>,
-    },
-    /// The dismissed alert ids changed (all of them, oldest first).
-    Dismissed {
-        /// Dismissed alert ids.
-        ids: Vec<String>,
     },
 }
 
@@ -84,6 +84,7 @@ impl From<Update> for UiMessage {
             Update::UnreadCount(count) => UiMessage::Unread { count },
             Update::Source(source) => UiMessage::Source { source },
             Update::Reset(state) => UiMessage::Resync { state },
+            Update::AlertsAcknowledged(ids) => UiMessage::Acknowledged { ids },
         }
     }
 }
@@ -177,17 +178,6 @@ pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
         let look = core.store.read(|s| tray::look(s, critical, Utc::now()));
         t.show(look);
     }
-}
-
-/// Tell the window which alerts are dismissed, and show it in the tray.
-pub fn dismissed_changed<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
-    emit(
-        app,
-        &[UiMessage::Dismissed {
-            ids: core.dismissed_ids(),
-        }],
-    );
-    refresh_tray(app, core);
 }
 
 /// Start draining core updates and view requests.

@@ -8,7 +8,6 @@
 pub mod bridge;
 pub mod commands;
 pub mod render;
-pub mod seen;
 pub mod settings;
 pub mod tray;
 
@@ -107,9 +106,6 @@ pub struct AppCore {
     pub token: Mutex<Option<String>>,
     /// Alert policy settings (DND, threshold) for the running alert task.
     pub policy: watch::Sender<PolicySettings>,
-    /// Alerts the user dismissed in the window: with the store's alerts, the
-    /// one notion of an unseen critical alert (banner and tray).
-    pub dismissed: Mutex<seen::Dismissed>,
     /// Quit was chosen: let the app exit.
     pub quitting: AtomicBool,
     /// How the window is drawn (decided once at start).
@@ -122,19 +118,10 @@ impl AppCore {
         let _ = self.commands.send(c);
     }
 
-    /// Whether a critical alert is waiting to be dismissed.
+    /// Whether a critical alert is waiting to be acknowledged (the store's
+    /// [`pulseboard_core::State::unseen_critical`]).
     pub fn critical_unseen(&self) -> bool {
-        let d = self.dismissed.lock().unwrap_or_else(|e| e.into_inner());
-        self.store
-            .read(|s| seen::unseen_critical(s.alerts.iter(), &d).is_some())
-    }
-
-    /// The dismissed alert ids, oldest first.
-    pub fn dismissed_ids(&self) -> Vec<String> {
-        self.dismissed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ids()
+        self.store.read(|s| s.unseen_critical().is_some())
     }
 
     /// Current settings.
@@ -206,10 +193,12 @@ pub fn build_app<R: Runtime>(
             commands::get_state,
             commands::mark_read,
             commands::mark_all_read,
+            commands::acknowledge_alerts,
+            commands::diagnose_connection,
+            commands::open_link,
             commands::reconnect,
             commands::get_settings,
             commands::save_settings,
-            commands::dismiss_alert,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -303,10 +292,6 @@ pub fn run() -> i32 {
         settings.server = server.clone();
     }
     let token = args.token.clone().or_else(|| settings_dir.load_token());
-    let (dismissed, err) = settings_dir.load_dismissed();
-    if let Some(e) = err {
-        tracing::warn!("{e}");
-    }
 
     // Rendering path: decided from cheap facts before any window exists.
     let rendering = render::decide(&render::Facts::detect(args.rendering, settings.rendering));
@@ -355,7 +340,6 @@ pub fn run() -> i32 {
         settings: Mutex::new(settings),
         token: Mutex::new(token),
         policy: policy_tx,
-        dismissed: Mutex::new(seen::Dismissed::new(dismissed)),
         quitting: AtomicBool::new(false),
         rendering,
     };

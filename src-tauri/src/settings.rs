@@ -28,13 +28,14 @@ pub enum DndMode {
 #[serde(rename_all = "lowercase")]
 pub enum Threshold {
     /// No native notifications for notifications (alerts still notify).
-    #[default]
     Off,
     /// info and above.
     Info,
     /// success and above.
     Success,
-    /// warning and above.
+    /// warning and above: the first-run default, so a new user learns that
+    /// the app can tell them without being flooded.
+    #[default]
     Warning,
     /// error only.
     Error,
@@ -76,7 +77,7 @@ impl Default for Settings {
         Settings {
             server: "http://127.0.0.1:4000".into(),
             dnd: DndMode::Off,
-            notify_threshold: Threshold::Off,
+            notify_threshold: Threshold::Warning,
             start_at_login: false,
             rendering: RenderingMode::Auto,
         }
@@ -114,12 +115,14 @@ pub fn validate_server(url: &str) -> Result<(), SettingsError> {
         .or_else(|| url.strip_prefix("https://"))
         .ok_or_else(|| {
             SettingsError::Value(format!(
-                "server `{url}` must start with http:// or https://"
+                "server \"{url}\" must start with http:// or https://"
             ))
         })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(SettingsError::Value(format!("server `{url}` has no host")));
+        return Err(SettingsError::Value(format!(
+            "server \"{url}\" has no host"
+        )));
     }
     Ok(())
 }
@@ -232,36 +235,6 @@ impl SettingsDir {
         write_file(&self.settings_path(), &json, false)
     }
 
-    fn dismissed_path(&self) -> PathBuf {
-        self.dir.join("dismissed-alerts.json")
-    }
-
-    /// Alert ids the user dismissed (a missing or bad file: none; a bad file
-    /// is reported).
-    pub fn load_dismissed(&self) -> (Vec<String>, Option<SettingsError>) {
-        let path = self.dismissed_path();
-        match std::fs::read(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
-            Err(source) => (Vec::new(), Some(SettingsError::Io { path, source })),
-            Ok(bytes) => match serde_json::from_slice::<Vec<String>>(&bytes) {
-                Ok(ids) => (ids, None),
-                Err(e) => (
-                    Vec::new(),
-                    Some(SettingsError::Invalid {
-                        path,
-                        reason: e.to_string(),
-                    }),
-                ),
-            },
-        }
-    }
-
-    /// Save the dismissed alert ids atomically.
-    pub fn save_dismissed(&self, ids: &[String]) -> Result<(), SettingsError> {
-        let json = serde_json::to_vec(ids).map_err(|e| SettingsError::Value(e.to_string()))?;
-        write_file(&self.dismissed_path(), &json, true)
-    }
-
     /// The saved token, if any (trailing whitespace trimmed).
     pub fn load_token(&self) -> Option<String> {
         std::fs::read_to_string(self.token_path())
@@ -330,6 +303,14 @@ mod tests {
         sd.save(&Settings::default()).unwrap();
         let text = std::fs::read_to_string(d.path().join("pb/settings.json")).unwrap();
         assert!(!text.contains("rendering"), "{text}");
+    }
+
+    #[test]
+    fn first_run_shows_warnings_and_errors_as_desktop_notifications() {
+        assert_eq!(Settings::default().notify_threshold, Threshold::Warning);
+        // A file saved before the default changed keeps its choice.
+        let s: Settings = serde_json::from_str(r#"{"notifyThreshold": "off"}"#).unwrap();
+        assert_eq!(s.notify_threshold, Threshold::Off);
     }
 
     #[test]

@@ -39,7 +39,6 @@ fn harness() -> Harness {
         policy: watch::channel(pulseboard_app::policy_settings(&settings)).0,
         settings: Mutex::new(settings),
         token: Mutex::new(None),
-        dismissed: Mutex::new(Default::default()),
         quitting: AtomicBool::new(false),
         rendering: pulseboard_app::render::decide(&Default::default()),
     };
@@ -266,7 +265,7 @@ fn tray_look(h: &Harness) -> pulseboard_app::tray::TrayLook {
 }
 
 #[test]
-fn dismissing_alerts_in_the_window_clears_the_tray_mark_and_offline_still_shows() {
+fn acknowledging_alerts_in_the_window_clears_the_tray_mark_and_offline_still_shows() {
     use pulseboard_app::tray::IconKind;
     use pulseboard_core::ConnectionState;
     let h = harness();
@@ -291,35 +290,29 @@ fn dismissing_alerts_in_the_window_clears_the_tray_mark_and_offline_still_shows(
     );
     assert!(l.status.contains("Offline since"), "{}", l.status);
 
-    // The window dismisses one alert: the next one still marks the tray.
-    invoke(&h, "dismiss_alert", json!({"id": "a-2"})).unwrap();
-    assert!(tray_look(&h).critical, "a-1 is not dismissed yet");
+    // The window acknowledges one alert: the other still marks the tray.
+    invoke(&h, "acknowledge_alerts", json!({"ids": ["a-2"]})).unwrap();
+    assert!(tray_look(&h).critical, "a-1 is not acknowledged yet");
     // ...then the other: no mark left, the plain offline icon.
-    invoke(&h, "dismiss_alert", json!({"id": "a-1"})).unwrap();
+    invoke(&h, "acknowledge_alerts", json!({"ids": ["a-1"]})).unwrap();
     let l = tray_look(&h);
     assert_eq!((l.icon, l.critical), (IconKind::Offline, false));
-    // Twice is harmless; a bad id is refused readably and changes nothing.
-    invoke(&h, "dismiss_alert", json!({"id": "a-1"})).unwrap();
-    let err = invoke(&h, "dismiss_alert", json!({"id": ""})).unwrap_err();
-    assert!(err.as_str().unwrap().contains("not an alert id"), "{err}");
+    // Twice is harmless.
+    invoke(&h, "acknowledge_alerts", json!({"ids": ["a-1"]})).unwrap();
 
     // The window is told Rust's set, and get_state carries it (a new window
-    // shows no banner for them); it is saved for the next start.
+    // shows no banner for them; it is cached with the state).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut last = Value::Null;
-    while last != json!(["a-2", "a-1"]) {
+    while last != json!(["a-1", "a-2"]) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let (_, batch) = rx.recv_timeout(left).expect("a `dismissed` message");
-        if let Some(m) = batch.iter().rev().find(|m| m["type"] == "dismissed") {
+        let (_, batch) = rx.recv_timeout(left).expect("an `acknowledged` message");
+        if let Some(m) = batch.iter().rev().find(|m| m["type"] == "acknowledged") {
             last = m["ids"].clone();
         }
     }
     let v = invoke(&h, "get_state", json!({})).unwrap();
-    assert_eq!(v["dismissedAlerts"], json!(["a-2", "a-1"]));
-    let saved = SettingsDir {
-        dir: h.dir.path().join("config"),
-    };
-    assert_eq!(saved.load_dismissed().0, vec!["a-2", "a-1"]);
+    assert_eq!(v["state"]["acknowledgedAlerts"], json!(["a-1", "a-2"]));
 
     // A new critical alert marks the tray again.
     h.store.apply(|s| s.apply(critical_alert("a-3"), now));
@@ -347,5 +340,56 @@ fn going_live_sends_the_window_the_whole_state() {
         batch[0]["state"]["modules"].as_object().unwrap().len(),
         4,
         "every module, as the core holds it"
+    );
+}
+
+#[test]
+fn acknowledge_alerts_changes_the_store_and_refuses_bad_input() {
+    use pulseboard_protocol::{Alert, AlertSeverity};
+    let h = harness();
+    let mut rx = h.store.subscribe();
+    h.store.apply(|s| {
+        let mut out = Vec::new();
+        for (id, severity) in [
+            ("a-1", AlertSeverity::Critical),
+            ("a-2", AlertSeverity::Warning),
+            ("a-3", AlertSeverity::Critical),
+        ] {
+            out.extend(s.apply_alert(
+                Alert {
+                    id: id.into(),
+                    severity,
+                    title: "t".into(),
+                    message: "m".into(),
+                    created_at: chrono::Utc::now(),
+                },
+                chrono::Utc::now(),
+            ));
+        }
+        out
+    });
+    let v = invoke(&h, "acknowledge_alerts", json!({"ids": ["a-1", "nope"]})).unwrap();
+    assert_eq!(v, json!(["a-1"]), "unknown ids are ignored");
+    let v = invoke(&h, "acknowledge_alerts", json!({"all": true})).unwrap();
+    assert_eq!(v, json!(["a-1", "a-2", "a-3"]));
+    assert_eq!(h.store.read(|s| s.unacknowledged_alerts().count()), 0);
+    // The window hears of it like any other change.
+    let mut acked = Vec::new();
+    while let Ok(u) = rx.try_recv() {
+        if let pulseboard_core::Update::AlertsAcknowledged(ids) = u {
+            acked = ids;
+        }
+    }
+    assert_eq!(acked, vec!["a-1", "a-2", "a-3"]);
+    let err = invoke(&h, "acknowledge_alerts", json!({})).unwrap_err();
+    assert!(err.as_str().unwrap().contains("all: true"), "{err}");
+    let many: Vec<String> = (0..2000).map(|i| format!("a-{i}")).collect();
+    let err = invoke(&h, "acknowledge_alerts", json!({ "ids": many })).unwrap_err();
+    assert!(err.as_str().unwrap().contains("too many"), "{err}");
+    // The state the window starts from carries the acknowledged ids.
+    let v = invoke(&h, "get_state", json!({})).unwrap();
+    assert_eq!(
+        v["state"]["acknowledgedAlerts"],
+        json!(["a-1", "a-2", "a-3"])
     );
 }

@@ -2,7 +2,16 @@
 // ever parses HTML.
 
 import { sparkline } from './sparkline.js';
-import { deltaDirection, formatDelta, formatValue, kpiStatus } from './state.js';
+import {
+  basisText,
+  changeOf,
+  deltaDirection,
+  deltaTone,
+  formatDelta,
+  formatValue,
+  formatValueFull,
+  kpiStatus,
+} from './state.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -18,6 +27,34 @@ export function el(tag, className, text) {
 export function svg(tag, attrs = {}) {
   const node = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+/** Web links in text: http(s) up to a space or quote; trailing punctuation is not part of them. */
+const LINK = /https?:\/\/[^\s<>"'`]+/g;
+
+/**
+ * Append `text` to `node` as text, with each web link in it as an
+ * `<a data-link>` (text set with textContent; the page opens it only through
+ * Rust's `open_link`, after asking).
+ */
+export function appendLinked(node, text) {
+  const s = String(text ?? '');
+  let at = 0;
+  for (const m of s.matchAll(LINK)) {
+    let url = m[0];
+    const trail = url.match(/[.,;:!?)\]}]+$/);
+    if (trail) url = url.slice(0, url.length - trail[0].length);
+    if (url.length <= 'https://'.length) continue;
+    if (m.index > at) node.append(s.slice(at, m.index));
+    const a = el('a', 'link', url);
+    a.href = url;
+    a.dataset.link = url;
+    a.rel = 'noreferrer';
+    node.append(a);
+    at = m.index + url.length;
+  }
+  if (at < s.length) node.append(s.slice(at));
   return node;
 }
 
@@ -87,7 +124,12 @@ export function kpiNodes({ width = 100, height = 28 } = {}) {
   });
   spark.append(area, line);
 
-  function update(kpi, history, testId) {
+  /**
+   * `decimals`: the card's decimals for this KPI (see cardDecimals). Returns
+   * the status; `describe()` gives the whole KPI in words (for a row's label).
+   */
+  let words = '';
+  function update(kpi, history, testId, decimals) {
     const status = kpiStatus(kpi);
     setAttr(dot, 'class', `status-dot status-${status}`);
     const name = kpi.label || kpi.key;
@@ -95,22 +137,35 @@ export function kpiNodes({ width = 100, height = 28 } = {}) {
     if (text.title !== name) text.title = name;
     setText(sr, status === 'ok' ? '' : ` (${status})`);
     setAttr(value, 'class', `kpi-value value-${status}`);
-    setText(value, formatValue(kpi));
+    const shown = formatValue(kpi, decimals);
+    const full = formatValueFull(kpi, decimals);
+    setText(value, shown);
+    // The full value when the drawn one is compact or cut.
+    if (value.title !== full) value.title = full;
     if (testId && value.dataset.testid !== testId) value.dataset.testid = testId;
-    const dir = deltaDirection(kpi.delta);
-    const chip = formatDelta(kpi.delta);
-    setAttr(delta, 'class', `delta delta-${dir}`);
+    const change = changeOf(kpi, history);
+    const dir = change ? deltaDirection(change.delta) : 'flat';
+    const tone = change ? deltaTone(change.delta, kpi.better) : 'neutral';
+    const chip = change ? formatDelta(change.delta) : '';
+    setAttr(delta, 'class', `delta delta-${dir} delta-${tone}`);
     setText(delta, chip);
+    let said = '';
     if (chip) {
-      const words = dir === 'up' ? 'up' : dir === 'down' ? 'down' : 'unchanged';
-      setAttr(delta, 'aria-label', `${words} ${Math.abs(kpi.delta).toFixed(1)} percent`);
-    } else if (delta.hasAttribute('aria-label')) {
-      delta.removeAttribute('aria-label');
+      const w = dir === 'up' ? 'up' : dir === 'down' ? 'down' : 'unchanged';
+      const good = tone === 'good' ? ', good' : tone === 'bad' ? ', bad' : '';
+      said = `${w} ${chip.replace(/^[^ ]+ /, '')} ${basisText(change.basis)}${good}`;
+      setAttr(delta, 'aria-label', said);
+      setAttr(delta, 'title', `${chip} ${basisText(change.basis)}`);
+    } else {
+      if (delta.hasAttribute('aria-label')) delta.removeAttribute('aria-label');
+      if (delta.hasAttribute('title')) delta.removeAttribute('title');
     }
+    words = `${name}${status === 'ok' ? '' : ` (${status})`}: ${full}${said ? `, ${said}` : ''}`;
     const g = sparkline(history && history.length ? history : [kpi.value], { width, height });
     setAttr(line, 'd', g.d);
     setAttr(area, 'd', g.area);
     return status;
   }
-  return { label, value, delta, spark, update };
+  const describe = () => words;
+  return { label, value, delta, spark, update, describe };
 }

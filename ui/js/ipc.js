@@ -9,10 +9,12 @@ export const COMMANDS = Object.freeze({
   getState: 'get_state',
   markRead: 'mark_read',
   markAllRead: 'mark_all_read',
+  acknowledgeAlerts: 'acknowledge_alerts',
+  diagnoseConnection: 'diagnose_connection',
+  openLink: 'open_link',
   reconnect: 'reconnect',
   getSettings: 'get_settings',
   saveSettings: 'save_settings',
-  dismissAlert: 'dismiss_alert',
 });
 
 export const EVENTS = Object.freeze({
@@ -67,14 +69,27 @@ export function markAllRead() {
   return invoke(COMMANDS.markAllRead);
 }
 
+/**
+ * `acknowledge_alerts` with `{ ids }`, or `{ all: true }` when `ids` is
+ * `'all'` -> every acknowledged id (Rust's whole set).
+ */
+export function acknowledgeAlerts(ids) {
+  return invoke(COMMANDS.acknowledgeAlerts, ids === 'all' ? { all: true } : { ids });
+}
+
+/** `diagnose_connection` -> `{ kind, message }`: why the connection fails, in words (Rust's). */
+export function diagnoseConnection() {
+  return invoke(COMMANDS.diagnoseConnection);
+}
+
+/** `open_link` with `{ url }`: the default browser opens a web link (Rust checks it is one). */
+export function openLink(url) {
+  return invoke(COMMANDS.openLink, { url });
+}
+
 /** `reconnect`. */
 export function reconnect() {
   return invoke(COMMANDS.reconnect);
-}
-
-/** `dismiss_alert` with `{ id }`: Rust keeps the dismissed alerts (banner and tray). */
-export function dismissAlert(id) {
-  return invoke(COMMANDS.dismissAlert, { id });
 }
 
 /** `get_settings` -> Settings. */

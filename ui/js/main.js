@@ -16,7 +16,9 @@ import {
   unreadCount,
 } from './state.js';
 import { setText } from './dom.js';
-import { renderHome } from './views/home.js';
+import { renderHome, tickHome } from './views/home.js';
+import { bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
+import { bindDetail, createDetailChart, findKpi, renderDetail } from './views/detail.js';
 import { renderDashboard } from './views/dashboard.js';
 import {
   bindNotifications,
@@ -26,13 +28,16 @@ import {
 import { bindSettings, fillSettings, renderSettings } from './views/settings.js';
 import { bindBanner, renderBanner } from './views/banner.js';
 
-const VIEWS = ['home', 'dashboard', 'notifications', 'settings'];
+const VIEWS = ['home', 'dashboard', 'alerts', 'notifications', 'settings'];
 const TITLES = {
   home: 'Overview',
   dashboard: 'Dashboard',
+  alerts: 'Alerts',
   notifications: 'Notifications',
   settings: 'Settings',
 };
+/** How often relative times ("3 min ago") move on. */
+const RELATIVE_TICK_MS = 30000;
 /** Fold the queue without waiting for a frame once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
 const $ = (sel) => document.querySelector(sel);
@@ -42,6 +47,10 @@ const dom = {
   pill: $('#pill'),
   pillText: $('#pill-text'),
   badge: $('#unread-badge'),
+  alertsBadge: $('#alerts-badge'),
+  app: $('.app'),
+  skipLink: $('.skip-link'),
+  detail: $('#kpi-detail'),
   bannerRegion: $('#banner-region'),
   serverInfo: $('#server-info'),
   content: $('#content'),
@@ -60,7 +69,7 @@ let view = 'home';
 let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
 /** The state each part was last rendered from (null: never). */
-const rendered = { home: null, dashboard: null, notifications: null, chrome: null };
+const rendered = { home: null, dashboard: null, alerts: null, notifications: null, chrome: null };
 let lastPill = { text: '', connection: null, source: null };
 /**
  * Counters for diagnosing floods (read them as `window.__pulseboardStats`).
@@ -150,11 +159,11 @@ function renderPill(s) {
   const stateChanged = lastPill.connection !== s.connection || lastPill.source !== s.source;
   if (text !== lastPill.text) {
     // Announce state changes, not the countdown ticking every second.
-    dom.pill.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
+    dom.pillText.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
     setText(dom.pillText, text);
     dom.pill.className = `pill pill-${pillTone(s.connection, s.source)}`;
   }
-  const detail = pillDetail(s.connection, t);
+  const detail = `${pillDetail(s.connection, t)}\nClick for the connection settings`.trim();
   if (dom.pill.title !== detail) dom.pill.title = detail;
   lastPill = { text, connection: s.connection, source: s.source };
 }
@@ -167,14 +176,19 @@ function renderChrome(s) {
     const n = unreadCount(s);
     document.title = n > 0 ? `Pulseboard (${n})` : 'Pulseboard';
   }
-  if (!prev || prev.alerts !== s.alerts || prev.dismissedAlerts !== s.dismissedAlerts) {
-    renderBanner(dom.bannerRegion, s);
+  if (!prev || prev.alerts !== s.alerts || prev.acknowledgedAlerts !== s.acknowledgedAlerts) {
+    const focused = dom.bannerRegion.contains(document.activeElement) ? document.activeElement : null;
+    renderBanner(dom.bannerRegion, s, now());
+    renderAlertsBadge(dom.alertsBadge, s);
+    // The focused button went away with the banner: keep focus somewhere visible.
+    if (focused && gone(focused)) focusFallback();
   }
   if (!prev || prev.settings !== s.settings || prev.serverInfo !== s.serverInfo) {
     const parts = [];
     if (s.settings && s.settings.server) parts.push(s.settings.server);
     if (s.serverInfo && s.serverInfo.serverVersion) parts.push(`server ${s.serverInfo.serverVersion}`);
     setText(dom.serverInfo, parts.join(' · '));
+    dom.serverInfo.title = parts.join('\n');
   }
   rendered.chrome = s;
 }
@@ -182,14 +196,30 @@ function renderChrome(s) {
 function render() {
   const s = state;
   renderChrome(s);
+  if (detail.ref && detail.drawn !== s) {
+    const found = findKpi(s, detail.ref);
+    if (found) renderDetail(dom.detail, found);
+    detail.drawn = s;
+  }
   switch (view) {
     case 'home':
-      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home);
+      if (rendered.home !== s) renderHome(dom.moduleGrid, s, rendered.home, now());
       rendered.home = s;
       break;
     case 'dashboard':
-      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard);
+      if (rendered.dashboard !== s) renderDashboard(dom.views.dashboard, s, rendered.dashboard, now());
       rendered.dashboard = s;
+      break;
+    case 'alerts':
+      if (
+        !rendered.alerts ||
+        rendered.alerts.alerts !== s.alerts ||
+        rendered.alerts.acknowledgedAlerts !== s.acknowledgedAlerts
+      ) {
+        renderAlerts(dom.views.alerts, s, now());
+        restoreAlertFocus();
+      }
+      rendered.alerts = s;
       break;
     case 'notifications':
       if (rendered.notifications !== s) {
@@ -199,6 +229,7 @@ function render() {
       break;
     case 'settings':
       renderSettings(dom.views.settings, s, now());
+      renderDiagnosis(s);
       break;
     default:
       break;
@@ -222,8 +253,128 @@ function navigate(next, { focus = false } = {}) {
     // file:// or sandboxed: the hash is a nicety only.
   }
   if (next === 'settings') openSettings();
-  if (focus) dom.content.focus({ preventScroll: true });
+  if (focus) dom.title.focus({ preventScroll: true });
   schedule();
+}
+
+/**
+ * Put keyboard focus somewhere visible when the focused control went away
+ * (a dismissed banner, an acknowledged item): the view's title.
+ */
+// ------------------------------------------------------------------ KPI detail
+
+/** The KPI shown in the detail dialog (`ref`), and where focus goes back to. */
+const detail = { ref: null, back: null, drawn: null };
+
+function openDetail(ref, back) {
+  const found = findKpi(state, ref);
+  if (!found) return;
+  detail.ref = ref;
+  detail.back = back || document.activeElement;
+  createDetailChart(dom.detail);
+  renderDetail(dom.detail, found);
+  detail.drawn = state;
+  dom.detail.hidden = false;
+  // The window behind is out of reach while the dialog is open.
+  dom.app.inert = true;
+  dom.skipLink.inert = true;
+  dom.detail.querySelector('#detail-chart').focus();
+}
+
+function closeDetail() {
+  if (!detail.ref) return;
+  detail.ref = null;
+  dom.detail.hidden = true;
+  dom.app.inert = false;
+  dom.skipLink.inert = false;
+  const back = detail.back;
+  detail.back = null;
+  if (back && back.isConnected && !gone(back)) back.focus();
+  else focusFallback();
+}
+
+/** The KPI a click or key on `target` means: a module row or a dashboard tile. */
+function kpiRefAt(target) {
+  if (!(target instanceof Element)) return null;
+  const row = target.closest('.kpi-row');
+  if (row) {
+    const card = row.closest('[data-module]');
+    return card ? { ref: { module: card.dataset.module, key: row.dataset.key }, node: row } : null;
+  }
+  const tile = target.closest('.summary-card, .top-card');
+  return tile ? { ref: { dashboard: true, key: tile.dataset.key }, node: tile } : null;
+}
+
+// ------------------------------------------------------------------ links
+
+/**
+ * Web links in notifications and alerts open in the browser, through Rust's
+ * `open_link`, after the user said yes: the webview itself never navigates.
+ */
+function bindLinks() {
+  const box = $('#link-confirm');
+  const url = $('#link-confirm-url');
+  const error = $('#link-error');
+  let pending = null;
+  let back = null;
+  const close = () => {
+    box.hidden = true;
+    pending = null;
+    if (back && back.isConnected) back.focus({ preventScroll: true });
+    else focusFallback();
+    back = null;
+  };
+  document.addEventListener('click', (e) => {
+    const a = e.target instanceof Element ? e.target.closest('a[data-link]') : null;
+    if (!a) return;
+    e.preventDefault();
+    pending = a.dataset.link;
+    back = a;
+    setText(url, pending);
+    error.hidden = true;
+    box.hidden = false;
+    $('#link-open').focus();
+  });
+  $('#link-cancel').addEventListener('click', close);
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      close();
+    }
+  });
+  $('#link-open').addEventListener('click', () => {
+    if (!pending) return;
+    ipc
+      .openLink(pending)
+      .then(close)
+      .catch((err) => {
+        setText(error, `Could not open the link: ${ipc.errorMessage(err)}`);
+        error.hidden = false;
+      });
+  });
+}
+
+/** Visible controls in Tab order (the page uses no positive tabindex). */
+function focusables() {
+  const sel = 'a[href], button, input, select, textarea, [tabindex]';
+  // An open dialog keeps focus to itself.
+  const scope = detail.ref ? dom.detail : document;
+  return [...scope.querySelectorAll(sel)].filter((e) => {
+    if (e.classList.contains('focus-wrap') || e.disabled || e.tabIndex < 0) return false;
+    if (e.closest('[inert]')) return false;
+    if (e.classList.contains('skip-link')) return true;
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0;
+  });
+}
+
+/** True when `el` can no longer hold focus: removed, or inside something hidden. */
+function gone(el) {
+  return !el.isConnected || el.closest('[hidden]') !== null || el.getClientRects().length === 0;
+}
+
+function focusFallback() {
+  dom.title.focus({ preventScroll: true });
 }
 
 function viewFromHash() {
@@ -237,9 +388,6 @@ async function resync() {
   try {
     const snap = await ipc.getState();
     enqueue({ type: 'resync', state: snap.state });
-    if (Array.isArray(snap.dismissedAlerts)) {
-      enqueue({ type: 'dismissed', ids: snap.dismissedAlerts });
-    }
     if (snap.settings) enqueue({ type: 'settings', settings: snap.settings });
   } catch (err) {
     console.error('get_state failed', ipc.errorMessage(err));
@@ -255,6 +403,7 @@ function markRead(id) {
 }
 
 function markAllRead() {
+  if (unreadCount(state) === 0) return;
   enqueue({ type: 'mark-read-local', all: true });
   ipc.markAllRead().catch((err) => {
     console.error('mark_all_read failed', ipc.errorMessage(err));
@@ -262,14 +411,68 @@ function markAllRead() {
   });
 }
 
-function dismissAlert(id) {
-  // Hidden at once; Rust keeps the dismissed set (and the tray follows it),
-  // and sends it back as a `dismissed` message.
-  enqueue({ type: 'dismiss-alert', id });
-  ipc.dismissAlert(id).catch((err) => {
-    console.error('dismiss_alert failed', ipc.errorMessage(err));
-    resync();
-  });
+/**
+ * Why the connection fails, in Rust's words (`diagnose_connection`), asked
+ * once per failure (state, reason, server) while Settings is shown.
+ */
+let diagnosed = '';
+function renderDiagnosis(s) {
+  const box = dom.views.settings.querySelector('#connection-diagnosis');
+  const c = s.connection || {};
+  if (c.state === 'live' || c.state === 'connecting') {
+    diagnosed = '';
+    box.hidden = true;
+    return;
+  }
+  const key = [c.state, c.reason || c.message || '', s.settings && s.settings.server].join('|');
+  if (key === diagnosed) return;
+  diagnosed = key;
+  ipc
+    .diagnoseConnection()
+    .then((d) => {
+      if (diagnosed !== key || !d || typeof d.message !== 'string') return;
+      box.dataset.kind = String(d.kind || '');
+      setText(box, d.message);
+      box.hidden = false;
+    })
+    .catch((err) => console.error('diagnose_connection failed', ipc.errorMessage(err)));
+}
+
+/** Acknowledge alerts (`ids` or 'all') in Rust; shown at once, Rust's answer wins. */
+function acknowledge(ids) {
+  enqueue(ids === 'all' ? { type: 'ack-local', all: true } : { type: 'ack-local', ids });
+  ipc
+    .acknowledgeAlerts(ids)
+    .then((all) => enqueue({ type: 'acknowledged', ids: all }))
+    .catch((err) => {
+      console.error('acknowledge_alerts failed', ipc.errorMessage(err));
+      resync();
+    });
+}
+
+/** Focus to restore after the alert list is redrawn: the next open alert's button. */
+let alertFocus = null;
+
+function ackOne(id, btn) {
+  if (btn && btn === document.activeElement) {
+    const items = [...dom.views.alerts.querySelectorAll('#alert-list button[data-id]')];
+    const i = items.indexOf(btn);
+    const next = items[i + 1] || items[i - 1];
+    alertFocus = next ? next.dataset.id : 'ack-all';
+  }
+  acknowledge([id]);
+}
+
+function restoreAlertFocus() {
+  if (!alertFocus) return;
+  const want = alertFocus;
+  alertFocus = null;
+  const target =
+    want === 'ack-all'
+      ? dom.views.alerts.querySelector('#ack-all')
+      : dom.views.alerts.querySelector(`#alert-list button[data-id="${CSS.escape(want)}"]`) ||
+        dom.views.alerts.querySelector('#ack-all');
+  target.focus({ preventScroll: true });
 }
 
 async function openSettings() {
@@ -303,8 +506,81 @@ function bind() {
     const v = viewFromHash();
     if (v !== view) navigate(v);
   });
-  bindNotifications(dom.views.notifications, { onMarkRead: markRead, onMarkAllRead: markAllRead });
-  bindBanner(dom.bannerRegion, { onDismiss: dismissAlert });
+  bindNotifications(dom.views.notifications, {
+    onMarkRead: markRead,
+    onMarkAllRead: markAllRead,
+    onFilter: () => {
+      if (view === 'notifications') renderNotifications(dom.views.notifications, state, rendered.notifications);
+    },
+    fallbackFocus: focusFallback,
+  });
+  bindBanner(dom.bannerRegion, {
+    onDismiss: (id) => acknowledge([id]),
+    onDismissAll: () => {
+      const ids = [];
+      for (const a of state.alerts) if (a.severity === 'critical') ids.push(a.id);
+      acknowledge(ids);
+    },
+    onMore: () => navigate('alerts', { focus: true }),
+  });
+  bindAlerts(dom.views.alerts, {
+    onAck: ackOne,
+    onAckAll: () => {
+      if (dom.views.alerts.querySelector('#ack-all').getAttribute('aria-disabled') === 'true') return;
+      acknowledge('all');
+    },
+    onFilter: () => {
+      if (view === 'alerts') renderAlerts(dom.views.alerts, state, now());
+    },
+  });
+  // Focus wraps around inside the page (see the .focus-wrap sentinels).
+  const app = $('.app');
+  for (const sentinel of document.querySelectorAll('.focus-wrap')) {
+    sentinel.addEventListener('focus', (e) => {
+      const all = focusables();
+      // Coming from a control of the page: wrap around; from outside: enter.
+      const fromInside =
+        e.relatedTarget instanceof Element &&
+        (app.contains(e.relatedTarget) ||
+          dom.detail.contains(e.relatedTarget) ||
+          e.relatedTarget.classList.contains('skip-link'));
+      const atEnd = sentinel.dataset.wrap === 'end';
+      const target = atEnd === fromInside ? all[0] : all[all.length - 1];
+      if (target) target.focus();
+    });
+  }
+  // A KPI (row or tile) opens its detail: click, Enter or Space.
+  for (const root of [dom.moduleGrid, dom.views.dashboard]) {
+    root.addEventListener('click', (e) => {
+      const hit = kpiRefAt(e.target);
+      if (hit) openDetail(hit.ref, hit.node);
+    });
+    root.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' && e.key !== ' ') return;
+      const hit = kpiRefAt(e.target);
+      if (!hit || e.target !== hit.node) return;
+      e.preventDefault();
+      openDetail(hit.ref, hit.node);
+    });
+  }
+  bindDetail(dom.detail, { onClose: closeDetail });
+  bindLinks();
+  // The pill leads to the fix: the connection settings.
+  dom.pill.addEventListener('click', () => {
+    navigate('settings');
+    const server = document.querySelector('#set-server');
+    const c = state.connection && state.connection.state;
+    (c === 'unauthorized' ? document.querySelector('#set-token') : server).focus();
+  });
+  // Relative times ("3 min ago") move on while nothing else changes.
+  setInterval(() => {
+    if (document.hidden) return;
+    if (view === 'home') tickHome(dom.moduleGrid, state, now());
+    else if (view === 'dashboard' || view === 'alerts') {
+      rendered[view] = null;
+      schedule();
+    }
+  }, RELATIVE_TICK_MS);
   bindSettings(dom.views.settings, {
     save: (s) => ipc.saveSettings(s),
     reconnect: () => ipc.reconnect(),
@@ -365,7 +641,7 @@ async function start() {
   schedule();
 }
 
-/** Older versions kept dismissed alerts in localStorage: hand them to Rust once. */
+/** Older versions kept dismissed alerts in localStorage: acknowledge them in Rust once. */
 function migrateDismissed() {
   const key = 'pulseboard.dismissedAlerts';
   let ids;
@@ -376,19 +652,18 @@ function migrateDismissed() {
     return;
   }
   if (!Array.isArray(ids)) return;
-  for (const id of ids.filter((x) => typeof x === 'string' && x !== '').slice(-200)) {
-    if (!state.dismissedAlerts.includes(id)) dismissAlert(id);
-  }
+  const kept = new Set(state.alerts.map((a) => a.id));
+  const open = ids.filter(
+    (x) => typeof x === 'string' && kept.has(x) && !state.acknowledgedAlerts.includes(x),
+  );
+  if (open.length > 0) acknowledge(open.slice(-200));
 }
 
 /** Take a get_state answer as the whole state. */
 function adoptSnapshot(snap) {
   const rustNow = Date.parse(snap.now);
   if (Number.isFinite(rustNow)) clockOffset = rustNow - Date.now();
-  const dismissedAlerts = Array.isArray(snap.dismissedAlerts)
-    ? snap.dismissedAlerts
-    : state.dismissedAlerts;
-  state = initialState(snap, { dismissedAlerts });
+  state = initialState(snap);
   if (view === 'settings') fillSettings(dom.views.settings, state.settings, { keepEdits: true });
 }
 

@@ -52,6 +52,33 @@ const STATUS = {
   latency_p95: 'warning',
 };
 
+// Whether a rise is good news (the optional `better` of version 2).
+const BETTER = {
+  reports_generated: 'up',
+  pending_reviews: 'down',
+  avg_generation_s: 'down',
+  revenue: 'up',
+  expenses: 'down',
+  profit_margin: 'up',
+  cash_flow: 'up',
+  attrition: 'down',
+  satisfaction: 'up',
+  threats_blocked: 'up',
+  open_incidents: 'down',
+  vulnerabilities: 'down',
+  compliance: 'up',
+  active_users: 'up',
+  revenue_today: 'up',
+  orders: 'up',
+  uptime: 'up',
+  tickets_open: 'down',
+  nps: 'up',
+  conversion: 'up',
+  churn: 'down',
+  arpu: 'up',
+  latency_p95: 'down',
+};
+
 // Small deterministic PRNG so screenshots are stable.
 function rng(seed) {
   let s = seed >>> 0;
@@ -87,6 +114,7 @@ function kpi(key, label, value, unit, prev) {
   if (unit) k.unit = unit;
   k.delta = prev ? Math.round(((value - prev) / Math.abs(prev || 1)) * 1000) / 10 : 0;
   k.status = STATUS[key] || 'ok';
+  if (BETTER[key]) k.better = BETTER[key];
   return k;
 }
 
@@ -144,6 +172,20 @@ export function createMockBackend() {
   }
   const alerts = [
     {
+      id: 'a-0',
+      severity: 'info',
+      title: 'Maintenance window tonight 22:00-23:00',
+      message: 'The reporting service restarts once during the window.',
+      createdAt: iso(start - 5 * 3600000),
+    },
+    {
+      id: 'a-2',
+      severity: 'warning',
+      title: 'Certificate expires in 9 days',
+      message: 'The TLS certificate of pulse.example.com expires soon.',
+      createdAt: iso(start - 3600000),
+    },
+    {
       id: 'a-1',
       severity: 'critical',
       title: 'Database replica lag above 30 s',
@@ -151,6 +193,7 @@ export function createMockBackend() {
       createdAt: iso(start - 90000),
     },
   ];
+  let acknowledged = [];
 
   let connection;
   let source = { kind: 'demo' };
@@ -202,6 +245,7 @@ export function createMockBackend() {
       unreadCount: unread(),
       lastSeq: seq,
       alerts,
+      acknowledgedAlerts: acknowledged,
       outbox: [],
       connection,
       source,
@@ -272,13 +316,11 @@ export function createMockBackend() {
     }, 50);
   }
 
-  const dismissed = [];
   const commands = {
     get_state: () => ({
       state: clone(stateNow()),
       settings: clone(settings),
       now: iso(Date.now()),
-      dismissedAlerts: dismissed.slice(),
     }),
     mark_read: ({ ids } = {}) => {
       if (!Array.isArray(ids)) throw 'mark_read needs `ids`';
@@ -294,6 +336,27 @@ export function createMockBackend() {
       update({ type: 'unread', count: 0 });
       return null;
     },
+    acknowledge_alerts: ({ ids, all } = {}) => {
+      const add = all === true ? alerts.map((a) => a.id) : Array.isArray(ids) ? ids : null;
+      if (!add) throw 'give the alert ids, or all: true';
+      const kept = new Set(alerts.map((a) => a.id));
+      acknowledged = [...new Set(acknowledged.concat(add.filter((id) => kept.has(id))))].sort();
+      update({ type: 'acknowledged', ids: clone(acknowledged) });
+      return clone(acknowledged);
+    },
+    diagnose_connection: () => {
+      const host = settings.server.replace(/^https?:\/\//, '');
+      if (connection.state === 'unauthorized') {
+        return { kind: 'token', message: 'The server refused the token: enter the token you were given, then Save.' };
+      }
+      if (connection.state === 'live') return { kind: 'answers', message: `${host} answers like a Pulseboard server.` };
+      return { kind: 'refused', message: `Nothing listens at ${host}: is the Pulseboard server running, and is the port right?` };
+    },
+    open_link: ({ url } = {}) => {
+      if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/.test(url)) throw 'only web links are opened';
+      window.open(url, '_blank', 'noopener');
+      return null;
+    },
     reconnect: () => {
       if (mode === 'live' || mode === 'flood') return null;
       attempt = 1;
@@ -305,15 +368,14 @@ export function createMockBackend() {
       }, 1200);
       return null;
     },
-    dismiss_alert: ({ id } = {}) => {
-      if (typeof id !== 'string' || id === '') throw 'dismiss_alert needs an `id`';
-      if (!dismissed.includes(id)) dismissed.push(id);
-      update({ type: 'dismissed', ids: dismissed.slice() });
-      return null;
-    },
     get_settings: () => clone(settings),
     save_settings: ({ settings: next } = {}) => {
       if (!next || typeof next.server !== 'string') throw 'settings are missing';
+      let server = next.server.trim();
+      if (server && !server.includes('://')) {
+        server = (/^(localhost|127\.|\[::1\])/.test(server) ? 'http://' : 'https://') + server;
+      }
+      next.server = server;
       if (!/^https?:\/\/[^\s/]+/.test(next.server.trim())) {
         throw `server must be an http:// or https:// URL, got "${next.server}"`;
       }

@@ -2,8 +2,10 @@
 // (time is always passed in), so every rule below is unit-tested in Node.
 //
 // The state mirrors the Rust core `State` (crates/core/src/store.rs) as it is
-// serialised to the UI, plus a few UI-only fields (settings, dismissed alerts,
-// dashboard history). `applyUpdate` never mutates its input: it returns the
+// serialised to the UI, plus a few UI-only fields (settings, dashboard
+// history). Which alerts are acknowledged is Rust's (`acknowledgedAlerts`,
+// changed through the `acknowledge_alerts` command); the page only applies an
+// acknowledgement at once while the command is on its way. `applyUpdate` never mutates its input: it returns the
 // same object when nothing changed, or a new object in which only the changed
 // parts are new references. The renderer compares references to know what to
 // redraw (per module, dashboard, notifications, alerts, pill).
@@ -23,8 +25,8 @@ export const MAX_NOTIFICATIONS = 500;
 export const MAX_RENDERED_NOTIFICATIONS = 200;
 /** Alerts kept (same as the Rust MAX_ALERTS). */
 export const MAX_ALERTS = 100;
-/** Dismissed alert ids remembered. */
-export const MAX_DISMISSED = 200;
+/** Alert severities, most severe first. */
+export const ALERT_SEVERITIES = Object.freeze(['critical', 'warning', 'info']);
 
 const NOTIFICATION_SEVERITIES = ['info', 'success', 'warning', 'error'];
 const KPI_STATUSES = ['ok', 'warning', 'critical'];
@@ -81,6 +83,20 @@ function validNotification(n) {
 
 function validAlert(a) {
   return isObject(a) && typeof a.id === 'string';
+}
+
+function normalizeAlert(a) {
+  return {
+    id: a.id,
+    severity: ALERT_SEVERITIES.includes(a.severity) ? a.severity : 'info',
+    title: str(a.title),
+    message: str(a.message),
+    createdAt: str(a.createdAt),
+  };
+}
+
+function idList(v) {
+  return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
 }
 
 function normalizeNotification(n) {
@@ -159,7 +175,9 @@ export function initialState(snapshot = {}, ui = {}) {
   const s = isObject(snapshot.state) ? snapshot.state : {};
   const notifications = sortedNotifications(s.notifications);
   const dashboard = validDashboard(s.dashboard) ? s.dashboard : null;
-  const alerts = Array.isArray(s.alerts) ? s.alerts.filter(validAlert).slice(-MAX_ALERTS) : [];
+  const alerts = Array.isArray(s.alerts)
+    ? s.alerts.filter(validAlert).slice(-MAX_ALERTS).map(normalizeAlert)
+    : [];
   const lastSeq = Math.max(
     typeof s.lastSeq === 'number' ? s.lastSeq : 0,
     notifications.length ? notifications[notifications.length - 1].seq : 0,
@@ -182,7 +200,7 @@ export function initialState(snapshot = {}, ui = {}) {
     counters: isObject(s.counters) ? s.counters : {},
     serverInfo: ui.serverInfo || null,
     settings: isObject(snapshot.settings) ? snapshot.settings : ui.settings || null,
-    dismissedAlerts: Array.isArray(ui.dismissedAlerts) ? ui.dismissedAlerts.slice(-MAX_DISMISSED) : [],
+    acknowledgedAlerts: idList(s.acknowledgedAlerts),
   };
 }
 
@@ -283,7 +301,7 @@ function applyRead(state, data) {
 function applyAlert(state, a) {
   if (!validAlert(a)) return state;
   if (state.alerts.some((x) => x.id === a.id)) return state;
-  let alerts = state.alerts.concat([a]);
+  let alerts = state.alerts.concat([normalizeAlert(a)]);
   if (alerts.length > MAX_ALERTS) alerts = alerts.slice(alerts.length - MAX_ALERTS);
   return { ...state, alerts };
 }
@@ -319,7 +337,9 @@ function sameJson(a, b) {
  * Apply one message to the state. Messages are the `pb:update` payloads from
  * the Rust shell, plus local ones the window emits itself:
  * - `{type: "mark-read-local", ids: [..]}` or `{type: "mark-read-local", all: true}`
- * - `{type: "dismiss-alert", id}` (optimistic; Rust answers with `dismissed`)
+ * - `{type: "ack-local", ids: [..]}` or `{type: "ack-local", all: true}` (the
+ *   acknowledgement sent to Rust, shown at once; Rust's `acknowledged` answer
+ *   replaces it)
  * - `{type: "settings", settings}`
  *
  * `now` (RFC 3339 or ms) stamps `lastUpdate` when a server event arrives.
@@ -348,7 +368,10 @@ export function applyUpdate(state, msg, now) {
       if (!isObject(msg.state)) return state;
       const next = initialState(
         { state: msg.state, settings: state.settings },
-        { dismissedAlerts: state.dismissedAlerts, serverInfo: state.serverInfo },
+        {
+          serverInfo: state.serverInfo,
+          dashboardHistory: undefined,
+        },
       );
       // Dashboard history lives only here (the core keeps none): a resync
       // (sent on every return to Live) keeps it, adding the dashboard if it
@@ -374,20 +397,20 @@ export function applyUpdate(state, msg, now) {
       if (notifications === state.notifications && unreadCount === state.unreadCount) return state;
       return { ...state, notifications, unreadCount };
     }
-    case 'dismissed': {
-      // Rust's dismissed set (it owns it: the tray follows the same set).
+    case 'acknowledged': {
+      // Rust's whole acknowledged set.
       if (!Array.isArray(msg.ids)) return state;
-      const ids = msg.ids.filter((x) => typeof x === 'string').slice(-MAX_DISMISSED);
-      if (sameJson(ids, state.dismissedAlerts)) return state;
-      return { ...state, dismissedAlerts: ids };
+      const ids = idList(msg.ids);
+      if (sameJson(ids, state.acknowledgedAlerts)) return state;
+      return { ...state, acknowledgedAlerts: ids };
     }
-    case 'dismiss-alert': {
-      if (typeof msg.id !== 'string' || state.dismissedAlerts.includes(msg.id)) return state;
-      let dismissedAlerts = state.dismissedAlerts.concat([msg.id]);
-      if (dismissedAlerts.length > MAX_DISMISSED) {
-        dismissedAlerts = dismissedAlerts.slice(dismissedAlerts.length - MAX_DISMISSED);
-      }
-      return { ...state, dismissedAlerts };
+    case 'ack-local': {
+      const have = new Set(state.acknowledgedAlerts);
+      const add =
+        msg.all === true ? state.alerts.map((a) => a.id) : idList(msg.ids);
+      const more = add.filter((id) => !have.has(id) && state.alerts.some((a) => a.id === id));
+      if (more.length === 0) return state;
+      return { ...state, acknowledgedAlerts: state.acknowledgedAlerts.concat(more) };
     }
     case 'settings':
       if (!isObject(msg.settings)) return state;
@@ -418,13 +441,64 @@ export function notificationsNewestFirst(state, limit = MAX_RENDERED_NOTIFICATIO
   return out;
 }
 
-/** The latest critical alert the user has not dismissed, or null. */
-export function activeCriticalAlert(state) {
+/** True when Rust (or the acknowledgement on its way) has the alert acknowledged. */
+export function isAcknowledged(state, id) {
+  return state.acknowledgedAlerts.includes(id);
+}
+
+/** Critical alerts not acknowledged yet, newest first: the banner's list. */
+export function openCriticalAlerts(state) {
+  const out = [];
   for (let i = state.alerts.length - 1; i >= 0; i -= 1) {
     const a = state.alerts[i];
-    if (a.severity === 'critical' && !state.dismissedAlerts.includes(a.id)) return a;
+    if (a.severity === 'critical' && !isAcknowledged(state, a.id)) out.push(a);
   }
-  return null;
+  return out;
+}
+
+/** The latest critical alert not acknowledged yet, or null. */
+export function activeCriticalAlert(state) {
+  return openCriticalAlerts(state)[0] || null;
+}
+
+/** Alerts not acknowledged yet (any severity). */
+export function openAlertCount(state) {
+  let n = 0;
+  for (const a of state.alerts) if (!isAcknowledged(state, a.id)) n += 1;
+  return n;
+}
+
+/** The alert history newest first, optionally of one severity. */
+export function alertsNewestFirst(state, severity = 'all') {
+  const out = [];
+  for (let i = state.alerts.length - 1; i >= 0; i -= 1) {
+    const a = state.alerts[i];
+    if (severity === 'all' || a.severity === severity) out.push(a);
+  }
+  return out;
+}
+
+/**
+ * Notifications newest first that match a severity (`all` for any) and a
+ * search text (case-insensitive, in title, body and module), at most `limit`.
+ * Returns `{ items, matched }` (`matched`: how many match in all).
+ */
+export function filterNotifications(state, { severity = 'all', query = '' } = {}, limit = MAX_RENDERED_NOTIFICATIONS) {
+  const q = String(query || '').trim().toLocaleLowerCase();
+  const items = [];
+  let matched = 0;
+  const list = state.notifications;
+  for (let i = list.length - 1; i >= 0; i -= 1) {
+    const n = list[i];
+    if (severity !== 'all' && n.severity !== severity) continue;
+    if (q) {
+      const hay = `${n.title}\n${n.body}\n${n.module ? MODULE_LABELS[n.module] : ''}`.toLocaleLowerCase();
+      if (!hay.includes(q)) continue;
+    }
+    matched += 1;
+    if (items.length < limit) items.push(n);
+  }
+  return { items, matched };
 }
 
 /** Worst KPI status in a list: critical > warning > ok. */
@@ -464,51 +538,210 @@ export function formatClock(iso) {
 }
 
 const LOCALE = 'en-US';
-const usdWhole = new Intl.NumberFormat(LOCALE, {
-  style: 'currency',
-  currency: 'USD',
-  maximumFractionDigits: 0,
-});
-const usdCents = new Intl.NumberFormat(LOCALE, {
-  style: 'currency',
-  currency: 'USD',
-  minimumFractionDigits: 2,
-  maximumFractionDigits: 2,
-});
-const grouped = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 });
-const groupedOne = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 1 });
+/** A value whose full text is longer than this is drawn compact ("$98.8B"). */
+export const COMPACT_AFTER = 11;
+/** Most decimals drawn; smaller non-zero values are drawn in exponent form. */
+const MAX_DECIMALS = 8;
 
-/**
- * A KPI value for people: USD as currency (whole dollars from $1,000 up),
- * `%` with one decimal, other units after a grouped number, plain numbers
- * grouped.
- */
-export function formatValue(kpi) {
-  const v = kpi ? kpi.value : undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) return '—';
-  const unit = typeof kpi.unit === 'string' ? kpi.unit.trim() : '';
-  if (unit.toUpperCase() === 'USD') {
-    return Math.abs(v) >= 1000 ? usdWhole.format(v) : usdCents.format(v);
+const numberFormats = new Map();
+function numberFormat(opts) {
+  const key = JSON.stringify(opts);
+  let f = numberFormats.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat(LOCALE, opts);
+    numberFormats.set(key, f);
   }
-  if (unit === '%') return `${v.toFixed(1)}%`;
-  if (unit) return `${groupedOne.format(v)} ${unit}`;
-  return grouped.format(v);
+  return f;
 }
 
-/** Direction of a percent change: `up`, `down` or `flat` (|delta| < 0.05). */
-export function deltaDirection(delta) {
-  if (typeof delta !== 'number' || !Number.isFinite(delta) || Math.abs(delta) < 0.05) {
-    return 'flat';
+function unitOf(kpi) {
+  return kpi && typeof kpi.unit === 'string' ? kpi.unit.trim() : '';
+}
+
+function isUsd(unit) {
+  return unit.toUpperCase() === 'USD';
+}
+
+/** Decimals that show `sig` significant digits of a value below 1. */
+function significantDecimals(v, sig = 2) {
+  const a = Math.abs(v);
+  if (a === 0 || a >= 1) return 0;
+  return Math.min(MAX_DECIMALS, Math.ceil(-Math.log10(a)) + sig - 1);
+}
+
+/**
+ * The decimals a KPI's value needs on its own: none for whole numbers and
+ * values from 1,000 up, cents for dollars, one decimal otherwise, and enough
+ * for two significant digits below 1 (so 0.000123 ms is never "0 ms").
+ */
+export function naturalDecimals(kpi) {
+  const v = kpi ? kpi.value : NaN;
+  if (typeof v !== 'number' || !Number.isFinite(v)) return 0;
+  const unit = unitOf(kpi);
+  const a = Math.abs(v);
+  if (isUsd(unit)) return a >= 1000 ? 0 : a === 0 || a >= 0.01 ? 2 : significantDecimals(v);
+  if (unit === '%') return a === 0 || a >= 0.1 ? 1 : significantDecimals(v);
+  if (Number.isInteger(v) || a >= 1000) return 0;
+  if (a >= 1) return 1;
+  return Math.max(1, significantDecimals(v));
+}
+
+/**
+ * Decimals per KPI key for one card: KPIs with the same unit get the same
+ * decimals ("4.0 s" beside "4.1 s", not "4 s"), except values below 1, which
+ * keep the significant digits they need.
+ */
+export function cardDecimals(kpis) {
+  const byUnit = new Map();
+  for (const k of kpis || []) {
+    if (!k || typeof k.value !== 'number' || !Number.isFinite(k.value)) continue;
+    if (Math.abs(k.value) < 1 && k.value !== 0) continue;
+    const u = unitOf(k);
+    byUnit.set(u, Math.max(byUnit.get(u) ?? 0, naturalDecimals(k)));
   }
+  const out = {};
+  for (const k of kpis || []) {
+    if (!k || typeof k.key !== 'string') continue;
+    const own = naturalDecimals(k);
+    const v = k.value;
+    const small = typeof v === 'number' && Math.abs(v) < 1 && v !== 0;
+    out[k.key] = small ? own : Math.max(own, byUnit.get(unitOf(k)) ?? 0);
+  }
+  return out;
+}
+
+function withUnit(num, unit) {
+  if (unit === '%') return `${num}%`;
+  return unit ? `${num} ${unit}` : num;
+}
+
+/**
+ * A KPI value in full: USD as currency, `%` after the number, other units
+ * after a grouped number. `decimals` defaults to [naturalDecimals].
+ */
+export function formatValueFull(kpi, decimals) {
+  const v = kpi ? kpi.value : undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '—';
+  const unit = unitOf(kpi);
+  if (v !== 0 && Math.abs(v) < 10 ** -MAX_DECIMALS) {
+    return withUnit(isUsd(unit) ? `$${v.toExponential(1)}` : v.toExponential(1), isUsd(unit) ? '' : unit);
+  }
+  const d = Math.min(MAX_DECIMALS, Math.max(0, decimals ?? naturalDecimals(kpi)));
+  const opts = { minimumFractionDigits: d, maximumFractionDigits: d };
+  if (isUsd(unit)) return numberFormat({ style: 'currency', currency: 'USD', ...opts }).format(v);
+  return withUnit(numberFormat(opts).format(v), unit);
+}
+
+/** True when [formatValue] draws `kpi` in compact form (the full value then goes in a tooltip). */
+export function isCompact(kpi, decimals) {
+  return formatValueFull(kpi, decimals).length > COMPACT_AFTER;
+}
+
+/**
+ * A KPI value for a row or tile: [formatValueFull], or, when that is longer
+ * than [COMPACT_AFTER] characters, the compact form with three significant
+ * digits ("$98.8B", "1.23M ms").
+ */
+export function formatValue(kpi, decimals) {
+  const full = formatValueFull(kpi, decimals);
+  if (full.length <= COMPACT_AFTER) return full;
+  const v = kpi.value;
+  const unit = unitOf(kpi);
+  const compact = { notation: 'compact', maximumSignificantDigits: 3 };
+  if (isUsd(unit)) return numberFormat({ style: 'currency', currency: 'USD', ...compact }).format(v);
+  if (Math.abs(v) < 1) return full;
+  return withUnit(numberFormat(compact).format(v), unit);
+}
+
+/** Direction of a percent change: `up`, `down`, or `flat` (exactly zero or none). */
+export function deltaDirection(delta) {
+  if (typeof delta !== 'number' || !Number.isFinite(delta) || delta === 0) return 'flat';
   return delta > 0 ? 'up' : 'down';
 }
 
-/** `▲ 2.4%`, `▼ 1.2%`, `– 0.0%`; empty when the KPI has no delta. */
+function deltaNumber(delta) {
+  const a = Math.abs(delta);
+  if (a === 0) return '0';
+  if (a >= 100) return numberFormat({ maximumFractionDigits: 0 }).format(a);
+  if (a >= 0.05) return a.toFixed(1);
+  // A real but small change: two significant digits, never "0.0".
+  return a.toFixed(significantDecimals(a));
+}
+
+/** `▲ 2.4%`, `▼ 1.2%`, `▲ 0.0042%`, `– 0%` (no change); empty when there is no delta. */
 export function formatDelta(delta) {
   if (typeof delta !== 'number' || !Number.isFinite(delta)) return '';
   const dir = deltaDirection(delta);
   const arrow = dir === 'up' ? '▲' : dir === 'down' ? '▼' : '–';
-  return `${arrow} ${Math.abs(delta).toFixed(1)}%`;
+  return `${arrow} ${deltaNumber(delta)}%`;
+}
+
+/**
+ * Whether a change is good news: `good`, `bad` or `neutral`, from the KPI's
+ * optional `better` ("up" | "down"). Without it a change is neither.
+ */
+export function deltaTone(delta, better) {
+  const dir = deltaDirection(delta);
+  if (dir === 'flat' || (better !== 'up' && better !== 'down')) return 'neutral';
+  return dir === better ? 'good' : 'bad';
+}
+
+/**
+ * The change to show for a KPI: `{ delta, basis }` or null. `basis` says what
+ * it compares against: `period` (the server's `delta`), or `previous` (the
+ * server says 0 while the value moved since the previous update this window
+ * saw: the change from that update, so a real change never reads "0%").
+ */
+export function changeOf(kpi, history) {
+  if (!kpi || typeof kpi.delta !== 'number' || !Number.isFinite(kpi.delta)) return null;
+  if (kpi.delta !== 0) return { delta: kpi.delta, basis: 'period' };
+  const h = Array.isArray(history) ? history : [];
+  if (h.length >= 2) {
+    const prev = h[h.length - 2];
+    const cur = h[h.length - 1];
+    if (prev !== cur && prev !== 0 && Number.isFinite(prev) && Number.isFinite(cur)) {
+      return { delta: ((cur - prev) / Math.abs(prev)) * 100, basis: 'previous' };
+    }
+  }
+  return { delta: 0, basis: 'period' };
+}
+
+/** What a change compares against, for people. */
+export function basisText(basis) {
+  return basis === 'previous' ? 'vs previous update' : 'vs previous period';
+}
+
+/** True when the data on screen may be out of date (no live connection to refresh it). */
+export function isStale(connection) {
+  const c = isObject(connection) ? connection.state : '';
+  return c === 'offline' || c === 'unauthorized';
+}
+
+const monthDay = new Intl.DateTimeFormat(LOCALE, { month: 'short', day: 'numeric' });
+
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** `14:05`, or `Nov 26, 14:05` when not today; `—` when unknown. */
+export function formatWhen(iso, nowMs) {
+  const t = typeof iso === 'number' ? iso : parseTime(iso);
+  if (Number.isNaN(t)) return '—';
+  const d = new Date(t);
+  const clock = formatClock(t);
+  return sameDay(d, new Date(nowMs)) ? clock : `${monthDay.format(d)}, ${clock}`;
+}
+
+/** `just now`, `3 min ago`, `2 h ago`; a date when not today; `—` when unknown. */
+export function formatRelative(iso, nowMs) {
+  const t = typeof iso === 'number' ? iso : parseTime(iso);
+  if (Number.isNaN(t)) return '—';
+  const secs = Math.round((nowMs - t) / 1000);
+  if (!sameDay(new Date(t), new Date(nowMs)) && secs > 3600) return formatWhen(t, nowMs);
+  if (secs < 45) return 'just now';
+  const mins = Math.round(secs / 60);
+  if (mins < 60) return `${mins} min ago`;
+  return `${Math.floor(mins / 60)} h ago`;
 }
 
 // ------------------------------------------------------------------ connection pill

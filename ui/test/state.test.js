@@ -5,7 +5,11 @@ import {
   HISTORY_LEN,
   MAX_NOTIFICATIONS,
   activeCriticalAlert,
+  alertsNewestFirst,
   applyAll,
+  filterNotifications,
+  openAlertCount,
+  openCriticalAlerts,
   applyUpdate,
   initialState,
   notificationsNewestFirst,
@@ -177,7 +181,7 @@ test('local mark read is optimistic: one item, then all', () => {
   assert.ok(s.notifications.every((n) => n.read));
 });
 
-test('alert:system dedupes by id; the banner shows the latest undismissed critical one', () => {
+test('alert:system dedupes by id; the banner shows the latest unacknowledged critical one', () => {
   const crit = (id, s) => ({ id, severity: 'critical', title: `T${id}`, message: 'm', createdAt: at(s) });
   let s = fresh();
   assert.equal(activeCriticalAlert(s), null);
@@ -188,10 +192,51 @@ test('alert:system dedupes by id; the banner shows the latest undismissed critic
   assert.equal(dup, s);
   s = applyUpdate(s, ev('alert:system', crit('a-3', 3)));
   assert.equal(activeCriticalAlert(s).id, 'a-3');
-  s = applyUpdate(s, { type: 'dismiss-alert', id: 'a-3' });
+  assert.deepEqual(openCriticalAlerts(s).map((a) => a.id), ['a-3', 'a-1'], 'newest first: "+1 more"');
+  s = applyUpdate(s, { type: 'ack-local', ids: ['a-3'] });
   assert.equal(activeCriticalAlert(s).id, 'a-1', 'an older unacknowledged one shows next');
-  s = applyUpdate(s, { type: 'dismiss-alert', id: 'a-1' });
+  s = applyUpdate(s, { type: 'ack-local', ids: ['a-1'] });
   assert.equal(activeCriticalAlert(s), null);
+  assert.equal(openAlertCount(s), 1, 'the warning is still open');
+});
+
+test('acknowledged alerts come from Rust; the local acknowledgement only shows it early', () => {
+  const al = (id, severity) => ({ id, severity, title: `T${id}`, message: 'm', createdAt: at(1) });
+  let s = fresh({
+    alerts: [al('a-1', 'critical'), al('a-2', 'warning'), al('a-3', 'info'), { id: 'a-4', severity: 'bogus' }],
+    acknowledgedAlerts: ['a-2'],
+  });
+  assert.equal(s.alerts[3].severity, 'info', 'an unknown severity is shown as info');
+  assert.equal(openAlertCount(s), 3);
+  assert.deepEqual(alertsNewestFirst(s).map((a) => a.id), ['a-4', 'a-3', 'a-2', 'a-1']);
+  assert.deepEqual(alertsNewestFirst(s, 'warning').map((a) => a.id), ['a-2']);
+  assert.equal(applyUpdate(s, { type: 'ack-local', ids: ['nope'] }), s, 'unknown ids change nothing');
+  s = applyUpdate(s, { type: 'ack-local', all: true });
+  assert.equal(openAlertCount(s), 0);
+  // Rust answers with its own set: that is what stays.
+  s = applyUpdate(s, { type: 'acknowledged', ids: ['a-1', 'a-2'] });
+  assert.deepEqual(s.acknowledgedAlerts, ['a-1', 'a-2']);
+  assert.equal(openAlertCount(s), 2);
+  assert.equal(applyUpdate(s, { type: 'acknowledged', ids: ['a-1', 'a-2'] }), s);
+});
+
+test('notifications filter by severity and search title, body and module, newest first', () => {
+  let s = fresh();
+  s = applyAll(s, [
+    ev('notification:new', notif(1, { title: 'Payroll approved', severity: 'info', module: 'hr' })),
+    ev('notification:new', notif(2, { title: 'Disk almost full', body: 'Volume /data at 91%', severity: 'warning' })),
+    ev('notification:new', notif(3, { title: 'Card payments failing', severity: 'error', module: 'finance' })),
+    ev('notification:new', notif(4, { title: 'disk cleaned', severity: 'info' })),
+  ]);
+  const ids = (r) => r.items.map((n) => n.seq);
+  assert.deepEqual(ids(filterNotifications(s)), [4, 3, 2, 1]);
+  assert.deepEqual(ids(filterNotifications(s, { severity: 'warning' })), [2]);
+  assert.deepEqual(ids(filterNotifications(s, { query: 'DISK' })), [4, 2], 'case-insensitive');
+  assert.deepEqual(ids(filterNotifications(s, { query: '/data' })), [2], 'in the body');
+  assert.deepEqual(ids(filterNotifications(s, { query: 'finance' })), [3], 'by module name');
+  assert.deepEqual(ids(filterNotifications(s, { severity: 'info', query: 'disk' })), [4]);
+  const r = filterNotifications(s, {}, 2);
+  assert.deepEqual([ids(r), r.matched], [[4, 3], 4], 'capped, with the full count');
 });
 
 test('connection and source messages replace those parts; identical ones change nothing', () => {
@@ -216,12 +261,13 @@ test('connection:status keeps the server info', () => {
   assert.equal(s.serverInfo.serverVersion, '1.2.3');
 });
 
-test('resync replaces everything but keeps local settings and dismissed alerts', () => {
+test('resync replaces everything (acknowledged alerts too) but keeps local settings', () => {
   let s = fresh({}, { server: 'http://x', hasToken: false, dnd: 'on', notifyThreshold: 'info', startAtLogin: true });
   s = applyAll(s, [
     ev('notification:new', notif(1)),
     ev('kpi:update:hr', moduleKpis('hr', { a: 1 }, 1)),
-    { type: 'dismiss-alert', id: 'a-9' },
+    ev('alert:system', { id: 'a-9', severity: 'critical', title: 't', message: 'm', createdAt: at(1) }),
+    { type: 'ack-local', ids: ['a-9'] },
   ]);
   s = applyUpdate(s, {
     type: 'resync',
@@ -240,7 +286,7 @@ test('resync replaces everything but keeps local settings and dismissed alerts',
   assert.equal(unreadCount(s), 1);
   assert.equal(s.connection.state, 'live');
   assert.equal(s.settings.dnd, 'on');
-  assert.deepEqual(s.dismissedAlerts, ['a-9']);
+  assert.deepEqual(s.acknowledgedAlerts, [], "Rust's set replaces the local one");
 });
 
 test('settings message replaces settings', () => {
@@ -286,18 +332,6 @@ test('server data replaces demo values whatever their time, and no demo point st
   // From then on the usual rules hold: older server data is a repeat.
   const older = applyUpdate(s, ev('kpi:update:finance', moduleKpis('finance', { revenue: 1 }, 4)));
   assert.equal(older, s);
-});
-
-test('the dismissed alerts come from Rust: a `dismissed` message replaces the local set', () => {
-  const crit = (id) => ({ id, severity: 'critical', title: id, message: '', createdAt: at(1) });
-  let s = fresh({ alerts: [crit('a-1'), crit('a-2')] });
-  assert.equal(activeCriticalAlert(s).id, 'a-2');
-  s = applyUpdate(s, { type: 'dismiss-alert', id: 'a-2' });
-  assert.equal(activeCriticalAlert(s).id, 'a-1');
-  const s2 = applyUpdate(s, { type: 'dismissed', ids: ['a-2', 'a-1'] });
-  assert.equal(activeCriticalAlert(s2), null);
-  assert.equal(applyUpdate(s2, { type: 'dismissed', ids: ['a-2', 'a-1'] }), s2, 'the same set: no redraw');
-  assert.equal(applyUpdate(s2, { type: 'dismissed', ids: 'nope' }), s2);
 });
 
 test('a resync (sent on every return to Live) keeps the dashboard history, unless it was demo', () => {

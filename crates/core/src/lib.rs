@@ -19,5 +19,5 @@ pub use notifier::{
     run_alerts, spawn_alerts, AlertsTask, DesktopNotifier, Notifier, PolicySettings,
     RecordingNotifier,
 };
-pub use store::{ConnectionState, DataSource, State, Store, TransportKind, Update};
+pub use store::{AlertAck, ConnectionState, DataSource, State, Store, TransportKind, Update};
 pub use supervisor::{Client, ClientConfig, Command, TransportMode};

@@ -5,7 +5,7 @@
 //! history) is unit-tested without a server. [`Store`] wraps it for sharing
 //! between the supervisor, the cache writer and the UI bridge.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -166,8 +166,12 @@ pub struct State {
     pub unread_count: u64,
     /// Highest `seq` seen: the catch-up point.
     pub last_seq: u64,
-    /// Recent alerts, oldest first.
+    /// Recent alerts, oldest first: the alert history the window shows.
     pub alerts: VecDeque<Alert>,
+    /// Ids of the kept [`State::alerts`] the user has acknowledged (dismissed).
+    /// Bounded with them: an alert that falls out of the history leaves it.
+    #[serde(default)]
+    pub acknowledged_alerts: BTreeSet<String>,
     /// Mark-read requests not yet acknowledged by the server.
     pub outbox: Vec<MarkRead>,
     /// Connection state.
@@ -206,6 +210,18 @@ pub enum Update {
     /// server's store replaced the notifications. A copy that merged updates by its own rules
     /// (newest-wins, sparklines) is then exactly Rust's again.
     Reset(Box<State>),
+    /// The user acknowledged alerts: every acknowledged id now kept, sorted.
+    AlertsAcknowledged(Vec<String>),
+}
+
+/// Which alerts to acknowledge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AlertAck {
+    /// These ids (unknown ones are ignored).
+    Ids(Vec<String>),
+    /// Every alert kept.
+    All,
 }
 
 impl State {
@@ -219,6 +235,7 @@ impl State {
             unread_count: 0,
             last_seq: 0,
             alerts: VecDeque::new(),
+            acknowledged_alerts: BTreeSet::new(),
             outbox: Vec::new(),
             connection: ConnectionState::Connecting {
                 server: server.to_string(),
@@ -463,10 +480,49 @@ impl State {
         self.mark_server(now, &mut out);
         self.alerts.push_back(a.clone());
         while self.alerts.len() > MAX_ALERTS {
-            self.alerts.pop_front();
+            if let Some(old) = self.alerts.pop_front() {
+                self.acknowledged_alerts.remove(&old.id);
+            }
         }
         out.push(Update::Event(ServerEvent::AlertSystem(a)));
         out
+    }
+
+    /// Acknowledge alerts (the user dismissed them). Only kept alerts can be
+    /// acknowledged; returns an update when the acknowledged set grew.
+    pub fn acknowledge_alerts(&mut self, ack: &AlertAck) -> Vec<Update> {
+        let before = self.acknowledged_alerts.len();
+        for a in &self.alerts {
+            let hit = match ack {
+                AlertAck::All => true,
+                AlertAck::Ids(ids) => ids.iter().any(|id| id == &a.id),
+            };
+            if hit {
+                self.acknowledged_alerts.insert(a.id.clone());
+            }
+        }
+        if self.acknowledged_alerts.len() == before {
+            return Vec::new();
+        }
+        vec![Update::AlertsAcknowledged(
+            self.acknowledged_alerts.iter().cloned().collect(),
+        )]
+    }
+
+    /// Kept alerts the user has not acknowledged yet, oldest first.
+    pub fn unacknowledged_alerts(&self) -> impl DoubleEndedIterator<Item = &Alert> {
+        self.alerts
+            .iter()
+            .filter(|a| !self.acknowledged_alerts.contains(&a.id))
+    }
+
+    /// The newest critical alert the user has not acknowledged: what the
+    /// window's banner leads with and what marks the tray icon. The one
+    /// notion of an unseen critical alert.
+    pub fn unseen_critical(&self) -> Option<&Alert> {
+        self.unacknowledged_alerts()
+            .rev()
+            .find(|a| a.severity == pulseboard_protocol::AlertSeverity::Critical)
     }
 
     /// Apply any server event.
@@ -793,6 +849,47 @@ mod tests {
         };
         assert!(!s.apply_alert(a.clone(), t(0)).is_empty());
         assert!(s.apply_alert(a, t(0)).is_empty());
+    }
+
+    fn alert(id: &str, severity: pulseboard_protocol::AlertSeverity) -> Alert {
+        Alert {
+            id: id.into(),
+            severity,
+            title: format!("title {id}"),
+            message: "m".into(),
+            created_at: t(0),
+        }
+    }
+
+    #[test]
+    fn alerts_are_acknowledged_by_id_or_all_and_stay_bounded() {
+        use pulseboard_protocol::AlertSeverity::{Critical, Info, Warning};
+        let mut s = State::empty("x");
+        s.apply_alert(alert("a-1", Critical), t(0));
+        s.apply_alert(alert("a-2", Warning), t(0));
+        s.apply_alert(alert("a-3", Info), t(0));
+        let u = s.acknowledge_alerts(&AlertAck::Ids(vec!["a-2".into(), "nope".into()]));
+        assert_eq!(u, vec![Update::AlertsAcknowledged(vec!["a-2".into()])]);
+        let open: Vec<&str> = s.unacknowledged_alerts().map(|a| a.id.as_str()).collect();
+        assert_eq!(open, vec!["a-1", "a-3"], "the others stay open");
+        assert!(
+            s.acknowledge_alerts(&AlertAck::Ids(vec!["a-2".into()]))
+                .is_empty(),
+            "acknowledging twice changes nothing"
+        );
+        s.acknowledge_alerts(&AlertAck::All);
+        assert_eq!(s.unacknowledged_alerts().count(), 0);
+        assert_eq!(s.alerts.len(), 3, "history keeps acknowledged alerts");
+        for i in 0..MAX_ALERTS {
+            s.apply_alert(alert(&format!("b-{i}"), Info), t(0));
+        }
+        assert_eq!(s.alerts.len(), MAX_ALERTS);
+        assert!(
+            s.acknowledged_alerts.is_empty(),
+            "acknowledgements leave with their alerts"
+        );
+        let v = serde_json::to_value(&s).unwrap();
+        assert!(v["acknowledgedAlerts"].is_array());
     }
 
     #[test]

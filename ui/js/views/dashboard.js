@@ -1,7 +1,7 @@
 // Dashboard view: 6 summary cards and 4 top KPIs, with their own last update.
 
 import { el, kpiNodes, reconcile, setText } from '../dom.js';
-import { formatTime } from '../state.js';
+import { cardDecimals, formatRelative, formatWhen, isStale } from '../state.js';
 
 /** Tiles kept per container and KPI key, updated in place (see kpiNodes). */
 const tiles = new WeakMap();
@@ -13,13 +13,21 @@ function tileMaker(cls, sparkOpts) {
     const top = el('div', 'tile-top');
     top.append(nodes.label, nodes.delta);
     card.append(top, nodes.value, nodes.spark);
+    card.tabIndex = 0;
     return {
       node: card,
-      update(kpi, history) {
-        const status = nodes.update(kpi, history[kpi.key], `kpi-dashboard-${kpi.key}`);
+      update(kpi, ctx) {
+        const status = nodes.update(
+          kpi,
+          ctx.history[kpi.key],
+          `kpi-dashboard-${kpi.key}`,
+          ctx.decimals[kpi.key],
+        );
         const c = `card ${cls} status-${status}`;
         if (card.className !== c) card.className = c;
         if (card.dataset.key !== kpi.key) card.dataset.key = kpi.key;
+        const words = nodes.describe();
+        if (card.getAttribute('aria-label') !== words) card.setAttribute('aria-label', words);
       },
     };
   };
@@ -31,15 +39,23 @@ function renderTiles(container, kpis, cls, sparkOpts, history) {
     cache = new Map();
     tiles.set(container, cache);
   }
-  reconcile(container, cache, kpis, (k) => k.key, tileMaker(cls, sparkOpts), history);
+  const ctx = { history, decimals: cardDecimals(kpis) };
+  reconcile(container, cache, kpis, (k) => k.key, tileMaker(cls, sparkOpts), ctx);
 }
 
 /**
  * Render the dashboard section (`root` is the view's <section>). Redraws only
  * when the dashboard object changed since `prev`.
  */
-export function renderDashboard(root, state, prev) {
-  if (prev && prev.dashboard === state.dashboard && prev.dashboardHistory === state.dashboardHistory) {
+export function renderDashboard(root, state, prev, nowMs = Date.now()) {
+  const stale = isStale(state.connection);
+  root.classList.toggle('is-stale', stale);
+  if (
+    prev &&
+    prev.dashboard === state.dashboard &&
+    prev.dashboardHistory === state.dashboardHistory &&
+    isStale(prev.connection) === stale
+  ) {
     return;
   }
   const summary = root.querySelector('#dashboard-summary');
@@ -58,6 +74,8 @@ export function renderDashboard(root, state, prev) {
   const history = state.dashboardHistory || {};
   renderTiles(summary, d.summary, 'summary-card', { width: 120, height: 24 }, history);
   renderTiles(top, d.topKpis, 'top-card', { width: 200, height: 40 }, history);
-  setText(updated, formatTime(d.updatedAt));
+  const rel = formatRelative(d.updatedAt, nowMs);
+  const at = formatWhen(d.updatedAt, nowMs);
+  setText(updated, rel === at ? at : `${at} · ${rel}`);
   if (d.updatedAt) updated.dateTime = d.updatedAt;
 }

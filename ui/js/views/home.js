@@ -1,7 +1,17 @@
 // Home view: one card per module with its KPIs, sparklines and last update.
 
 import { el, kpiNodes, reconcile, setText } from '../dom.js';
-import { MODULES, MODULE_LABELS, formatTime, worstStatus } from '../state.js';
+import {
+  MODULES,
+  MODULE_LABELS,
+  cardDecimals,
+  formatClock,
+  formatRelative,
+  formatTime,
+  formatWhen,
+  isStale,
+  worstStatus,
+} from '../state.js';
 
 const cardsByRoot = new WeakMap();
 
@@ -25,11 +35,13 @@ function createCards(root) {
     const time = el('time', 'last-updated', '—');
     time.dataset.testid = `last-updated-${m}`;
     time.id = `last-updated-${m}`;
-    foot.append('Last updated ', time);
+    const ago = el('span', 'ago');
+    ago.dataset.testid = `updated-ago-${m}`;
+    foot.append('Last updated ', time, ago);
 
     card.append(head, list, foot);
     root.appendChild(card);
-    cards[m] = { card, health, list, time, rows: new Map() };
+    cards[m] = { card, health, list, time, ago, rows: new Map() };
   }
   return cards;
 }
@@ -49,54 +61,88 @@ function healthText(kpis) {
 function kpiRow(module) {
   const nodes = kpiNodes({ width: 120, height: 28 });
   const row = el('li', 'kpi-row');
+  // Focusable, so a cut name and the full value are reachable by keyboard:
+  // focus shows the whole name, and the row's label says everything.
+  row.tabIndex = 0;
   row.append(nodes.label, nodes.spark, nodes.value, nodes.delta);
   return {
     node: row,
-    update(kpi, history) {
-      const status = nodes.update(kpi, history[kpi.key], `kpi-${module}-${kpi.key}`);
+    update(kpi, ctx) {
+      const status = nodes.update(
+        kpi,
+        ctx.history[kpi.key],
+        `kpi-${module}-${kpi.key}`,
+        ctx.decimals[kpi.key],
+      );
       const cls = `kpi-row status-${status}`;
       if (row.className !== cls) row.className = cls;
       if (row.dataset.key !== kpi.key) row.dataset.key = kpi.key;
+      const words = nodes.describe();
+      if (row.getAttribute('aria-label') !== words) row.setAttribute('aria-label', words);
     },
   };
 }
 
-function renderModule(refs, module, view) {
+function renderModule(refs, module, view, stale, nowMs) {
   if (!view) {
     refs.rows.clear();
     refs.list.replaceChildren(el('li', 'kpi-empty', 'No data yet'));
     setText(refs.time, '—');
+    setText(refs.ago, '');
     return;
   }
   const kpis = view.latest.kpis;
   const worst = worstStatus(kpis);
-  const cardClass = `card module-card status-${worst}`;
+  const cardClass = `card module-card status-${worst}${stale ? ' is-stale' : ''}`;
   if (refs.card.className !== cardClass) refs.card.className = cardClass;
-  const healthClass = `health health-${worst}`;
+  // Offline or refused: the last known health, marked as such.
+  const healthClass = `health health-${stale ? 'stale' : worst}`;
   if (refs.health.className !== healthClass) refs.health.className = healthClass;
-  setText(refs.health, healthText(kpis));
+  const asOf = formatWhen(view.latest.updatedAt, nowMs);
+  setText(refs.health, stale ? `${healthText(kpis)} as of ${asOf}` : healthText(kpis));
   // Rows are kept per KPI key and updated in place (see kpiNodes).
-  reconcile(refs.list, refs.rows, kpis, (k) => k.key, () => kpiRow(module), view.history || {});
-  setText(refs.time, formatTime(view.latest.updatedAt));
-  if (view.latest.updatedAt && refs.time.dateTime !== view.latest.updatedAt) {
-    refs.time.dateTime = view.latest.updatedAt;
-  }
+  const ctx = { history: view.history || {}, decimals: cardDecimals(kpis) };
+  reconcile(refs.list, refs.rows, kpis, (k) => k.key, () => kpiRow(module), ctx);
+  renderTime(refs, view, nowMs);
+}
+
+function renderTime(refs, view, nowMs) {
+  const at = view.latest.updatedAt;
+  const whenText = formatWhen(at, nowMs);
+  // Today: the time to the second; another day: the date too.
+  setText(refs.time, whenText.includes(',') ? whenText : formatTime(at));
+  if (at && refs.time.dateTime !== at) refs.time.dateTime = at;
+  const rel = formatRelative(at, nowMs);
+  setText(refs.ago, rel === '—' || rel === whenText ? '' : ` · ${rel}`);
+  if (refs.time.title !== formatClock(at)) refs.time.title = new Date(at).toString();
 }
 
 /**
  * Render the module cards into `root`. Only modules whose data changed since
  * `prev` (by reference) are redrawn.
  */
-export function renderHome(root, state, prev) {
+export function renderHome(root, state, prev, nowMs = Date.now()) {
   let cards = cardsByRoot.get(root);
   const first = !cards;
   if (first) {
     cards = createCards(root);
     cardsByRoot.set(root, cards);
   }
+  const stale = isStale(state.connection);
+  const staleChanged = !prev || isStale(prev.connection) !== stale;
   for (const m of MODULES) {
     const view = state.modules[m];
-    if (!first && prev && prev.modules[m] === view) continue;
-    renderModule(cards[m], m, view);
+    if (!first && !staleChanged && prev && prev.modules[m] === view) continue;
+    renderModule(cards[m], m, view, stale, nowMs);
+  }
+}
+
+/** Move the relative times on ("3 min ago"); cheap, for a slow timer. */
+export function tickHome(root, state, nowMs = Date.now()) {
+  const cards = cardsByRoot.get(root);
+  if (!cards) return;
+  for (const m of MODULES) {
+    const view = state.modules[m];
+    if (view) renderTime(cards[m], view, nowMs);
   }
 }

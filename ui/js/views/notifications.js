@@ -1,14 +1,17 @@
 // Notification panel: newest first, capped, keyed so only changed items are rebuilt.
 
-import { el, setText } from '../dom.js';
+import { appendLinked, el, setText } from '../dom.js';
 import {
   MAX_RENDERED_NOTIFICATIONS,
   MODULE_LABELS,
+  filterNotifications,
   formatTime,
-  notificationsNewestFirst,
   parseTime,
   unreadCount,
 } from '../state.js';
+
+/** Bodies longer than this are clamped to a few lines with "Show more". */
+export const CLAMP_CHARS = 160;
 
 const SEVERITY_LABELS = { info: 'Info', success: 'Success', warning: 'Warning', error: 'Error' };
 const dateFmt = new Intl.DateTimeFormat('en-US', { month: 'short', day: 'numeric' });
@@ -42,7 +45,23 @@ function item(n, nowMs) {
   meta.append(time);
   if (!n.read) meta.append(el('span', 'sr-only', ', unread'));
 
-  body.append(meta, el('p', 'n-title', n.title), el('p', 'n-text', n.body));
+  const title = appendLinked(el('p', 'n-title'), n.title);
+  title.dir = 'auto';
+  const text = appendLinked(el('p', 'n-text'), n.body);
+  text.dir = 'auto';
+  body.append(meta, title, text);
+  if (n.body.length > CLAMP_CHARS || n.body.split('\n').length > 3) {
+    // Clamped; the detail (the whole text) opens in place.
+    text.classList.add('clamp');
+    text.id = `n-text-${n.id}`;
+    const more = el('button', 'link-btn', 'Show more');
+    more.type = 'button';
+    more.dataset.testid = 'notification-more';
+    more.dataset.toggle = n.id;
+    more.setAttribute('aria-expanded', 'false');
+    more.setAttribute('aria-controls', text.id);
+    body.append(more);
+  }
   li.append(body);
 
   if (!n.read) {
@@ -58,25 +77,42 @@ function item(n, nowMs) {
   return li;
 }
 
-/** Wire the list's buttons once (event delegation). */
-export function bindNotifications(root, { onMarkRead, onMarkAllRead }) {
+/** Wire the list's buttons once (event delegation). `onFilter()` redraws. */
+export function bindNotifications(root, { onMarkRead, onMarkAllRead, onFilter, fallbackFocus }) {
   const list = root.querySelector('#notification-list');
-  list.tabIndex = -1;
   list.addEventListener('click', (e) => {
+    const toggle = e.target instanceof Element ? e.target.closest('button[data-toggle]') : null;
+    if (toggle && list.contains(toggle)) {
+      const open = toggle.getAttribute('aria-expanded') !== 'true';
+      toggle.setAttribute('aria-expanded', String(open));
+      toggle.textContent = open ? 'Show less' : 'Show more';
+      const text = toggle.closest('li').querySelector('.n-text');
+      text.classList.toggle('clamp', !open);
+      return;
+    }
     const btn = e.target instanceof Element ? e.target.closest('button[data-id]') : null;
     if (!btn || !list.contains(btn)) return;
     const li = btn.closest('li');
-    // Keep keyboard focus in the list when the button goes away.
-    const next = li && (li.nextElementSibling || li.previousElementSibling);
+    // Keep keyboard focus in the list when the button goes away, without
+    // scrolling the list.
+    let next = li && li.nextElementSibling;
+    while (next && !next.querySelector('button[data-id]')) next = next.nextElementSibling;
+    const nextId = next ? next.dataset.id : null;
     onMarkRead(btn.dataset.id);
     requestAnimationFrame(() => {
       requestAnimationFrame(() => {
-        const target = next && next.isConnected ? next.querySelector('button[data-id]') : null;
-        (target || list).focus();
+        if (document.activeElement && document.activeElement !== document.body && document.activeElement.isConnected) {
+          return;
+        }
+        const target = nextId ? list.querySelector(`li[data-id="${CSS.escape(nextId)}"] button[data-id]`) : null;
+        if (target) target.focus({ preventScroll: true });
+        else fallbackFocus();
       });
     });
   });
   root.querySelector('#mark-all-read').addEventListener('click', () => onMarkAllRead());
+  root.querySelector('#notification-filter').addEventListener('change', () => onFilter());
+  root.querySelector('#notification-search').addEventListener('input', () => onFilter());
 }
 
 /** Update the unread badge (count; hidden at 0). */
@@ -94,22 +130,34 @@ export function renderBadge(badge, state) {
 export function renderNotifications(root, state, prev, nowMs = Date.now()) {
   const unread = unreadCount(state);
   const total = state.notifications.length;
-  setText(
-    root.querySelector('#notification-summary'),
-    total === 0
-      ? 'No notifications'
-      : `${unread} unread of ${total}${total > MAX_RENDERED_NOTIFICATIONS ? ` (showing the latest ${MAX_RENDERED_NOTIFICATIONS})` : ''}`,
+  const severity = root.querySelector('#notification-filter').value || 'all';
+  const query = root.querySelector('#notification-search').value || '';
+  const filtered = severity !== 'all' || query.trim() !== '';
+  const { items: shown, matched } = filterNotifications(
+    state,
+    { severity, query },
+    MAX_RENDERED_NOTIFICATIONS,
   );
-  root.querySelector('#mark-all-read').disabled = unread === 0;
-  if (prev && prev.notifications === state.notifications) return;
-
+  let summary;
+  if (total === 0) summary = 'No notifications';
+  else {
+    summary = `${unread} unread of ${total}`;
+    if (filtered) summary += ` · ${matched} match${matched === 1 ? '' : 'es'}`;
+    if (matched > MAX_RENDERED_NOTIFICATIONS) summary += ` (showing the latest ${MAX_RENDERED_NOTIFICATIONS})`;
+  }
+  setText(root.querySelector('#notification-summary'), summary);
+  // Stays focusable when there is nothing to mark, so Enter never drops focus.
+  root.querySelector('#mark-all-read').setAttribute('aria-disabled', String(unread === 0));
+  const key = `${severity}\u0000${query}`;
   const list = root.querySelector('#notification-list');
+  if (prev && prev.notifications === state.notifications && list.dataset.filter === key) return;
+  list.dataset.filter = key;
+
   let byId = cache.get(list);
   if (!byId) {
     byId = new Map();
     cache.set(list, byId);
   }
-  const shown = notificationsNewestFirst(state, MAX_RENDERED_NOTIFICATIONS);
   const keep = new Set();
   const nodes = shown.map((n) => {
     keep.add(n.id);
@@ -139,5 +187,6 @@ export function renderNotifications(root, state, prev, nowMs = Date.now()) {
     list.removeChild(cursor);
     cursor = next;
   }
-  root.querySelector('#notification-empty').hidden = nodes.length > 0;
+  root.querySelector('#notification-empty').hidden = total > 0;
+  root.querySelector('#notification-nomatch').hidden = !(total > 0 && nodes.length === 0);
 }

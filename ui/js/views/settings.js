@@ -93,6 +93,7 @@ export function bindSettings(root, actions) {
       return;
     }
     f.server.removeAttribute('aria-invalid');
+    f.server.removeAttribute('aria-errormessage');
     f.save.disabled = true;
     showStatus(f, 'Saving…', '');
     try {
@@ -101,7 +102,14 @@ export function bindSettings(root, actions) {
       fillSettings(root, saved);
       showStatus(f, 'Saved.', 'ok');
     } catch (err) {
-      showStatus(f, `Could not save: ${actions.errorText(err)}`, 'error');
+      const text = actions.errorText(err);
+      showStatus(f, `Could not save: ${text}`, 'error');
+      // Point at the field at fault; whatever else was typed (the token) stays.
+      if (/^server\b/i.test(text)) {
+        f.server.setAttribute('aria-invalid', 'true');
+        f.server.setAttribute('aria-errormessage', 'settings-status');
+        f.server.focus();
+      }
     } finally {
       f.save.disabled = false;
     }

@@ -1,0 +1,1715 @@
+//! "A window people read at a glance" (issue #15): the real Pulseboard app in
+//! its real WebKitGTK webview, driven through tauri-driver + WebKitWebDriver
+//! under Xvfb, against a real pulseboard-server on 127.0.0.1, at the sizes
+//! people use (800x600, 1280x800, 1920x1080), light and dark, mouse and
+//! keyboard. Screenshots go to `test-artifacts/glance-*.png`.
+//!
+//! Needs what `tests/webview.rs` needs (scripts/test.sh installs it).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const TOKEN: &str = "e2e-token";
+/// Upper bound for anything awaited; a first debug WebKit start is slow.
+const WAIT: Duration = Duration::from_secs(60);
+/// The virtual screen holds the largest window size tested.
+const SCREEN: &str = "1920x1080x24";
+/// Window sizes people use.
+const SIZES: [(u32, u32); 3] = [(800, 600), (1280, 800), (1920, 1080)];
+
+/// One app at a time: each brings an X server and WebKit processes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn repo() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn app_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let p = target.join("debug/pulseboard");
+    assert!(
+        p.exists(),
+        "{} missing: build with `cargo build -p pulseboard`",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A pulseboard-server on 127.0.0.1:0 with a temp database.
+struct Server {
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
+        config.simulator = false;
+        config.token = Some(TOKEN.into());
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            pulseboard_server::run(listener, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Server {
+            url,
+            stop: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    async fn http(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let resp = reqwest::Client::new()
+            .request(method, format!("{}{}", self.url, path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("http");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    async fn alert(&self, severity: &str, title: &str, message: &str) -> Value {
+        self.http(
+            reqwest::Method::POST,
+            "/api/alerts",
+            json!({"title": title, "message": message, "severity": severity}),
+        )
+        .await
+    }
+
+    async fn notify(&self, severity: &str, title: &str, body: &str) {
+        self.http(
+            reqwest::Method::POST,
+            "/api/notifications",
+            json!({"title": title, "body": body, "severity": severity}),
+        )
+        .await;
+    }
+
+    async fn kpis(&self, module: &str, kpis: Value) {
+        self.http(
+            reqwest::Method::PUT,
+            &format!("/api/kpis/{module}"),
+            json!({ "kpis": kpis }),
+        )
+        .await;
+    }
+}
+
+/// tauri-driver under its own Xvfb (1920x1080) and D-Bus session, with
+/// private XDG dirs; `dark` starts the app with GTK's dark theme, which
+/// WebKitGTK turns into `prefers-color-scheme: dark`.
+struct Driver {
+    xvfb: pulseboard_e2e::Xvfb,
+    child: Child,
+    port: u16,
+    _dirs: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start(dark: bool) -> Driver {
+        for tool in [
+            "Xvfb",
+            "import",
+            "dbus-run-session",
+            "tauri-driver",
+            "WebKitWebDriver",
+        ] {
+            assert!(
+                pulseboard_e2e::have(tool),
+                "{tool} is missing: run scripts/test.sh, which installs it"
+            );
+        }
+        let xvfb = pulseboard_e2e::Xvfb::start_screen(SCREEN).expect("start Xvfb");
+        let dirs = tempfile::tempdir().unwrap();
+        // A stand-in browser: `xdg-open URL` writes the URL to `opened`, so
+        // a test sees what the app asked the desktop to open (and no real
+        // browser ever starts).
+        let bin = dirs.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let opener = bin.join("xdg-open");
+        std::fs::write(
+            &opener,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+                dirs.path().join("opened").display()
+            ),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&opener).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&opener, perms).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let port = free_port();
+        let native = free_port();
+        let mut cmd = xvfb.command(dirs.path(), "tauri-driver");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("PULSEBOARD_RETRY_MAX_MS", "1000")
+        .env("PATH", path)
+        .env(
+            "GTK_THEME",
+            if dark {
+                "Adwaita:dark"
+            } else {
+                "Adwaita:light"
+            },
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let child = cmd.spawn().expect("start tauri-driver");
+        Driver {
+            xvfb,
+            child,
+            port,
+            _dirs: dirs,
+        }
+    }
+
+    /// What the app asked the desktop to open, one URL a line.
+    fn opened(&self) -> String {
+        std::fs::read_to_string(self._dirs.path().join("opened")).unwrap_or_default()
+    }
+
+    /// Screenshot of the app window (`rect`: x, y, width, height), as a
+    /// person would see it, into `test-artifacts/glance-{name}.png`.
+    fn shot(&self, name: &str, rect: (i64, i64, i64, i64)) {
+        let dir = repo().join("test-artifacts");
+        let _ = std::fs::create_dir_all(&dir);
+        let out = dir.join(format!("glance-{name}.png"));
+        let (x, y, w, h) = rect;
+        let ok = Command::new("import")
+            .args(["-display", &self.xvfb.display, "-window", "root"])
+            .args(["-crop", &format!("{w}x{h}+{x}+{y}")])
+            .arg(&out)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("screenshot {name} failed");
+        }
+    }
+
+    async fn app(&self, args: &[&str]) -> Client {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app_binary(), "args": args}
+        }}});
+        let base = format!("http://127.0.0.1:{}", self.port);
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
+                Ok(resp) => {
+                    let v: Value = resp.json().await.expect("session answer");
+                    let sid = v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no session: {v}"))
+                        .to_string();
+                    return Client {
+                        http,
+                        base: format!("{base}/session/{sid}"),
+                    };
+                }
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("no WebDriver session: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let pg = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pg]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A W3C WebDriver session spoken over HTTP.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
+        let mut r = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        pulseboard_e2e::webdriver(r).await
+    }
+
+    /// Run `script` in the page (`arguments[i]` are `args`).
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Resize the window and wait until the page has the new width.
+    async fn size(&self, w: u32, h: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": w, "height": h})),
+        )
+        .await
+        .expect("resize the window");
+        wait_for(self, &format!("window {w}x{h}"), || async {
+            let v = self.js("return [innerWidth, innerHeight]", vec![]).await;
+            let iw = v[0].as_i64().unwrap_or(0);
+            (iw > 0 && (iw - w as i64).abs() <= 16).then_some(())
+        })
+        .await;
+        frames(self).await;
+    }
+
+    async fn rect(&self) -> (i64, i64, i64, i64) {
+        let r = self
+            .call(reqwest::Method::GET, "/window/rect", None)
+            .await
+            .expect("window rect");
+        let g = |k: &str| r[k].as_f64().unwrap_or(0.0) as i64;
+        (g("x").max(0), g("y").max(0), g("width"), g("height"))
+    }
+
+    /// Press keys (W3C key values, e.g. "\u{E004}" for Tab) one after another.
+    async fn keys(&self, keys: &[&str]) {
+        let mut actions = Vec::new();
+        for k in keys {
+            actions.push(json!({"type": "keyDown", "value": k}));
+            actions.push(json!({"type": "keyUp", "value": k}));
+        }
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await
+        .expect("key actions");
+    }
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// Wait (polling, with a deadline) until `check` gives a value.
+async fn wait_for<T, F, Fut>(_c: &Client, what: &str, check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: never happened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two animation frames: whatever was queued is drawn.
+async fn frames(c: &Client) {
+    let _ = c
+        .call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));", "args": []})),
+        )
+        .await;
+}
+
+/// Text of the first element matching `css` (None: no such element).
+async fn text_of(c: &Client, css: &str) -> Option<String> {
+    c.js(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+        vec![json!(css)],
+    )
+    .await
+    .as_str()
+    .map(|s| s.trim().to_string())
+}
+
+/// Wait until `css`'s text satisfies `ok`; returns it.
+async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let t = text_of(c, css).await;
+        match &t {
+            Some(t) if ok(t) => return t.clone(),
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: `{css}` never matched; last text {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Wait until the script `cond` (returning a boolean) is true.
+async fn wait_js(c: &Client, what: &str, cond: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if c.js(cond, vec![]).await == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: never true: {cond}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn pill(c: &Client, needle: &str) {
+    wait_text(c, "[data-testid=pill]", needle, |t| t.contains(needle)).await;
+}
+
+/// Click like a user: the element's own click().
+async fn click(c: &Client, css: &str) {
+    let found = c
+        .js(
+            "const e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true;",
+            vec![json!(css)],
+        )
+        .await;
+    assert_eq!(found, json!(true), "nothing to click at {css}");
+}
+
+/// Choose `value` in the `<select>` at `css` as a user would (fires change).
+async fn choose(c: &Client, css: &str, value: &str) {
+    c.js(
+        "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        vec![json!(css), json!(value)],
+    )
+    .await;
+}
+
+/// Type into the field at `css` (fires input).
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.js(
+        "const s = document.querySelector(arguments[0]); s.focus(); s.value = arguments[1]; s.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![json!(css), json!(text)],
+    )
+    .await;
+}
+
+async fn close(c: Client) {
+    let _ = c.call(reqwest::Method::DELETE, "", None).await;
+}
+
+/// One scenario: the serial lock, a server, a tauri-driver.
+struct Scene {
+    srv: Server,
+    driver: Driver,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Scene {
+    async fn new(dark: bool) -> Scene {
+        let serial = SERIAL.lock().await;
+        Scene {
+            srv: Server::start().await,
+            driver: Driver::start(dark),
+            _serial: serial,
+        }
+    }
+
+    async fn app(&self, token: &str) -> Client {
+        self.driver
+            .app(&["--server", &self.srv.url, "--token", token])
+            .await
+    }
+
+    /// The app, live, at `w`x`h`.
+    async fn live_app(&self, w: u32, h: u32) -> Client {
+        let c = self.app(TOKEN).await;
+        pill(&c, "Live").await;
+        c.size(w, h).await;
+        c
+    }
+
+    async fn shot(&self, c: &Client, name: &str) {
+        frames(c).await;
+        self.driver.shot(name, c.rect().await);
+    }
+
+    async fn end(mut self, c: Client) {
+        close(c).await;
+        self.srv.stop().await;
+    }
+}
+
+/// Page script: boxes of `css` elements (visible ones) that overlap another
+/// of the same list, as text (empty: none overlap).
+const OVERLAPS: &str = r#"
+const boxes = [...document.querySelectorAll(arguments[0])]
+  .map((e) => [e, e.getBoundingClientRect()])
+  .filter(([, r]) => r.width > 0 && r.height > 0);
+const bad = [];
+for (let i = 0; i < boxes.length; i++) {
+  for (let j = i + 1; j < boxes.length; j++) {
+    const [a, r] = boxes[i];
+    const [b, s] = boxes[j];
+    if (a.contains(b) || b.contains(a)) continue;
+    const w = Math.min(r.right, s.right) - Math.max(r.left, s.left);
+    const h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+    if (w > 0.5 && h > 0.5) bad.push(`${a.className}:${a.textContent} over ${b.className}:${b.textContent}`);
+  }
+}
+return bad.join('\n');
+"#;
+
+/// Page script: per KPI row, its parts overlapping each other or leaving the
+/// row, or a value cut (scrollWidth > clientWidth); text (empty: fine).
+const ROW_PROBLEMS: &str = r#"
+const bad = [];
+for (const row of document.querySelectorAll('.kpi-row, .summary-card, .top-card')) {
+  const rr = row.getBoundingClientRect();
+  if (rr.width === 0) continue;
+  const parts = [...row.querySelectorAll(':scope > .kpi-label, :scope > .spark, :scope > .kpi-value, :scope > .delta, :scope > .tile-top > .kpi-label, :scope > .tile-top > .delta')];
+  const rects = parts.map((p) => [p, p.getBoundingClientRect()]);
+  for (const [p, r] of rects) {
+    if (r.width === 0) continue;
+    if (r.left < rr.left - 0.5 || r.right > rr.right + 0.5) bad.push(`${row.dataset.key}: ${p.className} leaves its row`);
+  }
+  for (let i = 0; i < rects.length; i++) {
+    for (let j = i + 1; j < rects.length; j++) {
+      const [a, r] = rects[i];
+      const [b, s] = rects[j];
+      if (r.width === 0 || s.width === 0) continue;
+      const w = Math.min(r.right, s.right) - Math.max(r.left, s.left);
+      const h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+      if (w > 0.5 && h > 0.5) bad.push(`${row.dataset.key}: ${a.className} "${a.textContent}" overlaps ${b.className} "${b.textContent}"`);
+    }
+  }
+  const v = row.querySelector('.kpi-value');
+  if (v && v.scrollWidth > v.clientWidth + 1) bad.push(`${row.dataset.key}: value "${v.textContent}" is cut`);
+}
+return bad.join('\n');
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banner_says_how_many_more_and_dismiss_all_clears_them() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(800, 600).await;
+    // Ten alerts at once, seven of them critical; the newest is long, with a
+    // URL that has no place to break.
+    for i in 1..=6 {
+        sc.srv
+            .alert("critical", &format!("Disk {i} full"), "Free some space")
+            .await;
+    }
+    sc.srv
+        .alert("warning", "Certificate expires soon", "9 days left")
+        .await;
+    sc.srv
+        .alert("warning", "Queue growing", "1,200 jobs waiting")
+        .await;
+    sc.srv
+        .alert("info", "Maintenance tonight", "22:00-23:00")
+        .await;
+    let url = "https://status.example.com/incidents/2026-11-27/database-primary-failover-in-progress-see-runbook-section-4.2.1-for-the-manual-steps";
+    let long_title = format!("Primary database failed over; follow {url}");
+    let long_message = "The replica in eu-west-1 was promoted. ".repeat(12);
+    sc.srv.alert("critical", &long_title, &long_message).await;
+
+    wait_text(&c, "[data-testid=alert-more]", "+6 more", |t| {
+        t == "+6 more"
+    })
+    .await;
+    let title = text_of(&c, "#banner-title").await.unwrap_or_default();
+    assert!(title.contains("Primary database"), "newest shown: {title}");
+    // Bounded at 800x600 and nothing runs past its column.
+    let geo = c
+        .js(
+            r#"const b = document.querySelector('#alert-banner').getBoundingClientRect();
+               const body = document.querySelector('.banner-body').getBoundingClientRect();
+               const out = [...document.querySelectorAll('.banner-body *')]
+                 .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.right > body.right + 0.5 || e.scrollWidth > e.clientWidth + 1); })
+                 .map((e) => e.id || e.className);
+               return {height: b.height, windowHeight: innerHeight, out};"#,
+            vec![],
+        )
+        .await;
+    let h = geo["height"].as_f64().unwrap();
+    assert!(
+        h <= 150.0,
+        "banner is at most 150 px of a 600 px window, not {h}: {geo}"
+    );
+    assert_eq!(
+        geo["out"],
+        json!([]),
+        "nothing runs past the banner's column"
+    );
+    assert_eq!(
+        text_of(&c, "[data-testid=alerts-badge]").await.as_deref(),
+        Some("10"),
+        "every alert is open"
+    );
+    sc.shot(&c, "banner-800x600").await;
+
+    click(&c, "[data-testid=alert-dismiss-all]").await;
+    wait_js(
+        &c,
+        "banner gone",
+        "return document.querySelector('[data-testid=alert-banner]').hidden",
+    )
+    .await;
+    wait_text(&c, "[data-testid=alerts-badge]", "3 left open", |t| {
+        t == "3"
+    })
+    .await;
+    // Kept by Rust, not by the page: a reloaded page asks Rust again.
+    c.js("location.reload(); return true;", vec![]).await;
+    wait_js(
+        &c,
+        "page reloaded and state from Rust",
+        "return !!(window.__pulseboardStats && window.__pulseboardStats.startup.state > 0)",
+    )
+    .await;
+    frames(&c).await;
+    assert_eq!(
+        c.js(
+            "return document.querySelector('[data-testid=alert-banner]').hidden",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "dismissed alerts stay dismissed"
+    );
+    assert_eq!(
+        text_of(&c, "[data-testid=alerts-badge]").await.as_deref(),
+        Some("3")
+    );
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_view_lists_every_severity_with_time_and_acknowledgement() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    let crit = sc.srv.alert("critical", "Disk full", "/var at 100%").await;
+    sc.srv
+        .alert("warning", "Certificate expires soon", "9 days left")
+        .await;
+    sc.srv
+        .alert("info", "Maintenance tonight", "22:00-23:00")
+        .await;
+    click(&c, "[data-testid=nav-alerts]").await;
+    wait_js(
+        &c,
+        "three alerts listed",
+        "return document.querySelectorAll('[data-testid=alert-item]').length === 3",
+    )
+    .await;
+    let items = c
+        .js(
+            "return [...document.querySelectorAll('[data-testid=alert-item]')].map((li) => ({sev: li.dataset.severity, ack: li.dataset.acknowledged, text: li.innerText}))",
+            vec![],
+        )
+        .await;
+    let sevs: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sev"].as_str().unwrap())
+        .collect();
+    assert_eq!(sevs, ["info", "warning", "critical"], "newest first");
+    let hm = chrono::DateTime::parse_from_rfc3339(crit["createdAt"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Local)
+        .format("%H:%M")
+        .to_string();
+    let crit_text = items[2]["text"].as_str().unwrap();
+    assert!(
+        crit_text.to_lowercase().contains("critical")
+            && crit_text.contains(&hm)
+            && crit_text.contains("Open"),
+        "severity, time and state: {crit_text}"
+    );
+    sc.shot(&c, "alerts-view").await;
+
+    // Acknowledge the warning: it says so, the others stay open.
+    click(
+        &c,
+        "[data-testid=alert-item][data-severity=warning] [data-testid=alert-ack]",
+    )
+    .await;
+    wait_js(
+        &c,
+        "warning acknowledged",
+        "const li = document.querySelector('[data-testid=alert-item][data-severity=warning]'); return li.dataset.acknowledged === 'true' && li.innerText.includes('Acknowledged');",
+    )
+    .await;
+    wait_text(&c, "[data-testid=alerts-badge]", "2 open", |t| t == "2").await;
+    // Filter by severity.
+    choose(&c, "[data-testid=alert-filter]", "critical").await;
+    wait_js(
+        &c,
+        "only critical",
+        "const l = [...document.querySelectorAll('[data-testid=alert-item]')]; return l.length === 1 && l[0].dataset.severity === 'critical';",
+    )
+    .await;
+    choose(&c, "[data-testid=alert-filter]", "all").await;
+    // Acknowledge all: nothing open, no banner.
+    click(&c, "[data-testid=alert-ack-all]").await;
+    wait_js(
+        &c,
+        "all acknowledged",
+        "return [...document.querySelectorAll('[data-testid=alert-item]')].every((li) => li.dataset.acknowledged === 'true') && document.querySelector('[data-testid=alerts-badge]').hidden && document.querySelector('[data-testid=alert-banner]').hidden",
+    )
+    .await;
+    // The history and what was acknowledged survive a restart of the app
+    // (once the debounced cache write has them).
+    let cache = sc.driver._dirs.path().join("cache/pulseboard/state.json");
+    let deadline = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&cache)
+        .unwrap_or_default()
+        .contains(r#""acknowledgedAlerts":["a-1","a-2","a-3"]"#)
+    {
+        assert!(Instant::now() < deadline, "acknowledgements never cached");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    close(c).await;
+    let c = sc.app(TOKEN).await;
+    pill(&c, "Live").await;
+    click(&c, "[data-testid=nav-alerts]").await;
+    wait_js(
+        &c,
+        "history back after a restart, all acknowledged",
+        "const l = [...document.querySelectorAll('[data-testid=alert-item]')]; return l.length === 3 && l.every((li) => li.dataset.acknowledged === 'true') && document.querySelector('[data-testid=alert-banner]').hidden",
+    )
+    .await;
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_tiny_and_negative_kpis_are_drawn_without_overlap() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    sc.srv
+        .kpis(
+            "finance",
+            json!([
+                {"key": "revenue", "label": "Revenue", "value": 98765432110.0, "unit": "USD", "delta": 1234.5, "better": "up"},
+                {"key": "latency", "label": "Ledger write latency", "value": 0.000123, "unit": "ms", "delta": 0.0042, "better": "down"},
+                {"key": "cash_flow", "label": "Cash flow", "value": -4200.5, "unit": "USD", "delta": -12.3, "better": "up"},
+                {"key": "margin", "label": "Margin drift", "value": 0.0042, "unit": "%", "delta": -0.01},
+                {"key": "gen", "label": "Average report generation time per region", "value": 4, "unit": "s", "delta": 1.0},
+                {"key": "gen2", "label": "Slowest region", "value": 4.1, "unit": "s", "delta": 1.0}
+            ]),
+        )
+        .await;
+    let eight: Vec<Value> = (1..=8)
+        .map(|i| json!({"key": format!("k{i}"), "label": format!("People metric {i}"), "value": i * 100, "delta": 1.5}))
+        .collect();
+    sc.srv.kpis("hr", Value::Array(eight)).await;
+    sc.srv
+        .kpis(
+            "security",
+            json!([{"key": "threats", "label": "Threats blocked", "value": 15230, "delta": -0.3}]),
+        )
+        .await;
+    wait_text(&c, "[data-testid=kpi-finance-revenue]", "compact", |t| {
+        t == "$98.8B"
+    })
+    .await;
+    let full = c
+        .js(
+            "return document.querySelector('[data-testid=kpi-finance-revenue]').title",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        full,
+        json!("$98,765,432,110"),
+        "the full value in the tooltip"
+    );
+    for (key, want) in [
+        ("latency", "0.00012 ms"),
+        ("cash_flow", "-$4,201"),
+        ("margin", "0.0042%"),
+        ("gen", "4.0 s"),
+        ("gen2", "4.1 s"),
+    ] {
+        let t = text_of(&c, &format!("[data-testid=kpi-finance-{key}]"))
+            .await
+            .unwrap_or_default();
+        assert_eq!(t, want, "{key}");
+    }
+    let chip = text_of(&c, ".kpi-row[data-key=margin] .delta")
+        .await
+        .unwrap_or_default();
+    assert_eq!(chip, "▼ 0.010%", "a small real change is not 0.0%");
+
+    for (w, h) in SIZES {
+        c.size(w, h).await;
+        let problems = c.js(ROW_PROBLEMS, vec![]).await;
+        assert_eq!(problems, json!(""), "at {w}x{h}");
+        let cards = c.js(OVERLAPS, vec![json!(".module-card")]).await;
+        assert_eq!(cards, json!(""), "cards overlap at {w}x{h}");
+        // Eight KPIs make their own card tall, not their neighbour.
+        let heights = c
+            .js(
+                "const h = (m) => document.querySelector(`[data-testid=module-card-${m}]`).getBoundingClientRect().height; return [h('hr'), h('security')];",
+                vec![],
+            )
+            .await;
+        let (hr, sec) = (heights[0].as_f64().unwrap(), heights[1].as_f64().unwrap());
+        assert!(
+            sec < hr - 100.0,
+            "security ({sec} px) is not stretched to hr ({hr} px) at {w}x{h}"
+        );
+        sc.shot(&c, &format!("numbers-{w}x{h}")).await;
+    }
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_colours_follow_the_direction_that_is_good() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    sc.srv
+        .kpis(
+            "hr",
+            json!([
+                {"key": "attrition", "label": "Attrition", "value": 7.9, "unit": "%", "delta": 4.0, "better": "down"},
+                {"key": "headcount", "label": "Headcount", "value": 412, "delta": 2.5}
+            ]),
+        )
+        .await;
+    sc.srv
+        .kpis(
+            "finance",
+            json!([{"key": "expenses", "label": "Expenses", "value": 830000, "unit": "USD", "delta": -0.3, "better": "down"},
+                   {"key": "revenue", "label": "Revenue", "value": 1250000, "unit": "USD", "delta": -6.1, "better": "up"}]),
+        )
+        .await;
+    sc.srv
+        .kpis(
+            "security",
+            json!([{"key": "vulns", "label": "Vulnerabilities", "value": 11, "delta": 0, "better": "down"}]),
+        )
+        .await;
+    wait_text(&c, "[data-testid=kpi-security-vulns]", "11", |t| t == "11").await;
+    sc.srv
+        .kpis(
+            "security",
+            json!([{"key": "vulns", "label": "Vulnerabilities", "value": 20, "delta": 0, "better": "down"}]),
+        )
+        .await;
+    wait_text(&c, "[data-testid=kpi-security-vulns]", "20", |t| t == "20").await;
+    let colours = c
+        .js(
+            r#"const probe = (v) => { const s = document.createElement('span'); s.style.color = `var(${v})`; document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; };
+               const chip = (m, k) => { const d = document.querySelector(`[data-testid=module-card-${m}] .kpi-row[data-key=${k}] .delta`); return {color: getComputedStyle(d).color, text: d.textContent, label: d.getAttribute('aria-label') || ''}; };
+               return {good: probe('--up'), bad: probe('--down'), neutral: probe('--flat'),
+                       attrition: chip('hr', 'attrition'), headcount: chip('hr', 'headcount'),
+                       expenses: chip('finance', 'expenses'), revenue: chip('finance', 'revenue'), vulns: chip('security', 'vulns')};"#,
+            vec![],
+        )
+        .await;
+    assert_ne!(colours["good"], colours["bad"]);
+    assert_eq!(
+        colours["attrition"]["color"], colours["bad"],
+        "attrition up is bad news: {colours}"
+    );
+    assert_eq!(
+        colours["expenses"]["color"], colours["good"],
+        "expenses down is good news: {colours}"
+    );
+    assert_eq!(colours["revenue"]["color"], colours["bad"], "revenue down");
+    assert_eq!(
+        colours["headcount"]["color"], colours["neutral"],
+        "no direction given: neither: {colours}"
+    );
+    // 11 -> 20 with a stale zero delta is a real change, and says against what.
+    let v = &colours["vulns"];
+    assert!(
+        v["text"].as_str().unwrap().starts_with('▲')
+            && !v["text"].as_str().unwrap().contains(" 0%"),
+        "{v}"
+    );
+    assert_eq!(v["color"], colours["bad"], "more vulnerabilities is bad");
+    assert!(
+        v["label"].as_str().unwrap().contains("vs previous"),
+        "the chip says what it compares against: {v}"
+    );
+    assert!(
+        colours["attrition"]["label"]
+            .as_str()
+            .unwrap()
+            .contains("vs previous period"),
+        "{colours}"
+    );
+    sc.shot(&c, "colours").await;
+    sc.end(c).await;
+}
+
+/// Page script: what has focus, whether a person can see it.
+const FOCUS: &str = r#"
+const e = document.activeElement;
+if (!e || e === document.body || e === document.documentElement) return {lost: true};
+const r = e.getBoundingClientRect();
+const cs = getComputedStyle(e);
+const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== 'none';
+const onScreen = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+return {lost: false, id: e.id, testid: e.dataset.testid || '', cls: String(e.className), tag: e.tagName,
+        key: e.dataset.key || '', ring, onScreen, w: r.width, h: r.height};
+"#;
+
+/// Press Tab from the top of the page until focus comes back around; every
+/// stop must be a visible control with a visible focus ring. Returns the stops.
+async fn tab_walk(c: &Client, page: &str) -> Vec<Value> {
+    c.js(
+        "document.activeElement && document.activeElement.blur(); return true;",
+        vec![],
+    )
+    .await;
+    let mut seen: Vec<Value> = Vec::new();
+    let mut first: Option<Value> = None;
+    for step in 0..150 {
+        c.keys(&[TAB]).await;
+        let f = c.js(FOCUS, vec![]).await;
+        assert_eq!(
+            f["lost"],
+            json!(false),
+            "{page}, Tab {step}: focus lost after {seen:?}"
+        );
+        assert_eq!(
+            f["onScreen"],
+            json!(true),
+            "{page}, Tab {step}: focus off screen: {f}"
+        );
+        assert_eq!(
+            f["ring"],
+            json!(true),
+            "{page}, Tab {step}: no visible focus: {f}"
+        );
+        let id = json!([f["id"], f["key"], f["cls"]]);
+        if first.as_ref() == Some(&id) {
+            return seen;
+        }
+        if first.is_none() {
+            first = Some(id);
+        }
+        seen.push(f);
+    }
+    panic!("{page}: focus never came back around: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    sc.srv
+        .kpis(
+            "finance",
+            json!([{"key": "gen", "label": "Average report generation time per region and quarter", "value": 4.1, "unit": "s"}]),
+        )
+        .await;
+    for i in 1..=3 {
+        sc.srv.notify("info", &format!("Note {i}"), "body").await;
+    }
+    sc.srv.alert("critical", "Disk full", "/var at 100%").await;
+    wait_text(&c, "[data-testid=unread-badge]", "3 unread", |t| t == "3").await;
+
+    // Tab around the whole Overview: every stop is a visible control with a
+    // focus ring, until focus comes back to where it started.
+    let seen = tab_walk(&c, "Overview").await;
+    let has = |pred: &dyn Fn(&Value) -> bool| seen.iter().any(pred);
+    for nav in [
+        "nav-home",
+        "nav-dashboard",
+        "nav-alerts",
+        "nav-notifications",
+        "nav-settings",
+        "pill",
+        "alert-dismiss",
+    ] {
+        assert!(has(&|f| f["testid"] == nav), "{nav} reachable: {seen:?}");
+    }
+    let row = seen
+        .iter()
+        .find(|f| f["key"] == "gen")
+        .unwrap_or_else(|| panic!("the KPI row is reachable: {seen:?}"));
+    assert!(row["cls"].as_str().unwrap().contains("kpi-row"));
+    // Focused, the cut name shows whole (the keyboard's tooltip).
+    c.js(
+        "document.querySelector('.kpi-row[data-key=gen]').focus(); return true;",
+        vec![],
+    )
+    .await;
+    frames(&c).await;
+    let whole = c
+        .js(
+            "const t = document.querySelector('.kpi-row[data-key=gen] .kpi-label-text'); return t.scrollWidth <= t.clientWidth + 1 && t.getBoundingClientRect().height > 0;",
+            vec![],
+        )
+        .await;
+    assert_eq!(whole, json!(true), "the whole name shows on focus");
+    sc.shot(&c, "keyboard-kpi-focus").await;
+
+    // Every other view, walked the same way, reaches its own controls.
+    for (view, wanted) in [
+        ("dashboard", vec!["kpi-dashboard"]),
+        ("alerts", vec!["alert-filter", "alert-ack-all", "alert-ack"]),
+        (
+            "notifications",
+            vec![
+                "notification-filter",
+                "notification-search",
+                "mark-all-read",
+                "mark-read",
+            ],
+        ),
+        (
+            "settings",
+            vec!["set-server", "set-token", "settings-save", "reconnect"],
+        ),
+    ] {
+        click(&c, &format!("[data-testid=nav-{view}]")).await;
+        frames(&c).await;
+        let stops = tab_walk(&c, view).await;
+        for w in wanted {
+            assert!(
+                stops.iter().any(|f| f["testid"] == w
+                    || f["id"] == w
+                    || f["cls"].as_str().is_some_and(|cl| cl.contains("card"))
+                        && w == "kpi-dashboard"),
+                "{view}: {w} reachable by Tab: {stops:?}"
+            );
+        }
+    }
+    click(&c, "[data-testid=nav-home]").await;
+    frames(&c).await;
+
+    // Dismiss the banner with Enter: focus goes somewhere visible.
+    c.js(
+        "document.querySelector('[data-testid=alert-dismiss]').focus(); return true;",
+        vec![],
+    )
+    .await;
+    c.keys(&[ENTER]).await;
+    wait_js(
+        &c,
+        "banner gone",
+        "return document.querySelector('[data-testid=alert-banner]').hidden",
+    )
+    .await;
+    frames(&c).await;
+    let f = c.js(FOCUS, vec![]).await;
+    assert!(
+        f["lost"] == json!(false) && f["onScreen"] == json!(true) && f["ring"] == json!(true),
+        "after Dismiss: {f}"
+    );
+
+    // Notifications by keyboard: "Mark all read" with Enter keeps focus.
+    c.js(
+        "document.querySelector('[data-testid=nav-notifications]').focus(); return true;",
+        vec![],
+    )
+    .await;
+    c.keys(&[ENTER]).await;
+    wait_js(
+        &c,
+        "notifications shown",
+        "return !document.querySelector('#view-notifications').hidden",
+    )
+    .await;
+    let mut found = false;
+    for _ in 0..40 {
+        c.keys(&[TAB]).await;
+        let f = c.js(FOCUS, vec![]).await;
+        assert_eq!(f["lost"], json!(false));
+        if f["testid"] == "mark-all-read" {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "Mark all read is reachable by Tab");
+    c.keys(&[ENTER]).await;
+    wait_js(
+        &c,
+        "all read",
+        "return document.querySelector('[data-testid=unread-badge]').hidden",
+    )
+    .await;
+    frames(&c).await;
+    let f = c.js(FOCUS, vec![]).await;
+    assert!(
+        f["lost"] == json!(false) && f["onScreen"] == json!(true) && f["ring"] == json!(true),
+        "after Mark all read: {f}"
+    );
+    c.keys(&[TAB]).await;
+    let f = c.js(FOCUS, vec![]).await;
+    assert!(
+        f["lost"] == json!(false) && f["onScreen"] == json!(true),
+        "Tab after Mark all read finds a control: {f}"
+    );
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_filter_search_and_read_at_a_glance() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    sc.srv
+        .notify("info", "Payroll approved", "All 412 payslips sent.")
+        .await;
+    sc.srv
+        .notify("warning", "Disk almost full", "Volume /data at 91%")
+        .await;
+    sc.srv
+        .notify("error", "Card payments failing", "14 failures in 5 minutes")
+        .await;
+    sc.srv
+        .notify("warning", "Queue growing", "1,200 jobs waiting")
+        .await;
+    sc.srv
+        .notify(
+            "info",
+            "דוח חודשי מוכן",
+            "הדוח החודשי של מחלקת הכספים מוכן לצפייה.",
+        )
+        .await;
+    let long = "The nightly export of the finance ledger took longer than usual because ".repeat(7);
+    sc.srv.notify("info", "Export slow", &long).await;
+    for i in 1..=30 {
+        sc.srv
+            .notify("success", &format!("Report {i} ready"), "ok")
+            .await;
+    }
+    click(&c, "[data-testid=nav-notifications]").await;
+    wait_js(
+        &c,
+        "all listed",
+        "return document.querySelectorAll('[data-testid=notification-item]').length === 36",
+    )
+    .await;
+
+    // Long bodies are clamped, with the whole text one click away.
+    let clamp = c
+        .js(
+            "const li = [...document.querySelectorAll('[data-testid=notification-item]')].find((l) => l.textContent.includes('Export slow')); li.scrollIntoView({block: 'center'}); return {h: li.getBoundingClientRect().height, more: !!li.querySelector('[data-testid=notification-more]')};",
+            vec![],
+        )
+        .await;
+    assert!(clamp["h"].as_f64().unwrap() < 150.0, "clamped: {clamp}");
+    assert_eq!(clamp["more"], json!(true));
+    c.js(
+        "const li = [...document.querySelectorAll('[data-testid=notification-item]')].find((l) => l.textContent.includes('Export slow')); li.scrollIntoView({block: 'center'}); li.querySelector('[data-testid=notification-more]').click(); return true;",
+        vec![],
+    )
+    .await;
+    let open = c
+        .js(
+            "const li = [...document.querySelectorAll('[data-testid=notification-item]')].find((l) => l.textContent.includes('Export slow')); li.scrollIntoView({block: 'center'}); return li.getBoundingClientRect().height;",
+            vec![],
+        )
+        .await;
+    assert!(
+        open.as_f64().unwrap() > clamp["h"].as_f64().unwrap() + 20.0,
+        "Show more opens the whole text"
+    );
+    // Right-to-left text reads right to left.
+    let dir = c
+        .js(
+            "const li = [...document.querySelectorAll('[data-testid=notification-item]')].find((l) => l.textContent.includes('דוח')); li.scrollIntoView({block: 'center'}); return getComputedStyle(li.querySelector('.n-text')).direction;",
+            vec![],
+        )
+        .await;
+    assert_eq!(dir, json!("rtl"));
+
+    // Severity filter.
+    choose(&c, "[data-testid=notification-filter]", "warning").await;
+    let titles = c
+        .js(
+            "return [...document.querySelectorAll('[data-testid=notification-item]')].map((l) => l.querySelector('.n-title').textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(titles, json!(["Queue growing", "Disk almost full"]));
+    // Search (with the filter back to all): title, body.
+    choose(&c, "[data-testid=notification-filter]", "all").await;
+    type_into(&c, "[data-testid=notification-search]", "DISK").await;
+    frames(&c).await;
+    let titles = c
+        .js(
+            "return [...document.querySelectorAll('[data-testid=notification-item]')].map((l) => l.querySelector('.n-title').textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(titles, json!(["Disk almost full"]));
+    let summary = text_of(&c, "[data-testid=notification-summary]")
+        .await
+        .unwrap_or_default();
+    assert!(summary.contains("1 match"), "{summary}");
+    type_into(&c, "[data-testid=notification-search]", "payments failing").await;
+    frames(&c).await;
+    assert_eq!(
+        c.js(
+            "return document.querySelectorAll('[data-testid=notification-item]').length",
+            vec![]
+        )
+        .await,
+        json!(1)
+    );
+    type_into(&c, "[data-testid=notification-search]", "nothing like this").await;
+    wait_js(
+        &c,
+        "no match said",
+        "return !document.querySelector('[data-testid=notification-nomatch]').hidden",
+    )
+    .await;
+    type_into(&c, "[data-testid=notification-search]", "").await;
+    frames(&c).await;
+
+    // "Mark read" does not scroll the list; read titles keep their weight;
+    // the count and "Mark all read" stay in view.
+    let before = c
+        .js(
+            "const content = document.querySelector('#content'); const b = document.querySelectorAll('[data-testid=mark-read]')[15]; b.scrollIntoView({block: 'center'}); return [content.scrollTop, b.closest('li').querySelector('.n-title').textContent];",
+            vec![],
+        )
+        .await;
+    let top = before[0].as_f64().unwrap();
+    assert!(top > 100.0, "the list scrolled: {before}");
+    c.js(
+        "const b = document.querySelectorAll('[data-testid=mark-read]')[15]; b.focus({preventScroll: true}); b.click(); return true;",
+        vec![],
+    )
+    .await;
+    wait_js(
+        &c,
+        "marked read",
+        "return document.querySelectorAll('[data-testid=notification-item][data-read=true]').length === 1",
+    )
+    .await;
+    frames(&c).await;
+    frames(&c).await;
+    let after = c
+        .js(
+            r#"const content = document.querySelector('#content');
+               const read = document.querySelector('[data-testid=notification-item][data-read=true] .n-title');
+               const unread = document.querySelector('[data-testid=notification-item][data-read=false] .n-title');
+               const head = document.querySelector('#mark-all-read').getBoundingClientRect();
+               const c = content.getBoundingClientRect();
+               return [content.scrollTop, getComputedStyle(read).fontWeight, getComputedStyle(unread).fontWeight, head.top >= c.top - 1 && head.bottom <= c.bottom];"#,
+            vec![],
+        )
+        .await;
+    let moved = (after[0].as_f64().unwrap() - top).abs();
+    assert!(moved <= 2.0, "Mark read scrolled the list by {moved} px");
+    assert_eq!(after[1], after[2], "read titles keep their weight");
+    assert_eq!(after[3], json!(true), "Mark all read stays in view");
+    sc.shot(&c, "notifications").await;
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
+    let sc = Scene::new(false).await;
+    let c = sc.app("wrong").await;
+    pill(&c, "Unauthorized").await;
+    c.size(800, 600).await;
+    click(&c, "[data-testid=pill]").await;
+    wait_js(
+        &c,
+        "settings shown, token field focused",
+        "return !document.querySelector('#view-settings').hidden && document.activeElement.id === 'set-token'",
+    )
+    .await;
+    // Save is reachable at 800x600.
+    let save = c
+        .js(
+            "const r = document.querySelector('[data-testid=settings-save]').getBoundingClientRect(); return r.bottom <= innerHeight && r.top >= 0;",
+            vec![],
+        )
+        .await;
+    assert_eq!(save, json!(true), "Save is on screen at 800x600");
+    // Card titles sit inside their card; the sidebar footer is one line.
+    let layout = c
+        .js(
+            r#"const out = [...document.querySelectorAll('.form-card')].filter((card) => {
+                 const r = card.getBoundingClientRect();
+                 const t = card.querySelector('.form-card-title').getBoundingClientRect();
+                 return t.top < r.top + 1 || t.left < r.left || t.right > r.right;
+               }).length;
+               const foot = document.querySelector('[data-testid=server-info]');
+               const cs = getComputedStyle(foot);
+               const lh = parseFloat(cs.lineHeight) || 18;
+               const h = foot.getBoundingClientRect().height - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+               return {titlesOutside: out, footLines: Math.round(h / lh)};"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(layout["titlesOutside"], json!(0), "{layout}");
+    assert!(layout["footLines"].as_i64().unwrap() <= 1, "{layout}");
+    sc.shot(&c, "settings-800x600").await;
+    // The server without its scheme, and the right token, in one save.
+    let bare = sc.srv.url.trim_start_matches("http://").to_string();
+    type_into(&c, "#set-server", &bare).await;
+    type_into(&c, "#set-token", TOKEN).await;
+    click(&c, "[data-testid=settings-save]").await;
+    wait_text(&c, "[data-testid=settings-status]", "saved", |t| {
+        t == "Saved."
+    })
+    .await;
+    let server = c
+        .js("return document.querySelector('#set-server').value", vec![])
+        .await;
+    assert_eq!(server, json!(sc.srv.url), "the scheme was added");
+    // The token typed in the same save was kept: the app connects with it.
+    pill(&c, "Live").await;
+    let text = text_of(&c, "[data-testid=settings-status]")
+        .await
+        .unwrap_or_default();
+    assert!(!text.contains('`'), "no literal backticks: {text}");
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_data_looks_stale() {
+    let mut sc = Scene::new(false).await;
+    sc.srv
+        .kpis(
+            "hr",
+            json!([{"key": "headcount", "label": "Headcount", "value": 5150}]),
+        )
+        .await;
+    let c = sc.live_app(1280, 800).await;
+    wait_text(&c, "[data-testid=kpi-hr-headcount]", "value", |t| {
+        t == "5,150"
+    })
+    .await;
+    let live = text_of(&c, "[data-testid=module-card-hr] .health")
+        .await
+        .unwrap_or_default();
+    assert_eq!(live, "Healthy");
+    sc.srv.stop().await;
+    pill(&c, "Offline").await;
+    let health = wait_text(&c, "[data-testid=module-card-hr] .health", "as of", |t| {
+        t.contains("as of")
+    })
+    .await;
+    assert!(health.starts_with("Healthy as of "), "{health}");
+    let dim = c
+        .js(
+            "return [getComputedStyle(document.querySelector('[data-testid=kpi-hr-headcount]')).opacity, document.querySelector('[data-testid=module-card-hr]').classList.contains('is-stale')]",
+            vec![],
+        )
+        .await;
+    assert!(
+        dim[0].as_str().unwrap().parse::<f64>().unwrap() < 1.0 && dim[1] == json!(true),
+        "values are dimmed: {dim}"
+    );
+    let ago = text_of(&c, "[data-testid=updated-ago-hr]")
+        .await
+        .unwrap_or_default();
+    assert!(ago.contains("ago") || ago.contains("just now"), "{ago}");
+    sc.shot(&c, "offline-stale").await;
+    close(c).await;
+}
+
+/// Every view at the three sizes, light then dark.
+async fn screenshots(dark: bool) {
+    let sc = Scene::new(dark).await;
+    let theme = if dark { "dark" } else { "light" };
+    sc.srv
+        .kpis(
+            "finance",
+            json!([
+                {"key": "revenue", "label": "Revenue", "value": 98765432110.0, "unit": "USD", "delta": 12.5, "better": "up"},
+                {"key": "expenses", "label": "Expenses", "value": 830000, "unit": "USD", "delta": -0.3, "better": "down"},
+                {"key": "margin", "label": "Profit margin", "value": 33.6, "unit": "%", "delta": 3.7, "better": "up"},
+                {"key": "latency", "label": "Ledger write latency", "value": 0.000123, "unit": "ms", "delta": 0.0042, "better": "down"}
+            ]),
+        )
+        .await;
+    sc.srv
+        .kpis(
+            "hr",
+            json!([
+                {"key": "headcount", "label": "Headcount", "value": 412, "delta": 2.5, "better": "up"},
+                {"key": "attrition", "label": "Attrition", "value": 7.9, "unit": "%", "delta": 4.0, "better": "down", "status": "warning"}
+            ]),
+        )
+        .await;
+    sc.srv
+        .kpis(
+            "reports",
+            json!([{"key": "generated", "label": "Reports generated", "value": 1284, "delta": 1.3, "better": "up"},
+                   {"key": "avg", "label": "Average generation time", "value": 4, "unit": "s", "delta": -2.0, "better": "down"}]),
+        )
+        .await;
+    sc.srv
+        .kpis(
+            "security",
+            json!([{"key": "incidents", "label": "Open incidents", "value": 3, "delta": 50.0, "better": "down", "status": "critical"}]),
+        )
+        .await;
+    for i in 1..=3 {
+        sc.srv
+            .notify("warning", &format!("Disk {i} almost full"), "Volume at 91%")
+            .await;
+    }
+    let c = sc.live_app(1280, 800).await;
+    // Alerts go to connected clients only: sent once the app is live.
+    sc.srv
+        .alert(
+            "info",
+            "Maintenance tonight 22:00-23:00",
+            "The reporting service restarts once.",
+        )
+        .await;
+    sc.srv
+        .alert("warning", "Certificate expires soon", "9 days left")
+        .await;
+    sc.srv
+        .alert("critical", "Disk full on db-1", "/var at 100%")
+        .await;
+    sc.srv
+        .alert(
+            "critical",
+            "Primary database failed over",
+            "The replica was promoted.",
+        )
+        .await;
+    wait_text(&c, "[data-testid=alert-more]", "+1 more", |t| {
+        t == "+1 more"
+    })
+    .await;
+    for (w, h) in SIZES {
+        c.size(w, h).await;
+        if w >= 1280 {
+            // At the default size and up, no KPI name is cut.
+            let cut = c
+                .js(
+                    "return [...document.querySelectorAll('.kpi-label-text')].filter((t) => t.scrollWidth > t.clientWidth + 1).map((t) => t.textContent)",
+                    vec![],
+                )
+                .await;
+            assert_eq!(cut, json!([]), "names cut at {w}x{h}");
+        }
+        for view in ["home", "dashboard", "alerts", "notifications", "settings"] {
+            click(&c, &format!("[data-testid=nav-{view}]")).await;
+            frames(&c).await;
+            sc.shot(&c, &format!("{theme}-{w}x{h}-{view}")).await;
+        }
+        click(&c, "[data-testid=nav-home]").await;
+    }
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_light_at_three_sizes() {
+    screenshots(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_dark_at_three_sizes() {
+    screenshots(true).await;
+}
+
+/// A plain HTTP server on 127.0.0.1:0 that answers 404 to everything: an
+/// address that is not a Pulseboard server.
+async fn not_pulseboard() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found")
+                    .await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_say_why_the_connection_fails() {
+    let sc = Scene::new(false).await;
+    let nothing = format!("http://127.0.0.1:{}", free_port());
+    let c = sc
+        .driver
+        .app(&["--server", &nothing, "--token", "wrong"])
+        .await;
+    click(&c, "[data-testid=nav-settings]").await;
+    let why = |needle: &'static str| {
+        let c = &c;
+        async move {
+            wait_text(c, "[data-testid=connection-diagnosis]", needle, |t| {
+                t.contains(needle)
+            })
+            .await
+        }
+    };
+    let t = why("Nothing listens").await;
+    assert!(!t.contains("EngineIO") && !t.contains('`'), "{t}");
+    sc.shot(&c, "why-nothing-listens").await;
+
+    // Another address: something answers, but not Pulseboard.
+    let other = not_pulseboard().await;
+    type_into(&c, "#set-server", &other).await;
+    click(&c, "[data-testid=settings-save]").await;
+    let t = why("not a Pulseboard server").await;
+    assert!(t.contains("404"), "{t}");
+
+    // The real server with the wrong token.
+    type_into(&c, "#set-server", &sc.srv.url).await;
+    click(&c, "[data-testid=settings-save]").await;
+    pill(&c, "Unauthorized").await;
+    why("refused the token").await;
+    sc.shot(&c, "why-token").await;
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    for v in [10, 20, 15] {
+        sc.srv
+            .kpis(
+                "reports",
+                json!([{"key": "queue", "label": "Queued reports", "value": v, "delta": 1.0, "better": "down"}]),
+            )
+            .await;
+        wait_text(&c, "[data-testid=kpi-reports-queue]", "value", |t| {
+            t == v.to_string()
+        })
+        .await;
+    }
+    // By keyboard: focus the row, Enter.
+    c.js(
+        "document.querySelector('.kpi-row[data-key=queue]').focus(); return true;",
+        vec![],
+    )
+    .await;
+    c.keys(&[ENTER]).await;
+    wait_js(
+        &c,
+        "detail open",
+        "return !document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.id === 'detail-chart'",
+    )
+    .await;
+    assert_eq!(
+        text_of(&c, "[data-testid=detail-value]").await.as_deref(),
+        Some("15")
+    );
+    let span = text_of(&c, "[data-testid=detail-span]")
+        .await
+        .unwrap_or_default();
+    assert!(
+        span.starts_with("The last 3 values"),
+        "honest about its span: {span}"
+    );
+    assert_eq!(text_of(&c, "#detail-max").await.as_deref(), Some("20"));
+    assert_eq!(text_of(&c, "#detail-min").await.as_deref(), Some("10"));
+    // Values by arrow key (and by pointer: the same readout).
+    c.keys(&["\u{E012}"]).await; // ArrowLeft: one before the latest
+    wait_text(&c, "[data-testid=detail-readout]", "one back", |t| {
+        t == "20 · 1 update before the latest"
+    })
+    .await;
+    c.keys(&["\u{E010}"]).await; // End: the latest
+    wait_text(&c, "[data-testid=detail-readout]", "latest", |t| {
+        t == "15 · latest value"
+    })
+    .await;
+    sc.shot(&c, "kpi-detail").await;
+    // Tab and Shift+Tab stay inside the open dialog.
+    for keys in [
+        vec![TAB],
+        vec![TAB],
+        vec![TAB],
+        vec!["\u{E008}", TAB],
+        vec!["\u{E008}", TAB],
+    ] {
+        let mut actions = Vec::new();
+        for k in &keys {
+            actions.push(json!({"type": "keyDown", "value": k}));
+        }
+        for k in keys.iter().rev() {
+            actions.push(json!({"type": "keyUp", "value": k}));
+        }
+        c.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        )
+        .await
+        .expect("keys");
+        let inside = c
+            .js(
+                "const e = document.activeElement; return document.querySelector('[data-testid=kpi-detail]').contains(e) || [e.tagName, e.id, String(e.className), 'inert' in HTMLElement.prototype];",
+                vec![],
+            )
+            .await;
+        assert_eq!(inside, json!(true), "focus stays in the dialog ({keys:?})");
+    }
+    c.js(
+        "document.querySelector('#detail-chart').focus(); return true;",
+        vec![],
+    )
+    .await;
+    // Escape closes and gives focus back to the row.
+    c.keys(&["\u{E00C}"]).await;
+    wait_js(
+        &c,
+        "closed, focus back",
+        "return document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.dataset.key === 'queue'",
+    )
+    .await;
+    sc.end(c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_in_a_notification_opens_in_the_browser_after_asking() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    sc.srv
+        .notify(
+            "warning",
+            "Status page updated",
+            "Details: https://status.example.com/incidents/42. Or file:///etc/passwd, javascript:alert(1)",
+        )
+        .await;
+    click(&c, "[data-testid=nav-notifications]").await;
+    wait_js(
+        &c,
+        "link drawn",
+        "return document.querySelectorAll('[data-testid=notification-list] a[data-link]').length === 1",
+    )
+    .await;
+    let href = c
+        .js(
+            "return document.querySelector('[data-testid=notification-list] a[data-link]').dataset.link",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        href,
+        json!("https://status.example.com/incidents/42"),
+        "only the web link, without the full stop"
+    );
+    // Cancel: nothing opens, the window stays where it was.
+    click(&c, "[data-testid=notification-list] a[data-link]").await;
+    wait_text(&c, "[data-testid=link-confirm-url]", "asks first", |t| {
+        t == "https://status.example.com/incidents/42"
+    })
+    .await;
+    sc.shot(&c, "link-confirm").await;
+    click(&c, "[data-testid=link-cancel]").await;
+    wait_js(
+        &c,
+        "closed",
+        "return document.querySelector('[data-testid=link-confirm]').hidden && location.href.includes('index.html')",
+    )
+    .await;
+    assert_eq!(sc.driver.opened(), "", "nothing opened on Cancel");
+    // Open: the desktop is asked to open exactly that link.
+    click(&c, "[data-testid=notification-list] a[data-link]").await;
+    click(&c, "[data-testid=link-open]").await;
+    let deadline = Instant::now() + WAIT;
+    while sc.driver.opened().trim() != "https://status.example.com/incidents/42" {
+        assert!(
+            Instant::now() < deadline,
+            "the browser was not asked: {:?}",
+            sc.driver.opened()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_js(
+        &c,
+        "confirmation closes",
+        "return document.querySelector('[data-testid=link-confirm]').hidden",
+    )
+    .await;
+    // Rust refuses anything but a web link, whatever the page asks.
+    let refused = c
+        .call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1]; window.__TAURI__.core.invoke('open_link', {url: 'file:///etc/passwd'}).then(() => done('opened'), (e) => done(String(e)));", "args": []})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .as_str()
+            .unwrap_or_default()
+            .contains("only web links"),
+        "{refused}"
+    );
+    assert_eq!(sc.driver.opened().lines().count(), 1);
+    sc.end(c).await;
+}
