@@ -8,6 +8,8 @@ fn main() {
             "reconnect",
             "get_settings",
             "save_settings",
+            "setup_needed",
+            "test_connection",
         ]),
     ))
     .expect("tauri-build");

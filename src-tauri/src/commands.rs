@@ -140,5 +140,37 @@ pub fn save_settings<R: Runtime>(
         let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         core.command(Command::Configure { server, token });
     }
+    // A server is configured now: no more first-run setup.
+    if let Some(f) = app.try_state::<crate::FirstRun>() {
+        f.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
     Ok(ui_settings(&core))
+}
+
+/// Whether the window should show the first-run setup (no server configured
+/// yet). Rust decides; the page asks.
+#[tauri::command]
+pub fn setup_needed<R: Runtime>(app: AppHandle<R>) -> bool {
+    app.try_state::<crate::FirstRun>()
+        .is_some_and(|f| f.0.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// "Test connection" in the setup: reach `server` with `token` (empty or
+/// absent: the saved token) and answer in one sentence. Saves nothing.
+#[tauri::command]
+pub async fn test_connection(
+    core: State<'_, AppCore>,
+    server: String,
+    token: Option<String>,
+) -> Result<crate::connection_test::ConnectionTest, String> {
+    let token = token
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .or_else(|| core.token.lock().unwrap_or_else(|e| e.into_inner()).clone());
+    Ok(crate::connection_test::test_connection(
+        &server,
+        token.as_deref(),
+        std::time::Duration::from_secs(5),
+    )
+    .await)
 }
