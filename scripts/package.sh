@@ -67,8 +67,8 @@ if ! "$TAURI" --version 2>/dev/null | grep -qx "tauri-cli $tauri_cli"; then
   npm ci --prefix packaging/tauri-cli --no-audit --no-fund --loglevel=error
 fi
 
-rm -rf "$OUT"
 mkdir -p "$OUT"
+rm -f "$OUT"/*.deb
 OUT=$(cd "$OUT" && pwd)
 
 echo "== desktop app .deb ($PROFILE)"
