@@ -195,8 +195,8 @@ pub fn classify(server: &str, timed_out: bool, chain: &str) -> ConnectionTest {
         return ConnectionTest::new(
             Outcome::Certificate,
             format!(
-                "The certificate of {server} is not trusted: {}",
-                last(chain)
+                "The certificate of {server} is not trusted ({}). Use the address the certificate was made for, or ask its operator for a certificate this machine trusts.",
+                cert_detail(&lower)
             ),
         );
     }
@@ -239,6 +239,27 @@ pub fn classify(server: &str, timed_out: bool, chain: &str) -> ConnectionTest {
     )
 }
 
+/// Why a certificate was refused, in words (rustls or OpenSSL, whichever
+/// TLS backend the HTTP client was built with).
+fn cert_detail(lower: &str) -> &'static str {
+    if lower.contains("unknownissuer")
+        || lower.contains("self-signed")
+        || lower.contains("self signed")
+    {
+        "issued by an unknown authority, or self-signed"
+    } else if lower.contains("expired") {
+        "expired"
+    } else if lower.contains("notvalidforname") || lower.contains("hostname mismatch") {
+        "made for another host name"
+    } else if lower.contains("notvalidyet") {
+        "not valid yet"
+    } else if lower.contains("revoked") {
+        "revoked"
+    } else {
+        "verification failed"
+    }
+}
+
 /// The innermost cause: usually the most specific words.
 fn last(chain: &str) -> &str {
     chain.rsplit(": ").next().unwrap_or(chain).trim()
@@ -272,10 +293,13 @@ mod tests {
             Outcome::Unreachable
         );
         let m = classify(s, false, "a: b: invalid peer certificate: Expired").message;
-        assert!(
-            m.ends_with("invalid peer certificate: Expired") || m.ends_with("Expired"),
-            "{m}"
+        assert!(m.contains("not trusted (expired)"), "{m}");
+        let m = classify(
+            s,
+            false,
+            "error sending request: error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed",
         );
+        assert_eq!(m.kind, Outcome::Certificate);
     }
 
     #[test]

@@ -131,3 +131,46 @@ async fn a_url_that_is_not_http_is_refused_before_any_network() {
     assert_eq!(t.kind, Outcome::InvalidUrl, "{t:?}");
     assert!(t.message.contains("http://"), "{t:?}");
 }
+
+/// An HTTPS server whose certificate no one trusts (self-signed, made for
+/// 127.0.0.1 with `openssl req -x509`; the files are in tests/fixtures).
+async fn https_self_signed() -> String {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::{crypto::ring, ServerConfig};
+
+    let certs =
+        vec![
+            CertificateDer::from_pem_slice(include_bytes!("fixtures/self-signed-cert.pem"))
+                .unwrap(),
+        ];
+    let key =
+        PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/self-signed-key.pem")).unwrap();
+    let config = ServerConfig::builder_with_provider(std::sync::Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // The client gives up at the certificate; nothing more to serve.
+                let _ = acceptor.accept(s).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_a_certificate_problem() {
+    let url = https_self_signed().await;
+    let t = test_connection(&url, None, WAIT).await;
+    assert_eq!(t.kind, Outcome::Certificate, "{t:?}");
+    assert!(t.message.contains("not trusted"), "{t:?}");
+}
