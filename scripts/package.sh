@@ -27,7 +27,7 @@ while (($#)); do
   case "$1" in
     --debug) PROFILE=debug ;;
     --out) OUT=${2:?--out needs a directory}; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
