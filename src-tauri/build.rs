@@ -11,6 +11,8 @@ fn main() {
             "reconnect",
             "get_settings",
             "save_settings",
+            "setup_needed",
+            "test_connection",
         ]),
     ))
     .expect("tauri-build");

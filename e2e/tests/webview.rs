@@ -992,3 +992,61 @@ async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
     close(c).await;
     sc.srv.stop().await;
 }
+
+/// Set a form field's value as typing would leave it.
+async fn type_into(c: &Client, css: &str, value: &str) {
+    let found = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); if (!e) return false; e.value = arguments[1]; e.dispatchEvent(new Event('input', {bubbles: true})); return true;",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    assert_eq!(found, json!(true), "no field at {css}");
+}
+
+/// First start with no settings and no `--server`: the window opens on the
+/// setup over demo data (labelled); "Test connection" answers from Rust
+/// (wrong token: refused; right token: connected); saving connects, and the
+/// next start goes straight to the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_opens_the_setup_and_tests_the_connection() {
+    let mut sc = Scene::new().await;
+    let c = sc.driver.app(&[]).await;
+    wait_text(&c, "[data-testid=setup]", "setup shown", |t| {
+        t.contains("Connect to your Pulseboard server")
+    })
+    .await;
+    pill(&c, "demo data labelled as such", "Demo data").await;
+
+    type_into(&c, "[data-testid=setup-server]", &sc.srv.url()).await;
+    type_into(&c, "[data-testid=setup-token]", "wrong").await;
+    click(&c, "[data-testid=setup-test]").await;
+    wait_text(&c, "[data-testid=setup-result]", "wrong token", |t| {
+        t.contains("refused the token")
+    })
+    .await;
+    type_into(&c, "[data-testid=setup-token]", TOKEN).await;
+    click(&c, "[data-testid=setup-test]").await;
+    wait_text(&c, "[data-testid=setup-result]", "right token", |t| {
+        t.contains("Connected to the Pulseboard server")
+    })
+    .await;
+    sc.driver.shot("first-run-setup");
+
+    click(&c, "[data-testid=setup-save]").await;
+    pill(&c, "live after saving", "Live").await;
+    assert_eq!(
+        text_of(&c, "[data-testid=setup]").await.unwrap(),
+        None,
+        "the setup is gone once saved"
+    );
+    close(c).await;
+
+    // The saved settings are used on the next start: no setup.
+    let c = sc.driver.app(&[]).await;
+    pill(&c, "live from saved settings", "Live").await;
+    assert_eq!(text_of(&c, "[data-testid=setup]").await.unwrap(), None);
+    close(c).await;
+    sc.srv.stop().await;
+}

@@ -120,148 +120,20 @@ pub fn acknowledge_alerts<R: Runtime>(
         .read(|s| s.acknowledged_alerts.iter().cloned().collect()))
 }
 
-/// How long [`diagnose`] waits for the server.
+/// How long each step of [`diagnose_connection`] waits for the server.
 pub const DIAGNOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Why a connection fails, as a user can act on it. The core's transport
-/// reports failures as it sees them ("EngineIO Error"); this asks the server
-/// once, over plain HTTP(S), at the Engine.IO handshake a Pulseboard server
-/// answers, and says which case it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Diagnosis {
-    /// `refused|dns|timeout|certificate|tls|not_pulseboard|answers|token|bad_url|error`.
-    pub kind: &'static str,
-    /// One sentence for people.
-    pub message: String,
-}
-
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
-}
-
-fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        src = s.source();
-    }
-    None
-}
-
-/// Probe `server` (its Engine.IO handshake) and say what is wrong, or that
-/// it answers like a Pulseboard server.
-pub async fn diagnose(server: &str, timeout: std::time::Duration) -> Diagnosis {
-    let d = |kind, message: String| Diagnosis { kind, message };
-    let base = server.trim().trim_end_matches('/');
-    let host = base
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(rest))
-        .unwrap_or(base)
-        .to_string();
-    let client = match reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => return d("error", format!("Could not check the server: {e}")),
-    };
-    let url = format!("{base}/socket.io/?EIO=4&transport=polling");
-    let resp = match client.get(&url).send().await {
-        Ok(r) => r,
-        Err(e) if e.is_builder() => {
-            return d("bad_url", format!("\"{server}\" is not a server address."))
-        }
-        Err(e) => {
-            let text = chain_text(&e).to_lowercase();
-            return if e.is_timeout() {
-                d(
-                    "timeout",
-                    format!(
-                        "{host} did not answer within {} s (timeout).",
-                        timeout.as_secs()
-                    ),
-                )
-            } else if text.contains("certificate") || text.contains("unknownissuer") {
-                d(
-                    "certificate",
-                    format!("The certificate of {host} could not be verified: check the address, or the server's certificate."),
-                )
-            } else if text.contains("ssl") || text.contains("tls") || text.contains("handshake") {
-                d(
-                    "tls",
-                    format!("{host} does not speak HTTPS (TLS failed): try http:// instead of https://."),
-                )
-            } else if text.contains("dns") || text.contains("lookup") || text.contains("resolve") {
-                d(
-                    "dns",
-                    format!("{host} could not be found: check the address."),
-                )
-            } else if io_kind(&e) == Some(std::io::ErrorKind::ConnectionRefused)
-                || text.contains("refused")
-            {
-                d(
-                    "refused",
-                    format!("Nothing listens at {host}: is the Pulseboard server running, and is the port right?"),
-                )
-            } else {
-                d(
-                    "error",
-                    format!("Could not reach {host}: {}", chain_text(&e)),
-                )
-            };
-        }
-    };
-    let status = resp.status();
-    let body = resp.text().await.unwrap_or_default();
-    // An Engine.IO 4 handshake: an "open" packet with a session id.
-    if status.is_success() && body.trim_start().starts_with("0{") && body.contains("\"sid\"") {
-        d(
-            "answers",
-            format!("{host} answers like a Pulseboard server."),
-        )
-    } else {
-        d(
-            "not_pulseboard",
-            format!(
-                "{host} answers, but is not a Pulseboard server (HTTP {} at /socket.io/): check the address and port.",
-                status.as_u16()
-            ),
-        )
-    }
-}
-
-/// Why the connection to the configured server fails, for the window (see
-/// [`diagnose`]). A refused token is said from the connection state.
+/// Why the connection to the configured server fails, for Settings: the
+/// same probe as the first-run "Test connection"
+/// ([`crate::connection_test::test_connection`]) with the saved server and
+/// token. The core's transport only says what it sees ("EngineIO Error").
 #[tauri::command]
-pub async fn diagnose_connection(core: State<'_, AppCore>) -> Result<Diagnosis, String> {
+pub async fn diagnose_connection(
+    core: State<'_, AppCore>,
+) -> Result<crate::connection_test::ConnectionTest, String> {
     let server = core.settings().server;
-    let refused = core.store.read(|s| {
-        matches!(
-            s.connection,
-            pulseboard_core::ConnectionState::Unauthorized { .. }
-        )
-    });
-    let mut d = diagnose(&server, DIAGNOSE_TIMEOUT).await;
-    if refused && d.kind == "answers" {
-        d = Diagnosis {
-            kind: "token",
-            message: "The server refused the token: enter the token you were given, then Save."
-                .into(),
-        };
-    }
-    Ok(d)
+    let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(crate::connection_test::test_connection(&server, token.as_deref(), DIAGNOSE_TIMEOUT).await)
 }
 
 /// Longest link `open_link` takes.
@@ -375,79 +247,44 @@ pub fn save_settings<R: Runtime>(
         let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         core.command(Command::Configure { server, token });
     }
+    // A server is configured now: no more first-run setup.
+    if let Some(f) = app.try_state::<crate::FirstRun>() {
+        f.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
     Ok(ui_settings(&core))
+}
+
+/// Whether the window should show the first-run setup (no server configured
+/// yet). Rust decides; the page asks.
+#[tauri::command]
+pub fn setup_needed<R: Runtime>(app: AppHandle<R>) -> bool {
+    app.try_state::<crate::FirstRun>()
+        .is_some_and(|f| f.0.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// "Test connection" in the setup: reach `server` with `token` (empty or
+/// absent: the saved token) and answer in one sentence. Saves nothing.
+#[tauri::command]
+pub async fn test_connection(
+    core: State<'_, AppCore>,
+    server: String,
+    token: Option<String>,
+) -> Result<crate::connection_test::ConnectionTest, String> {
+    let token = token
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .or_else(|| core.token.lock().unwrap_or_else(|e| e.into_inner()).clone());
+    Ok(crate::connection_test::test_connection(
+        &server,
+        token.as_deref(),
+        std::time::Duration::from_secs(5),
+    )
+    .await)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{diagnose, web_link, with_scheme};
-    use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A server on 127.0.0.1:0 that answers every request with `status`
-    /// and `body` (None: accepts and never answers).
-    async fn fake(answer: Option<(&'static str, &'static str)>) -> String {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = l.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = s.read(&mut buf).await;
-                    match answer {
-                        Some((status, body)) => {
-                            let r = format!(
-                                "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                                body.len()
-                            );
-                            let _ = s.write_all(r.as_bytes()).await;
-                        }
-                        None => tokio::time::sleep(Duration::from_secs(30)).await,
-                    }
-                });
-            }
-        });
-        format!("http://{addr}")
-    }
-
-    #[tokio::test]
-    async fn each_failure_kind_is_told_apart() {
-        // Nothing listens: a port that was free a moment ago.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let d = diagnose(&format!("http://127.0.0.1:{port}"), Duration::from_secs(5)).await;
-        assert_eq!(d.kind, "refused", "{d:?}");
-        assert!(d.message.contains("Nothing listens"), "{d:?}");
-
-        let d = diagnose(
-            &fake(Some(("404 Not Found", "not here"))).await,
-            Duration::from_secs(5),
-        )
-        .await;
-        assert_eq!(d.kind, "not_pulseboard", "{d:?}");
-        assert!(d.message.contains("HTTP 404"), "{d:?}");
-
-        let d = diagnose(&fake(None).await, Duration::from_millis(300)).await;
-        assert_eq!(d.kind, "timeout", "{d:?}");
-
-        let sio = r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}"#;
-        let d = diagnose(&fake(Some(("200 OK", sio))).await, Duration::from_secs(5)).await;
-        assert_eq!(d.kind, "answers", "{d:?}");
-
-        // A TLS client against a plain HTTP server: the handshake fails.
-        let plain = fake(Some(("404 Not Found", "not here")))
-            .await
-            .replace("http://", "https://");
-        let d = diagnose(&plain, Duration::from_secs(5)).await;
-        assert_eq!(d.kind, "tls", "{d:?}");
-
-        let d = diagnose("http://no-such-host.invalid", Duration::from_secs(5)).await;
-        assert_eq!(d.kind, "dns", "{d:?}");
-        assert!(!d.message.contains('`'), "no backticks: {d:?}");
-    }
+    use super::{web_link, with_scheme};
 
     #[test]
     fn only_web_links_are_opened() {

@@ -7,6 +7,7 @@
 
 pub mod bridge;
 pub mod commands;
+pub mod connection_test;
 pub mod render;
 pub mod settings;
 pub mod tray;
@@ -133,6 +134,11 @@ impl AppCore {
     }
 }
 
+/// True while no server is configured: no settings saved yet and no
+/// `--server`/`PULSEBOARD_SERVER`. The window then opens on the first-run
+/// setup (ui/js/views/setup.js asks `setup_needed`); saving settings ends it.
+pub struct FirstRun(pub AtomicBool);
+
 /// Open (or focus) the dashboard window, showing `view`.
 pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<()> {
     if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
@@ -199,6 +205,8 @@ pub fn build_app<R: Runtime>(
             commands::reconnect,
             commands::get_settings,
             commands::save_settings,
+            commands::setup_needed,
+            commands::test_connection,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -252,6 +260,27 @@ fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
+/// What a second launch asks of the running app: open its window, unless
+/// the second one was started with `--hidden` (start at login).
+pub fn second_launch_opens_window(argv: &[String]) -> bool {
+    !argv.iter().skip(1).any(|a| a == "--hidden")
+}
+
+/// One app per desktop session: a second `pulseboard` hands its arguments to
+/// the first over D-Bus (which opens its window, see
+/// [`second_launch_opens_window`]) and exits 0. Two copies would show every
+/// alert twice and overwrite one cache.
+fn single_instance<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    tauri_plugin_single_instance::init(|app, argv, _cwd| {
+        tracing::info!("another launch handed over to this one");
+        if second_launch_opens_window(&argv) {
+            if let Err(e) = open_window(app, View::Home) {
+                tracing::warn!("cannot open the window for a second launch: {e}");
+            }
+        }
+    })
+}
+
 /// Run the desktop app. Returns the process exit code.
 pub fn run() -> i32 {
     let args = Args::parse();
@@ -280,6 +309,7 @@ pub fn run() -> i32 {
     let _guard = rt.enter();
 
     let settings_dir = SettingsDir::default_location();
+    let first_run = args.server.is_none() && !settings_dir.dir.join("settings.json").exists();
     let (mut settings, err) = settings_dir.load();
     if let Some(e) = err {
         tracing::warn!("{e}");
@@ -348,9 +378,11 @@ pub fn run() -> i32 {
         tray: true,
         open_window: !args.hidden || e2e,
     };
-    let app = match build_app(tauri::Builder::default(), core, ui_rx, opts)
-        .build(tauri::generate_context!())
-    {
+    // First plugin, so a second launch hands over before anything else starts.
+    let builder = tauri::Builder::default()
+        .plugin(single_instance())
+        .manage(FirstRun(AtomicBool::new(first_run)));
+    let app = match build_app(builder, core, ui_rx, opts).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("pulseboard: cannot start the window system: {e}");
@@ -382,4 +414,24 @@ pub fn run() -> i32 {
         }
     });
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::second_launch_opens_window;
+
+    #[test]
+    fn a_second_launch_opens_the_window_unless_hidden() {
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(second_launch_opens_window(&argv(&["pulseboard"])));
+        assert!(second_launch_opens_window(&argv(&[
+            "/usr/bin/pulseboard",
+            "--server",
+            "http://x"
+        ])));
+        assert!(!second_launch_opens_window(&argv(&[
+            "pulseboard",
+            "--hidden"
+        ])));
+    }
 }

@@ -15,6 +15,8 @@ export const COMMANDS = Object.freeze({
   reconnect: 'reconnect',
   getSettings: 'get_settings',
   saveSettings: 'save_settings',
+  setupNeeded: 'setup_needed',
+  testConnection: 'test_connection',
 });
 
 export const EVENTS = Object.freeze({
@@ -100,6 +102,16 @@ export function getSettings() {
 /** `save_settings` with `{ settings }` -> Settings; rejects with an error string. */
 export function saveSettings(settings) {
   return invoke(COMMANDS.saveSettings, { settings });
+}
+
+/** `setup_needed` -> true while no server is configured (first run). */
+export function setupNeeded() {
+  return invoke(COMMANDS.setupNeeded);
+}
+
+/** `test_connection` with `{ server, token }` -> `{ kind, message }`. */
+export function testConnection(server, token) {
+  return invoke(COMMANDS.testConnection, { server, token });
 }
 
 /**

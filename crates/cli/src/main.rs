@@ -275,6 +275,9 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(code) = pulseboard_docgen::run_if_asked(<Cli as clap::CommandFactory>::command) {
+        return code;
+    }
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Tail { target, transport } => return tail(target, transport).await,

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+pub mod config_file;
 mod guard;
 mod http;
 mod metrics;

@@ -169,7 +169,7 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = pulseboard_server::config_file::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if cli.log_format == "json" {
         tracing_subscriber::fmt()
