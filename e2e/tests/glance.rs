@@ -1502,6 +1502,12 @@ async fn settings_say_why_the_connection_fails() {
         .driver
         .app(&["--server", &nothing, "--token", "wrong"])
         .await;
+    // The page's script has started once it drew the pill (a click before
+    // that finds no listener).
+    wait_text(&c, "[data-testid=pill]", "the pill is drawn", |t| {
+        !t.trim().is_empty()
+    })
+    .await;
     click(&c, "[data-testid=nav-settings]").await;
     let why = |needle: &'static str| {
         let c = &c;

@@ -928,13 +928,11 @@ async fn a_killed_busy_server_is_noticed_within_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs core fix from synccli: after a server's graceful close the client waits for its 15 s heartbeat"]
 async fn a_stopped_busy_server_is_noticed_within_seconds() {
     busy_server_goes_away("-TERM").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the read catch-up from syncsrv + synccli"]
 async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
     let mut sc = Scene::new().await;
     let c = sc.app(TOKEN).await;
