@@ -43,7 +43,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use auth::Viewer;
 use socketioxide::{extract::SocketRef, SendError, SocketError};
 pub use storage::StorageError;
-use storage::{MarkReadOutcome, Retention, Storage, Store};
+use storage::{MarkReadOutcome, Retention, Storage};
 
 /// Marks a socket that is being disconnected because its buffer was full.
 #[derive(Clone, Copy, Debug)]
@@ -369,6 +369,10 @@ impl App {
             return Err(e.to_string());
         }
         let path = self.edge.db_path.clone();
+        if path.to_str().is_some_and(storage::is_postgres_url) {
+            // No file to probe: the write above went through the pool.
+            return Ok(());
+        }
         let probe = tokio::task::spawn_blocking(move || storage_probe(&path))
             .await
             .map_err(|e| e.to_string())
@@ -378,6 +382,20 @@ impl App {
             tracing::warn!(e, "storage not ready");
         }
         probe
+    }
+
+    /// Which store this server runs on: `sqlite` or `postgresql`.
+    pub(crate) fn storage_kind(&self) -> &'static str {
+        if self
+            .edge
+            .db_path
+            .to_str()
+            .is_some_and(storage::is_postgres_url)
+        {
+            "postgresql"
+        } else {
+            "sqlite"
+        }
     }
 
     /// Current KPIs of a module.
@@ -636,12 +654,7 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         None => None,
     };
 
-    let path = config.db_path.clone();
-    let store: Arc<dyn Storage> = Arc::new(
-        tokio::task::spawn_blocking(move || Store::open(&path))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))??,
-    );
+    let store: Arc<dyn Storage> = storage::open(&config.db_path).await?;
 
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(config.socket_buffer.max(16))

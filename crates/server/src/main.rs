@@ -34,8 +34,10 @@ struct Cli {
     /// Serve without any token on a non-loopback address (refused otherwise).
     #[arg(long, env = "PULSEBOARD_ALLOW_OPEN")]
     allow_open: bool,
-    /// SQLite database file [default: $XDG_DATA_HOME/pulseboard/server.db].
-    #[arg(long = "db", value_name = "PATH", env = "PULSEBOARD_DB")]
+    /// SQLite database file [default: $XDG_DATA_HOME/pulseboard/server.db],
+    /// or a PostgreSQL URL (postgres://... or postgresql://...; the shared
+    /// store of several nodes).
+    #[arg(long = "db", value_name = "PATH|URL", env = "PULSEBOARD_DB")]
     db: Option<PathBuf>,
     /// Run the demo simulator (random KPIs, fake notifications and alerts).
     /// It does not run on a store that real data went into.
@@ -253,7 +255,7 @@ async fn main() -> ExitCode {
         }
     };
     // Fail early and clearly if the database cannot be opened.
-    if let Err(e) = pulseboard_server::storage::Store::open(&config.db_path) {
+    if let Err(e) = pulseboard_server::storage::open(&config.db_path).await {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
@@ -263,7 +265,12 @@ async fn main() -> ExitCode {
     } else {
         "http"
     };
-    tracing::info!(db = %config.db_path.display(), "listening on {scheme}://{addr}");
+    let db = match config.db_path.to_str() {
+        // A URL may hold a password: log only which kind of store.
+        Some(u) if pulseboard_server::storage::is_postgres_url(u) => "postgresql".to_owned(),
+        _ => config.db_path.display().to_string(),
+    };
+    tracing::info!(%db, "listening on {scheme}://{addr}");
     println!("listening on {scheme}://{addr}");
 
     match pulseboard_server::run(listener, config, shutdown_signal()).await {
