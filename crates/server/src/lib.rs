@@ -259,6 +259,9 @@ pub(crate) struct App {
     prune_wake: tokio::sync::Notify,
     /// The connection caps of the accept loop (for `/metrics`).
     conn_caps: Mutex<Option<Arc<crate::guard::ConnCaps>>>,
+    /// The store is shared with other nodes (PostgreSQL): KPIs and the
+    /// dashboard another node put are read from it before answering.
+    shared: bool,
 }
 
 fn kv_module_key(m: Module) -> String {
@@ -304,6 +307,10 @@ impl App {
             retain_days: config.retain_days,
             prune_wake: tokio::sync::Notify::new(),
             conn_caps: Mutex::new(None),
+            shared: config
+                .db_path
+                .to_str()
+                .is_some_and(storage::is_postgres_url),
         })
     }
 
@@ -398,6 +405,55 @@ impl App {
         }
     }
 
+    /// Read `key` from the store as a `T` (a storage failure is counted and
+    /// logged; `None` then, like a missing or undecodable value).
+    async fn load<T: serde::de::DeserializeOwned + pulseboard_protocol::Validate>(
+        &self,
+        key: &str,
+    ) -> Option<T> {
+        match self.store.kv_get(key).await {
+            Ok(v) => v
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .and_then(|v| decode::<T>(v).ok()),
+            Err(e) => {
+                self.storage_failed(&e);
+                None
+            }
+        }
+    }
+
+    /// A module's KPIs as the cluster knows them: with a shared store, the
+    /// newest of what this node holds and what any node stored.
+    pub(crate) async fn current_kpis(&self, m: Module) -> ModuleKpis {
+        if self.shared {
+            if let Some(k) = self
+                .load::<ModuleKpis>(&kv_module_key(m))
+                .await
+                .filter(|k| k.module == m)
+            {
+                let mut live = self.live();
+                let cur = live.modules.entry(m).or_insert_with(|| k.clone());
+                if k.updated_at > cur.updated_at {
+                    *cur = k;
+                }
+            }
+        }
+        self.module_kpis(m)
+    }
+
+    /// The dashboard as the cluster knows it (see [`App::current_kpis`]).
+    pub(crate) async fn current_dashboard(&self) -> Dashboard {
+        if self.shared {
+            if let Some(d) = self.load::<Dashboard>(KV_DASHBOARD).await {
+                let mut live = self.live();
+                if d.updated_at > live.dashboard.updated_at {
+                    live.dashboard = d;
+                }
+            }
+        }
+        self.dashboard()
+    }
+
     /// Current KPIs of a module.
     pub(crate) fn module_kpis(&self, m: Module) -> ModuleKpis {
         let live = self.live();
@@ -420,6 +476,12 @@ impl App {
     /// Everything at once, for `GET /api/snapshot`; `unreadCount` is `viewer`'s.
     pub(crate) async fn snapshot(&self, viewer: &Viewer) -> Result<Snapshot, StorageError> {
         let unread_count = self.store.unread_count(&viewer.0).await?;
+        if self.shared {
+            for m in Module::ALL {
+                self.current_kpis(m).await;
+            }
+            self.current_dashboard().await;
+        }
         let live = self.live();
         Ok(Snapshot {
             modules: live.modules.clone(),

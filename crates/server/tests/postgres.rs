@@ -12,9 +12,14 @@ use pulseboard_server::{
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+mod common;
 mod services;
 
 const WAIT: Duration = Duration::from_secs(60);
+
+fn kpi(key: &str, value: f64) -> Value {
+    json!({"key": key, "label": key.to_uppercase(), "value": value})
+}
 
 async fn node(url: &str) -> ServerHandle {
     let mut c = Config::new(url);
@@ -44,7 +49,7 @@ async fn get(http: &Client, server: &ServerHandle, path: &str) -> (StatusCode, V
 }
 
 /// Two nodes on one PostgreSQL database are one server to their clients:
-/// the same `serverId`, the same notifications and unread counts.
+/// the same `serverId`, notifications, unread counts, KPIs and dashboard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_database_share_notifications_and_server_id() {
     let pg = services::Postgres::start();
@@ -72,6 +77,40 @@ async fn two_nodes_on_one_database_share_notifications_and_server_id() {
     assert_eq!(snap_b["unreadCount"], 6, "{snap_b}");
     assert_eq!(snap_a["serverId"], snap_b["serverId"]);
     assert!(snap_a["serverId"].as_str().is_some_and(|s| !s.is_empty()));
+
+    // A KPI put on node A is in node B's snapshot and subscribe ack, and
+    // so is the dashboard.
+    let r = http
+        .put(format!("{}/api/kpis/finance", a.url()))
+        .json(&json!({"kpis": [{"key": "cash", "label": "Cash", "value": 42.5}]}))
+        .send()
+        .await
+        .expect("put kpis");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http
+        .put(format!("{}/api/dashboard", a.url()))
+        .json(&json!({
+            "summary": (0..6).map(|i| kpi(&format!("s{i}"), 7.0 + f64::from(i))).collect::<Vec<_>>(),
+            "topKpis": (0..4).map(|i| kpi(&format!("t{i}"), 1.0)).collect::<Vec<_>>(),
+        }))
+        .send()
+        .await
+        .expect("put dashboard");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, snap_b) = get(&http, &b, "/api/snapshot").await;
+    assert_eq!(
+        snap_b["modules"]["finance"]["kpis"][0]["value"], 42.5,
+        "{snap_b}"
+    );
+    assert_eq!(snap_b["dashboard"]["summary"][0]["value"], 7.0, "{snap_b}");
+    let mut sock = common::Polling::open(&b, None).await;
+    sock.connected().await.expect("connect to b");
+    let ack = sock
+        .call("module:subscribe", Some(json!({"module": "finance"})))
+        .await;
+    assert_eq!(ack["snapshot"]["kpis"][0]["value"], 42.5, "{ack}");
+    let ack = sock.call("dashboard:subscribe", Some(json!({}))).await;
+    assert_eq!(ack["snapshot"]["summary"][0]["value"], 7.0, "{ack}");
 
     let store = PostgresStore::connect(&url).await.expect("connect");
     let all = store
