@@ -145,19 +145,25 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// 200 while storage answers (a real write, and the database file writable
-/// at its path), 503 otherwise. `storage` says which store (`sqlite` or
-/// `postgresql`).
+/// at its path, and with `--redis` the cluster channel subscribed), 503
+/// otherwise. `storage` says which store (`sqlite` or `postgresql`), `redis`
+/// whether the cluster's Redis is `up` or `down` (null without `--redis`).
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let storage = app.storage_kind();
+    let redis_state = app.redis_up().map(|up| if up { "up" } else { "down" });
     match app.ready().await {
-        Ok(()) => {
-            Json(serde_json::json!({ "status": "ready", "storage": storage })).into_response()
-        }
+        Ok(()) => Json(serde_json::json!({
+            "status": "ready",
+            "storage": storage,
+            "redis": redis_state,
+        }))
+        .into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({
                 "status": "unavailable",
                 "storage": storage,
+                "redis": redis_state,
                 "error": reason,
             })),
         )

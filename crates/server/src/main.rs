@@ -39,6 +39,12 @@ struct Cli {
     /// store of several nodes).
     #[arg(long = "db", value_name = "PATH|URL", env = "PULSEBOARD_DB")]
     db: Option<PathBuf>,
+
+    /// Redis URL of a cluster (redis://host:port or unix:///path/redis.sock):
+    /// live events reach the clients of every node using it. Give every
+    /// node the same --db postgres://... too.
+    #[arg(long = "redis", value_name = "URL", env = "PULSEBOARD_REDIS")]
+    redis: Option<String>,
     /// Run the demo simulator (random KPIs, fake notifications and alerts).
     /// It does not run on a store that real data went into.
     #[arg(long, env = "PULSEBOARD_SIMULATE")]
@@ -241,6 +247,17 @@ async fn main() -> ExitCode {
     config.header_timeout = Duration::from_secs(cli.header_timeout);
     config.handshake_timeout = Duration::from_secs(cli.handshake_timeout);
     config.tls = cli.tls_cert.clone().zip(cli.tls_key.clone());
+    config.redis = cli.redis.clone().filter(|u| !u.is_empty());
+    if config.redis.is_some()
+        && !config
+            .db_path
+            .to_str()
+            .is_some_and(pulseboard_server::storage::is_postgres_url)
+    {
+        tracing::warn!(
+            "--redis without a PostgreSQL --db: the nodes do not share notifications or KPIs"
+        );
+    }
 
     // Each connection is a file descriptor: make room for the caps.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {

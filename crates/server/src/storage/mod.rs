@@ -206,6 +206,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Number of stored notifications.
     async fn notification_count(&self) -> Result<u64, StorageError>;
 
+    /// The highest `seq` stored so far (0: none); pruned ones count too.
+    async fn last_seq(&self) -> Result<u64, StorageError>;
+
     /// Delete at most [`PRUNE_BATCH`] of the oldest notifications: the first
     /// `excess` ones, and any created before `before`; stops at the first one
     /// that is neither. Returns how many were deleted (0: nothing to prune).

@@ -480,6 +480,15 @@ impl Storage for PostgresStore {
         Ok(to_u64(n))
     }
 
+    async fn last_seq(&self) -> Result<u64, StorageError> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT last FROM counters WHERE name = 'seq'", &[])
+            .await?
+            .get(0);
+        Ok(to_u64(n))
+    }
+
     async fn prune_batch(
         &self,
         excess: u64,

@@ -587,6 +587,20 @@ impl Storage for SqliteStore {
     /// that is neither (only ever a prefix of the `seq` order). Viewers'
     /// counters and explicit reads follow in the same transaction. Returns
     /// how many were deleted (0: nothing left to prune).
+    async fn last_seq(&self) -> Result<u64, StorageError> {
+        self.with_conn(|conn| {
+            let n: Option<i64> = conn
+                .query_row(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'notifications'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(to_u64(n.unwrap_or(0)))
+        })
+        .await
+    }
+
     async fn prune_batch(
         &self,
         excess: u64,
