@@ -251,3 +251,130 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
         n.stop().await.expect("stop");
     }
 }
+
+/// A node as a child process of the server binary (so it can be killed -9).
+struct NodeProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl NodeProcess {
+    fn start(db: &str, redis: &str) -> NodeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+            .args(["--listen", "127.0.0.1:0", "--db", db, "--redis", redis])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start pulseboard-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        NodeProcess { child, url }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The node a client is on is killed -9 while 300 notifications are posted
+/// to the other two: our client (core, several server URLs) fails over and
+/// ends with all 300, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_clients_node_costs_no_notification() {
+    use pulseboard_core::{Client as Desktop, ClientConfig, ConnectionState, State, Store};
+
+    let pg = services::Postgres::start();
+    let db = pg.database("pb").await;
+    let redis = services::Redis::start();
+    let mut b = NodeProcess::start(&db, &redis.url());
+    let (a, c) = (
+        NodeProcess::start(&db, &redis.url()),
+        NodeProcess::start(&db, &redis.url()),
+    );
+    let http = Client::new();
+    for url in [&a.url, &b.url, &c.url] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let up = match http.get(format!("{url}/readyz")).send().await {
+                Ok(r) => r.status() == StatusCode::OK,
+                Err(_) => false,
+            };
+            if up {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{url} not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let store = Store::new(State::empty(&b.url));
+    let desktop = Desktop::start(
+        ClientConfig::with_servers(&[b.url.clone(), c.url.clone()]),
+        store.clone(),
+    );
+    let live = |store: &Store| store.read(|s| matches!(s.connection, ConnectionState::Live { .. }));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !live(&store) {
+        assert!(tokio::time::Instant::now() < deadline, "client never live");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let (posted_tx, mut posted_rx) = tokio::sync::watch::channel(0usize);
+    let writer = {
+        let targets = [a.url.clone(), c.url.clone()];
+        let http = http.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                let r = http
+                    .post(format!("{}/api/notifications", targets[i % 2]))
+                    .json(&json!({"title": format!("n{i}"), "body": "b", "severity": "info"}))
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(r.status(), StatusCode::CREATED);
+                let _ = posted_tx.send(i + 1);
+            }
+        })
+    };
+    posted_rx
+        .wait_for(|n| *n >= 100)
+        .await
+        .expect("writer running");
+    b.child.kill().expect("kill -9 node b");
+    b.child.wait().expect("reap node b");
+    writer.await.expect("writer");
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (count, live_now) = store.read(|s| {
+            (
+                s.notifications.len(),
+                matches!(s.connection, ConnectionState::Live { .. }),
+            )
+        });
+        if count >= 300 && live_now {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "client has {count} of 300 notifications"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut seqs: Vec<u64> = store.read(|s| s.notifications.iter().map(|n| n.seq).collect());
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>(), "all 300, each once");
+    desktop.shutdown().await;
+}
