@@ -172,13 +172,79 @@ async fn posted_to_node_a_reaches_clients_on_b_and_c_and_reads_follow_the_viewer
     }
 }
 
-/// Three writers, one per node, 100 notifications each at once: a client on
-/// one node gets all 300 live, each once, in `seq` order.
+/// A client of the cluster that follows notifications like ours does: it
+/// subscribes with `afterSeq`, takes the catch-up page and then live
+/// `notification:new`, keeps each `seq` once, and checks there is no gap.
+struct Follower {
+    sock: Polling,
+    seqs: Vec<u64>,
+}
+
+impl Follower {
+    /// Connect to `node` and subscribe after what it already holds.
+    async fn attach(node: &ServerHandle, seqs: Vec<u64>) -> Follower {
+        let mut sock = Polling::open(node, None).await;
+        sock.connected().await.expect("connected");
+        let after = seqs.last().copied().unwrap_or(0);
+        sock.send(&format!(
+            "42900{}",
+            json!(["notification:subscribe", {"afterSeq": after}])
+        ))
+        .await;
+        let mut f = Follower { sock, seqs };
+        // Events that arrive before the ack are kept and applied after it.
+        let mut early = Vec::new();
+        loop {
+            let p = tokio::time::timeout(WAIT, f.sock.next())
+                .await
+                .expect("subscribe ack");
+            if let Some(body) = p.strip_prefix("43900") {
+                let ack: Value = serde_json::from_str(body).expect("ack JSON");
+                assert_eq!(ack[0]["ok"], true, "{ack}");
+                for n in ack[0]["notifications"].as_array().expect("page") {
+                    f.take(n);
+                }
+                break;
+            }
+            if let Some(body) = p.strip_prefix("42") {
+                early.push(serde_json::from_str::<Value>(body).expect("event JSON"));
+            }
+        }
+        for e in early {
+            if e[0] == "notification:new" {
+                f.take(&e[1]);
+            }
+        }
+        f
+    }
+
+    fn take(&mut self, n: &Value) {
+        let seq = n["seq"].as_u64().expect("seq");
+        let last = self.seqs.last().copied().unwrap_or(0);
+        if seq <= last {
+            return; // already held (catch-up and live overlap)
+        }
+        assert_eq!(seq, last + 1, "a gap: {seq} after {last}");
+        self.seqs.push(seq);
+    }
+
+    /// Follow live events until it holds `n` notifications.
+    async fn until(&mut self, n: usize) {
+        while self.seqs.len() < n {
+            let e = event(&mut self.sock, "notification:new").await;
+            self.take(&e);
+        }
+    }
+}
+
+/// Three writers, one per node, 100 notifications each at once: a client
+/// following live, reconnecting twice in the middle (to other nodes), ends
+/// with all 300, each once, in `seq` order, without a gap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_writers_on_three_nodes_reach_one_client_in_seq_order_each_once() {
     let c = cluster(3).await;
     let http = Client::new();
-    let mut client = subscriber(&c.nodes[2]).await;
+    let mut client = Follower::attach(&c.nodes[2], Vec::new()).await;
     let mut writers = Vec::new();
     for (w, node) in c.nodes.iter().enumerate() {
         let url = node.url();
@@ -195,15 +261,15 @@ async fn three_writers_on_three_nodes_reach_one_client_in_seq_order_each_once() 
             }
         }));
     }
-    let mut seqs = Vec::new();
-    while seqs.len() < 300 {
-        let n = event(&mut client, "notification:new").await;
-        seqs.push(n["seq"].as_u64().expect("seq"));
-    }
+    client.until(60).await;
+    client = Follower::attach(&c.nodes[0], client.seqs).await;
+    client.until(160).await;
+    client = Follower::attach(&c.nodes[1], client.seqs).await;
+    client.until(300).await;
     for w in writers {
         w.await.expect("writer");
     }
-    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+    assert_eq!(client.seqs, (1..=300).collect::<Vec<u64>>());
     for n in c.nodes {
         n.stop().await.expect("stop");
     }
@@ -377,4 +443,69 @@ async fn kill_9_of_the_clients_node_costs_no_notification() {
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=300).collect::<Vec<u64>>(), "all 300, each once");
     desktop.shutdown().await;
+}
+
+/// The official Node socket.io-client on nodes B and C receives a
+/// notification, an alert and KPIs posted over HTTP to node A; its mark-read
+/// on C reaches the same viewer's socket on B (interop/cluster-check.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_on_b_and_c_receives_what_is_posted_to_a() {
+    use tokio::io::AsyncBufReadExt;
+    let c = cluster(3).await;
+    let (a, b, cc) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
+    let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let interop = root.join("interop");
+    assert!(
+        interop.join("node_modules/socket.io-client").is_dir(),
+        "interop/node_modules is missing: run `npm ci --prefix interop --no-audit --no-fund`"
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg(interop.join("cluster-check.mjs"))
+        .args(["--b", &b.url(), "--c", &cc.url()])
+        .current_dir(&interop)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("`node` runs (Node 20 must be on PATH)");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let http = Client::new();
+    let mut log = String::new();
+    let result = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read node output") {
+            log.push_str(&line);
+            log.push('\n');
+            if line == "READY" {
+                post_notification(&http, a, "to a").await;
+                send(
+                    &http,
+                    reqwest::Method::POST,
+                    format!("{}/api/alerts", a.url()),
+                    json!({"title": "disk", "message": "full", "severity": "critical"}),
+                )
+                .await;
+                send(
+                    &http,
+                    reqwest::Method::PUT,
+                    format!("{}/api/kpis/finance", a.url()),
+                    json!({"kpis": [{"key": "cash", "label": "Cash", "value": 42.5}]}),
+                )
+                .await;
+            } else if let Some(r) = line.strip_prefix("RESULT ") {
+                return serde_json::from_str::<Value>(r).expect("RESULT JSON");
+            } else if line.starts_with("FAIL") {
+                panic!("cluster-check.mjs failed:\n{log}");
+            }
+        }
+        panic!("cluster-check.mjs ended without a result:\n{log}");
+    })
+    .await
+    .expect("cluster-check.mjs finishes");
+    assert_eq!(result["notification"], json!(["to a", "to a"]));
+    assert_eq!(result["alert"], json!(["disk", "disk"]));
+    assert_eq!(result["kpi"], json!([42.5, 42.5]));
+    assert_eq!(result["readOnB"]["unreadCount"], 0);
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
 }
