@@ -111,6 +111,12 @@ impl Bus {
         let mut conn = self.publisher.lock().await;
         for _attempt in 0..2 {
             if conn.is_none() {
+                if !self.is_up() {
+                    // The subscriber cannot reach Redis either: do not make
+                    // every write wait for a connect that will fail.
+                    tracing::debug!("redis down: cluster message not sent");
+                    return;
+                }
                 match tokio::time::timeout(
                     REDIS_TIMEOUT,
                     self.client.get_multiplexed_async_connection(),
