@@ -130,7 +130,7 @@ impl Postgres {
     /// Start the server (again), waiting until it accepts connections.
     pub fn start_again(&self) {
         let opts = format!(
-            "-k {} -c listen_addresses='' -c fsync=off -c max_connections=200",
+            "-k {} -c listen_addresses='' -c fsync=off -c max_connections=100 -c shared_buffers=16MB",
             self.socket_dir().display()
         );
         let log = self.dir.path().join("log");
