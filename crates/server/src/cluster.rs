@@ -93,11 +93,11 @@ impl Bus {
         self.subscribed.load(Ordering::SeqCst)
     }
 
-    /// Tell the other nodes. A failure is logged: notifications stay in the
+    /// Tell the other nodes; whether it was published. A failure is logged: notifications stay in the
     /// store and the other nodes deliver them at their next wake-up (at the
     /// latest when their subscription is back); a KPI/alert event a node
     /// missed is in its snapshot (the store) when its clients resubscribe.
-    pub(crate) async fn publish(&self, kind: Kind) {
+    pub(crate) async fn publish(&self, kind: Kind) -> bool {
         let msg = match serde_json::to_string(&Wire {
             node: self.node.clone(),
             kind,
@@ -105,7 +105,7 @@ impl Bus {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(%e, "cannot encode a cluster message");
-                return;
+                return false;
             }
         };
         let mut conn = self.publisher.lock().await;
@@ -115,7 +115,7 @@ impl Bus {
                     // The subscriber cannot reach Redis either: do not make
                     // every write wait for a connect that will fail.
                     tracing::debug!("redis down: cluster message not sent");
-                    return;
+                    return false;
                 }
                 match tokio::time::timeout(
                     REDIS_TIMEOUT,
@@ -126,15 +126,17 @@ impl Bus {
                     Ok(Ok(c)) => *conn = Some(c),
                     Ok(Err(e)) => {
                         tracing::warn!(%e, "redis unreachable: cluster message not sent");
-                        return;
+                        return false;
                     }
                     Err(_) => {
                         tracing::warn!("redis timed out: cluster message not sent");
-                        return;
+                        return false;
                     }
                 }
             }
-            let Some(c) = conn.as_mut() else { return };
+            let Some(c) = conn.as_mut() else {
+                return false;
+            };
             let sent = tokio::time::timeout(
                 REDIS_TIMEOUT,
                 redis::cmd("PUBLISH")
@@ -144,12 +146,13 @@ impl Bus {
             )
             .await;
             match sent {
-                Ok(Ok(_)) => return,
+                Ok(Ok(_)) => return true,
                 Ok(Err(e)) => tracing::warn!(%e, "redis publish failed; reconnecting"),
                 Err(_) => tracing::warn!("redis publish timed out; reconnecting"),
             }
             *conn = None;
         }
+        false
     }
 }
 

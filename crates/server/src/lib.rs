@@ -653,7 +653,7 @@ impl App {
             // What other nodes stored before it goes out first, in `seq` order.
             self.fan_in().await;
             drop(order);
-            bus.publish(cluster::Kind::Notifications).await;
+            self.published(bus.publish(cluster::Kind::Notifications).await);
         } else {
             self.deliver(
                 self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
@@ -725,12 +725,14 @@ impl App {
         let Some(bus) = &self.bus else { return };
         match serde_json::to_value(payload) {
             Ok(payload) => {
-                bus.publish(cluster::Kind::Room {
-                    room,
-                    event: event.to_owned(),
-                    payload,
-                })
-                .await
+                let sent = bus
+                    .publish(cluster::Kind::Room {
+                        room,
+                        event: event.to_owned(),
+                        payload,
+                    })
+                    .await;
+                self.published(sent);
             }
             Err(e) => tracing::warn!(%e, event, "cannot encode a cluster message"),
         }
@@ -769,8 +771,18 @@ impl App {
         }
     }
 
+    fn published(&self, sent: bool) {
+        let m = &self.edge.metrics;
+        if sent {
+            m.cluster_out.inc();
+        } else {
+            m.cluster_unsent.inc();
+        }
+    }
+
     /// Cluster: what another node published.
     pub(crate) async fn on_cluster_message(&self, kind: cluster::Kind) {
+        self.edge.metrics.cluster_in.inc();
         match kind {
             cluster::Kind::Notifications => self.fan_in().await,
             cluster::Kind::Room {

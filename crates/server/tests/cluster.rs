@@ -295,6 +295,18 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
     wait_redis(&http, b, "down").await;
     let during = post_notification(&http, a, "during").await;
 
+    let metrics = http
+        .get(format!("{}/metrics", a.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        common::metric(&metrics, "pulseboard_cluster_messages_unsent_total") >= 1.0,
+        "{metrics}"
+    );
     c.redis.start_again();
     wait_redis(&http, a, "up").await;
     wait_redis(&http, b, "up").await;
@@ -313,6 +325,18 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
     )
     .await;
     assert_eq!(event(&mut on_b, "alert:system").await["title"], "back");
+    let metrics = http
+        .get(format!("{}/metrics", b.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        common::metric(&metrics, "pulseboard_cluster_messages_in_total") >= 3.0,
+        "{metrics}"
+    );
     for n in c.nodes {
         n.stop().await.expect("stop");
     }
