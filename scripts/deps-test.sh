@@ -2,7 +2,8 @@
 # What only the tests need, beyond scripts/deps.sh:
 # - WebKitWebDriver (Debian webkit2gtk-driver) and tauri-driver for the webview e2e tests,
 # - the official Node socket.io / socket.io-client 4.8 for the interop tests,
-# - nginx (Debian nginx-light) for the reverse-proxy test of docs/deploy/nginx.conf.
+# - nginx (Debian nginx-light) for the reverse-proxy test of docs/deploy/nginx.conf,
+# - PostgreSQL and redis-server, which the storage and cluster tests start themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,15 @@ if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
   SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nginx-light
+fi
+# PostgreSQL (initdb/pg_ctl in /usr/lib/postgresql/*/bin) and Redis 7: the
+# storage suite and the cluster tests run them as plain processes in temp dirs.
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql redis-server
+  # Debian starts system-wide services on install; the tests start their own.
+  $SUDO systemctl disable --now postgresql redis-server >/dev/null 2>&1 || true
 fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --locked --version 2.1.0

@@ -56,7 +56,14 @@ impl ApiError {
     /// The answer to a storage failure (counted and logged by the caller).
     fn storage(app: &App, e: StorageError) -> ApiError {
         app.storage_failed(&e);
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
+        if e.is_unavailable() {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable, retry later",
+            )
+        } else {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
+        }
     }
 }
 
@@ -138,13 +145,27 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// 200 while storage answers (a real write, and the database file writable
-/// at its path), 503 otherwise.
+/// at its path, and with `--redis` the cluster channel subscribed), 503
+/// otherwise. `storage` says which store (`sqlite` or `postgresql`), `redis`
+/// whether the cluster's Redis is `up` or `down` (null without `--redis`).
 async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let storage = app.storage_kind();
+    let redis_state = app.redis_up().map(|up| if up { "up" } else { "down" });
     match app.ready().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(serde_json::json!({
+            "status": "ready",
+            "storage": storage,
+            "redis": redis_state,
+        }))
+        .into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "unavailable", "error": reason })),
+            Json(serde_json::json!({
+                "status": "unavailable",
+                "storage": storage,
+                "redis": redis_state,
+                "error": reason,
+            })),
         )
             .into_response(),
     }

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod cluster;
 pub mod config_file;
 mod guard;
 mod http;
@@ -44,7 +45,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use auth::Viewer;
 use socketioxide::{extract::SocketRef, SendError, SocketError};
 pub use storage::StorageError;
-use storage::{MarkReadOutcome, Retention, Storage, Store};
+use storage::{MarkReadOutcome, Retention, Storage};
 
 /// Marks a socket that is being disconnected because its buffer was full.
 #[derive(Clone, Copy, Debug)]
@@ -128,6 +129,9 @@ pub struct Config {
     /// buffer is full is disconnected (it reconnects and catches up by
     /// `afterSeq`). Default [`DEFAULT_SOCKET_BUFFER`].
     pub socket_buffer: usize,
+    /// Redis URL of a cluster (`--redis`): live events reach the sockets of
+    /// every node sharing it (and the PostgreSQL store).
+    pub redis: Option<String>,
 }
 
 impl Config {
@@ -156,6 +160,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(10),
             tls: None,
+            redis: None,
         }
     }
 
@@ -193,6 +198,7 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("tls", &self.tls)
+            .field("redis", &self.redis.as_ref().map(|_| "<set>"))
             .finish()
     }
 }
@@ -260,6 +266,14 @@ pub(crate) struct App {
     prune_wake: tokio::sync::Notify,
     /// The connection caps of the accept loop (for `/metrics`).
     conn_caps: Mutex<Option<Arc<crate::guard::ConnCaps>>>,
+    /// The Redis side of a cluster node (`--redis`).
+    bus: Option<Arc<cluster::Bus>>,
+    /// Cluster: the highest `seq` delivered to this node's sockets (held
+    /// while delivering, so notifications go out in `seq` order, each once).
+    fanned: tokio::sync::Mutex<u64>,
+    /// The store is shared with other nodes (PostgreSQL): KPIs and the
+    /// dashboard another node put are read from it before answering.
+    shared: bool,
 }
 
 fn kv_module_key(m: Module) -> String {
@@ -292,6 +306,15 @@ impl App {
             .and_then(|s| serde_json::from_str(&s).ok())
             .and_then(|v| decode::<Dashboard>(v).ok())
             .unwrap_or_else(simulator::seed_dashboard);
+        let bus = match &config.redis {
+            Some(url) => Some(Arc::new(cluster::Bus::new(url).map_err(Error::Config)?)),
+            None => None,
+        };
+        let fanned = if bus.is_some() {
+            store.last_seq().await?
+        } else {
+            0
+        };
         Ok(App {
             io,
             store,
@@ -305,6 +328,12 @@ impl App {
             retain_days: config.retain_days,
             prune_wake: tokio::sync::Notify::new(),
             conn_caps: Mutex::new(None),
+            bus,
+            fanned: tokio::sync::Mutex::new(fanned),
+            shared: config
+                .db_path
+                .to_str()
+                .is_some_and(storage::is_postgres_url),
         })
     }
 
@@ -370,6 +399,15 @@ impl App {
             return Err(e.to_string());
         }
         let path = self.edge.db_path.clone();
+        if let Some(bus) = &self.bus {
+            if !bus.is_up() {
+                return Err("redis unavailable: not subscribed to the cluster channel".into());
+            }
+        }
+        if path.to_str().is_some_and(storage::is_postgres_url) {
+            // No file to probe: the write above went through the pool.
+            return Ok(());
+        }
         let probe = tokio::task::spawn_blocking(move || storage_probe(&path))
             .await
             .map_err(|e| e.to_string())
@@ -379,6 +417,74 @@ impl App {
             tracing::warn!(e, "storage not ready");
         }
         probe
+    }
+
+    /// The cluster's Redis: `None` without `--redis`, else whether it is up.
+    pub(crate) fn redis_up(&self) -> Option<bool> {
+        self.bus.as_ref().map(|b| b.is_up())
+    }
+
+    /// Which store this server runs on: `sqlite` or `postgresql`.
+    pub(crate) fn storage_kind(&self) -> &'static str {
+        if self
+            .edge
+            .db_path
+            .to_str()
+            .is_some_and(storage::is_postgres_url)
+        {
+            "postgresql"
+        } else {
+            "sqlite"
+        }
+    }
+
+    /// Read `key` from the store as a `T` (a storage failure is counted and
+    /// logged; `None` then, like a missing or undecodable value).
+    async fn load<T: serde::de::DeserializeOwned + pulseboard_protocol::Validate>(
+        &self,
+        key: &str,
+    ) -> Option<T> {
+        match self.store.kv_get(key).await {
+            Ok(v) => v
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .and_then(|v| decode::<T>(v).ok()),
+            Err(e) => {
+                self.storage_failed(&e);
+                None
+            }
+        }
+    }
+
+    /// A module's KPIs as the cluster knows them: with a shared store, the
+    /// newest of what this node holds and what any node stored.
+    pub(crate) async fn current_kpis(&self, m: Module) -> ModuleKpis {
+        if self.shared {
+            if let Some(k) = self
+                .load::<ModuleKpis>(&kv_module_key(m))
+                .await
+                .filter(|k| k.module == m)
+            {
+                let mut live = self.live();
+                let cur = live.modules.entry(m).or_insert_with(|| k.clone());
+                if k.updated_at > cur.updated_at {
+                    *cur = k;
+                }
+            }
+        }
+        self.module_kpis(m)
+    }
+
+    /// The dashboard as the cluster knows it (see [`App::current_kpis`]).
+    pub(crate) async fn current_dashboard(&self) -> Dashboard {
+        if self.shared {
+            if let Some(d) = self.load::<Dashboard>(KV_DASHBOARD).await {
+                let mut live = self.live();
+                if d.updated_at > live.dashboard.updated_at {
+                    live.dashboard = d;
+                }
+            }
+        }
+        self.dashboard()
     }
 
     /// Current KPIs of a module.
@@ -403,6 +509,12 @@ impl App {
     /// Everything at once, for `GET /api/snapshot`; `unreadCount` is `viewer`'s.
     pub(crate) async fn snapshot(&self, viewer: &Viewer) -> Result<Snapshot, StorageError> {
         let unread_count = self.store.unread_count(&viewer.0).await?;
+        if self.shared {
+            for m in Module::ALL {
+                self.current_kpis(m).await;
+            }
+            self.current_dashboard().await;
+        }
         let live = self.live();
         Ok(Snapshot {
             modules: live.modules.clone(),
@@ -488,6 +600,8 @@ impl App {
             module.kpi_event(),
             &next,
         );
+        self.tell_cluster(Some(module.room().to_string()), module.kpi_event(), &next)
+            .await;
         next
     }
 
@@ -506,6 +620,12 @@ impl App {
             events::DASHBOARD_UPDATE,
             &next,
         );
+        self.tell_cluster(
+            Some(socket::DASHBOARD_ROOM.to_owned()),
+            events::DASHBOARD_UPDATE,
+            &next,
+        )
+        .await;
         next
     }
 
@@ -525,16 +645,23 @@ impl App {
         &self,
         new: NewNotification,
     ) -> Result<Notification, StorageError> {
-        let _order = self.notify.lock().await;
+        let order = self.notify.lock().await;
         let stored = self
             .store
             .insert_notification(new, chrono::SubsecRound::trunc_subsecs(Utc::now(), 3))
             .await?;
-        self.deliver(
-            self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
-            events::NOTIFICATION_NEW,
-            &stored,
-        );
+        if let Some(bus) = &self.bus {
+            // What other nodes stored before it goes out first, in `seq` order.
+            self.fan_in().await;
+            drop(order);
+            self.published(bus.publish(cluster::Kind::Notifications).await);
+        } else {
+            self.deliver(
+                self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
+                events::NOTIFICATION_NEW,
+                &stored,
+            );
+        }
         if self.retain_count.is_some() {
             self.prune_wake.notify_one();
         }
@@ -552,6 +679,7 @@ impl App {
             created_at: Utc::now(),
         };
         self.deliver(self.io.sockets(), events::ALERT_SYSTEM, &alert);
+        self.tell_cluster(None, events::ALERT_SYSTEM, &alert).await;
         Ok(alert)
     }
 
@@ -577,8 +705,99 @@ impl App {
                 events::NOTIFICATION_READ,
                 &payload,
             );
+            self.tell_cluster(
+                Some(socket::viewer_room(viewer)),
+                events::NOTIFICATION_READ,
+                &payload,
+            )
+            .await;
         }
         Ok(out)
+    }
+
+    /// Cluster: ask the other nodes to deliver `event` to their sockets of
+    /// `room` (every socket: `None`). Nothing without `--redis`.
+    async fn tell_cluster<T: serde::Serialize + ?Sized>(
+        &self,
+        room: Option<String>,
+        event: &str,
+        payload: &T,
+    ) {
+        let Some(bus) = &self.bus else { return };
+        match serde_json::to_value(payload) {
+            Ok(payload) => {
+                let sent = bus
+                    .publish(cluster::Kind::Room {
+                        room,
+                        event: event.to_owned(),
+                        payload,
+                    })
+                    .await;
+                self.published(sent);
+            }
+            Err(e) => tracing::warn!(%e, event, "cannot encode a cluster message"),
+        }
+    }
+
+    /// Cluster: deliver to this node's notification subscribers every
+    /// notification stored after the last one delivered, in `seq` order.
+    /// A storage failure leaves the rest for the next call.
+    pub(crate) async fn fan_in(&self) {
+        let mut upto = self.fanned.lock().await;
+        loop {
+            let page = match self
+                .store
+                .notifications_after(storage::DEFAULT_VIEWER, *upto)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    self.storage_failed(&e);
+                    return;
+                }
+            };
+            if page.is_empty() {
+                return;
+            }
+            for mut n in page {
+                // New: unread for every viewer (the page was read as one).
+                n.read = false;
+                *upto = n.seq;
+                self.deliver(
+                    self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
+                    events::NOTIFICATION_NEW,
+                    &n,
+                );
+            }
+        }
+    }
+
+    fn published(&self, sent: bool) {
+        let m = &self.edge.metrics;
+        if sent {
+            m.cluster_out.inc();
+        } else {
+            m.cluster_unsent.inc();
+        }
+    }
+
+    /// Cluster: what another node published.
+    pub(crate) async fn on_cluster_message(&self, kind: cluster::Kind) {
+        self.edge.metrics.cluster_in.inc();
+        match kind {
+            cluster::Kind::Notifications => self.fan_in().await,
+            cluster::Kind::Room {
+                room,
+                event,
+                payload,
+            } => {
+                let sockets = match room {
+                    Some(r) => self.io.to(r).sockets(),
+                    None => self.io.sockets(),
+                };
+                self.deliver(sockets, &event, &payload);
+            }
+        }
     }
 
     /// Retention in the background: after inserts (when a count is kept)
@@ -637,12 +856,7 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         None => None,
     };
 
-    let path = config.db_path.clone();
-    let store: Arc<dyn Storage> = Arc::new(
-        tokio::task::spawn_blocking(move || Store::open(&path))
-            .await
-            .map_err(|e| StorageError::Task(e.to_string()))??,
-    );
+    let store: Arc<dyn Storage> = storage::open(&config.db_path).await?;
 
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(config.socket_buffer.max(16))
@@ -728,6 +942,10 @@ async fn serve(
         })
     };
     let pruner = App::spawn_pruner(&app);
+    let subscriber = app
+        .bus
+        .clone()
+        .map(|bus| cluster::spawn_subscriber(app.clone(), bus));
 
     let io = app.io.clone();
     let stop = async move {
@@ -748,6 +966,9 @@ async fn serve(
     sweeper.abort();
     if let Some(sim) = sim {
         sim.abort();
+    }
+    if let Some(subscriber) = subscriber {
+        subscriber.abort();
     }
     if let Some(pruner) = pruner {
         pruner.abort();

@@ -34,9 +34,17 @@ struct Cli {
     /// Serve without any token on a non-loopback address (refused otherwise).
     #[arg(long, env = "PULSEBOARD_ALLOW_OPEN")]
     allow_open: bool,
-    /// SQLite database file [default: $XDG_DATA_HOME/pulseboard/server.db].
-    #[arg(long = "db", value_name = "PATH", env = "PULSEBOARD_DB")]
+    /// SQLite database file [default: $XDG_DATA_HOME/pulseboard/server.db],
+    /// or a PostgreSQL URL (postgres://... or postgresql://...; the shared
+    /// store of several nodes).
+    #[arg(long = "db", value_name = "PATH|URL", env = "PULSEBOARD_DB")]
     db: Option<PathBuf>,
+
+    /// Redis URL of a cluster (redis://host:port or unix:///path/redis.sock):
+    /// live events reach the clients of every node using it. Give every
+    /// node the same --db postgres://... too.
+    #[arg(long = "redis", value_name = "URL", env = "PULSEBOARD_REDIS")]
+    redis: Option<String>,
     /// Run the demo simulator (random KPIs, fake notifications and alerts).
     /// It does not run on a store that real data went into.
     #[arg(long, env = "PULSEBOARD_SIMULATE")]
@@ -239,6 +247,17 @@ async fn main() -> ExitCode {
     config.header_timeout = Duration::from_secs(cli.header_timeout);
     config.handshake_timeout = Duration::from_secs(cli.handshake_timeout);
     config.tls = cli.tls_cert.clone().zip(cli.tls_key.clone());
+    config.redis = cli.redis.clone().filter(|u| !u.is_empty());
+    if config.redis.is_some()
+        && !config
+            .db_path
+            .to_str()
+            .is_some_and(pulseboard_server::storage::is_postgres_url)
+    {
+        tracing::warn!(
+            "--redis without a PostgreSQL --db: the nodes do not share notifications or KPIs"
+        );
+    }
 
     // Each connection is a file descriptor: make room for the caps.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
@@ -253,7 +272,7 @@ async fn main() -> ExitCode {
         }
     };
     // Fail early and clearly if the database cannot be opened.
-    if let Err(e) = pulseboard_server::storage::Store::open(&config.db_path) {
+    if let Err(e) = pulseboard_server::storage::open(&config.db_path).await {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
@@ -263,7 +282,12 @@ async fn main() -> ExitCode {
     } else {
         "http"
     };
-    tracing::info!(db = %config.db_path.display(), "listening on {scheme}://{addr}");
+    let db = match config.db_path.to_str() {
+        // A URL may hold a password: log only which kind of store.
+        Some(u) if pulseboard_server::storage::is_postgres_url(u) => "postgresql".to_owned(),
+        _ => config.db_path.display().to_string(),
+    };
+    tracing::info!(%db, "listening on {scheme}://{addr}");
     println!("listening on {scheme}://{addr}");
 
     match pulseboard_server::run(listener, config, shutdown_signal()).await {

@@ -34,6 +34,12 @@ pub(crate) struct Metrics {
     pub(crate) storage_errors: Counter,
     /// HTTP API requests answered (any status).
     pub(crate) http_requests: Counter,
+    /// Cluster messages published to Redis (`--redis`).
+    pub(crate) cluster_out: Counter,
+    /// Cluster messages received from other nodes.
+    pub(crate) cluster_in: Counter,
+    /// Cluster messages that could not be published (Redis gone).
+    pub(crate) cluster_unsent: Counter,
 }
 
 impl Metrics {
@@ -51,6 +57,9 @@ impl Metrics {
             requests_refused: Counter::default(),
             storage_errors: Counter::default(),
             http_requests: Counter::default(),
+            cluster_out: Counter::default(),
+            cluster_in: Counter::default(),
+            cluster_unsent: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -107,6 +116,21 @@ impl Metrics {
             "http_requests",
             "HTTP API requests answered",
             m.http_requests.clone(),
+        );
+        registry.register(
+            "cluster_messages_out",
+            "Messages published to the other nodes through Redis",
+            m.cluster_out.clone(),
+        );
+        registry.register(
+            "cluster_messages_in",
+            "Messages received from other nodes through Redis",
+            m.cluster_in.clone(),
+        );
+        registry.register(
+            "cluster_messages_unsent",
+            "Messages to the other nodes that could not be published (Redis gone)",
+            m.cluster_unsent.clone(),
         );
         Metrics { registry, ..m }
     }

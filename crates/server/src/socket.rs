@@ -91,7 +91,7 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
                             s.join(req.module.room());
                             to_value(&SnapshotAck {
                                 ok: true,
-                                snapshot: app.module_kpis(req.module),
+                                snapshot: app.current_kpis(req.module).await,
                             })
                         }
                         Err(e) => e,
@@ -138,7 +138,7 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
                         s.join(DASHBOARD_ROOM);
                         to_value(&SnapshotAck {
                             ok: true,
-                            snapshot: app.dashboard(),
+                            snapshot: app.current_dashboard().await,
                         })
                     }
                     Err(e) => e,

@@ -1,7 +1,7 @@
 //! The server's storage, driven directly. The behaviour every store must
 //! have (read state per viewer, read catch-up, retention, `seq` in commit
 //! order, `serverId`) is written once against `dyn Storage` and run for each
-//! store by `suite!` at the end; SQLite specifics (migration of version 1
+//! store (SQLite, and PostgreSQL started by the test) by `suite!`; SQLite specifics (migration of version 1
 //! read state, private files, cost with a million rows) follow it.
 
 use std::{
@@ -13,7 +13,11 @@ use std::{
 
 use chrono::{TimeZone, Utc};
 use pulseboard_protocol::{Module, NewNotification, NotificationSeverity};
-use pulseboard_server::storage::{Retention, SqliteStore, Storage, Store, DEFAULT_VIEWER as D};
+use pulseboard_server::storage::{
+    PostgresStore, Retention, SqliteStore, Storage, Store, DEFAULT_VIEWER as D,
+};
+
+mod services;
 
 /// Opens the store called `name` (the same name again: the same store, as
 /// after a restart).
@@ -21,6 +25,16 @@ type Open<'a> = &'a (dyn Fn(&str) -> Arc<dyn Storage> + Sync);
 
 fn open_sqlite(dir: &Path, name: &str) -> Arc<dyn Storage> {
     Arc::new(SqliteStore::open(&dir.join(format!("{name}.db"))).expect("open sqlite"))
+}
+
+/// Opens database `name` of `pg` (made on first use) as a fresh pool.
+fn open_postgres(pg: &services::Postgres, name: &str) -> Arc<dyn Storage> {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            let url = pg.database(name).await;
+            Arc::new(PostgresStore::connect(&url).await.expect("open postgres")) as Arc<dyn Storage>
+        })
+    })
 }
 
 /// The behaviour tests, once per store.
@@ -33,6 +47,19 @@ macro_rules! suite {
                     let dir = tempfile::tempdir().expect("tempdir");
                     let path = dir.path().to_path_buf();
                     super::$name(&move |name: &str| super::open_sqlite(&path, name)).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let pg = std::sync::Arc::new(super::services::Postgres::start());
+                    let open = {
+                        let pg = pg.clone();
+                        move |name: &str| super::open_postgres(&pg, name)
+                    };
+                    super::$name(&open).await;
                 }
             )*
         }

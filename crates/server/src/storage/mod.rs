@@ -3,8 +3,9 @@
 //! dashboard, alert counter).
 //!
 //! [`Storage`] is what every store promises; [`SqliteStore`] (embedded, the
-//! default) keeps those promises with SQLite. A PostgreSQL store implements
-//! the same trait and runs the same test suite (`tests/storage.rs`).
+//! default) keeps those promises with SQLite, [`PostgresStore`] (`--db
+//! postgres://...`, the shared store of several nodes) with PostgreSQL. Both
+//! run the same test suite (`tests/storage.rs`).
 //!
 //! Promises every store keeps:
 //! - **`seq` strictly increasing, never reused** (also after retention and
@@ -21,6 +22,7 @@
 //!   and remembers the highest pruned `seq` (for `truncated`).
 //! - **One `serverId`** per store, made when the store is created.
 
+mod postgres;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -29,7 +31,23 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pulseboard_protocol::{limits, NewNotification, Notification};
 
+pub use postgres::{is_postgres_url, PostgresStore};
 pub use sqlite::SqliteStore;
+
+/// Open the store `--db` names: a PostgreSQL URL (`postgres://` or
+/// `postgresql://`) or a SQLite file.
+pub async fn open(db: &std::path::Path) -> Result<std::sync::Arc<dyn Storage>, StorageError> {
+    match db.to_str().filter(|s| is_postgres_url(s)) {
+        Some(url) => Ok(std::sync::Arc::new(PostgresStore::connect(url).await?)),
+        None => {
+            let path = db.to_path_buf();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .map_err(|e| StorageError::Task(e.to_string()))??;
+            Ok(std::sync::Arc::new(store))
+        }
+    }
+}
 
 /// The SQLite store under its former name.
 pub type Store = SqliteStore;
@@ -79,6 +97,34 @@ pub enum StorageError {
     /// The blocking task running the query died.
     #[error("database task failed: {0}")]
     Task(String),
+    /// The database URL or pool settings are invalid.
+    #[error("invalid database settings: {0}")]
+    Config(String),
+    /// A PostgreSQL query failed.
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had in time (PostgreSQL is down or
+    /// unreachable).
+    #[error("database unavailable: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+}
+
+impl StorageError {
+    /// The database cannot be reached right now (a retry later may work):
+    /// HTTP answers 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StorageError::Pool(_) => true,
+            // Connection errors (class 08), operator intervention such as a
+            // shutdown (class 57), and errors that are not from the server
+            // at all (the connection broke).
+            StorageError::Postgres(e) => match e.code() {
+                Some(c) => c.code().starts_with("08") || c.code().starts_with("57"),
+                None => true,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// The result of a mark-read request.
@@ -159,6 +205,9 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
 
     /// Number of stored notifications.
     async fn notification_count(&self) -> Result<u64, StorageError>;
+
+    /// The highest `seq` stored so far (0: none); pruned ones count too.
+    async fn last_seq(&self) -> Result<u64, StorageError>;
 
     /// Delete at most [`PRUNE_BATCH`] of the oldest notifications: the first
     /// `excess` ones, and any created before `before`; stops at the first one

@@ -100,7 +100,7 @@ CREATE TABLE IF NOT EXISTS reads (
 CREATE INDEX IF NOT EXISTS reads_seq ON reads(seq);
 ";
 
-fn severity_str(s: NotificationSeverity) -> &'static str {
+pub(super) fn severity_str(s: NotificationSeverity) -> &'static str {
     match s {
         NotificationSeverity::Info => "info",
         NotificationSeverity::Success => "success",
@@ -109,23 +109,23 @@ fn severity_str(s: NotificationSeverity) -> &'static str {
     }
 }
 
-fn parse_severity(s: &str) -> Option<NotificationSeverity> {
+pub(super) fn parse_severity(s: &str) -> Option<NotificationSeverity> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
-fn ts(t: DateTime<Utc>) -> String {
+pub(super) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn to_u64(v: i64) -> u64 {
+pub(super) fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-type Row = (
+pub(super) type Row = (
     i64,
     Option<String>,
     String,
@@ -136,7 +136,7 @@ type Row = (
     bool,
 );
 
-fn row_to_notification(r: Row) -> Option<Notification> {
+pub(super) fn row_to_notification(r: Row) -> Option<Notification> {
     let (seq, id, title, body, severity, module, created_at, read) = r;
     let seq = u64::try_from(seq).ok()?;
     let severity = parse_severity(&severity)?;
@@ -587,6 +587,20 @@ impl Storage for SqliteStore {
     /// that is neither (only ever a prefix of the `seq` order). Viewers'
     /// counters and explicit reads follow in the same transaction. Returns
     /// how many were deleted (0: nothing left to prune).
+    async fn last_seq(&self) -> Result<u64, StorageError> {
+        self.with_conn(|conn| {
+            let n: Option<i64> = conn
+                .query_row(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'notifications'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(to_u64(n.unwrap_or(0)))
+        })
+        .await
+    }
+
     async fn prune_batch(
         &self,
         excess: u64,

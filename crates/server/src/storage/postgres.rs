@@ -1,0 +1,584 @@
+//! The PostgreSQL store (`--db postgres://...`): the shared store of a
+//! cluster of server nodes. See the parent module for what every store
+//! promises; this file is how PostgreSQL keeps it with several nodes writing
+//! at once.
+//!
+//! Driver: `tokio-postgres` with the `deadpool-postgres` pool (async, no
+//! macros or compile-time database, a small build; the pool reconnects by
+//! itself after PostgreSQL restarts: every checkout is verified).
+//!
+//! # `seq` in commit order, with concurrent writers
+//!
+//! `seq` is not a BIGSERIAL (a sequence hands numbers out before commit, so a
+//! reader of `seq > afterSeq` could skip a row that commits late). The insert
+//! takes it from the counter row `counters('seq')` with
+//! `UPDATE ... SET last = last + 1 RETURNING last`: the row stays locked until
+//! the insert's transaction commits, so inserts run one after the other and a
+//! larger `seq` always commits later. The counter never goes back, so a `seq`
+//! is never reused (also after retention deletes the newest rows).
+//!
+//! # Read state per viewer
+//!
+//! The same tables as SQLite (`viewers` with a watermark and a kept unread
+//! count, `reads` for explicit reads above it). Every change of a viewer's
+//! state locks its `viewers` row first (`FOR UPDATE`), so concurrent
+//! mark-reads of one viewer (on different nodes) serialise; a new viewer row
+//! is made while holding a share lock on the counter row, so no insert can
+//! commit between counting the notifications and the row becoming visible.
+//! Retention also takes the counter row, so it never interleaves with an
+//! insert (both update every viewer's row).
+//!
+//! # Migrations
+//!
+//! `schema_version` holds the applied version; [`PostgresStore::connect`]
+//! applies what is missing under a transaction-scoped advisory lock, so
+//! several nodes starting at once do not race.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, PoolConfig, RecyclingMethod, Runtime, Timeouts,
+    Transaction,
+};
+use pulseboard_protocol::{limits, Module, NewNotification, Notification};
+use tokio_postgres::NoTls;
+
+use super::{
+    sqlite::{row_to_notification, severity_str, to_i64, to_u64, ts, Row},
+    CatchUp, MarkReadOutcome, Storage, StorageError, MAX_READ_EVENT_IDS, PRUNE_BATCH,
+};
+
+const KV_SERVER_ID: &str = "server_id";
+const KV_PRUNED_UPTO: &str = "pruned_upto";
+
+/// Key of the advisory lock held while migrating.
+const MIGRATION_LOCK: i64 = 0x7075_6c73_6562_6f61; // "pulseboa"
+
+/// How long a request waits for a pooled connection, or for a new one to be
+/// made, before it fails (503 over HTTP while PostgreSQL is gone).
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migrations, in order; `schema_version` counts those applied.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE notifications (
+    seq        BIGINT PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    module     TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    last BIGINT NOT NULL
+);
+INSERT INTO counters (name, last) VALUES ('seq', 0);
+CREATE TABLE viewers (
+    name      TEXT PRIMARY KEY,
+    read_upto BIGINT NOT NULL DEFAULT 0,
+    unread    BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE reads (
+    viewer TEXT NOT NULL,
+    seq    BIGINT NOT NULL,
+    PRIMARY KEY (viewer, seq)
+);
+CREATE INDEX reads_seq ON reads(seq);
+"];
+
+/// Whether `--db` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// The PostgreSQL store: a pool of connections to one database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    server_id: std::sync::Arc<str>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("server_id", &self.server_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user@host/db`, or a unix socket:
+    /// `postgres://user@/db?host=/run/postgresql`), apply missing
+    /// migrations, and read (or make) the store's `serverId`.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StorageError> {
+        let pg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StorageError::Config(e.to_string()))?;
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Verified,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .config(PoolConfig {
+                max_size: 16,
+                timeouts: Timeouts {
+                    wait: Some(POOL_TIMEOUT),
+                    create: Some(POOL_TIMEOUT),
+                    recycle: Some(POOL_TIMEOUT),
+                },
+                ..PoolConfig::default()
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StorageError::Config(e.to_string()))?;
+        let mut client = pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+             INSERT INTO schema_version (version)
+                SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+        )
+        .await?;
+        let applied: i64 = tx
+            .query_one("SELECT version FROM schema_version", &[])
+            .await?
+            .get(0);
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(to_u64(applied) as usize) {
+            tx.batch_execute(m).await?;
+            tx.execute("UPDATE schema_version SET version = $1", &[&(i as i64 + 1)])
+                .await?;
+        }
+        let fresh = format!("{:032x}", rand::random::<u128>());
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&KV_SERVER_ID, &fresh],
+        )
+        .await?;
+        let server_id: String = tx
+            .query_one("SELECT value FROM kv WHERE key = $1", &[&KV_SERVER_ID])
+            .await?
+            .get(0);
+        tx.commit().await?;
+        Ok(PostgresStore {
+            pool,
+            server_id: server_id.into(),
+        })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ViewerState {
+    read_upto: i64,
+    unread: i64,
+}
+
+/// The viewer's row, made if missing (unread: every stored notification),
+/// locked for update when `lock`.
+async fn viewer_state(
+    tx: &Transaction<'_>,
+    viewer: &str,
+    lock: bool,
+) -> Result<ViewerState, StorageError> {
+    let select = if lock {
+        "SELECT read_upto, unread FROM viewers WHERE name = $1 FOR UPDATE"
+    } else {
+        "SELECT read_upto, unread FROM viewers WHERE name = $1"
+    };
+    if let Some(r) = tx.query_opt(select, &[&viewer]).await? {
+        return Ok(ViewerState {
+            read_upto: r.get(0),
+            unread: r.get(1),
+        });
+    }
+    // No insert can commit while we hold this: the count below is exact.
+    tx.execute(
+        "SELECT last FROM counters WHERE name = 'seq' FOR SHARE",
+        &[],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO viewers (name, read_upto, unread)
+         VALUES ($1, 0, (SELECT COUNT(*) FROM notifications))
+         ON CONFLICT (name) DO NOTHING",
+        &[&viewer],
+    )
+    .await?;
+    let r = tx.query_one(select, &[&viewer]).await?;
+    Ok(ViewerState {
+        read_upto: r.get(0),
+        unread: r.get(1),
+    })
+}
+
+async fn kv_get_on(c: &impl GenericClient, key: &str) -> Result<Option<String>, StorageError> {
+    Ok(c.query_opt("SELECT value FROM kv WHERE key = $1", &[&key])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+async fn kv_put_on(c: &impl GenericClient, key: &str, value: &str) -> Result<(), StorageError> {
+    c.execute(
+        "INSERT INTO kv (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&key, &value],
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for PostgresStore {
+    fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    async fn insert_notification(
+        &self,
+        new: NewNotification,
+        created_at: DateTime<Utc>,
+    ) -> Result<Notification, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Locks the counter row until commit: seq in commit order.
+        let seq: i64 = tx
+            .query_one(
+                "UPDATE counters SET last = last + 1 WHERE name = 'seq' RETURNING last",
+                &[],
+            )
+            .await?
+            .get(0);
+        let id = format!("n-{seq}");
+        tx.execute(
+            "INSERT INTO notifications (seq, id, title, body, severity, module, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &seq,
+                &id,
+                &new.title,
+                &new.body,
+                &severity_str(new.severity),
+                &new.module.map(Module::as_str),
+                &ts(created_at),
+            ],
+        )
+        .await?;
+        tx.execute("UPDATE viewers SET unread = unread + 1", &[])
+            .await?;
+        tx.commit().await?;
+        Ok(Notification {
+            id,
+            seq: to_u64(seq),
+            title: new.title,
+            body: new.body,
+            severity: new.severity,
+            module: new.module,
+            created_at,
+            read: false,
+        })
+    }
+
+    async fn catch_up(
+        &self,
+        viewer: &str,
+        after_seq: u64,
+        unread: Vec<String>,
+    ) -> Result<CatchUp, StorageError> {
+        let after = to_i64(after_seq);
+        let mut client = self.client().await?;
+        // Make the viewer's row first (a write), then read everything from
+        // one snapshot.
+        {
+            let tx = client.transaction().await?;
+            viewer_state(&tx, viewer, false).await?;
+            tx.commit().await?;
+        }
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let v = viewer_state(&tx, viewer, false).await?;
+        let rows = tx
+            .query(
+                "SELECT n.seq, n.id, n.title, n.body, n.severity, n.module, n.created_at,
+                        (n.seq <= $3 OR EXISTS (SELECT 1 FROM reads r
+                                                WHERE r.viewer = $4 AND r.seq = n.seq))
+                 FROM notifications n WHERE n.seq > $1 ORDER BY n.seq ASC LIMIT $2",
+                &[
+                    &after,
+                    &(limits::MAX_CATCH_UP as i64),
+                    &v.read_upto,
+                    &viewer,
+                ],
+            )
+            .await?;
+        let mut notifications = Vec::with_capacity(rows.len());
+        for r in rows {
+            let row: Row = (
+                r.get(0),
+                Some(r.get(1)),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+                r.get(7),
+            );
+            let seq = row.0;
+            match row_to_notification(row) {
+                Some(n) => notifications.push(n),
+                None => tracing::warn!(seq, "skipping undecodable notification row"),
+            }
+        }
+        let mut read = Vec::new();
+        for id in unread {
+            if read.contains(&id) {
+                continue;
+            }
+            let is_read = tx
+                .query_opt(
+                    "SELECT 1 FROM notifications n WHERE n.id = $1 AND (n.seq <= $2 OR EXISTS
+                        (SELECT 1 FROM reads r WHERE r.viewer = $3 AND r.seq = n.seq))",
+                    &[&id, &v.read_upto, &viewer],
+                )
+                .await?
+                .is_some();
+            if is_read {
+                read.push(id);
+            }
+        }
+        let pruned_upto = kv_get_on(&tx, KV_PRUNED_UPTO)
+            .await?
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0);
+        tx.commit().await?;
+        Ok(CatchUp {
+            notifications,
+            unread_count: to_u64(v.unread),
+            read,
+            truncated: after < pruned_upto,
+        })
+    }
+
+    async fn unread_count(&self, viewer: &str) -> Result<u64, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let v = viewer_state(&tx, viewer, false).await?;
+        tx.commit().await?;
+        Ok(to_u64(v.unread))
+    }
+
+    async fn mark_read_ids(
+        &self,
+        viewer: &str,
+        ids: Vec<String>,
+    ) -> Result<MarkReadOutcome, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let v = viewer_state(&tx, viewer, true).await?;
+        let mut changed = Vec::new();
+        for id in ids {
+            let Some(seq) = tx
+                .query_opt("SELECT seq FROM notifications WHERE id = $1", &[&id])
+                .await?
+                .map(|r| r.get::<_, i64>(0))
+            else {
+                continue;
+            };
+            if seq <= v.read_upto {
+                continue;
+            }
+            let added = tx
+                .execute(
+                    "INSERT INTO reads (viewer, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&viewer, &seq],
+                )
+                .await?;
+            if added > 0 {
+                changed.push(id);
+            }
+        }
+        let unread = (v.unread - changed.len() as i64).max(0);
+        if !changed.is_empty() {
+            tx.execute(
+                "UPDATE viewers SET unread = $2 WHERE name = $1",
+                &[&viewer, &unread],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(MarkReadOutcome {
+            changed,
+            unread: to_u64(unread),
+        })
+    }
+
+    async fn mark_all_read(&self, viewer: &str) -> Result<MarkReadOutcome, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let v = viewer_state(&tx, viewer, true).await?;
+        let newest: Option<i64> = tx
+            .query_one("SELECT MAX(seq) FROM notifications", &[])
+            .await?
+            .get(0);
+        let Some(newest) = newest.filter(|n| *n > v.read_upto) else {
+            tx.commit().await?;
+            return Ok(MarkReadOutcome {
+                changed: Vec::new(),
+                unread: to_u64(v.unread),
+            });
+        };
+        let changed = tx
+            .query(
+                "SELECT n.id FROM notifications n
+                 WHERE n.seq > $1 AND n.seq <= $4 AND NOT EXISTS
+                    (SELECT 1 FROM reads r WHERE r.viewer = $2 AND r.seq = n.seq)
+                 ORDER BY n.seq DESC LIMIT $3",
+                &[&v.read_upto, &viewer, &(MAX_READ_EVENT_IDS as i64), &newest],
+            )
+            .await?
+            .into_iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        tx.execute(
+            "UPDATE viewers SET read_upto = $2, unread = 0 WHERE name = $1",
+            &[&viewer, &newest],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM reads WHERE viewer = $1 AND seq <= $2",
+            &[&viewer, &newest],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(MarkReadOutcome { changed, unread: 0 })
+    }
+
+    async fn notification_count(&self) -> Result<u64, StorageError> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT COUNT(*) FROM notifications", &[])
+            .await?
+            .get(0);
+        Ok(to_u64(n))
+    }
+
+    async fn last_seq(&self) -> Result<u64, StorageError> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT last FROM counters WHERE name = 'seq'", &[])
+            .await?
+            .get(0);
+        Ok(to_u64(n))
+    }
+
+    async fn prune_batch(
+        &self,
+        excess: u64,
+        before: Option<DateTime<Utc>>,
+    ) -> Result<u64, StorageError> {
+        let before = before.map(ts);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Not interleaved with inserts (both update every viewer's row).
+        tx.execute(
+            "SELECT last FROM counters WHERE name = 'seq' FOR UPDATE",
+            &[],
+        )
+        .await?;
+        let oldest: Vec<(i64, String)> = tx
+            .query(
+                "SELECT seq, created_at FROM notifications ORDER BY seq ASC LIMIT $1",
+                &[&(PRUNE_BATCH as i64)],
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut k = 0usize;
+        for (i, (_, created)) in oldest.iter().enumerate() {
+            // Timestamps are all written by `ts` (UTC, millis, `Z`), so they
+            // compare as strings.
+            let expired = before.as_deref().is_some_and(|b| created.as_str() < b);
+            if (i as u64) < excess || expired {
+                k = i + 1;
+            } else {
+                break;
+            }
+        }
+        if k == 0 {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let (lo, hi) = (oldest[0].0, oldest[k - 1].0);
+        tx.execute(
+            "UPDATE viewers SET unread = GREATEST(0, unread
+                - (SELECT COUNT(*) FROM notifications
+                   WHERE seq BETWEEN $1 AND $2 AND seq > viewers.read_upto)
+                + (SELECT COUNT(*) FROM reads
+                   WHERE reads.viewer = viewers.name AND reads.seq BETWEEN $1 AND $2))",
+            &[&lo, &hi],
+        )
+        .await?;
+        tx.execute("DELETE FROM reads WHERE seq BETWEEN $1 AND $2", &[&lo, &hi])
+            .await?;
+        tx.execute(
+            "DELETE FROM notifications WHERE seq BETWEEN $1 AND $2",
+            &[&lo, &hi],
+        )
+        .await?;
+        let prev = kv_get_on(&tx, KV_PRUNED_UPTO)
+            .await?
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0);
+        kv_put_on(&tx, KV_PRUNED_UPTO, &prev.max(hi).to_string()).await?;
+        tx.commit().await?;
+        Ok(k as u64)
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, StorageError> {
+        let client = self.client().await?;
+        kv_get_on(&client, key).await
+    }
+
+    async fn kv_put(&self, key: &str, value: String) -> Result<(), StorageError> {
+        let client = self.client().await?;
+        kv_put_on(&client, key, &value).await
+    }
+
+    async fn next_counter(&self, key: &str) -> Result<u64, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Lock the row (made if missing) so concurrent increments serialise.
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES ($1, '0') ON CONFLICT (key) DO NOTHING",
+            &[&key],
+        )
+        .await?;
+        let cur: String = tx
+            .query_one("SELECT value FROM kv WHERE key = $1 FOR UPDATE", &[&key])
+            .await?
+            .get(0);
+        let next = cur.parse::<u64>().unwrap_or(0) + 1;
+        kv_put_on(&tx, key, &next.to_string()).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+}

@@ -1,0 +1,535 @@
+//! Three server nodes, one Redis, one PostgreSQL (all started by the test):
+//! what is posted to one node reaches the clients of every node, in order,
+//! each once, and a Redis restart costs nothing posted after it is back.
+
+use std::time::Duration;
+
+use common::Polling;
+use pulseboard_server::{spawn, Config, ServerHandle};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+mod common;
+mod services;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Cluster {
+    nodes: Vec<ServerHandle>,
+    redis: services::Redis,
+    _pg: services::Postgres,
+}
+
+async fn cluster(n: usize) -> Cluster {
+    let pg = services::Postgres::start();
+    let url = pg.database("pb").await;
+    let redis = services::Redis::start();
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        let mut c = Config::new(&url);
+        c.simulator = false;
+        c.redis = Some(redis.url());
+        nodes.push(spawn(c).await.expect("node starts"));
+    }
+    let http = Client::new();
+    for node in &nodes {
+        wait_redis(&http, node, "up").await;
+    }
+    Cluster {
+        nodes,
+        redis,
+        _pg: pg,
+    }
+}
+
+async fn readyz(http: &Client, node: &ServerHandle) -> (StatusCode, Value) {
+    let r = http
+        .get(format!("{}/readyz", node.url()))
+        .send()
+        .await
+        .expect("readyz");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Wait until `/readyz` reports Redis `state` (`up`: 200, `down`: 503).
+async fn wait_redis(http: &Client, node: &ServerHandle, state: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = readyz(http, node).await;
+        let want = if state == "up" {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        if body["redis"] == state && status == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz never reported redis {state}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn send(http: &Client, method: reqwest::Method, url: String, body: Value) -> Value {
+    let r = http
+        .request(method, url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert!(r.status().is_success(), "status {}", r.status());
+    r.json().await.expect("json")
+}
+
+async fn post_notification(http: &Client, node: &ServerHandle, title: &str) -> Value {
+    send(
+        http,
+        reqwest::Method::POST,
+        format!("{}/api/notifications", node.url()),
+        json!({"title": title, "body": "b", "severity": "info"}),
+    )
+    .await
+}
+
+/// A socket on `node` subscribed to notifications (after everything so
+/// far), the finance module and the dashboard.
+async fn subscriber(node: &ServerHandle) -> Polling {
+    let mut s = Polling::open(node, None).await;
+    s.connected().await.expect("connected");
+    let ack = s
+        .call("notification:subscribe", Some(json!({"afterSeq": 0})))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let ack = s
+        .call("module:subscribe", Some(json!({"module": "finance"})))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    s
+}
+
+async fn event(s: &mut Polling, name: &str) -> Value {
+    tokio::time::timeout(WAIT, s.event(name))
+        .await
+        .unwrap_or_else(|_| panic!("no {name} within {WAIT:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posted_to_node_a_reaches_clients_on_b_and_c_and_reads_follow_the_viewer() {
+    let c = cluster(3).await;
+    let (a, b, cc) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
+    let http = Client::new();
+    let mut on_b = subscriber(b).await;
+    let mut on_c = subscriber(cc).await;
+
+    let posted = post_notification(&http, a, "from a").await;
+    for s in [&mut on_b, &mut on_c] {
+        let n = event(s, "notification:new").await;
+        assert_eq!(n["id"], posted["id"]);
+        assert_eq!(n["title"], "from a");
+    }
+
+    send(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/alerts", a.url()),
+        json!({"title": "disk", "message": "full", "severity": "critical"}),
+    )
+    .await;
+    for s in [&mut on_b, &mut on_c] {
+        assert_eq!(event(s, "alert:system").await["title"], "disk");
+    }
+
+    send(
+        &http,
+        reqwest::Method::PUT,
+        format!("{}/api/kpis/finance", a.url()),
+        json!({"kpis": [{"key": "cash", "label": "Cash", "value": 42.5}]}),
+    )
+    .await;
+    for s in [&mut on_b, &mut on_c] {
+        assert_eq!(
+            event(s, "kpi:update:finance").await["kpis"][0]["value"],
+            42.5
+        );
+    }
+
+    // The same viewer (`default`) on B and C: a mark-read on C reaches B.
+    let ack = on_c
+        .call(
+            "notification:mark-read",
+            Some(json!({"ids": [posted["id"]]})),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let read = event(&mut on_b, "notification:read").await;
+    assert_eq!(read["ids"], json!([posted["id"]]));
+    assert_eq!(read["unreadCount"], 0);
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// A client of the cluster that follows notifications like ours does: it
+/// subscribes with `afterSeq`, takes the catch-up page and then live
+/// `notification:new`, keeps each `seq` once, and checks there is no gap.
+struct Follower {
+    sock: Polling,
+    seqs: Vec<u64>,
+}
+
+impl Follower {
+    /// Connect to `node` and subscribe after what it already holds.
+    async fn attach(node: &ServerHandle, seqs: Vec<u64>) -> Follower {
+        let mut sock = Polling::open(node, None).await;
+        sock.connected().await.expect("connected");
+        let after = seqs.last().copied().unwrap_or(0);
+        sock.send(&format!(
+            "42900{}",
+            json!(["notification:subscribe", {"afterSeq": after}])
+        ))
+        .await;
+        let mut f = Follower { sock, seqs };
+        // Events that arrive before the ack are kept and applied after it.
+        let mut early = Vec::new();
+        loop {
+            let p = tokio::time::timeout(WAIT, f.sock.next())
+                .await
+                .expect("subscribe ack");
+            if let Some(body) = p.strip_prefix("43900") {
+                let ack: Value = serde_json::from_str(body).expect("ack JSON");
+                assert_eq!(ack[0]["ok"], true, "{ack}");
+                for n in ack[0]["notifications"].as_array().expect("page") {
+                    f.take(n);
+                }
+                break;
+            }
+            if let Some(body) = p.strip_prefix("42") {
+                early.push(serde_json::from_str::<Value>(body).expect("event JSON"));
+            }
+        }
+        for e in early {
+            if e[0] == "notification:new" {
+                f.take(&e[1]);
+            }
+        }
+        f
+    }
+
+    fn take(&mut self, n: &Value) {
+        let seq = n["seq"].as_u64().expect("seq");
+        let last = self.seqs.last().copied().unwrap_or(0);
+        if seq <= last {
+            return; // already held (catch-up and live overlap)
+        }
+        assert_eq!(seq, last + 1, "a gap: {seq} after {last}");
+        self.seqs.push(seq);
+    }
+
+    /// Follow live events until it holds `n` notifications.
+    async fn until(&mut self, n: usize) {
+        while self.seqs.len() < n {
+            let e = event(&mut self.sock, "notification:new").await;
+            self.take(&e);
+        }
+    }
+}
+
+/// Three writers, one per node, 100 notifications each at once: a client
+/// following live, reconnecting twice in the middle (to other nodes), ends
+/// with all 300, each once, in `seq` order, without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_writers_on_three_nodes_reach_one_client_in_seq_order_each_once() {
+    let c = cluster(3).await;
+    let http = Client::new();
+    let mut client = Follower::attach(&c.nodes[2], Vec::new()).await;
+    let mut writers = Vec::new();
+    for (w, node) in c.nodes.iter().enumerate() {
+        let url = node.url();
+        let http = http.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..100 {
+                let r = http
+                    .post(format!("{url}/api/notifications"))
+                    .json(&json!({"title": format!("w{w}-{i}"), "body": "b", "severity": "info"}))
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(r.status(), StatusCode::CREATED);
+            }
+        }));
+    }
+    client.until(60).await;
+    client = Follower::attach(&c.nodes[0], client.seqs).await;
+    client.until(160).await;
+    client = Follower::attach(&c.nodes[1], client.seqs).await;
+    client.until(300).await;
+    for w in writers {
+        w.await.expect("writer");
+    }
+    assert_eq!(client.seqs, (1..=300).collect::<Vec<u64>>());
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// Redis killed and started again: `/readyz` says so meanwhile; once it is
+/// back, broadcasts resume, and what was posted while it was gone reaches
+/// the other nodes' clients too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let http = Client::new();
+    let mut on_b = subscriber(b).await;
+    let first = post_notification(&http, a, "before").await;
+    assert_eq!(
+        event(&mut on_b, "notification:new").await["id"],
+        first["id"]
+    );
+
+    c.redis.kill();
+    wait_redis(&http, a, "down").await;
+    wait_redis(&http, b, "down").await;
+    let during = post_notification(&http, a, "during").await;
+
+    let metrics = http
+        .get(format!("{}/metrics", a.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        common::metric(&metrics, "pulseboard_cluster_messages_unsent_total") >= 1.0,
+        "{metrics}"
+    );
+    c.redis.start_again();
+    wait_redis(&http, a, "up").await;
+    wait_redis(&http, b, "up").await;
+    // Delivered when B's subscription is back, before anything else is posted.
+    let got = event(&mut on_b, "notification:new").await;
+    assert_eq!(got["id"], during["id"], "posted while redis was gone");
+    let after = post_notification(&http, a, "after").await;
+    let got = event(&mut on_b, "notification:new").await;
+    assert_eq!(got["id"], after["id"], "posted after redis is back");
+
+    send(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/alerts", a.url()),
+        json!({"title": "back", "message": "m", "severity": "info"}),
+    )
+    .await;
+    assert_eq!(event(&mut on_b, "alert:system").await["title"], "back");
+    let metrics = http
+        .get(format!("{}/metrics", b.url()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        common::metric(&metrics, "pulseboard_cluster_messages_in_total") >= 3.0,
+        "{metrics}"
+    );
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// A node as a child process of the server binary (so it can be killed -9).
+struct NodeProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl NodeProcess {
+    fn start(db: &str, redis: &str) -> NodeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
+            .args(["--listen", "127.0.0.1:0", "--db", db, "--redis", redis])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start pulseboard-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        NodeProcess { child, url }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The node a client is on is killed -9 while 300 notifications are posted
+/// to the other two: our client (core, several server URLs) fails over and
+/// ends with all 300, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_clients_node_costs_no_notification() {
+    use pulseboard_core::{Client as Desktop, ClientConfig, ConnectionState, State, Store};
+
+    let pg = services::Postgres::start();
+    let db = pg.database("pb").await;
+    let redis = services::Redis::start();
+    let mut b = NodeProcess::start(&db, &redis.url());
+    let (a, c) = (
+        NodeProcess::start(&db, &redis.url()),
+        NodeProcess::start(&db, &redis.url()),
+    );
+    let http = Client::new();
+    for url in [&a.url, &b.url, &c.url] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let up = match http.get(format!("{url}/readyz")).send().await {
+                Ok(r) => r.status() == StatusCode::OK,
+                Err(_) => false,
+            };
+            if up {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{url} not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let store = Store::new(State::empty(&b.url));
+    let desktop = Desktop::start(
+        ClientConfig::with_servers(&[b.url.clone(), c.url.clone()]),
+        store.clone(),
+    );
+    let live = |store: &Store| store.read(|s| matches!(s.connection, ConnectionState::Live { .. }));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !live(&store) {
+        assert!(tokio::time::Instant::now() < deadline, "client never live");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let (posted_tx, mut posted_rx) = tokio::sync::watch::channel(0usize);
+    let writer = {
+        let targets = [a.url.clone(), c.url.clone()];
+        let http = http.clone();
+        tokio::spawn(async move {
+            for i in 0..300 {
+                let r = http
+                    .post(format!("{}/api/notifications", targets[i % 2]))
+                    .json(&json!({"title": format!("n{i}"), "body": "b", "severity": "info"}))
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(r.status(), StatusCode::CREATED);
+                let _ = posted_tx.send(i + 1);
+            }
+        })
+    };
+    posted_rx
+        .wait_for(|n| *n >= 100)
+        .await
+        .expect("writer running");
+    b.child.kill().expect("kill -9 node b");
+    b.child.wait().expect("reap node b");
+    writer.await.expect("writer");
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (count, live_now) = store.read(|s| {
+            (
+                s.notifications.len(),
+                matches!(s.connection, ConnectionState::Live { .. }),
+            )
+        });
+        if count >= 300 && live_now {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "client has {count} of 300 notifications"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut seqs: Vec<u64> = store.read(|s| s.notifications.iter().map(|n| n.seq).collect());
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>(), "all 300, each once");
+    desktop.shutdown().await;
+}
+
+/// The official Node socket.io-client on nodes B and C receives a
+/// notification, an alert and KPIs posted over HTTP to node A; its mark-read
+/// on C reaches the same viewer's socket on B (interop/cluster-check.mjs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_on_b_and_c_receives_what_is_posted_to_a() {
+    use tokio::io::AsyncBufReadExt;
+    let c = cluster(3).await;
+    let (a, b, cc) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
+    let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let interop = root.join("interop");
+    assert!(
+        interop.join("node_modules/socket.io-client").is_dir(),
+        "interop/node_modules is missing: run `npm ci --prefix interop --no-audit --no-fund`"
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg(interop.join("cluster-check.mjs"))
+        .args(["--b", &b.url(), "--c", &cc.url()])
+        .current_dir(&interop)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("`node` runs (Node 20 must be on PATH)");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let http = Client::new();
+    let mut log = String::new();
+    let result = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.expect("read node output") {
+            log.push_str(&line);
+            log.push('\n');
+            if line == "READY" {
+                post_notification(&http, a, "to a").await;
+                send(
+                    &http,
+                    reqwest::Method::POST,
+                    format!("{}/api/alerts", a.url()),
+                    json!({"title": "disk", "message": "full", "severity": "critical"}),
+                )
+                .await;
+                send(
+                    &http,
+                    reqwest::Method::PUT,
+                    format!("{}/api/kpis/finance", a.url()),
+                    json!({"kpis": [{"key": "cash", "label": "Cash", "value": 42.5}]}),
+                )
+                .await;
+            } else if let Some(r) = line.strip_prefix("RESULT ") {
+                return serde_json::from_str::<Value>(r).expect("RESULT JSON");
+            } else if line.starts_with("FAIL") {
+                panic!("cluster-check.mjs failed:\n{log}");
+            }
+        }
+        panic!("cluster-check.mjs ended without a result:\n{log}");
+    })
+    .await
+    .expect("cluster-check.mjs finishes");
+    assert_eq!(result["notification"], json!(["to a", "to a"]));
+    assert_eq!(result["alert"], json!(["disk", "disk"]));
+    assert_eq!(result["kpi"], json!([42.5, 42.5]));
+    assert_eq!(result["readOnB"]["unreadCount"], 0);
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
