@@ -289,6 +289,14 @@ async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
         })
         .await;
     assert!(detail.contains("certificate authority"), "{detail}");
+    // The diagnosis (the same probe as "Test connection", with the saved
+    // settings) says the certificate is not trusted and where to fix it.
+    let why = c
+        .wait_text("[data-testid=connection-diagnosis]", "diagnosis", |t| {
+            t.contains("not trusted")
+        })
+        .await;
+    assert!(why.contains("certificate authority in Settings"), "{why}");
 
     // A file that is not a certificate is refused with a reason.
     let junk = dir.path().join("junk.pem");
