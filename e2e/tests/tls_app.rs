@@ -241,8 +241,12 @@ impl Client {
 
 const PILL: &str = "[data-testid=pill]";
 
+/// One app at a time: each brings an X server and WebKit processes.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = make_certs(dir.path());
     let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
@@ -346,6 +350,66 @@ async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
     let c = driver.app(&["--server", &url, "--token", TOKEN]).await;
     c.wait_text(PILL, "live from the saved CA", |t| t.ends_with("Live"))
         .await;
+    c.close().await;
+    server.stop().await.unwrap();
+}
+
+/// First run against the TLS server: "Test connection" says the certificate
+/// is not trusted, then, with the CA typed in the setup, connects; saving
+/// goes Live. The setup warns about a token over plain http:// to another
+/// host before anything is tested or saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_setup_takes_the_ca_and_warns_about_plain_http() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = make_certs(dir.path());
+    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
+    config.token = Some(TOKEN.into());
+    config.tls = Some((cert, key));
+    let server = pulseboard_server::spawn(config).await.expect("TLS server");
+    let url = server.url();
+
+    let driver = Driver::start();
+    let c = driver.app(&[]).await;
+    c.wait_text("[data-testid=setup]", "setup shown", |t| {
+        t.contains("Connect to your Pulseboard server")
+    })
+    .await;
+
+    const WARNING: &str = "[data-testid=setup-plain-http-warning]";
+    c.type_into("[data-testid=setup-server]", "http://10.255.0.1:4000")
+        .await;
+    c.type_into("[data-testid=setup-token]", TOKEN).await;
+    let w = c
+        .wait_text(WARNING, "plain http warning in the setup", |t| {
+            t.contains("plain http://")
+        })
+        .await;
+    assert!(w.contains("10.255.0.1"), "{w}");
+
+    c.type_into("[data-testid=setup-server]", &url).await;
+    let deadline = Instant::now() + WAIT;
+    while c.text_of(WARNING).await.is_some() {
+        assert!(Instant::now() < deadline, "the warning stays for https://");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.click("[data-testid=setup-test]").await;
+    c.wait_text("[data-testid=setup-result]", "certificate refused", |t| {
+        t.contains("not trusted")
+    })
+    .await;
+
+    c.type_into("[data-testid=setup-ca]", ca.to_str().unwrap())
+        .await;
+    c.click("[data-testid=setup-test]").await;
+    c.wait_text("[data-testid=setup-result]", "connects with the CA", |t| {
+        t.contains("Connected to the Pulseboard server")
+    })
+    .await;
+    c.click("[data-testid=setup-save]").await;
+    c.wait_text(PILL, "live after saving", |t| t.ends_with("Live"))
+        .await;
+    assert_eq!(driver.settings_json()["ca"], json!(ca.to_str().unwrap()));
     c.close().await;
     server.stop().await.unwrap();
 }
