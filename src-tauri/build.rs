@@ -13,6 +13,7 @@ fn main() {
             "save_settings",
             "setup_needed",
             "test_connection",
+            "plain_http_warning",
         ]),
     ))
     .expect("tauri-build");

@@ -70,7 +70,7 @@ impl Xvfb {
 
 impl Xvfb {
     /// `program` on this display under its own D-Bus session, with private
-    /// XDG dirs under `dirs`, no token, server or rendering choice from the
+    /// XDG dirs under `dirs`, no token, server, CA or rendering choice from the
     /// caller's environment (the app picks its rendering path itself, as it
     /// does for users), in its own process group (so the whole tree can be
     /// stopped).
@@ -84,6 +84,7 @@ impl Xvfb {
             .env("NO_AT_BRIDGE", "1")
             .env_remove("PULSEBOARD_TOKEN")
             .env_remove("PULSEBOARD_SERVER")
+            .env_remove("PULSEBOARD_CA")
             .env_remove("PULSEBOARD_RENDERING")
             .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
             .process_group(0);

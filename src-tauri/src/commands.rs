@@ -28,21 +28,34 @@ pub struct UiSettings {
     pub notify_threshold: Threshold,
     /// Start at login.
     pub start_at_login: bool,
+    /// PEM file of a private certificate authority trusted in addition to
+    /// the system roots. Read: the saved one (null: none). Write: absent or
+    /// null keeps it, an empty string removes it, a path sets it.
+    #[serde(default)]
+    pub ca: Option<String>,
+    /// Read-only: the warning to show next to the server field when the
+    /// saved token goes over plain http:// to a host that is not loopback
+    /// ([`settings::plain_http_warning`]).
+    #[serde(default, skip_deserializing)]
+    pub plain_http_warning: Option<String>,
 }
 
 fn ui_settings(core: &AppCore) -> UiSettings {
     let s = core.settings();
+    let has_token = core
+        .token
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some();
     UiSettings {
+        plain_http_warning: settings::plain_http_warning(&s.server, has_token),
         server: s.server,
-        has_token: core
-            .token
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some(),
+        has_token,
         token: None,
         dnd: s.dnd,
         notify_threshold: s.notify_threshold,
         start_at_login: s.start_at_login,
+        ca: s.ca.map(|p| p.display().to_string()),
     }
 }
 
@@ -131,9 +144,15 @@ pub const DIAGNOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 pub async fn diagnose_connection(
     core: State<'_, AppCore>,
 ) -> Result<crate::connection_test::ConnectionTest, String> {
-    let server = core.settings().server;
+    let s = core.settings();
     let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    Ok(crate::connection_test::test_connection(&server, token.as_deref(), DIAGNOSE_TIMEOUT).await)
+    Ok(crate::connection_test::test_connection(
+        &s.server,
+        token.as_deref(),
+        s.ca.as_deref(),
+        DIAGNOSE_TIMEOUT,
+    )
+    .await)
 }
 
 /// Longest link `open_link` takes.
@@ -215,6 +234,15 @@ pub fn save_settings<R: Runtime>(
     let server = with_scheme(&settings.server);
     settings::validate_server(&server).map_err(|e| e.to_string())?;
     let old = core.settings();
+    let ca = match settings.ca.as_deref().map(str::trim) {
+        None => old.ca.clone(),
+        Some("") => None,
+        Some(p) => {
+            let p = std::path::PathBuf::from(p);
+            settings::validate_ca(&p).map_err(|e| e.to_string())?;
+            Some(p)
+        }
+    };
     let new = Settings {
         server: server.clone(),
         dnd: settings.dnd,
@@ -222,6 +250,7 @@ pub fn save_settings<R: Runtime>(
         start_at_login: settings.start_at_login,
         // Not in the window's form: kept as it is.
         rendering: old.rendering,
+        ca: ca.clone(),
     };
     core.settings_dir.save(&new).map_err(|e| e.to_string())?;
     let mut token_changed = false;
@@ -243,6 +272,10 @@ pub fn save_settings<R: Runtime>(
         t.set_dnd(new.dnd);
     }
     *core.settings.lock().unwrap_or_else(|e| e.into_inner()) = new;
+    if ca != old.ca {
+        // Reconnects with the new trust (also out of the certificate state).
+        core.command(Command::SetCa(ca));
+    }
     if token_changed || server != old.server {
         let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         core.command(Command::Configure { server, token });
@@ -263,23 +296,44 @@ pub fn setup_needed<R: Runtime>(app: AppHandle<R>) -> bool {
 }
 
 /// "Test connection" in the setup: reach `server` with `token` (empty or
-/// absent: the saved token) and answer in one sentence. Saves nothing.
+/// absent: the saved token), trusting the certificate authority `ca` (empty
+/// or absent: the saved one), and answer in one sentence. Saves nothing.
 #[tauri::command]
 pub async fn test_connection(
     core: State<'_, AppCore>,
     server: String,
     token: Option<String>,
+    ca: Option<String>,
 ) -> Result<crate::connection_test::ConnectionTest, String> {
     let token = token
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
         .or_else(|| core.token.lock().unwrap_or_else(|e| e.into_inner()).clone());
+    let ca = match ca.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(c) => {
+            let p = std::path::PathBuf::from(c);
+            settings::validate_ca(&p).map_err(|e| e.to_string())?;
+            Some(p)
+        }
+        None => core.settings().ca,
+    };
     Ok(crate::connection_test::test_connection(
         &server,
         token.as_deref(),
+        ca.as_deref(),
         std::time::Duration::from_secs(5),
     )
     .await)
+}
+
+/// The warning to show next to the server field before a token goes to
+/// `server` (as typed: a scheme is added as `save_settings` would) over plain
+/// http:// to a host that is not loopback; null when there is nothing to
+/// warn about. Rust decides ([`settings::plain_http_warning`]); nothing is
+/// sent anywhere.
+#[tauri::command]
+pub fn plain_http_warning(server: String, has_token: bool) -> Option<String> {
+    settings::plain_http_warning(&with_scheme(&server), has_token)
 }
 
 #[cfg(test)]

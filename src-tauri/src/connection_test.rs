@@ -12,6 +12,7 @@
 //!    token was refused.
 
 use std::error::Error as _;
+use std::path::Path;
 use std::time::Duration;
 
 use pulseboard_core::{Client, ClientConfig, ConnectionState, State, Store, TransportMode};
@@ -59,26 +60,67 @@ impl ConnectionTest {
     }
 }
 
-/// Test `server` with `token`, giving each step at most `wait`.
-pub async fn test_connection(server: &str, token: Option<&str>, wait: Duration) -> ConnectionTest {
+/// The certificates in the PEM file `ca` (a private certificate authority),
+/// or why it cannot be used, in words that say "certificate authority".
+pub fn ca_certificates(ca: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(ca).map_err(|e| {
+        format!(
+            "cannot read the certificate authority {}: {e}",
+            ca.display()
+        )
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        format!(
+            "the certificate authority {} is not a valid PEM certificate: {e}",
+            ca.display()
+        )
+    })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "the certificate authority {} holds no PEM certificate",
+            ca.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// Test `server` with `token`, trusting the system roots plus the private
+/// certificate authority `ca` (the same the app's connection trusts), giving
+/// each step at most `wait`.
+pub async fn test_connection(
+    server: &str,
+    token: Option<&str>,
+    ca: Option<&Path>,
+    wait: Duration,
+) -> ConnectionTest {
     let server = server.trim().trim_end_matches('/');
     if let Err(e) = settings::validate_server(server) {
         return ConnectionTest::new(Outcome::InvalidUrl, e.to_string());
     }
-    if let Some(bad) = engine_io_handshake(server, wait).await {
+    let roots = match ca.map(ca_certificates).transpose() {
+        Ok(r) => r.unwrap_or_default(),
+        Err(message) => return ConnectionTest::new(Outcome::Certificate, format!("{message}.")),
+    };
+    if let Some(bad) = engine_io_handshake(server, roots, wait).await {
         return bad;
     }
-    socket_io_connect(server, token.filter(|t| !t.is_empty()), wait).await
+    socket_io_connect(server, token.filter(|t| !t.is_empty()), ca, wait).await
 }
 
 /// Step 1. `None` when a Socket.IO server answered.
-async fn engine_io_handshake(server: &str, wait: Duration) -> Option<ConnectionTest> {
-    let client = match reqwest::Client::builder()
+async fn engine_io_handshake(
+    server: &str,
+    roots: Vec<reqwest::Certificate>,
+    wait: Duration,
+) -> Option<ConnectionTest> {
+    let mut builder = reqwest::Client::builder()
         .timeout(wait)
         .connect_timeout(wait)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+        .redirect(reqwest::redirect::Policy::none());
+    for c in roots {
+        builder = builder.add_root_certificate(c);
+    }
+    let client = match builder.build() {
         Ok(c) => c,
         Err(e) => return Some(classify_error(server, &e)),
     };
@@ -106,9 +148,15 @@ async fn engine_io_handshake(server: &str, wait: Duration) -> Option<ConnectionT
 }
 
 /// Step 2: connect as the app would, with the token.
-async fn socket_io_connect(server: &str, token: Option<&str>, wait: Duration) -> ConnectionTest {
+async fn socket_io_connect(
+    server: &str,
+    token: Option<&str>,
+    ca: Option<&Path>,
+    wait: Duration,
+) -> ConnectionTest {
     let mut config = ClientConfig::new(server);
     config.token = token.map(str::to_string);
+    config.ca = ca.map(Path::to_path_buf);
     config.transport = TransportMode::Auto;
     config.connect_timeout = wait;
     let store = Store::new(State::empty(server));
@@ -198,7 +246,7 @@ pub fn classify(server: &str, timed_out: bool, chain: &str) -> ConnectionTest {
         return ConnectionTest::new(
             Outcome::Certificate,
             format!(
-                "The certificate of {server} is not trusted ({}). Use the address the certificate was made for, or ask its operator for a certificate this machine trusts.",
+                "The certificate of {server} is not trusted ({}). Use the address the certificate was made for; if its operator runs a private certificate authority, set its PEM file as the certificate authority in Settings.",
                 cert_detail(&lower)
             ),
         );

@@ -55,6 +55,10 @@ pub struct Args {
     /// `software`. Overrides `rendering` in settings.json.
     #[arg(long, env = "PULSEBOARD_RENDERING", value_enum)]
     pub rendering: Option<render::RenderingMode>,
+    /// PEM file of a private certificate authority to trust in addition to
+    /// the system roots (overrides `ca` in settings.json for this run).
+    #[arg(long, value_name = "PEM", env = "PULSEBOARD_CA")]
+    pub ca: Option<PathBuf>,
 }
 
 /// A view the window can be asked to show.
@@ -207,6 +211,7 @@ pub fn build_app<R: Runtime>(
             commands::save_settings,
             commands::setup_needed,
             commands::test_connection,
+            commands::plain_http_warning,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -322,6 +327,13 @@ pub fn run() -> i32 {
         settings.server = server.clone();
     }
     let token = args.token.clone().or_else(|| settings_dir.load_token());
+    if let Some(ca) = &args.ca {
+        // A relative path is taken from where the app was started.
+        settings.ca = Some(std::path::absolute(ca).unwrap_or_else(|_| ca.clone()));
+    }
+    if let Some(w) = settings::plain_http_warning(&settings.server, token.is_some()) {
+        tracing::warn!("{w}");
+    }
 
     // Rendering path: decided from cheap facts before any window exists.
     let rendering = render::decide(&render::Facts::detect(args.rendering, settings.rendering));
@@ -341,6 +353,9 @@ pub fn run() -> i32 {
 
     let mut config = ClientConfig::new(&settings.server);
     config.token = token.clone();
+    // An unusable CA file puts the connection in the certificate state,
+    // which says why (and the window leads to Settings to fix it).
+    config.ca = settings.ca.clone();
     if let Some(ms) = args.retry_max_ms {
         config.backoff.cap = Duration::from_millis(ms.max(100));
         config.backoff.initial = config.backoff.initial.min(config.backoff.cap);

@@ -70,6 +70,11 @@ pub struct Settings {
     /// written when not `auto`.
     #[serde(skip_serializing_if = "RenderingMode::is_auto")]
     pub rendering: RenderingMode,
+    /// PEM file of a private certificate authority trusted for `https://`
+    /// servers in addition to the system roots (absolute path). Only written
+    /// when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -80,6 +85,7 @@ impl Default for Settings {
             notify_threshold: Threshold::Warning,
             start_at_login: false,
             rendering: RenderingMode::Auto,
+            ca: None,
         }
     }
 }
@@ -125,6 +131,36 @@ pub fn validate_server(url: &str) -> Result<(), SettingsError> {
         )));
     }
     Ok(())
+}
+
+/// Check a certificate authority file: an absolute path to a readable file
+/// holding at least one PEM certificate. The error says which and why.
+pub fn validate_ca(path: &Path) -> Result<(), SettingsError> {
+    if !path.is_absolute() {
+        return Err(SettingsError::Value(format!(
+            "certificate authority \"{}\" must be an absolute path (e.g. /etc/pulseboard/ca.pem)",
+            path.display()
+        )));
+    }
+    crate::connection_test::ca_certificates(path)
+        .map(|_| ())
+        .map_err(SettingsError::Value)
+}
+
+/// The warning to show next to the server field when a token would go to
+/// `server` over plain `http://` to a host that is not loopback (the rule is
+/// the CLI's: [`pulseboard_core::plain_http`]). `None` without a token.
+pub fn plain_http_warning(server: &str, has_token: bool) -> Option<String> {
+    if !has_token {
+        return None;
+    }
+    pulseboard_core::plain_token_warning(server).map(|w| {
+        let mut c = w.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default()
+            + "."
+    })
 }
 
 /// The folder holding `settings.json` and `token`.
@@ -296,6 +332,7 @@ mod tests {
             notify_threshold: Threshold::Warning,
             start_at_login: true,
             rendering: RenderingMode::Software,
+            ca: Some(PathBuf::from("/etc/pulseboard/ca.pem")),
         };
         sd.save(&s).unwrap();
         assert_eq!(sd.load().0, s);
@@ -303,6 +340,39 @@ mod tests {
         sd.save(&Settings::default()).unwrap();
         let text = std::fs::read_to_string(d.path().join("pb/settings.json")).unwrap();
         assert!(!text.contains("rendering"), "{text}");
+        assert!(!text.contains("\"ca\""), "no CA, no key: {text}");
+    }
+
+    #[test]
+    fn a_token_over_plain_http_to_another_host_is_warned_about() {
+        let w = plain_http_warning("http://10.0.0.5:4000", true).unwrap();
+        assert!(
+            w.starts_with("The token is sent over plain http:// to 10.0.0.5"),
+            "{w}"
+        );
+        assert!(w.contains("https://"), "{w}");
+        assert_eq!(
+            plain_http_warning("http://10.0.0.5:4000", false),
+            None,
+            "no token, nothing sent"
+        );
+        assert_eq!(plain_http_warning("http://127.0.0.1:4000", true), None);
+        assert_eq!(plain_http_warning("http://localhost:4000", true), None);
+        assert_eq!(plain_http_warning("https://pulse.example.com", true), None);
+    }
+
+    #[test]
+    fn a_certificate_authority_must_be_a_pem_file_at_an_absolute_path() {
+        let d = tempfile::tempdir().unwrap();
+        let e = validate_ca(Path::new("ca.pem")).unwrap_err().to_string();
+        assert!(e.contains("absolute path"), "{e}");
+        let missing = d.path().join("missing.pem");
+        let e = validate_ca(&missing).unwrap_err().to_string();
+        assert!(e.contains("missing.pem"), "{e}");
+        let junk = d.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let e = validate_ca(&junk).unwrap_err().to_string();
+        assert!(e.contains("no PEM certificate"), "{e}");
     }
 
     #[test]

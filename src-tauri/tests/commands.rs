@@ -399,3 +399,109 @@ fn acknowledge_alerts_changes_the_store_and_refuses_bad_input() {
         json!(["a-1", "a-2", "a-3"])
     );
 }
+
+/// A PEM file holding a (self-signed) certificate authority.
+fn ca_pem(dir: &std::path::Path) -> std::path::PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = p.self_signed(&KeyPair::generate().unwrap()).unwrap();
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, cert.pem()).unwrap();
+    path
+}
+
+#[test]
+fn save_settings_persists_the_certificate_authority_and_reconnects_with_it() {
+    let mut h = harness();
+    let ca = ca_pem(h.dir.path());
+    let ca_str = ca.to_str().unwrap();
+    let form = |ca: Value| {
+        json!({"settings": {"server": "https://pulse.example:8443", "dnd": "off",
+               "notifyThreshold": "warning", "startAtLogin": false, "ca": ca}})
+    };
+    let saved = SettingsDir {
+        dir: h.dir.path().join("config"),
+    };
+
+    // A file that is not a certificate is refused, saying so; nothing changes.
+    let junk = h.dir.path().join("junk.pem");
+    std::fs::write(&junk, "hello").unwrap();
+    let err = invoke(&h, "save_settings", form(json!(junk.to_str().unwrap()))).unwrap_err();
+    assert!(
+        err.as_str().unwrap().contains("certificate authority"),
+        "{err}"
+    );
+    assert!(saved.load().0.ca.is_none());
+
+    let v = invoke(&h, "save_settings", form(json!(ca_str))).unwrap();
+    assert_eq!(v["ca"], ca_str);
+    assert_eq!(saved.load().0.ca.as_deref(), Some(ca.as_path()));
+    let mut sent = Vec::new();
+    while let Ok(c) = h.commands.try_recv() {
+        sent.push(c);
+    }
+    assert!(
+        sent.iter()
+            .any(|c| matches!(c, Command::SetCa(Some(p)) if p == &ca)),
+        "the running connection trusts the new CA: {sent:?}"
+    );
+    assert_eq!(invoke(&h, "get_settings", json!({})).unwrap()["ca"], ca_str);
+
+    // A form without the field (the first-run setup) keeps the CA, and an
+    // unchanged CA does not reconnect.
+    let mut same = form(Value::Null);
+    same["settings"].as_object_mut().unwrap().remove("ca");
+    invoke(&h, "save_settings", same).unwrap();
+    assert_eq!(saved.load().0.ca.as_deref(), Some(ca.as_path()));
+    assert!(h.commands.try_recv().is_err(), "nothing changed: {sent:?}");
+
+    // An empty field removes it: system roots only.
+    let v = invoke(&h, "save_settings", form(json!(""))).unwrap();
+    assert!(v["ca"].is_null(), "{v}");
+    assert!(saved.load().0.ca.is_none());
+    assert!(matches!(h.commands.try_recv(), Ok(Command::SetCa(None))));
+}
+
+#[test]
+fn a_token_over_plain_http_to_another_host_is_warned_about_in_settings() {
+    let h = harness();
+    let w = invoke(
+        &h,
+        "plain_http_warning",
+        json!({"server": "http://10.1.2.3:4000", "hasToken": true}),
+    )
+    .unwrap();
+    assert!(
+        w.as_str().unwrap().contains("plain http:// to 10.1.2.3"),
+        "{w}"
+    );
+    for (server, has_token) in [
+        ("http://10.1.2.3:4000", false),
+        ("127.0.0.1:4000", true),
+        ("https://10.1.2.3", true),
+        ("10.1.2.3:4000", true), // gets https:// when saved
+    ] {
+        let w = invoke(
+            &h,
+            "plain_http_warning",
+            json!({"server": server, "hasToken": has_token}),
+        )
+        .unwrap();
+        assert!(w.is_null(), "{server} {has_token}: {w}");
+    }
+    // Saved with a token: get_settings and save_settings carry the warning.
+    let v = invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "http://10.1.2.3:4000", "token": "s3cret", "dnd": "off",
+               "notifyThreshold": "warning", "startAtLogin": false}}),
+    )
+    .unwrap();
+    assert!(
+        v["plainHttpWarning"].as_str().unwrap().contains("10.1.2.3"),
+        "{v}"
+    );
+    let got = invoke(&h, "get_settings", json!({})).unwrap();
+    assert_eq!(got["plainHttpWarning"], v["plainHttpWarning"]);
+}

@@ -68,7 +68,7 @@ async fn plain_http_404() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_server_with_the_right_token_is_reachable() {
     let srv = pulseboard(Some("s3cret")).await;
-    let t = test_connection(&srv.url, Some("s3cret"), WAIT).await;
+    let t = test_connection(&srv.url, Some("s3cret"), None, WAIT).await;
     assert_eq!(t.kind, Outcome::Reachable, "{t:?}");
     assert!(t.message.contains(&srv.url), "{t:?}");
 }
@@ -76,17 +76,17 @@ async fn our_server_with_the_right_token_is_reachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_server_is_reachable_without_a_token() {
     let srv = pulseboard(None).await;
-    let t = test_connection(&format!("{}/", srv.url), None, WAIT).await;
+    let t = test_connection(&format!("{}/", srv.url), None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::Reachable, "{t:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_or_missing_token_is_unauthorized() {
     let srv = pulseboard(Some("s3cret")).await;
-    let t = test_connection(&srv.url, Some("wrong"), WAIT).await;
+    let t = test_connection(&srv.url, Some("wrong"), None, WAIT).await;
     assert_eq!(t.kind, Outcome::Unauthorized, "{t:?}");
     assert!(t.message.contains("refused the token"), "{t:?}");
-    let t = test_connection(&srv.url, None, WAIT).await;
+    let t = test_connection(&srv.url, None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::Unauthorized, "{t:?}");
     assert!(t.message.contains("wants a token"), "{t:?}");
 }
@@ -94,7 +94,7 @@ async fn a_wrong_or_missing_token_is_unauthorized() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_server_answering_404_is_not_pulseboard() {
     let url = plain_http_404().await;
-    let t = test_connection(&url, None, WAIT).await;
+    let t = test_connection(&url, None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::NotPulseboard, "{t:?}");
     assert!(t.message.contains("404"), "{t:?}");
 }
@@ -105,7 +105,7 @@ async fn a_closed_port_has_nothing_listening() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let t = test_connection(&format!("http://127.0.0.1:{port}"), None, WAIT).await;
+    let t = test_connection(&format!("http://127.0.0.1:{port}"), None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::NothingListening, "{t:?}");
 }
 
@@ -120,14 +120,14 @@ async fn a_server_that_never_answers_times_out() {
             let _ = keep_tx.send(s);
         }
     });
-    let t = test_connection(&url, None, Duration::from_secs(1)).await;
+    let t = test_connection(&url, None, None, Duration::from_secs(1)).await;
     assert_eq!(t.kind, Outcome::Timeout, "{t:?}");
     keep_rx.close();
 }
 
 #[tokio::test]
 async fn a_url_that_is_not_http_is_refused_before_any_network() {
-    let t = test_connection("ftp://example.com", None, WAIT).await;
+    let t = test_connection("ftp://example.com", None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::InvalidUrl, "{t:?}");
     assert!(t.message.contains("http://"), "{t:?}");
 }
@@ -170,7 +170,65 @@ async fn https_self_signed() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_a_certificate_problem() {
     let url = https_self_signed().await;
-    let t = test_connection(&url, None, WAIT).await;
+    let t = test_connection(&url, None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::Certificate, "{t:?}");
     assert!(t.message.contains("not trusted"), "{t:?}");
+}
+
+/// A private CA and a certificate it issued for 127.0.0.1: (ca.pem, cert, key).
+fn private_ca(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Pulseboard probe test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let p = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&p.0, ca.pem()).unwrap();
+    std::fs::write(&p.1, cert.pem()).unwrap();
+    std::fs::write(&p.2, key.serialize_pem()).unwrap();
+    p
+}
+
+/// The probe trusts the CA the app trusts: with it our TLS server is
+/// reachable (both steps: the HTTP handshake and the core connection);
+/// without it, a certificate problem; an unusable CA file says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_trusts_the_configured_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(dir.path());
+    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
+    config.token = Some("s3cret".into());
+    config.tls = Some((cert, key));
+    let server = pulseboard_server::spawn(config).await.unwrap();
+    let url = server.url();
+    assert!(url.starts_with("https://"), "{url}");
+
+    let t = test_connection(&url, Some("s3cret"), Some(&ca), WAIT).await;
+    assert_eq!(t.kind, Outcome::Reachable, "{t:?}");
+
+    let t = test_connection(&url, Some("s3cret"), None, WAIT).await;
+    assert_eq!(t.kind, Outcome::Certificate, "{t:?}");
+    assert!(
+        t.message.contains("certificate authority in Settings"),
+        "{t:?}"
+    );
+
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "no certificate here").unwrap();
+    let t = test_connection(&url, Some("s3cret"), Some(&junk), WAIT).await;
+    assert_eq!(t.kind, Outcome::Certificate, "{t:?}");
+    assert!(t.message.contains("holds no PEM certificate"), "{t:?}");
+    server.stop().await.unwrap();
 }

@@ -17,6 +17,7 @@ export const COMMANDS = Object.freeze({
   saveSettings: 'save_settings',
   setupNeeded: 'setup_needed',
   testConnection: 'test_connection',
+  plainHttpWarning: 'plain_http_warning',
 });
 
 export const EVENTS = Object.freeze({
@@ -109,9 +110,20 @@ export function setupNeeded() {
   return invoke(COMMANDS.setupNeeded);
 }
 
-/** `test_connection` with `{ server, token }` -> `{ kind, message }`. */
-export function testConnection(server, token) {
-  return invoke(COMMANDS.testConnection, { server, token });
+/**
+ * `test_connection` with `{ server, token, ca }` -> `{ kind, message }`
+ * (empty or absent token / ca: the saved ones).
+ */
+export function testConnection(server, token, ca = null) {
+  return invoke(COMMANDS.testConnection, { server, token, ca });
+}
+
+/**
+ * `plain_http_warning` -> the warning to show before a token goes over plain
+ * http:// to a host that is not loopback, or null. Rust decides; nothing is sent.
+ */
+export function plainHttpWarning(server, hasToken) {
+  return invoke(COMMANDS.plainHttpWarning, { server, hasToken });
 }
 
 /**

@@ -570,7 +570,9 @@ function bind() {
     navigate('settings');
     const server = document.querySelector('#set-server');
     const c = state.connection && state.connection.state;
-    (c === 'unauthorized' ? document.querySelector('#set-token') : server).focus();
+    const field =
+      c === 'unauthorized' ? '#set-token' : c === 'certificate' ? '#set-ca' : '#set-server';
+    (document.querySelector(field) || server).focus();
   });
   // Relative times ("3 min ago") move on while nothing else changes.
   setInterval(() => {
@@ -588,6 +590,7 @@ function bind() {
     connection: () => state.connection,
     saved: (s) => enqueue({ type: 'settings', settings: s }),
     errorText: ipc.errorMessage,
+    plainHttpWarning: (server, hasToken) => ipc.plainHttpWarning(server, hasToken),
   });
   // The pill counts down each second, but only while there is a countdown:
   // a live or stopped connection leaves the window asleep.

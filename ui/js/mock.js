@@ -369,6 +369,8 @@ export function createMockBackend() {
       return null;
     },
     get_settings: () => clone(settings),
+    // The preview has no Rust to decide; the real rule is in pulseboard_core.
+    plain_http_warning: () => null,
     save_settings: ({ settings: next } = {}) => {
       if (!next || typeof next.server !== 'string') throw 'settings are missing';
       let server = next.server.trim();

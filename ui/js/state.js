@@ -714,7 +714,7 @@ export function basisText(basis) {
 /** True when the data on screen may be out of date (no live connection to refresh it). */
 export function isStale(connection) {
   const c = isObject(connection) ? connection.state : '';
-  return c === 'offline' || c === 'unauthorized';
+  return c === 'offline' || c === 'unauthorized' || c === 'certificate';
 }
 
 const monthDay = new Intl.DateTimeFormat(LOCALE, { month: 'short', day: 'numeric' });
@@ -790,6 +790,9 @@ export function pillText(connection, source, lastUpdate, now) {
     case 'unauthorized':
       text = 'Unauthorized, check the token';
       break;
+    case 'certificate':
+      text = 'Certificate not trusted, check the settings';
+      break;
     case 'connecting':
     default:
       text = 'Connecting…';
@@ -802,6 +805,7 @@ export function pillText(connection, source, lastUpdate, now) {
 export function pillTone(connection, source) {
   const state = isObject(connection) ? connection.state : 'connecting';
   if (state === 'unauthorized') return 'error';
+  if (state === 'certificate') return 'error';
   if (state === 'offline') return 'error';
   if (state === 'reconnecting') return 'warn';
   if (isObject(source) && source.kind === 'demo') return 'demo';
@@ -828,6 +832,10 @@ export function pillDetail(connection, now) {
     }
     case 'unauthorized':
       return c.message ? `The server refused the token: ${c.message}` : 'The server refused the token';
+    case 'certificate':
+      // The core's message says what was wrong with the certificate (or the
+      // certificate authority file); no retry until the settings change.
+      return `${c.message || 'The server\u2019s certificate could not be verified'}. Set the server\u2019s certificate authority (PEM file) in Settings, or use an address its certificate was made for.`;
     case 'connecting':
       return c.server ? `Connecting to ${c.server}` : 'Connecting';
     default:

@@ -81,3 +81,29 @@ test('local time follows the time zone (HH:MM from savedAt)', () => {
     process.env.TZ = 'UTC';
   }
 });
+
+test('certificate says the certificate is not trusted and leads to the settings', () => {
+  const c = {
+    state: 'certificate',
+    message: "the server's certificate could not be verified: invalid peer certificate: UnknownIssuer",
+  };
+  assert.equal(pillText(c, server, null, T0), 'Certificate not trusted, check the settings');
+  assert.equal(pillText(c, demo, null, T0), 'Demo data · Certificate not trusted, check the settings');
+  assert.equal(pillTone(c, server), 'error');
+  const d = pillDetail(c, T0);
+  assert.match(d, /UnknownIssuer/, 'the core\'s reason is shown');
+  assert.match(d, /certificate authority/);
+  assert.match(pillDetail({ state: 'certificate' }, T0), /could not be verified/);
+});
+
+test('every connection state the core names has its own pill wording', async () => {
+  const { readFileSync } = await import('node:fs');
+  const src = readFileSync(new URL('../../crates/core/src/store.rs', import.meta.url), 'utf8');
+  const names = [...src.matchAll(/ConnectionState::\w+ \{ \.\. \} => "(\w+)"/g)].map((m) => m[1]);
+  assert.ok(names.includes('certificate') && names.length >= 6, `${names}`);
+  const connecting = pillText({ state: 'connecting' }, server, null, T0);
+  for (const state of names.filter((n) => n !== 'connecting')) {
+    assert.notEqual(pillText({ state }, server, null, T0), connecting, `${state} has no wording`);
+    assert.notEqual(pillDetail({ state }, T0), '', `${state} has no detail`);
+  }
+});

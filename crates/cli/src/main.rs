@@ -5,7 +5,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pulseboard_core::{Client, ClientConfig, State, Store, TransportMode, Update};
+// One rule for the CLI and the app: pulseboard_core::plain_http.
+use pulseboard_core::{
+    plain_remote_host, Client, ClientConfig, State, Store, TransportMode, Update,
+};
 use pulseboard_protocol::{AlertSeverity, Module, NewAlert, NewNotification, NotificationSeverity};
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
@@ -56,24 +59,6 @@ impl Target {
             );
         }
     }
-}
-
-/// The host of an `http://` URL when it is not a loopback host.
-fn plain_remote_host(server: &str) -> Option<String> {
-    let url = reqwest::Url::parse(server).ok()?;
-    if url.scheme() != "http" {
-        return None;
-    }
-    let host = url.host_str()?;
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => {
-            bare.eq_ignore_ascii_case("localhost")
-                || bare.to_ascii_lowercase().ends_with(".localhost")
-        }
-    };
-    (!loopback).then(|| host.to_string())
 }
 
 impl Target {

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod backoff;
 pub mod cache;
 pub mod notifier;
+pub mod plain_http;
 pub mod store;
 pub mod supervisor;
 mod transport;
@@ -19,5 +20,6 @@ pub use notifier::{
     run_alerts, spawn_alerts, AlertsTask, DesktopNotifier, Notifier, PolicySettings,
     RecordingNotifier,
 };
+pub use plain_http::{plain_remote_host, plain_token_warning};
 pub use store::{AlertAck, ConnectionState, DataSource, State, Store, TransportKind, Update};
 pub use supervisor::{Client, ClientConfig, Command, TransportMode};

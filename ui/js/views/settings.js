@@ -2,7 +2,10 @@
 //
 // The form is filled from settings only when the view opens or after a save,
 // never while the user is typing. The token is write-only: it is sent only
-// when the user typed a new one.
+// when the user typed a new one. The certificate authority (`ca`) is a path;
+// empty removes it. Next to the server field, the warning Rust gives
+// (`plain_http_warning`) when a token would go over plain http:// to a host
+// that is not loopback.
 
 import { setText } from '../dom.js';
 import { pillDetail } from '../state.js';
@@ -24,7 +27,26 @@ function fields(root) {
     reconnect: root.querySelector('#reconnect'),
     status: root.querySelector('#settings-status'),
     detail: root.querySelector('#connection-detail'),
+    ca: root.querySelector('#set-ca'),
+    warning: root.querySelector('#set-server-warning'),
   };
+}
+
+/** Show (or hide, for null/empty) the plain-http warning next to the server field. */
+export function showPlainHttpWarning(root, text) {
+  const f = fields(root);
+  if (!f.warning) return;
+  const on = typeof text === 'string' && text !== '';
+  setText(f.warning, on ? text : '');
+  f.warning.hidden = !on;
+  if (on) f.server.setAttribute('aria-describedby', 'set-server-help set-server-warning');
+  else f.server.setAttribute('aria-describedby', 'set-server-help');
+}
+
+/** Whether a token would be sent with the form as it is. */
+function tokenGiven(f, current) {
+  if (f.token.value.trim() !== '') return true;
+  return Boolean(current && current.hasToken) && !f.clearToken.checked;
 }
 
 /**
@@ -48,6 +70,8 @@ export function fillSettings(root, settings, { keepEdits = false } = {}) {
   f.login.checked = settings.startAtLogin === true;
   f.clearToken.checked = false;
   f.clearTokenField.hidden = !settings.hasToken;
+  if (f.ca) f.ca.value = typeof settings.ca === 'string' ? settings.ca : '';
+  showPlainHttpWarning(root, settings.plainHttpWarning);
 }
 
 /** Read the form into a Settings object for save_settings. */
@@ -63,6 +87,8 @@ export function readSettings(root, current) {
   // Write-only token: sent only when typed; an empty string removes it.
   if (f.token.value !== '') out.token = f.token.value;
   else if (f.clearToken.checked) out.token = '';
+  // Always sent: an empty field removes the certificate authority.
+  if (f.ca) out.ca = f.ca.value.trim();
   return out;
 }
 
@@ -74,15 +100,32 @@ function showStatus(f, text, kind) {
 /**
  * Wire the form once. `actions`: `save(settings) -> Promise<Settings>`,
  * `reconnect() -> Promise`, `current() -> Settings|null`, `saved(settings)`,
- * `errorText(err) -> string`, `connection() -> the current connection state`.
+ * `errorText(err) -> string`, `connection() -> the current connection state`,
+ * `plainHttpWarning(server, hasToken) -> Promise<string|null>` (optional).
  */
 export function bindSettings(root, actions) {
   const f = fields(root);
   const edited = () => {
     f.form.dataset.edited = 'true';
   };
+  // Ask Rust again whenever the server or the token changes; only the
+  // answer to the latest question is shown.
+  let asked = 0;
+  const recheck = async () => {
+    if (!actions.plainHttpWarning) return;
+    const n = ++asked;
+    let text = null;
+    try {
+      text = await actions.plainHttpWarning(f.server.value.trim(), tokenGiven(f, actions.current()));
+    } catch {
+      text = null;
+    }
+    if (n === asked) showPlainHttpWarning(root, text);
+  };
   f.form.addEventListener('input', edited);
   f.form.addEventListener('change', edited);
+  for (const el of [f.server, f.token]) el.addEventListener('input', recheck);
+  f.clearToken.addEventListener('change', recheck);
   f.form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const next = readSettings(root, actions.current());

@@ -59,6 +59,15 @@ export function buildSetup(doc, settings, api = ipc) {
   server.value = settings && typeof settings.server === 'string' ? settings.server : '';
   const token = input('password', 'setup-token', { autocomplete: 'off' });
   token.placeholder = settings && settings.hasToken ? 'A token is set (type to replace it)' : 'From the server\u2019s operator';
+  const ca = input('text', 'setup-ca', { autocomplete: 'off', spellcheck: 'false' });
+  ca.placeholder = 'None: the system\u2019s certificates only';
+  ca.value = settings && typeof settings.ca === 'string' ? settings.ca : '';
+  // Rust's warning when a token would go over plain http:// to a host that
+  // is not loopback (`plain_http_warning`), under the server field.
+  const warning = el('p', 'setup-warning');
+  warning.setAttribute('role', 'alert');
+  warning.dataset.testid = 'setup-plain-http-warning';
+  warning.hidden = true;
   const login = input('checkbox', 'setup-login');
   login.checked = Boolean(settings && settings.startAtLogin);
   const loginLabel = el('label', 'setup-check');
@@ -80,7 +89,13 @@ export function buildSetup(doc, settings, api = ipc) {
     title,
     lead,
     field('Server URL', server),
+    warning,
     field('Token', token, 'Leave empty if the server needs none.'),
+    field(
+      'Certificate authority (PEM file)',
+      ca,
+      'Only for a server whose certificate comes from a private authority: the absolute path of its PEM file.',
+    ),
     loginLabel,
     result,
     actions,
@@ -95,11 +110,31 @@ export function buildSetup(doc, settings, api = ipc) {
     for (const b of [skip, test, save]) b.disabled = on;
   };
 
+  let asked = 0;
+  const recheck = async () => {
+    if (typeof api.plainHttpWarning !== 'function') return;
+    const n = ++asked;
+    const hasToken = token.value.trim() !== '' || Boolean(settings && settings.hasToken);
+    let text = null;
+    try {
+      text = await api.plainHttpWarning(server.value.trim(), hasToken);
+    } catch {
+      text = null;
+    }
+    if (n !== asked) return;
+    const on = typeof text === 'string' && text !== '';
+    setText(warning, on ? text : '');
+    warning.hidden = !on;
+  };
+  server.addEventListener('input', recheck);
+  token.addEventListener('input', recheck);
+  recheck();
+
   test.addEventListener('click', async () => {
     busy(true);
     show('pending', 'Testing\u2026');
     try {
-      const r = await api.testConnection(server.value.trim(), token.value.trim() || null);
+      const r = await api.testConnection(server.value.trim(), token.value.trim() || null, ca.value.trim() || null);
       show(r && typeof r.kind === 'string' ? r.kind : 'error', r && r.message ? r.message : 'No answer.');
     } catch (err) {
       show('error', ipc.errorMessage(err));
@@ -119,6 +154,7 @@ export function buildSetup(doc, settings, api = ipc) {
       startAtLogin: login.checked,
     };
     if (token.value.trim() !== '') next.token = token.value.trim();
+    if (ca.value.trim() !== '') next.ca = ca.value.trim();
     try {
       await api.saveSettings(next);
       root.remove();
