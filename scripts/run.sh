@@ -32,7 +32,7 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "No display found: starting the app on a virtual X display (Xvfb :77)."
   Xvfb :77 -screen 0 1400x900x24 >/dev/null 2>&1 &
   pids+=($!)
-  export DISPLAY=:77 WEBKIT_DISABLE_COMPOSITING_MODE=1
+  export DISPLAY=:77  # the app picks its rendering path itself (no GPU here: software)
   dbus-run-session -- target/debug/pulseboard &
 else
   target/debug/pulseboard &
