@@ -12,6 +12,32 @@ use crate::{
     socket::{DisconnectReason, Socket},
 };
 
+/// Give the request parts kept by a socket their own memory.
+///
+/// hyper parses the URI and every header value as slices of the connection's
+/// read buffer (8 KiB or more). A socket keeps its handshake request's parts
+/// for the whole session, so without this copy every session pins that whole
+/// buffer. The copy costs a few small allocations per new session.
+///
+/// hyper's `OnUpgrade` handle is dropped too: the upgrade has been taken from
+/// the request by then and the handle is of no further use.
+pub(crate) fn own_request_parts(mut parts: Parts) -> Parts {
+    if let Ok(uri) = http::Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        // `from_bytes` copies the bytes; they were a valid value already.
+        if let Ok(mut copy) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            copy.set_sensitive(value.is_sensitive());
+            headers.append(name.clone(), copy);
+        }
+    }
+    parts.headers = headers;
+    parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    parts
+}
+
 type SocketMap<T> = RwLock<HashMap<Sid, Arc<T>>>;
 
 /// The [`EngineIo`] struct holds the state of the engine.io server as well as utility methods to manage the state
@@ -53,7 +79,7 @@ impl<H: EngineIoHandler> EngineIo<H> {
             protocol,
             transport,
             &self.config,
-            req,
+            own_request_parts(req),
             close_fn,
             supports_binary,
         );
@@ -193,5 +219,32 @@ mod tests {
         let socket = engine.get_socket(socket.id).unwrap();
         assert_eq!(socket.protocol, ProtocolVersion::V4);
         assert!(socket.is_http());
+    }
+}
+
+#[cfg(test)]
+mod own_parts_tests {
+    use super::own_request_parts;
+    use bytes::Bytes;
+
+    #[test]
+    fn copied_parts_keep_no_slice_of_the_read_buffer() {
+        let buffer = Bytes::from_static(b"/socket.io/?EIO=4&transport=websocketsecret");
+        let uri = http::Uri::from_maybe_shared(buffer.slice(0..37)).unwrap();
+        let value = http::HeaderValue::from_maybe_shared(buffer.slice(37..43)).unwrap();
+        let mut req = http::Request::builder().uri(uri).body(()).unwrap();
+        req.headers_mut().append("x-a", value.clone());
+        req.headers_mut().append("x-a", value);
+        let (parts, _) = req.into_parts();
+        let parts = own_request_parts(parts);
+        let range = buffer.as_ptr_range();
+        assert_eq!(parts.uri, "/socket.io/?EIO=4&transport=websocket");
+        let pq = parts.uri.path_and_query().unwrap().as_str().as_ptr();
+        assert!(!range.contains(&pq));
+        let values: Vec<_> = parts.headers.get_all("x-a").iter().collect();
+        assert_eq!(values, ["secret", "secret"]);
+        for v in values {
+            assert!(!range.contains(&v.as_bytes().as_ptr()));
+        }
     }
 }
