@@ -312,14 +312,20 @@ impl Default for OpenPacket {
 ///
 /// The [`PacketBuf`] stack size will impact the dynamically allocated buffer
 /// of the internal mpsc channel.
-pub type PacketBuf = SmallVec<[Packet; 2]>;
+///
+/// One packet inline: almost every send is a single packet, and each inline
+/// slot costs 40 bytes in every one of the channel's 32-slot blocks, for every
+/// socket. A packet with binary attachments spills to the heap.
+pub type PacketBuf = SmallVec<[Packet; 1]>;
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn packet_is_at_most_40_bytes() {
-        // A socket's send queue holds `SmallVec<[Packet; 1]>` slots.
+    fn send_queue_slot_is_at_most_48_bytes() {
+        // A socket's send queue is an mpsc channel of `PacketBuf`; tokio
+        // allocates its slots 32 at a time, the first block with the channel.
         assert!(std::mem::size_of::<super::Packet>() <= 40);
+        assert!(std::mem::size_of::<super::PacketBuf>() <= 48);
     }
 
     use super::*;
