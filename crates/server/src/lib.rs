@@ -839,7 +839,7 @@ impl App {
 /// A server that is set up (database open, state loaded) but not yet serving.
 struct Prepared {
     app: Arc<App>,
-    router: axum::Router,
+    router: net::Service,
     config: Config,
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
@@ -862,6 +862,9 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         .max_buffer_size(config.socket_buffer.max(16))
         .max_payload(2 * limits::MAX_BODY_BYTES as u64)
         .ws_max_message_size(2 * limits::MAX_BODY_BYTES)
+        // Frames here are small; tungstenite grows the buffer for a big one.
+        // The default 4 KiB is held by every idle connection.
+        .ws_read_buffer_size(256)
         // An Engine.IO session must join the namespace (authenticate) soon.
         .connect_timeout(config.handshake_timeout)
         .build_layer();
@@ -889,12 +892,18 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
     };
     let app = Arc::new(App::new(io.clone(), store, edge, &config).await?);
     socket::register(&io, app.clone());
-    let router = http::router(app.clone(), config.request_timeout)
-        .layer(layer)
-        .layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            crate::guard::check_origin,
-        ));
+    // Socket.IO sits outside the axum Router: its requests never go through
+    // routing, so a WebSocket session keeps none of the Router's per-request
+    // extensions (vendor/PATCHES.md). The origin check still covers both.
+    let router = net::service(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                crate::guard::check_origin,
+            ))
+            .layer(layer)
+            .service(http::router(app.clone(), config.request_timeout)),
+    );
     Ok(Prepared {
         app,
         router,

@@ -2,9 +2,9 @@
 //! (which also bounds how long an idle keep-alive connection stays open), and
 //! graceful shutdown.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{extract::ConnectInfo, Router};
+use axum::{extract::ConnectInfo, response::Response};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -19,6 +19,23 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::{guard, metrics::Metrics};
 
+/// The whole HTTP service a connection is served by.
+pub(crate) type Service =
+    tower::util::BoxCloneSyncService<axum::extract::Request, Response, Infallible>;
+
+/// Box a service (origin check, Socket.IO layer, axum Router) for the accept loop.
+pub(crate) fn service<S>(svc: S) -> Service
+where
+    S: tower::Service<axum::extract::Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    Service::new(svc)
+}
+
 /// What the accept loop needs.
 pub(crate) struct Net {
     pub(crate) caps: Arc<guard::ConnCaps>,
@@ -31,7 +48,7 @@ pub(crate) struct Net {
 /// for up to `grace`.
 pub(crate) async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: Service,
     net: Net,
     stop: impl Future<Output = ()>,
     grace: Duration,
@@ -97,15 +114,16 @@ pub(crate) async fn serve(
 async fn serve_one<S>(
     stream: S,
     peer: SocketAddr,
-    router: Router,
+    router: Service,
     net: &Net,
     mut stopping: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = tower::ServiceExt::map_request(router, move |mut req: hyper::Request<Incoming>| {
+    let svc = tower::ServiceExt::map_request(router, move |req: hyper::Request<Incoming>| {
+        let mut req = unpin_read_buffer(req);
         req.extensions_mut().insert(ConnectInfo(peer));
-        req
+        req.map(axum::body::Body::new)
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -126,5 +144,62 @@ async fn serve_one<S>(
     };
     if let Err(e) = result {
         tracing::debug!(%peer, %e, "connection ended with an error");
+    }
+}
+
+/// Give a request its own copies of the URI and header values.
+///
+/// hyper parses the URI and every header value as slices (`Bytes`) of the
+/// connection's read buffer (8 KiB and up). Engine.IO keeps the handshake
+/// request's parts in its socket for the whole session, so without this copy
+/// each WebSocket connection keeps that whole buffer alive: about 4 KiB per
+/// connection measured (BENCHMARKS.md, vendor/PATCHES.md). Copying costs a
+/// few small allocations per request.
+pub(crate) fn unpin_read_buffer<B>(req: hyper::Request<B>) -> hyper::Request<B> {
+    let (mut parts, body) = req.into_parts();
+    if let Ok(uri) = hyper::Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    let mut headers = hyper::HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        // from_bytes copies; it cannot fail on bytes that were a valid value.
+        if let Ok(mut copy) = hyper::header::HeaderValue::from_bytes(value.as_bytes()) {
+            copy.set_sensitive(value.is_sensitive());
+            headers.append(name.clone(), copy);
+        }
+    }
+    parts.headers = headers;
+    hyper::Request::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copied_request_keeps_no_slice_of_the_read_buffer() {
+        // hyper builds the URI and header values as slices of one buffer.
+        let buffer = bytes::Bytes::from_static(b"/socket.io/?EIO=4&transport=websocketAbc def");
+        let uri = hyper::Uri::from_maybe_shared(buffer.slice(0..37)).unwrap();
+        let value = hyper::header::HeaderValue::from_maybe_shared(buffer.slice(37..44)).unwrap();
+        let mut req = hyper::Request::builder().uri(uri).body(()).unwrap();
+        req.headers_mut().append("x-test", value.clone());
+        req.headers_mut().append("x-test", value);
+        let range = buffer.as_ptr_range();
+        let copied = unpin_read_buffer(req);
+        assert_eq!(copied.uri(), "/socket.io/?EIO=4&transport=websocket");
+        let values: Vec<_> = copied.headers().get_all("x-test").iter().collect();
+        assert_eq!(values, ["Abc def", "Abc def"]);
+        let path = copied.uri().path_and_query().unwrap().as_str().as_ptr();
+        assert!(
+            !range.contains(&path),
+            "the URI still points into the read buffer"
+        );
+        for v in values {
+            assert!(
+                !range.contains(&v.as_bytes().as_ptr()),
+                "a header value still points into the read buffer"
+            );
+        }
     }
 }

@@ -1,0 +1,294 @@
+//! A bounded single-consumer queue that allocates on demand.
+//!
+//! It replaces `tokio::sync::mpsc::channel` for a socket's send queue. tokio's
+//! channel allocates its first block of 32 slots when it is created, for every
+//! socket, even one that never queues anything (1.5 KiB per socket here). This
+//! queue is a `VecDeque` behind a mutex: it grows with what is queued and gives
+//! the memory back once it is drained. Same API subset and the same semantics
+//! as the tokio channel for what engineioxide uses: `try_send`, `try_reserve`
+//! with permits counted against the capacity, `close` (queued items and
+//! outstanding permits still reach the receiver, then `recv` returns `None`).
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard},
+    task::{Context, Poll, Waker},
+};
+
+use tokio::sync::{
+    Notify,
+    mpsc::error::{TryRecvError, TrySendError},
+};
+
+#[derive(Debug)]
+struct State<T> {
+    items: VecDeque<T>,
+    /// Permits handed out and not yet used or dropped.
+    reserved: usize,
+    closed: bool,
+    rx_waker: Option<Waker>,
+    /// Senders waiting in [`Sender::send`] for a free place.
+    send_waiting: usize,
+}
+
+#[derive(Debug)]
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    capacity: usize,
+    /// Woken when the queue is closed (for [`Sender::closed`]).
+    closed: Notify,
+    /// Woken when a place frees up and a sender waits for one.
+    space: Notify,
+}
+
+impl<T> Shared<T> {
+    /// Call after a place was freed, with the lock released.
+    fn freed(&self, waiting: bool) {
+        if waiting {
+            self.space.notify_waiters();
+        }
+    }
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock leaves a consistent VecDeque.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn push(&self, item: T, from_permit: bool) {
+        let waker = {
+            let mut s = self.lock();
+            if from_permit {
+                s.reserved -= 1;
+            }
+            s.items.push_back(item);
+            s.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Create a queue holding at most `capacity` items (queued plus reserved).
+pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            items: VecDeque::new(),
+            reserved: 0,
+            closed: false,
+            rx_waker: None,
+            send_waiting: 0,
+        }),
+        capacity: capacity.max(1),
+        closed: Notify::new(),
+        space: Notify::new(),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+/// The sending side (engineioxide keeps exactly one, in the socket).
+#[derive(Debug)]
+pub(crate) struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// A reserved place in the queue.
+#[derive(Debug)]
+pub(crate) struct Permit<'a, T> {
+    shared: &'a Shared<T>,
+    used: bool,
+}
+
+impl<T> Permit<'_, T> {
+    pub(crate) fn send(mut self, item: T) {
+        self.used = true;
+        self.shared.push(item, true);
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        if !self.used {
+            let (waker, waiting) = {
+                let mut s = self.shared.lock();
+                s.reserved -= 1;
+                // A closed, drained queue ends once no permit is left.
+                let waker = if s.closed { s.rx_waker.take() } else { None };
+                (waker, s.send_waiting > 0)
+            };
+            self.shared.freed(waiting);
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl<T> Sender<T> {
+    pub(crate) fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let waker = {
+            let mut s = self.shared.lock();
+            if s.closed {
+                return Err(TrySendError::Closed(item));
+            }
+            if s.items.len() + s.reserved >= self.shared.capacity {
+                return Err(TrySendError::Full(item));
+            }
+            s.items.push_back(item);
+            s.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        let mut s = self.shared.lock();
+        if s.closed {
+            return Err(TrySendError::Closed(()));
+        }
+        if s.items.len() + s.reserved >= self.shared.capacity {
+            return Err(TrySendError::Full(()));
+        }
+        s.reserved += 1;
+        Ok(Permit {
+            shared: &self.shared,
+            used: false,
+        })
+    }
+
+    /// Wait for a free place, then queue `item`; fails once the queue is closed.
+    pub(crate) async fn send(&self, mut item: T) -> Result<(), TrySendError<T>> {
+        loop {
+            let notified = self.shared.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_send(item) {
+                Err(TrySendError::Full(back)) => item = back,
+                other => return other,
+            }
+            self.shared.lock().send_waiting += 1;
+            // Re-check: a place may have freed up before we were counted.
+            match self.try_send(item) {
+                Err(TrySendError::Full(back)) => item = back,
+                other => {
+                    self.shared.lock().send_waiting -= 1;
+                    return other;
+                }
+            }
+            notified.await;
+            self.shared.lock().send_waiting -= 1;
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// Completes once the receiver has closed the queue or was dropped.
+    pub(crate) async fn closed(&self) {
+        loop {
+            let notified = self.shared.closed.notified();
+            if self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// The receiving side.
+#[derive(Debug)]
+pub(crate) struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// Stop accepting new items; queued items and outstanding permits are
+    /// still received.
+    pub(crate) fn close(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.closed.notify_waiters();
+        self.shared.space.notify_waiters();
+    }
+
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut s = self.shared.lock();
+        if let Some(item) = s.items.pop_front() {
+            if s.items.is_empty() && s.items.capacity() > 8 {
+                // Give a burst's memory back.
+                s.items = VecDeque::new();
+            }
+            let waiting = s.send_waiting > 0;
+            drop(s);
+            self.shared.freed(waiting);
+            return Poll::Ready(Some(item));
+        }
+        if s.closed && s.reserved == 0 {
+            return Poll::Ready(None);
+        }
+        match &s.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.rx_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    pub(crate) async fn recv(&mut self) -> Option<T> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    pub(crate) fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let mut s = self.shared.lock();
+        match s.items.pop_front() {
+            Some(item) => {
+                let waiting = s.send_waiting > 0;
+                drop(s);
+                self.shared.freed(waiting);
+                Ok(item)
+            }
+            None if s.closed && s.reserved == 0 => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bounded_by_queued_plus_reserved_and_drained_after_close() {
+        let (tx, mut rx) = channel::<u32>(2);
+        tx.try_send(1).unwrap();
+        let permit = tx.try_reserve().unwrap();
+        assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
+        assert!(matches!(tx.try_reserve(), Err(TrySendError::Full(()))));
+        rx.close();
+        assert!(tx.is_closed());
+        assert!(matches!(tx.try_send(4), Err(TrySendError::Closed(4))));
+        permit.send(2);
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, Some(2));
+        assert_eq!(rx.recv().await, None);
+        tx.closed().await;
+    }
+
+    #[tokio::test]
+    async fn a_dropped_permit_frees_its_place() {
+        let (tx, mut rx) = channel::<u32>(1);
+        drop(tx.try_reserve().unwrap());
+        tx.try_send(7).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), 7);
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+}
