@@ -8,11 +8,10 @@
 //! Needs `tauri-driver` and `WebKitWebDriver`, like tests/webview.rs
 //! (scripts/test.sh installs both).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "tls-e2e-token";
@@ -42,30 +41,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// (ca.pem, cert.pem, key.pem): a private CA and a certificate it issued for
-/// 127.0.0.1 and localhost.
-fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Pulseboard e2e CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
 }
 
 /// tauri-driver under its own Xvfb and D-Bus session, with private XDG dirs.
@@ -248,7 +223,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
     config.token = Some(TOKEN.into());
     config.tls = Some((cert, key));
@@ -362,7 +337,7 @@ async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
 async fn first_run_setup_takes_the_ca_and_warns_about_plain_http() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
     config.token = Some(TOKEN.into());
     config.tls = Some((cert, key));

@@ -400,15 +400,9 @@ fn acknowledge_alerts_changes_the_store_and_refuses_bad_input() {
     );
 }
 
-/// A PEM file holding a (self-signed) certificate authority.
+/// A PEM file holding a certificate authority.
 fn ca_pem(dir: &std::path::Path) -> std::path::PathBuf {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let cert = p.self_signed(&KeyPair::generate().unwrap()).unwrap();
-    let path = dir.join("ca.pem");
-    std::fs::write(&path, cert.pem()).unwrap();
-    path
+    pulseboard_testkit::make_certs(dir).0
 }
 
 #[test]

@@ -175,39 +175,13 @@ async fn an_untrusted_certificate_is_a_certificate_problem() {
     assert!(t.message.contains("not trusted"), "{t:?}");
 }
 
-/// A private CA and a certificate it issued for 127.0.0.1: (ca.pem, cert, key).
-fn private_ca(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "Pulseboard probe test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let p = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&p.0, ca.pem()).unwrap();
-    std::fs::write(&p.1, cert.pem()).unwrap();
-    std::fs::write(&p.2, key.serialize_pem()).unwrap();
-    p
-}
-
 /// The probe trusts the CA the app trusts: with it our TLS server is
 /// reachable (both steps: the HTTP handshake and the core connection);
 /// without it, a certificate problem; an unusable CA file says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_trusts_the_configured_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
     config.token = Some("s3cret".into());
     config.tls = Some((cert, key));

@@ -3,7 +3,6 @@
 
 use std::process::Output;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
@@ -11,31 +10,6 @@ use tokio::{
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_pulseboard-cli");
-
-/// (ca.pem, cert.pem, key.pem) for 127.0.0.1 and localhost.
-fn make_certs(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Pulseboard test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
 
 async fn cli(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -54,7 +28,7 @@ fn stderr(o: &Output) -> String {
 #[tokio::test]
 async fn snapshot_over_tls_needs_the_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut c = pulseboard_server::Config::new(dir.path().join("s.db"));
     c.token = Some("tok".into());
     c.tls = Some((cert, key));

@@ -14,7 +14,6 @@ use std::{
 };
 
 use common::{config, eventually, start};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use reqwest::{Client, StatusCode};
 
 fn repo_root() -> PathBuf {
@@ -28,29 +27,6 @@ fn nginx_binary() -> PathBuf {
         }
     }
     panic!("nginx not found: run scripts/deps-test.sh (installs nginx-light)");
-}
-
-/// (ca.pem, cert.pem, key.pem) for 127.0.0.1 and localhost.
-fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Pulseboard test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
 }
 
 /// nginx running the documented config in front of `upstream`; killed on drop.
@@ -175,7 +151,7 @@ async fn wss_open_packet(port: u16, ca: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_nginx_config_proxies_https_polling_and_websocket() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut c = config(&dir);
     // Open server: only the per-address limit applies, not the per-token one.
     c.rate_limit = 3;

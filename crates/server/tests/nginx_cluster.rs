@@ -14,7 +14,6 @@ use std::{
 
 use common::eventually;
 use pulseboard_server::{spawn, Config, ServerHandle};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
@@ -29,29 +28,6 @@ fn nginx_binary() -> PathBuf {
         }
     }
     panic!("nginx not found: run scripts/deps-test.sh (installs nginx-light)");
-}
-
-/// (ca.pem, cert.pem, key.pem) for 127.0.0.1 and localhost.
-fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Pulseboard test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
 }
 
 /// nginx running the documented cluster config in front of `nodes`.
@@ -133,7 +109,7 @@ async fn long_polling_through_nginx_sticks_to_one_of_three_nodes() {
         nodes.push(spawn(c).await.expect("node"));
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let (_nginx, base) = nginx(dir.path(), &nodes, &cert, &key).await;
     let pem = std::fs::read(&ca).unwrap();
     let http = Client::builder()

@@ -6,39 +6,12 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use common::{config, start};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use reqwest::StatusCode;
-
-/// A CA and a server certificate for 127.0.0.1 and localhost, written as PEM
-/// files into `dir`. Returns (ca.pem, cert.pem, key.pem).
-fn make_certs(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Pulseboard test CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
 
 #[tokio::test]
 async fn https_polling_and_wss_on_one_port_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certs(dir.path());
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut c = config(&dir);
     c.tls = Some((cert, key));
     let server = start(c).await;
@@ -130,7 +103,7 @@ async fn wss_upgrade_status(server: &pulseboard_server::ServerHandle, ca_pem: &[
 #[tokio::test]
 async fn a_bad_key_file_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, cert, _) = make_certs(dir.path());
+    let (_, cert, _) = pulseboard_testkit::make_certs(dir.path());
     let bad = dir.path().join("bad.pem");
     std::fs::write(&bad, "not a key").unwrap();
     let mut c = config(&dir);
