@@ -91,20 +91,39 @@ pub enum IconKind {
 }
 
 /// The icon file for a connection state, with or without the red dot of a
-/// critical alert not yet dismissed. The dot is added to the state's icon,
-/// never instead of it: an alert must not hide that the server is gone.
-fn icon_png(kind: IconKind, critical: bool) -> &'static [u8] {
-    match (kind, critical) {
-        (IconKind::Live, false) => include_bytes!("../../icons/tray-live.png"),
-        (IconKind::Live, true) => include_bytes!("../../icons/tray-critical.png"),
-        (IconKind::Reconnecting, false) => include_bytes!("../../icons/tray-reconnecting.png"),
-        (IconKind::Reconnecting, true) => {
+/// critical alert not yet dismissed (top right) and the blue dot of unread
+/// notifications (bottom right). Dots are added to the state's icon, never
+/// instead of it: an alert must not hide that the server is gone.
+fn icon_png(kind: IconKind, critical: bool, unread: bool) -> &'static [u8] {
+    match (kind, critical, unread) {
+        (IconKind::Live, false, false) => include_bytes!("../../icons/tray-live.png"),
+        (IconKind::Live, false, true) => include_bytes!("../../icons/tray-live-unread.png"),
+        (IconKind::Live, true, false) => include_bytes!("../../icons/tray-critical.png"),
+        (IconKind::Live, true, true) => include_bytes!("../../icons/tray-critical-unread.png"),
+        (IconKind::Reconnecting, false, false) => {
+            include_bytes!("../../icons/tray-reconnecting.png")
+        }
+        (IconKind::Reconnecting, false, true) => {
+            include_bytes!("../../icons/tray-reconnecting-unread.png")
+        }
+        (IconKind::Reconnecting, true, false) => {
             include_bytes!("../../icons/tray-reconnecting-critical.png")
         }
-        (IconKind::Offline, false) => include_bytes!("../../icons/tray-offline.png"),
-        (IconKind::Offline, true) => include_bytes!("../../icons/tray-offline-critical.png"),
+        (IconKind::Reconnecting, true, true) => {
+            include_bytes!("../../icons/tray-reconnecting-critical-unread.png")
+        }
+        (IconKind::Offline, false, false) => include_bytes!("../../icons/tray-offline.png"),
+        (IconKind::Offline, false, true) => {
+            include_bytes!("../../icons/tray-offline-unread.png")
+        }
+        (IconKind::Offline, true, false) => {
+            include_bytes!("../../icons/tray-offline-critical.png")
+        }
+        (IconKind::Offline, true, true) => {
+            include_bytes!("../../icons/tray-offline-critical-unread.png")
+        }
         // The token problem is what the user must fix first.
-        (IconKind::Unauthorized, _) => include_bytes!("../../icons/tray-unauthorized.png"),
+        (IconKind::Unauthorized, _, _) => include_bytes!("../../icons/tray-unauthorized.png"),
     }
 }
 
@@ -116,6 +135,9 @@ pub struct TrayLook {
     /// The red dot on it: a critical alert not dismissed (never shown with
     /// [`IconKind::Unauthorized`]).
     pub critical: bool,
+    /// The blue dot on it: unread notifications (never shown with
+    /// [`IconKind::Unauthorized`]; the count is in the menu and the title).
+    pub unread_dot: bool,
     /// First menu line.
     pub status: String,
     /// The unseen critical alerts, named ("1 critical alert: Disk full");
@@ -224,6 +246,7 @@ pub fn look(s: &State, dnd: DndMode, now: DateTime<Utc>) -> TrayLook {
     TrayLook {
         icon,
         critical,
+        unread_dot: n > 0 && icon != IconKind::Unauthorized,
         status: format!("Pulseboard: {status}"),
         alert,
         unread: match n {
@@ -297,7 +320,11 @@ impl<R: Runtime> Tray<R> {
             ],
         )?;
         let icon = TrayIconBuilder::with_id("pulseboard")
-            .icon(Image::from_bytes(icon_png(IconKind::Reconnecting, false))?)
+            .icon(Image::from_bytes(icon_png(
+                IconKind::Reconnecting,
+                false,
+                false,
+            ))?)
             .menu(&menu)
             .tooltip("Pulseboard")
             .show_menu_on_left_click(true)
@@ -318,9 +345,10 @@ impl<R: Runtime> Tray<R> {
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         let prev = shown.as_ref();
         let result = (|| -> tauri::Result<()> {
-            if prev.map(|p| (p.icon, p.critical)) != Some((l.icon, l.critical)) {
-                self.icon
-                    .set_icon(Some(Image::from_bytes(icon_png(l.icon, l.critical))?))?;
+            let pic = |l: &TrayLook| (l.icon, l.critical, l.unread_dot);
+            if prev.map(pic) != Some(pic(&l)) {
+                let png = icon_png(l.icon, l.critical, l.unread_dot);
+                self.icon.set_icon(Some(Image::from_bytes(png)?))?;
             }
             if prev.map(|p| (&p.status, &p.alert)) != Some((&l.status, &l.alert)) {
                 self.status.set_text(&l.status)?;
@@ -501,8 +529,8 @@ mod tests {
         assert_eq!((l.icon, l.critical), (IconKind::Offline, true));
         assert!(l.status.contains("Offline since"), "{}", l.status);
         assert_ne!(
-            icon_png(IconKind::Offline, true),
-            icon_png(IconKind::Live, true),
+            icon_png(IconKind::Offline, true, false),
+            icon_png(IconKind::Live, true, false),
             "offline with an alert is not drawn as live with an alert"
         );
         s.connection = ConnectionState::Reconnecting {
@@ -512,13 +540,17 @@ mod tests {
         };
         let l = look_with(&s, true, t(0));
         assert_eq!((l.icon, l.critical), (IconKind::Reconnecting, true));
-        // Every (state, dot) pair has its own picture, except Unauthorized.
+        // Every (state, red dot, blue dot) has its own picture, except
+        // Unauthorized.
         let kinds = [IconKind::Live, IconKind::Reconnecting, IconKind::Offline];
         let mut pngs: Vec<&[u8]> = kinds
             .iter()
-            .flat_map(|k| [icon_png(*k, false), icon_png(*k, true)])
+            .flat_map(|k| {
+                [(false, false), (true, false), (false, true), (true, true)]
+                    .map(|(c, u)| icon_png(*k, c, u))
+            })
             .collect();
-        pngs.push(icon_png(IconKind::Unauthorized, false));
+        pngs.push(icon_png(IconKind::Unauthorized, false, false));
         for (i, a) in pngs.iter().enumerate() {
             for b in &pngs[i + 1..] {
                 assert_ne!(a, b, "two looks share one icon");
@@ -539,6 +571,23 @@ mod tests {
         let l = look_with(&s, false, t(0));
         assert_eq!(l.unread, "12 unread notifications");
         assert_eq!(l.title.as_deref(), Some("12"));
+        assert!(!look(&State::empty("http://x"), DndMode::Off, t(0)).unread_dot);
+        s.unread_count = 61;
+        let l = look(&s, DndMode::Off, t(0));
+        assert!(l.unread_dot, "61 unread change the icon");
+        assert_eq!(l.title.as_deref(), Some("61"));
+        assert_ne!(
+            icon_png(l.icon, l.critical, l.unread_dot),
+            icon_png(l.icon, l.critical, false),
+            "the unread icon is its own picture"
+        );
+        s.connection = ConnectionState::Unauthorized {
+            message: "unauthorized".into(),
+        };
+        assert!(
+            !look(&s, DndMode::Off, t(0)).unread_dot,
+            "the token problem's icon stays plain"
+        );
     }
 
     #[test]

@@ -537,6 +537,7 @@ fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
     });
     let l = tray_look(&h);
     assert!(l.mark_all_read);
+    assert!(l.unread_dot, "61 unread change the icon");
     assert_eq!(l.title.as_deref(), Some("61"));
     h.store.apply(|s| s.mark_read_local(MarkRead::All));
     assert!(!tray_look(&h).mark_all_read);
