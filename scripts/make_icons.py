@@ -21,7 +21,7 @@ def seg_dist(px, py, ax, ay, bx, by):
     return math.hypot(px - (ax + t * dx), py - (ay + t * dy))
 
 
-def draw(size, colour, mark=None, badge=None):
+def draw(size, colour, mark=None, badge=None, unread=False):
     ss = 4
     rows = []
     for y in range(size):
@@ -39,6 +39,8 @@ def draw(size, colour, mark=None, badge=None):
                         d = min(seg_dist(u, v, *line[i], *line[i + 1]) for i in range(len(line) - 1))
                         if d <= 0.045:
                             px = (255, 255, 255)
+                    if unread and math.hypot(u - 0.80, v - 0.80) <= 0.19:
+                        px = (255, 255, 255) if math.hypot(u - 0.80, v - 0.80) > 0.14 else UNREAD
                     if badge and math.hypot(u - 0.80, v - 0.20) <= 0.19:
                         px = (255, 255, 255) if math.hypot(u - 0.80, v - 0.20) > 0.14 else badge
                     if px:
@@ -71,6 +73,9 @@ def png(path, rows):
 
 
 BLUE, GREEN, AMBER, GREY, RED = (37, 99, 235), (22, 163, 74), (217, 119, 6), (107, 114, 128), (220, 38, 38)
+# The unread dot (bottom right): darker than the app blue so it stands out on
+# every state's colour.
+UNREAD = (30, 64, 175)
 FLAT = [(0.14, 0.55), (0.86, 0.55)]
 CROSS = [(0.32, 0.32), (0.68, 0.68), (0.5, 0.5), (0.32, 0.68), (0.68, 0.32)]
 
@@ -86,4 +91,11 @@ if __name__ == "__main__":
     png(os.path.join(OUT, "tray-critical.png"), draw(64, GREEN, badge=RED))
     png(os.path.join(OUT, "tray-reconnecting-critical.png"), draw(64, AMBER, badge=RED))
     png(os.path.join(OUT, "tray-offline-critical.png"), draw(64, GREY, mark=FLAT, badge=RED))
+    # Unread notifications add a blue dot at the bottom right, with or
+    # without the alert's red dot (the title beside the icon carries the
+    # count where the desktop shows titles).
+    for name, colour, mark in (("live", GREEN, None), ("reconnecting", AMBER, None), ("offline", GREY, FLAT)):
+        crit = "critical" if name == "live" else f"{name}-critical"
+        png(os.path.join(OUT, f"tray-{name}-unread.png"), draw(64, colour, mark=mark, unread=True))
+        png(os.path.join(OUT, f"tray-{crit}-unread.png"), draw(64, colour, mark=mark, badge=RED, unread=True))
     print("icons written to", os.path.normpath(OUT))

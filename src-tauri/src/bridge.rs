@@ -174,8 +174,8 @@ impl Batch {
 /// Show the current state in the tray (no-op without a tray).
 pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     if let Some(t) = app.try_state::<Tray<R>>() {
-        let critical = core.critical_unseen();
-        let look = core.store.read(|s| tray::look(s, critical, Utc::now()));
+        let dnd = core.settings().dnd;
+        let look = core.store.read(|s| tray::look(s, dnd, Utc::now()));
         t.show(look);
     }
 }
@@ -258,7 +258,7 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
     };
     match MenuId::parse(id) {
-        Some(MenuId::Open) => open(View::Home),
+        Some(MenuId::Open) | Some(MenuId::Alert) => open(View::Home),
         Some(MenuId::Unread) => open(View::Notifications),
         Some(MenuId::Settings) => open(View::Settings),
         Some(MenuId::MarkAllRead) => core.command(Command::MarkRead(MarkRead::All)),

@@ -16,6 +16,9 @@ use crate::settings::DndMode;
 pub enum MenuId {
     /// Disabled line showing the connection state.
     Status,
+    /// The unseen critical alerts ("1 critical alert: Disk full"): opens the
+    /// window, whose banner leads with them.
+    Alert,
     /// Open the dashboard window.
     Open,
     /// "N unread": opens the notifications view.
@@ -37,8 +40,9 @@ pub enum MenuId {
 }
 
 impl MenuId {
-    const ALL: [MenuId; 10] = [
+    const ALL: [MenuId; 11] = [
         MenuId::Status,
+        MenuId::Alert,
         MenuId::Open,
         MenuId::Unread,
         MenuId::MarkAllRead,
@@ -54,6 +58,7 @@ impl MenuId {
     pub fn as_str(self) -> &'static str {
         match self {
             MenuId::Status => "status",
+            MenuId::Alert => "alert",
             MenuId::Open => "open",
             MenuId::Unread => "unread",
             MenuId::MarkAllRead => "mark_all_read",
@@ -86,20 +91,39 @@ pub enum IconKind {
 }
 
 /// The icon file for a connection state, with or without the red dot of a
-/// critical alert not yet dismissed. The dot is added to the state's icon,
-/// never instead of it: an alert must not hide that the server is gone.
-fn icon_png(kind: IconKind, critical: bool) -> &'static [u8] {
-    match (kind, critical) {
-        (IconKind::Live, false) => include_bytes!("../../icons/tray-live.png"),
-        (IconKind::Live, true) => include_bytes!("../../icons/tray-critical.png"),
-        (IconKind::Reconnecting, false) => include_bytes!("../../icons/tray-reconnecting.png"),
-        (IconKind::Reconnecting, true) => {
+/// critical alert not yet dismissed (top right) and the blue dot of unread
+/// notifications (bottom right). Dots are added to the state's icon, never
+/// instead of it: an alert must not hide that the server is gone.
+fn icon_png(kind: IconKind, critical: bool, unread: bool) -> &'static [u8] {
+    match (kind, critical, unread) {
+        (IconKind::Live, false, false) => include_bytes!("../../icons/tray-live.png"),
+        (IconKind::Live, false, true) => include_bytes!("../../icons/tray-live-unread.png"),
+        (IconKind::Live, true, false) => include_bytes!("../../icons/tray-critical.png"),
+        (IconKind::Live, true, true) => include_bytes!("../../icons/tray-critical-unread.png"),
+        (IconKind::Reconnecting, false, false) => {
+            include_bytes!("../../icons/tray-reconnecting.png")
+        }
+        (IconKind::Reconnecting, false, true) => {
+            include_bytes!("../../icons/tray-reconnecting-unread.png")
+        }
+        (IconKind::Reconnecting, true, false) => {
             include_bytes!("../../icons/tray-reconnecting-critical.png")
         }
-        (IconKind::Offline, false) => include_bytes!("../../icons/tray-offline.png"),
-        (IconKind::Offline, true) => include_bytes!("../../icons/tray-offline-critical.png"),
+        (IconKind::Reconnecting, true, true) => {
+            include_bytes!("../../icons/tray-reconnecting-critical-unread.png")
+        }
+        (IconKind::Offline, false, false) => include_bytes!("../../icons/tray-offline.png"),
+        (IconKind::Offline, false, true) => {
+            include_bytes!("../../icons/tray-offline-unread.png")
+        }
+        (IconKind::Offline, true, false) => {
+            include_bytes!("../../icons/tray-offline-critical.png")
+        }
+        (IconKind::Offline, true, true) => {
+            include_bytes!("../../icons/tray-offline-critical-unread.png")
+        }
         // The token problem is what the user must fix first.
-        (IconKind::Unauthorized, _) => include_bytes!("../../icons/tray-unauthorized.png"),
+        (IconKind::Unauthorized, _, _) => include_bytes!("../../icons/tray-unauthorized.png"),
     }
 }
 
@@ -111,12 +135,62 @@ pub struct TrayLook {
     /// The red dot on it: a critical alert not dismissed (never shown with
     /// [`IconKind::Unauthorized`]).
     pub critical: bool,
+    /// The blue dot on it: unread notifications (never shown with
+    /// [`IconKind::Unauthorized`]; the count is in the menu and the title).
+    pub unread_dot: bool,
     /// First menu line.
     pub status: String,
+    /// The unseen critical alerts, named ("1 critical alert: Disk full");
+    /// `None`: the line says there are none and is disabled.
+    pub alert: Option<String>,
     /// The unread entry.
     pub unread: String,
+    /// "Mark all read" can be clicked (there is something unread).
+    pub mark_all_read: bool,
+    /// The Do-not-disturb entries Off, On, Silence everything: exactly one
+    /// is ticked (Linux trays have no radio items, so Rust keeps them
+    /// exclusive).
+    pub dnd: [bool; 3],
     /// Label beside the icon (where the desktop shows one).
     pub title: Option<String>,
+}
+
+/// The DND entries in menu order.
+const DND_MODES: [DndMode; 3] = [DndMode::Off, DndMode::On, DndMode::SilenceAll];
+
+/// Which DND entry is ticked: exactly one, `dnd`'s.
+pub fn dnd_ticks(dnd: DndMode) -> [bool; 3] {
+    DND_MODES.map(|m| m == dnd)
+}
+
+/// Longest alert title shown in the menu, in characters (a menu line is
+/// one line; the window has the rest).
+const MAX_ALERT_TITLE: usize = 60;
+
+fn clamp(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// "1 critical alert: Disk full", "3 critical alerts: Disk full (newest)",
+/// from the core's notion of an unseen critical alert.
+fn alert_line(s: &State) -> Option<String> {
+    let newest = s.unseen_critical()?;
+    let n = s
+        .unacknowledged_alerts()
+        .filter(|a| a.severity == pulseboard_protocol::AlertSeverity::Critical)
+        .count();
+    let title = clamp(&newest.title, MAX_ALERT_TITLE);
+    Some(if n <= 1 {
+        format!("1 critical alert: {title}")
+    } else {
+        format!("{n} critical alerts: {title} (newest)")
+    })
 }
 
 fn hhmm(t: DateTime<Utc>) -> String {
@@ -127,9 +201,8 @@ fn secs_until(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (t - now).num_seconds().max(0)
 }
 
-/// What the tray should show for `s`. `critical` means a critical alert not
-/// dismissed (see seen.rs).
-pub fn look(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
+/// What the tray should show for `s` with Do-not-disturb at `dnd`.
+pub fn look(s: &State, dnd: DndMode, now: DateTime<Utc>) -> TrayLook {
     let data = match &s.source {
         DataSource::Demo => "demo data".to_string(),
         DataSource::Cache { saved_at } => format!("cached data from {}", hhmm(*saved_at)),
@@ -167,31 +240,36 @@ pub fn look(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
             "Certificate not trusted: check the server address".to_string(),
         ),
     };
-    let critical = critical && icon != IconKind::Unauthorized;
-    let status = if critical {
-        format!("{status} · critical alert")
-    } else {
-        status
-    };
+    let alert = alert_line(s);
+    let critical = alert.is_some() && icon != IconKind::Unauthorized;
     let n = s.unread_count;
     TrayLook {
         icon,
         critical,
+        unread_dot: n > 0 && icon != IconKind::Unauthorized,
         status: format!("Pulseboard: {status}"),
+        alert,
         unread: match n {
             0 => "No unread notifications".into(),
             1 => "1 unread notification".into(),
             n => format!("{n} unread notifications"),
         },
+        mark_all_read: n > 0,
+        dnd: dnd_ticks(dnd),
         title: (n > 0).then(|| n.to_string()),
     }
 }
+
+/// Text of the alert line when there is no unseen critical alert.
+pub const NO_ALERT: &str = "No unseen critical alerts";
 
 /// Handles to the parts of the tray that change.
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     status: MenuItem<R>,
+    alert: MenuItem<R>,
     unread: MenuItem<R>,
+    mark_all_read: MenuItem<R>,
     dnd: [CheckMenuItem<R>; 3],
     shown: std::sync::Mutex<Option<TrayLook>>,
 }
@@ -202,23 +280,22 @@ impl<R: Runtime> Tray<R> {
         let item = |id: MenuId, text: &str, enabled: bool| {
             MenuItem::with_id(app, id.as_str(), text, enabled, None::<&str>)
         };
+        let ticks = dnd_ticks(dnd);
         let check = |id: MenuId, text: &str, on: bool| {
             CheckMenuItem::with_id(app, id.as_str(), text, true, on, None::<&str>)
         };
         let status = item(MenuId::Status, "Pulseboard: Connecting…", false)?;
+        let alert = item(MenuId::Alert, NO_ALERT, false)?;
         let unread = item(MenuId::Unread, "No unread notifications", true)?;
+        let mark_all_read = item(MenuId::MarkAllRead, "Mark all read", false)?;
         let dnd_items = [
-            check(MenuId::DndOff, "Off", dnd == DndMode::Off)?,
+            check(MenuId::DndOff, "Off", ticks[0])?,
             check(
                 MenuId::DndOn,
                 "On (critical alerts still break through)",
-                dnd == DndMode::On,
+                ticks[1],
             )?,
-            check(
-                MenuId::DndSilence,
-                "Silence everything",
-                dnd == DndMode::SilenceAll,
-            )?,
+            check(MenuId::DndSilence, "Silence everything", ticks[2])?,
         ];
         let dnd_menu = Submenu::with_items(
             app,
@@ -230,10 +307,11 @@ impl<R: Runtime> Tray<R> {
             app,
             &[
                 &status,
+                &alert,
                 &PredefinedMenuItem::separator(app)?,
                 &item(MenuId::Open, "Open dashboard", true)?,
                 &unread,
-                &item(MenuId::MarkAllRead, "Mark all read", true)?,
+                &mark_all_read,
                 &dnd_menu,
                 &PredefinedMenuItem::separator(app)?,
                 &item(MenuId::Reconnect, "Reconnect now", true)?,
@@ -242,7 +320,11 @@ impl<R: Runtime> Tray<R> {
             ],
         )?;
         let icon = TrayIconBuilder::with_id("pulseboard")
-            .icon(Image::from_bytes(icon_png(IconKind::Reconnecting, false))?)
+            .icon(Image::from_bytes(icon_png(
+                IconKind::Reconnecting,
+                false,
+                false,
+            ))?)
             .menu(&menu)
             .tooltip("Pulseboard")
             .show_menu_on_left_click(true)
@@ -250,7 +332,9 @@ impl<R: Runtime> Tray<R> {
         Ok(Tray {
             icon,
             status,
+            alert,
             unread,
+            mark_all_read,
             dnd: dnd_items,
             shown: std::sync::Mutex::new(None),
         })
@@ -261,16 +345,32 @@ impl<R: Runtime> Tray<R> {
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         let prev = shown.as_ref();
         let result = (|| -> tauri::Result<()> {
-            if prev.map(|p| (p.icon, p.critical)) != Some((l.icon, l.critical)) {
-                self.icon
-                    .set_icon(Some(Image::from_bytes(icon_png(l.icon, l.critical))?))?;
+            let pic = |l: &TrayLook| (l.icon, l.critical, l.unread_dot);
+            if prev.map(pic) != Some(pic(&l)) {
+                let png = icon_png(l.icon, l.critical, l.unread_dot);
+                self.icon.set_icon(Some(Image::from_bytes(png)?))?;
             }
-            if prev.map(|p| &p.status) != Some(&l.status) {
+            if prev.map(|p| (&p.status, &p.alert)) != Some((&l.status, &l.alert)) {
                 self.status.set_text(&l.status)?;
-                self.icon.set_tooltip(Some(&l.status))?;
+                let tip = match &l.alert {
+                    Some(a) => format!("{}\n{a}", l.status),
+                    None => l.status.clone(),
+                };
+                self.icon.set_tooltip(Some(&tip))?;
+            }
+            if prev.map(|p| &p.alert) != Some(&l.alert) {
+                self.alert
+                    .set_text(l.alert.as_deref().unwrap_or(NO_ALERT))?;
+                self.alert.set_enabled(l.alert.is_some())?;
             }
             if prev.map(|p| &p.unread) != Some(&l.unread) {
                 self.unread.set_text(&l.unread)?;
+            }
+            if prev.map(|p| p.mark_all_read) != Some(l.mark_all_read) {
+                self.mark_all_read.set_enabled(l.mark_all_read)?;
+            }
+            if prev.map(|p| p.dnd) != Some(l.dnd) {
+                self.tick(l.dnd);
             }
             if prev.map(|p| &p.title) != Some(&l.title) {
                 self.icon.set_title(l.title.as_deref())?;
@@ -283,11 +383,23 @@ impl<R: Runtime> Tray<R> {
         }
     }
 
-    /// Tick the DND entry matching `dnd`, untick the others.
+    fn tick(&self, ticks: [bool; 3]) {
+        for (item, on) in self.dnd.iter().zip(ticks) {
+            if let Err(e) = item.set_checked(on) {
+                tracing::warn!("tray update failed: {e}");
+            }
+        }
+    }
+
+    /// Tick the DND entry matching `dnd`, untick the others. Always applied,
+    /// even when unchanged: clicking the ticked entry untoggles it natively,
+    /// and it must stay ticked.
     pub fn set_dnd(&self, dnd: DndMode) {
-        let modes = [DndMode::Off, DndMode::On, DndMode::SilenceAll];
-        for (item, mode) in self.dnd.iter().zip(modes) {
-            let _ = item.set_checked(mode == dnd);
+        let ticks = dnd_ticks(dnd);
+        self.tick(ticks);
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = shown.as_mut() {
+            l.dnd = ticks;
         }
     }
 }
@@ -297,16 +409,42 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use pulseboard_core::TransportKind;
+    use pulseboard_protocol::AlertSeverity;
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    fn alert(s: &mut State, id: &str, severity: AlertSeverity, title: &str, at: i64) {
+        s.apply(
+            pulseboard_protocol::ServerEvent::AlertSystem(pulseboard_protocol::Alert {
+                id: id.into(),
+                severity,
+                title: title.into(),
+                message: "/var at 97%".into(),
+                created_at: t(at),
+            }),
+            t(at),
+        );
+    }
+
+    /// The look with DND off, and with `critical`: an unseen critical alert
+    /// in the state (`false`: every alert acknowledged).
+    fn look_with(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
+        let mut s = s.clone();
+        if critical {
+            alert(&mut s, "a-test", AlertSeverity::Critical, "Disk full", 0);
+        } else {
+            s.acknowledge_alerts(&pulseboard_core::AlertAck::All);
+        }
+        look(&s, DndMode::Off, now)
     }
 
     #[test]
     fn every_state_has_its_icon_and_words() {
         let mut s = State::empty("http://x");
         s.source = DataSource::Demo;
-        let l = look(&s, false, t(0));
+        let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Reconnecting);
         assert!(
             l.status.contains("Connecting") && l.status.contains("demo data"),
@@ -318,21 +456,21 @@ mod tests {
             since: t(0),
             transport: TransportKind::Websocket,
         };
-        assert_eq!(look(&s, false, t(0)).icon, IconKind::Live);
-        let l = look(&s, true, t(0));
+        assert_eq!(look_with(&s, false, t(0)).icon, IconKind::Live);
+        let l = look_with(&s, true, t(0));
         assert_eq!(
             (l.icon, l.critical),
             (IconKind::Live, true),
             "unseen critical alert shows"
         );
-        assert!(l.status.contains("critical alert"), "{}", l.status);
+        assert_eq!(l.alert.as_deref(), Some("1 critical alert: Disk full"));
 
         s.connection = ConnectionState::Reconnecting {
             attempt: 3,
             next_retry_at: t(4),
             reason: "x".into(),
         };
-        let l = look(&s, false, t(0));
+        let l = look_with(&s, false, t(0));
         assert!(
             l.status.contains("Reconnecting in 4s, attempt 3"),
             "{}",
@@ -346,7 +484,7 @@ mod tests {
             next_retry_at: t(30),
             reason: "x".into(),
         };
-        let l = look(&s, false, t(0));
+        let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Offline);
         assert!(
             l.status.contains("Offline since") && l.status.contains("cached data from"),
@@ -357,7 +495,7 @@ mod tests {
         s.connection = ConnectionState::Unauthorized {
             message: "unauthorized".into(),
         };
-        let l = look(&s, true, t(0));
+        let l = look_with(&s, true, t(0));
         assert_eq!(
             (l.icon, l.critical),
             (IconKind::Unauthorized, false),
@@ -368,7 +506,7 @@ mod tests {
         s.connection = ConnectionState::Certificate {
             message: "certificate verify failed".into(),
         };
-        let l = look(&s, true, t(0));
+        let l = look_with(&s, true, t(0));
         assert_eq!(
             l.icon,
             IconKind::Unauthorized,
@@ -387,12 +525,12 @@ mod tests {
             next_retry_at: t(30),
             reason: "x".into(),
         };
-        let l = look(&s, true, t(0));
+        let l = look_with(&s, true, t(0));
         assert_eq!((l.icon, l.critical), (IconKind::Offline, true));
         assert!(l.status.contains("Offline since"), "{}", l.status);
         assert_ne!(
-            icon_png(IconKind::Offline, true),
-            icon_png(IconKind::Live, true),
+            icon_png(IconKind::Offline, true, false),
+            icon_png(IconKind::Live, true, false),
             "offline with an alert is not drawn as live with an alert"
         );
         s.connection = ConnectionState::Reconnecting {
@@ -400,35 +538,113 @@ mod tests {
             next_retry_at: t(1),
             reason: "x".into(),
         };
-        let l = look(&s, true, t(0));
+        let l = look_with(&s, true, t(0));
         assert_eq!((l.icon, l.critical), (IconKind::Reconnecting, true));
-        // Every (state, dot) pair has its own picture, except Unauthorized.
+        // Every (state, red dot, blue dot) has its own picture, except
+        // Unauthorized.
         let kinds = [IconKind::Live, IconKind::Reconnecting, IconKind::Offline];
         let mut pngs: Vec<&[u8]> = kinds
             .iter()
-            .flat_map(|k| [icon_png(*k, false), icon_png(*k, true)])
+            .flat_map(|k| {
+                [(false, false), (true, false), (false, true), (true, true)]
+                    .map(|(c, u)| icon_png(*k, c, u))
+            })
             .collect();
-        pngs.push(icon_png(IconKind::Unauthorized, false));
+        pngs.push(icon_png(IconKind::Unauthorized, false, false));
         for (i, a) in pngs.iter().enumerate() {
             for b in &pngs[i + 1..] {
                 assert_ne!(a, b, "two looks share one icon");
             }
         }
         // Dismissed: the plain state icon again.
-        let l = look(&s, false, t(0));
+        let l = look_with(&s, false, t(0));
         assert_eq!((l.icon, l.critical), (IconKind::Reconnecting, false));
     }
 
     #[test]
     fn unread_count_is_in_menu_and_title() {
         let mut s = State::empty("http://x");
-        assert_eq!(look(&s, false, t(0)).title, None);
+        assert_eq!(look_with(&s, false, t(0)).title, None);
         s.unread_count = 1;
-        assert_eq!(look(&s, false, t(0)).unread, "1 unread notification");
+        assert_eq!(look_with(&s, false, t(0)).unread, "1 unread notification");
         s.unread_count = 12;
-        let l = look(&s, false, t(0));
+        let l = look_with(&s, false, t(0));
         assert_eq!(l.unread, "12 unread notifications");
         assert_eq!(l.title.as_deref(), Some("12"));
+        assert!(!look(&State::empty("http://x"), DndMode::Off, t(0)).unread_dot);
+        s.unread_count = 61;
+        let l = look(&s, DndMode::Off, t(0));
+        assert!(l.unread_dot, "61 unread change the icon");
+        assert_eq!(l.title.as_deref(), Some("61"));
+        assert_ne!(
+            icon_png(l.icon, l.critical, l.unread_dot),
+            icon_png(l.icon, l.critical, false),
+            "the unread icon is its own picture"
+        );
+        s.connection = ConnectionState::Unauthorized {
+            message: "unauthorized".into(),
+        };
+        assert!(
+            !look(&s, DndMode::Off, t(0)).unread_dot,
+            "the token problem's icon stays plain"
+        );
+    }
+
+    #[test]
+    fn mark_all_read_is_enabled_only_with_something_unread() {
+        let mut s = State::empty("http://x");
+        let l = look(&s, DndMode::Off, t(0));
+        assert_eq!(l.unread, "No unread notifications");
+        assert!(!l.mark_all_read, "nothing to mark, yet clickable");
+        s.unread_count = 61;
+        assert!(look(&s, DndMode::Off, t(0)).mark_all_read);
+    }
+
+    #[test]
+    fn exactly_one_do_not_disturb_choice_is_ticked() {
+        let s = State::empty("http://x");
+        for (dnd, want) in [
+            (DndMode::Off, [true, false, false]),
+            (DndMode::On, [false, true, false]),
+            (DndMode::SilenceAll, [false, false, true]),
+        ] {
+            assert_eq!(look(&s, dnd, t(0)).dnd, want, "{dnd:?}");
+        }
+    }
+
+    #[test]
+    fn the_tray_names_the_unseen_critical_alert() {
+        let mut s = State::empty("http://x");
+        let l = look(&s, DndMode::Off, t(0));
+        assert_eq!((l.alert, l.critical), (None, false));
+        // Warnings and info do not make the line.
+        alert(&mut s, "w-1", AlertSeverity::Warning, "CPU high", 1);
+        assert_eq!(look(&s, DndMode::Off, t(0)).alert, None);
+        alert(&mut s, "a-1", AlertSeverity::Critical, "Disk full", 2);
+        let l = look(&s, DndMode::Off, t(0));
+        assert_eq!(l.alert.as_deref(), Some("1 critical alert: Disk full"));
+        assert!(l.critical);
+        alert(&mut s, "a-2", AlertSeverity::Critical, "Database down", 3);
+        alert(&mut s, "a-3", AlertSeverity::Critical, "Queue stuck", 4);
+        assert_eq!(
+            look(&s, DndMode::Off, t(0)).alert.as_deref(),
+            Some("3 critical alerts: Queue stuck (newest)")
+        );
+        // Acknowledged in the window: no longer counted or named.
+        s.acknowledge_alerts(&pulseboard_core::AlertAck::Ids(vec!["a-3".into()]));
+        assert_eq!(
+            look(&s, DndMode::Off, t(0)).alert.as_deref(),
+            Some("2 critical alerts: Database down (newest)")
+        );
+        s.acknowledge_alerts(&pulseboard_core::AlertAck::All);
+        let l = look(&s, DndMode::Off, t(0));
+        assert_eq!((l.alert, l.critical), (None, false));
+        // A long title is cut to one menu line.
+        let long = "x".repeat(300);
+        alert(&mut s, "a-4", AlertSeverity::Critical, &long, 5);
+        let line = look(&s, DndMode::Off, t(0)).alert.unwrap();
+        assert!(line.ends_with('…'), "{line}");
+        assert!(line.chars().count() < 100, "{line}");
     }
 
     #[test]

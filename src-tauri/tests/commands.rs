@@ -259,9 +259,9 @@ fn critical_alert(id: &str) -> pulseboard_protocol::ServerEvent {
 /// The tray as it would be drawn now.
 fn tray_look(h: &Harness) -> pulseboard_app::tray::TrayLook {
     let c = core(h);
-    let critical = c.critical_unseen();
+    let dnd = c.settings().dnd;
     c.store
-        .read(|s| pulseboard_app::tray::look(s, critical, chrono::Utc::now()))
+        .read(|s| pulseboard_app::tray::look(s, dnd, chrono::Utc::now()))
 }
 
 #[test]
@@ -498,4 +498,55 @@ fn a_token_over_plain_http_to_another_host_is_warned_about_in_settings() {
     );
     let got = invoke(&h, "get_settings", json!({})).unwrap();
     assert_eq!(got["plainHttpWarning"], v["plainHttpWarning"]);
+}
+
+#[test]
+fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
+    use pulseboard_app::bridge::on_menu;
+    use pulseboard_app::settings::DndMode;
+    use tauri::Manager;
+    let h = harness();
+    let app = h.webview.app_handle().clone();
+    assert_eq!(tray_look(&h).dnd, [true, false, false], "Off at first");
+    on_menu(&app, "dnd_on");
+    assert_eq!(tray_look(&h).dnd, [false, true, false]);
+    // Clicking the ticked choice again leaves it the only one ticked.
+    on_menu(&app, "dnd_on");
+    assert_eq!(tray_look(&h).dnd, [false, true, false]);
+    on_menu(&app, "dnd_silence");
+    assert_eq!(tray_look(&h).dnd, [false, false, true]);
+    let saved = SettingsDir {
+        dir: h.dir.path().join("config"),
+    };
+    assert_eq!(
+        saved.load().0.dnd,
+        DndMode::SilenceAll,
+        "the choice is kept"
+    );
+
+    // Nothing unread: "Mark all read" is greyed out.
+    h.store.apply(|s| {
+        s.unread_count = 61;
+        Vec::new()
+    });
+    let l = tray_look(&h);
+    assert!(l.mark_all_read);
+    assert!(l.unread_dot, "61 unread change the icon");
+    assert_eq!(l.title.as_deref(), Some("61"));
+    h.store.apply(|s| s.mark_read_local(MarkRead::All));
+    assert!(!tray_look(&h).mark_all_read);
+
+    // Two unseen critical alerts: the tray names the newest and counts them.
+    let now = chrono::Utc::now();
+    h.store.apply(|s| s.apply(critical_alert("a-1"), now));
+    h.store.apply(|s| s.apply(critical_alert("a-2"), now));
+    assert_eq!(
+        tray_look(&h).alert.as_deref(),
+        Some("2 critical alerts: Disk full (a-2) (newest)")
+    );
+    invoke(&h, "acknowledge_alerts", json!({"ids": ["a-2"]})).unwrap();
+    assert_eq!(
+        tray_look(&h).alert.as_deref(),
+        Some("1 critical alert: Disk full (a-1)")
+    );
 }
