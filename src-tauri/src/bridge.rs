@@ -258,7 +258,8 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
     };
     match MenuId::parse(id) {
-        Some(MenuId::Open) | Some(MenuId::Alert) => open(View::Home),
+        Some(MenuId::Open) => open(View::Home),
+        Some(MenuId::Alert) => open(View::Alerts),
         Some(MenuId::Unread) => open(View::Notifications),
         Some(MenuId::Settings) => open(View::Settings),
         Some(MenuId::MarkAllRead) => core.command(Command::MarkRead(MarkRead::All)),

@@ -70,6 +70,8 @@ pub enum View {
     Dashboard,
     /// Notification panel.
     Notifications,
+    /// Alert history.
+    Alerts,
     /// Settings.
     Settings,
 }
@@ -80,6 +82,7 @@ impl View {
             View::Home => "home",
             View::Dashboard => "dashboard",
             View::Notifications => "notifications",
+            View::Alerts => "alerts",
             View::Settings => "settings",
         }
     }
