@@ -6,28 +6,10 @@
 
 mod common;
 
-use std::{
-    net::IpAddr,
-    path::{Path, PathBuf},
-    process::Stdio,
-    sync::Arc,
-};
+use std::{net::IpAddr, path::Path, sync::Arc};
 
-use common::{config, eventually, start};
+use common::{config, eventually, repo_root, start, start_nginx};
 use reqwest::{Client, StatusCode};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn nginx_binary() -> PathBuf {
-    for p in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"] {
-        if Path::new(p).exists() {
-            return p.into();
-        }
-    }
-    panic!("nginx not found: run scripts/deps-test.sh (installs nginx-light)");
-}
 
 /// nginx running the documented config in front of `upstream`; killed on drop.
 struct Nginx {
@@ -48,28 +30,7 @@ impl Nginx {
             .replace("http://127.0.0.1:4000", &format!("http://{upstream}"))
             .replace("/etc/ssl/pulseboard/fullchain.pem", cert.to_str().unwrap())
             .replace("/etc/ssl/pulseboard/privkey.pem", key.to_str().unwrap());
-        std::fs::write(dir.join("pulseboard.conf"), site).unwrap();
-        let tmp = dir.join("tmp");
-        std::fs::create_dir_all(&tmp).unwrap();
-        let t = tmp.display();
-        let d = dir.display();
-        let main = format!(
-            "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{\n access_log off;\n client_body_temp_path {t};\n proxy_temp_path {t};\n\
-             fastcgi_temp_path {t};\n uwsgi_temp_path {t};\n scgi_temp_path {t};\n\
-             include {d}/pulseboard.conf;\n}}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), main).unwrap();
-        let child = tokio::process::Command::new(nginx_binary())
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("nginx starts");
+        let child = start_nginx(dir, &site);
         let n = Nginx {
             _child: child,
             port,

@@ -184,3 +184,44 @@ impl Polling {
         }
     }
 }
+
+/// The repository root (docs/deploy/ holds the configs the nginx tests run).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn nginx_binary() -> std::path::PathBuf {
+    for p in ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"] {
+        if std::path::Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("nginx not found: run scripts/deps-test.sh (installs nginx-light)");
+}
+
+/// Start Debian's nginx in `dir` (pid, logs and temp files there, no
+/// daemon) serving `site` (a `server { ... }` config); killed on drop.
+pub fn start_nginx(dir: &std::path::Path, site: &str) -> tokio::process::Child {
+    std::fs::write(dir.join("pulseboard.conf"), site).unwrap();
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let t = tmp.display();
+    let d = dir.display();
+    let main = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {t};\n proxy_temp_path {t};\n\
+         fastcgi_temp_path {t};\n uwsgi_temp_path {t};\n scgi_temp_path {t};\n\
+         include {d}/pulseboard.conf;\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), main).unwrap();
+    tokio::process::Command::new(nginx_binary())
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nginx starts")
+}
