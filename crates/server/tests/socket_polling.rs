@@ -1,7 +1,10 @@
 //! Socket.IO tests over plain HTTP long-polling (Engine.IO 4), using a
-//! minimal hand-written client so they need no Socket.IO client crate.
+//! minimal hand-written client (tests/common: `Polling`) so they need no
+//! Socket.IO client crate.
 
-use std::{collections::VecDeque, time::Duration};
+mod common;
+
+use common::{auth, Polling};
 
 use pulseboard_protocol::{
     decode_ack, Dashboard, MarkReadAck, ModuleKpis, NotificationSubscribeAck, ServerEvent,
@@ -13,128 +16,6 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "tok";
 
-/// One Socket.IO connection over long-polling.
-struct Polling {
-    http: Client,
-    url: String,
-    queue: VecDeque<String>,
-    next_ack: u64,
-}
-
-impl Polling {
-    /// Engine.IO handshake, then a Socket.IO connect with `auth`.
-    async fn open(server: &ServerHandle, auth: Option<Value>) -> Polling {
-        let http = Client::new();
-        let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
-        let open = http
-            .get(&base)
-            .send()
-            .await
-            .expect("handshake")
-            .text()
-            .await
-            .expect("text");
-        let body = open.strip_prefix('0').expect("engine.io open packet");
-        let hs: Value = serde_json::from_str(body).expect("handshake JSON");
-        let sid = hs["sid"].as_str().expect("sid");
-        let p = Polling {
-            http,
-            url: format!("{base}&sid={sid}"),
-            queue: VecDeque::new(),
-            next_ack: 1,
-        };
-        match auth {
-            Some(a) => p.send(&format!("40{a}")).await,
-            None => p.send("40").await,
-        }
-        p
-    }
-
-    async fn send(&self, packet: &str) {
-        let resp = self
-            .http
-            .post(&self.url)
-            .header("content-type", "text/plain;charset=UTF-8")
-            .body(packet.to_owned())
-            .send()
-            .await
-            .expect("post");
-        assert!(resp.status().is_success(), "post status {}", resp.status());
-    }
-
-    /// Next Socket.IO packet (engine pings are answered and skipped).
-    async fn next(&mut self) -> String {
-        loop {
-            if let Some(p) = self.queue.pop_front() {
-                if p == "2" {
-                    self.send("3").await;
-                    continue;
-                }
-                return p;
-            }
-            let body = tokio::time::timeout(Duration::from_secs(10), async {
-                self.http
-                    .get(&self.url)
-                    .send()
-                    .await
-                    .expect("poll")
-                    .text()
-                    .await
-                    .expect("text")
-            })
-            .await
-            .expect("packet within 10 s");
-            self.queue.extend(body.split('\u{1e}').map(str::to_owned));
-        }
-    }
-
-    /// Skip packets until an event named `name` arrives; returns its payload.
-    async fn event(&mut self, name: &str) -> Value {
-        loop {
-            let p = self.next().await;
-            if let Some(body) = p.strip_prefix("42") {
-                let v: Value = serde_json::from_str(body).expect("event JSON");
-                if v[0] == json!(name) {
-                    return v[1].clone();
-                }
-            }
-        }
-    }
-
-    /// Emit `event` with an ack and wait for the ack's single argument.
-    async fn call(&mut self, event: &str, data: Option<Value>) -> Value {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        let args = match data {
-            Some(d) => json!([event, d]),
-            None => json!([event]),
-        };
-        self.send(&format!("42{id}{args}")).await;
-        let prefix = format!("43{id}");
-        loop {
-            let p = self.next().await;
-            if let Some(body) = p.strip_prefix(&prefix) {
-                let v: Value = serde_json::from_str(body).expect("ack JSON");
-                return v[0].clone();
-            }
-        }
-    }
-
-    /// Wait for the Socket.IO connect answer: `Ok(())` or the error message.
-    async fn connected(&mut self) -> Result<(), String> {
-        loop {
-            let p = self.next().await;
-            if p.starts_with("40") {
-                return Ok(());
-            }
-            if let Some(body) = p.strip_prefix("44") {
-                let v: Value = serde_json::from_str(body).expect("error JSON");
-                return Err(v["message"].as_str().unwrap_or_default().to_owned());
-            }
-        }
-    }
-}
-
 async fn start(token: Option<&str>) -> (tempfile::TempDir, ServerHandle) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = Config::new(dir.path().join("db.sqlite"));
@@ -142,10 +23,6 @@ async fn start(token: Option<&str>) -> (tempfile::TempDir, ServerHandle) {
     c.simulator = false;
     let server = spawn(c).await.expect("start");
     (dir, server)
-}
-
-fn auth(token: &str) -> Option<Value> {
-    Some(json!({"token": token, "client": "pulseboard/test"}))
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Helpers shared by the edge tests (security, limits, observability, TLS).
+//! Helpers shared by the server integration tests (edge, long-polling, nginx).
 #![allow(dead_code)]
 
 use std::{collections::VecDeque, future::Future, time::Duration};
