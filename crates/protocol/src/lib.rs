@@ -555,19 +555,10 @@ pub struct NotificationSubscribe {
 
 impl Validate for NotificationSubscribe {
     fn validate(&self) -> Result<(), ProtocolError> {
-        if let Some(ids) = &self.unread {
-            if ids.len() > limits::MAX_UNREAD_IDS {
-                return Err(invalid(format!(
-                    "`unread` has {} entries, the limit is {}",
-                    ids.len(),
-                    limits::MAX_UNREAD_IDS
-                )));
-            }
-            for id in ids {
-                check_text("unread[]", id, limits::MAX_ID, true)?;
-            }
+        match &self.unread {
+            Some(ids) => check_ids("unread", ids, limits::MAX_UNREAD_IDS),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -622,20 +613,26 @@ impl<'de> Deserialize<'de> for MarkRead {
 
 impl Validate for MarkRead {
     fn validate(&self) -> Result<(), ProtocolError> {
-        if let MarkRead::Ids(ids) = self {
-            if ids.len() > limits::MAX_MARK_READ_IDS {
-                return Err(invalid(format!(
-                    "`ids` has {} entries, the limit is {}",
-                    ids.len(),
-                    limits::MAX_MARK_READ_IDS
-                )));
-            }
-            for id in ids {
-                check_text("ids[]", id, limits::MAX_ID, true)?;
-            }
+        match self {
+            MarkRead::Ids(ids) => check_ids("ids", ids, limits::MAX_MARK_READ_IDS),
+            MarkRead::All => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// A list of notification ids in field `field`: at most `max` of them, each a
+/// non-blank id of at most [`limits::MAX_ID`] characters.
+fn check_ids(field: &str, ids: &[String], max: usize) -> Result<(), ProtocolError> {
+    if ids.len() > max {
+        return Err(invalid(format!(
+            "`{field}` has {} entries, the limit is {max}",
+            ids.len()
+        )));
+    }
+    for id in ids {
+        check_text(&format!("{field}[]"), id, limits::MAX_ID, true)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- acks
