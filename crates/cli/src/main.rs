@@ -315,24 +315,3 @@ async fn main() -> ExitCode {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::plain_remote_host;
-
-    #[test]
-    fn plain_http_to_remote_hosts_is_noticed() {
-        assert_eq!(
-            plain_remote_host("http://10.0.0.5:4000").as_deref(),
-            Some("10.0.0.5")
-        );
-        assert_eq!(
-            plain_remote_host("http://pulse.example.com").as_deref(),
-            Some("pulse.example.com")
-        );
-        assert_eq!(plain_remote_host("http://127.0.0.1:4000"), None);
-        assert_eq!(plain_remote_host("http://localhost:4000"), None);
-        assert_eq!(plain_remote_host("http://[::1]:4000"), None);
-        assert_eq!(plain_remote_host("https://pulse.example.com"), None);
-    }
-}
