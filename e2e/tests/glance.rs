@@ -1502,13 +1502,16 @@ async fn settings_say_why_the_connection_fails() {
         .driver
         .app(&["--server", &nothing, "--token", "wrong"])
         .await;
-    // The page's script has started once it drew the pill (a click before
-    // that finds no listener).
-    wait_text(&c, "[data-testid=pill]", "the pill is drawn", |t| {
-        !t.trim().is_empty()
-    })
+    // Right after start the page's script may not have bound its buttons
+    // yet (no pill state to wait for: it starts and stays off Live), so click
+    // until the click takes effect.
+    wait_js(
+        &c,
+        "Settings opened by its navigation button",
+        "document.querySelector('[data-testid=nav-settings]').click(); \
+         return !document.querySelector('#view-settings').hidden;",
+    )
     .await;
-    click(&c, "[data-testid=nav-settings]").await;
     let why = |needle: &'static str| {
         let c = &c;
         async move {
