@@ -10,6 +10,8 @@ scripts/deps.sh
 scripts/deps-test.sh
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A test run is one build: incremental state would only take disk space.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 echo "== format and lints"
 cargo fmt --all -- --check
