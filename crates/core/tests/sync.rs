@@ -443,10 +443,24 @@ async fn an_ack_that_never_arrives_is_resent_on_the_same_connection() {
     let mut cfg = config(&fake.url(), TransportMode::Websocket, None);
     // Room for a slow machine: only the swallowed request may time out.
     cfg.ack_timeout = std::time::Duration::from_secs(4);
+    // The test is about acks: connecting may take long on a loaded machine.
+    cfg.connect_timeout = std::time::Duration::from_secs(30);
     let mut c = start(cfg);
-    until_state(&mut c.rx, "live").await;
+    // Every state on the way, so a failure says why it reconnected.
+    let mut seen = vec![];
+    until(&mut c.rx, "live", |u| match u {
+        Update::Connection(st) => {
+            seen.push(format!("{st:?}"));
+            (st.name() == "live").then_some(())
+        }
+        _ => None,
+    })
+    .await;
     let s = c.store.snapshot();
-    assert_eq!(s.counters.connects, 1, "recovered without reconnecting");
+    assert_eq!(
+        s.counters.connects, 1,
+        "recovered without reconnecting; states: {seen:#?}"
+    );
     assert_eq!(s.modules.len(), 4, "every snapshot applied");
     assert_eq!(fake.with(|f| f.module_subscribes), 5, "one request resent");
     c.client.shutdown().await;
