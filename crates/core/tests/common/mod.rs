@@ -64,6 +64,8 @@ pub async fn until<T>(
     what: &str,
     mut pred: impl FnMut(&Update) -> Option<T>,
 ) -> T {
+    // The last updates seen, so a timeout says what happened instead.
+    let mut seen = std::collections::VecDeque::new();
     let fut = async {
         loop {
             match rx.recv().await {
@@ -71,15 +73,34 @@ pub async fn until<T>(
                     if let Some(t) = pred(&u) {
                         return t;
                     }
+                    let line: String = format!("{u:?}").chars().take(200).collect();
+                    if seen.len() == 20 {
+                        seen.pop_front();
+                    }
+                    seen.push_back(line);
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(e) => panic!("update stream ended: {e}"),
             }
         }
     };
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(t) => t,
+        Err(_) => panic!("timed out waiting for {what}; the last updates: {seen:#?}"),
+    }
+}
+
+/// Wait until `cond` holds, for state changes that publish no update;
+/// panics with `what` after [`WAIT`].
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 pub async fn until_state(rx: &mut broadcast::Receiver<Update>, name: &str) -> ConnectionState {
