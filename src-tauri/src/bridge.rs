@@ -1,11 +1,10 @@
 //! Core updates -> webview events and tray state. One enum of front-end
 //! messages, with its names in one place; the core never sees an AppHandle.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use pulseboard_core::{Command, ConnectionState, DataSource, State, Update};
+use pulseboard_core::{Command, ConnectionState, DataSource, Dnd, State, Update};
 use pulseboard_protocol::{MarkRead, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,7 +13,6 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::mpsc;
 
-use crate::settings::DndMode;
 use crate::tray::{self, MenuId, Tray};
 use crate::{open_window, AppCore, View, MAIN_WINDOW};
 
@@ -140,7 +138,7 @@ impl Batch {
             Err(RecvError::Lagged(_)) => {
                 // Missed updates: the full state replaces everything before it.
                 self.messages.clear();
-                let state = Box::new(core.store.snapshot());
+                let state = Box::new(core.store().snapshot());
                 self.messages.push(UiMessage::Resync { state });
                 self.tray = true;
             }
@@ -153,7 +151,7 @@ impl Batch {
     fn finish(&mut self, core: &AppCore) {
         if self.resync {
             self.messages.clear();
-            let state = Box::new(core.store.snapshot());
+            let state = Box::new(core.store().snapshot());
             self.messages.push(UiMessage::Resync { state });
         }
     }
@@ -175,7 +173,7 @@ impl Batch {
 pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
     if let Some(t) = app.try_state::<Tray<R>>() {
         let dnd = core.settings().dnd;
-        let look = core.store.read(|s| tray::look(s, dnd, Utc::now()));
+        let look = core.store().read(|s| tray::look(s, dnd, Utc::now()));
         t.show(look);
     }
 }
@@ -183,7 +181,7 @@ pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
 /// Start draining core updates and view requests.
 pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<View>) {
     let core = app.state::<AppCore>();
-    let mut rx = core.store.subscribe();
+    let mut rx = core.store().subscribe();
     refresh_tray(&app, &core);
     let app2 = app.clone();
     tauri::async_runtime::spawn(async move {
@@ -224,7 +222,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                     }
                 },
                 _ = tick.tick() => {
-                    let counting = core.store.read(|s| matches!(s.connection, ConnectionState::Reconnecting { .. } | ConnectionState::Offline { .. }));
+                    let counting = core.store().read(|s| matches!(s.connection, ConnectionState::Reconnecting { .. } | ConnectionState::Offline { .. }));
                     if counting {
                         refresh_tray(&app, &core);
                     }
@@ -234,17 +232,14 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
     });
 }
 
-fn set_dnd<R: Runtime>(app: &AppHandle<R>, core: &AppCore, dnd: DndMode) {
+fn set_dnd<R: Runtime>(app: &AppHandle<R>, core: &AppCore, dnd: Dnd) {
     let mut s = core.settings();
     s.dnd = dnd;
-    if let Err(e) = core.settings_dir.save(&s) {
+    // Applied even when it cannot be saved: the click still counts for now.
+    if let Err(e) = core.settings_dir().save(&s) {
         tracing::warn!("could not save settings: {e}");
     }
-    core.policy.send_replace(crate::policy_settings(&s));
-    *core.settings.lock().unwrap_or_else(|e| e.into_inner()) = s;
-    if let Some(t) = app.try_state::<Tray<R>>() {
-        t.set_dnd(dnd);
-    }
+    crate::commands::apply_settings(app, core, s, None);
 }
 
 /// Handle a tray menu click.
@@ -264,11 +259,11 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         Some(MenuId::Settings) => open(View::Settings),
         Some(MenuId::MarkAllRead) => core.command(Command::MarkRead(MarkRead::All)),
         Some(MenuId::Reconnect) => core.command(Command::Reconnect),
-        Some(MenuId::DndOff) => set_dnd(app, &core, DndMode::Off),
-        Some(MenuId::DndOn) => set_dnd(app, &core, DndMode::On),
-        Some(MenuId::DndSilence) => set_dnd(app, &core, DndMode::SilenceAll),
+        Some(MenuId::DndOff) => set_dnd(app, &core, Dnd::Off),
+        Some(MenuId::DndOn) => set_dnd(app, &core, Dnd::On),
+        Some(MenuId::DndSilence) => set_dnd(app, &core, Dnd::SilenceAll),
         Some(MenuId::Quit) => {
-            core.quitting.store(true, Ordering::SeqCst);
+            core.set_quitting();
             app.exit(0);
         }
         Some(MenuId::Status) | None => {}

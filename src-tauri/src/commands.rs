@@ -1,14 +1,52 @@
 //! Commands the window may call (and nothing else: see capabilities/).
-//! Errors come back as readable strings.
+//! A refused or failed command rejects with a [`CommandError`], which the
+//! window receives as its readable message (a string).
 
-use pulseboard_core::{AlertAck, Command, State as CoreState};
-use pulseboard_protocol::{MarkRead, Validate};
-use serde::{Deserialize, Serialize};
+use pulseboard_core::{AlertAck, Command, Dnd, State as CoreState};
+use pulseboard_protocol::{MarkRead, NotificationSeverity, ProtocolError, Validate};
+use serde::{Deserialize, Serialize, Serializer};
 use tauri::{AppHandle, Manager, Runtime, State};
 
-use crate::settings::{self, DndMode, Settings, Threshold};
+use crate::settings::{self, Settings, SettingsError};
 use crate::tray::Tray;
 use crate::AppCore;
+
+/// Why a command refused its input or failed. It reaches the window as its
+/// message, a plain string (ui/js/ipc.js `errorMessage` shows it as is).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A setting is not usable (server URL, certificate authority), or the
+    /// settings could not be saved.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A request the wire contract refuses (e.g. an empty notification id).
+    #[error(transparent)]
+    Invalid(#[from] ProtocolError),
+    /// More alert ids than [`MAX_ACK_IDS`].
+    #[error("too many alert ids ({given}, at most {MAX_ACK_IDS})")]
+    TooManyAlertIds {
+        /// How many were given.
+        given: usize,
+    },
+    /// `acknowledge_alerts` without ids and without `all: true`.
+    #[error("give the alert ids, or all: true")]
+    NoAlertIds,
+    /// Not a web link ([`web_link`]).
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The default browser could not be started.
+    #[error("could not open the browser: {0}")]
+    Browser(#[source] std::io::Error),
+    /// The path of this program (for the autostart entry) is unknown.
+    #[error("{0}")]
+    Exe(#[source] std::io::Error),
+}
+
+impl Serialize for CommandError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
 
 /// Settings as the window sees them: the token never leaves Rust.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,9 +61,10 @@ pub struct UiSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Do not disturb.
-    pub dnd: DndMode,
-    /// Native notifications for notifications.
-    pub notify_threshold: Threshold,
+    pub dnd: Dnd,
+    /// Native notifications for notifications (`"off"` or a severity).
+    #[serde(with = "settings::notify_threshold")]
+    pub notify_threshold: Option<NotificationSeverity>,
     /// Start at login.
     pub start_at_login: bool,
     /// PEM file of a private certificate authority trusted in addition to
@@ -42,11 +81,7 @@ pub struct UiSettings {
 
 fn ui_settings(core: &AppCore) -> UiSettings {
     let s = core.settings();
-    let has_token = core
-        .token
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_some();
+    let has_token = core.has_token();
     UiSettings {
         plain_http_warning: settings::plain_http_warning(&s.server, has_token),
         server: s.server,
@@ -74,7 +109,7 @@ pub struct Snapshot {
 /// it loads: see `open_window`).
 pub fn snapshot(core: &AppCore) -> Snapshot {
     Snapshot {
-        state: core.store.snapshot(),
+        state: core.store().snapshot(),
         settings: ui_settings(core),
         now: chrono::Utc::now(),
     }
@@ -88,9 +123,9 @@ pub fn get_state(core: State<'_, AppCore>) -> Snapshot {
 
 /// Mark notifications read (works offline: queued in the outbox).
 #[tauri::command]
-pub fn mark_read(core: State<'_, AppCore>, ids: Vec<String>) -> Result<(), String> {
+pub fn mark_read(core: State<'_, AppCore>, ids: Vec<String>) -> Result<(), CommandError> {
     let req = MarkRead::Ids(ids);
-    req.validate().map_err(|e| e.to_string())?;
+    req.validate()?;
     core.command(Command::MarkRead(req));
     Ok(())
 }
@@ -114,22 +149,19 @@ pub fn acknowledge_alerts<R: Runtime>(
     core: State<'_, AppCore>,
     ids: Option<Vec<String>>,
     all: Option<bool>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, CommandError> {
     let ack = match (ids, all) {
         (_, Some(true)) => AlertAck::All,
         (Some(ids), _) if ids.len() > MAX_ACK_IDS => {
-            return Err(format!(
-                "too many alert ids ({}, at most {MAX_ACK_IDS})",
-                ids.len()
-            ))
+            return Err(CommandError::TooManyAlertIds { given: ids.len() })
         }
         (Some(ids), _) => AlertAck::Ids(ids),
-        (None, _) => return Err("give the alert ids, or all: true".into()),
+        (None, _) => return Err(CommandError::NoAlertIds),
     };
-    core.store.apply(|s| s.acknowledge_alerts(&ack));
+    core.store().apply(|s| s.acknowledge_alerts(&ack));
     crate::bridge::refresh_tray(&app, &core);
     Ok(core
-        .store
+        .store()
         .read(|s| s.acknowledged_alerts.iter().cloned().collect()))
 }
 
@@ -143,9 +175,9 @@ pub const DIAGNOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 #[tauri::command]
 pub async fn diagnose_connection(
     core: State<'_, AppCore>,
-) -> Result<crate::connection_test::ConnectionTest, String> {
+) -> Result<crate::connection_test::ConnectionTest, CommandError> {
     let s = core.settings();
-    let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let token = core.token();
     Ok(crate::connection_test::test_connection(
         &s.server,
         token.as_deref(),
@@ -158,24 +190,42 @@ pub async fn diagnose_connection(
 /// Longest link `open_link` takes.
 pub const MAX_LINK_LEN: usize = 2048;
 
+/// Why [`web_link`] refused a link (`short`: its first 80 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// Another scheme (file:, javascript:, ...).
+    #[error("only web links (http:// or https://) are opened, not \"{short}\"")]
+    NotWeb {
+        /// The link, shortened.
+        short: String,
+    },
+    /// Longer than [`MAX_LINK_LEN`].
+    #[error("the link is longer than {MAX_LINK_LEN} characters")]
+    TooLong,
+    /// No host, or spaces or control characters.
+    #[error("\"{short}\" is not a web link")]
+    Malformed {
+        /// The link, shortened.
+        short: String,
+    },
+}
+
 /// The link as given when it is an `http(s)://` URL with a host and no
 /// spaces or control characters; anything else is refused with a reason.
-pub fn web_link(url: &str) -> Result<&str, String> {
+pub fn web_link(url: &str) -> Result<&str, LinkError> {
     let u = url.trim();
-    let short: String = u.chars().take(80).collect();
+    let short = || u.chars().take(80).collect::<String>();
     let rest = u
         .strip_prefix("https://")
         .or_else(|| u.strip_prefix("http://"))
-        .ok_or_else(|| {
-            format!("only web links (http:// or https://) are opened, not \"{short}\"")
-        })?;
+        .ok_or_else(|| LinkError::NotWeb { short: short() })?;
     if u.len() > MAX_LINK_LEN {
-        return Err(format!("the link is longer than {MAX_LINK_LEN} characters"));
+        return Err(LinkError::TooLong);
     }
     if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty()
         || u.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(format!("\"{short}\" is not a web link"));
+        return Err(LinkError::Malformed { short: short() });
     }
     Ok(u)
 }
@@ -183,12 +233,13 @@ pub fn web_link(url: &str) -> Result<&str, String> {
 /// Open a web link from a notification or alert in the default browser. The
 /// window asks the user first; this checks it is a web link.
 #[tauri::command]
-pub async fn open_link(url: String) -> Result<(), String> {
+pub async fn open_link(url: String) -> Result<(), CommandError> {
     let u = web_link(&url)?.to_string();
     tauri::async_runtime::spawn_blocking(move || open::that(&u))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("could not open the browser: {e}"))
+        .map_err(std::io::Error::other)
+        .and_then(|opened| opened)
+        .map_err(CommandError::Browser)
 }
 
 /// Reconnect now.
@@ -230,61 +281,76 @@ pub fn save_settings<R: Runtime>(
     app: AppHandle<R>,
     core: State<'_, AppCore>,
     settings: UiSettings,
-) -> Result<UiSettings, String> {
+) -> Result<UiSettings, CommandError> {
     let server = with_scheme(&settings.server);
-    settings::validate_server(&server).map_err(|e| e.to_string())?;
+    settings::validate_server(&server)?;
     let old = core.settings();
     let ca = match settings.ca.as_deref().map(str::trim) {
         None => old.ca.clone(),
         Some("") => None,
         Some(p) => {
             let p = std::path::PathBuf::from(p);
-            settings::validate_ca(&p).map_err(|e| e.to_string())?;
+            settings::validate_ca(&p)?;
             Some(p)
         }
     };
     let new = Settings {
-        server: server.clone(),
+        server,
         dnd: settings.dnd,
         notify_threshold: settings.notify_threshold,
         start_at_login: settings.start_at_login,
         // Not in the window's form: kept as it is.
         rendering: old.rendering,
-        ca: ca.clone(),
+        ca,
     };
-    core.settings_dir.save(&new).map_err(|e| e.to_string())?;
-    let mut token_changed = false;
-    if let Some(t) = &settings.token {
+    core.settings_dir().save(&new)?;
+    let token = settings.token.as_deref().map(|t| {
         let t = t.trim();
-        core.settings_dir
-            .save_token(Some(t).filter(|t| !t.is_empty()))
-            .map_err(|e| e.to_string())?;
-        *core.token.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(t.to_string()).filter(|t| !t.is_empty());
-        token_changed = true;
+        Some(t.to_string()).filter(|t| !t.is_empty())
+    });
+    if let Some(t) = &token {
+        core.settings_dir().save_token(t.as_deref())?;
     }
     if new.start_at_login != old.start_at_login {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        settings::set_autostart(new.start_at_login, &exe).map_err(|e| e.to_string())?;
+        let exe = std::env::current_exe().map_err(CommandError::Exe)?;
+        settings::set_autostart(new.start_at_login, &exe)?;
     }
-    core.policy.send_replace(crate::policy_settings(&new));
-    if let Some(t) = app.try_state::<Tray<R>>() {
-        t.set_dnd(new.dnd);
-    }
-    *core.settings.lock().unwrap_or_else(|e| e.into_inner()) = new;
-    if ca != old.ca {
-        // Reconnects with the new trust (also out of the certificate state).
-        core.command(Command::SetCa(ca));
-    }
-    if token_changed || server != old.server {
-        let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        core.command(Command::Configure { server, token });
-    }
+    apply_settings(&app, &core, new, token);
     // A server is configured now: no more first-run setup.
     if let Some(f) = app.try_state::<crate::FirstRun>() {
         f.0.store(false, std::sync::atomic::Ordering::SeqCst);
     }
     Ok(ui_settings(&core))
+}
+
+/// Make the running app follow `new` settings (already saved, or not
+/// savable: the caller says so): the alert policy, the tray's
+/// Do-not-disturb ticks, and the connection, which reconnects for a new
+/// server or token (`token`: `Some` when it changed, `Some(None)` when it
+/// was removed) and for a new certificate authority. The one place settings
+/// take effect: the window's Save and the tray's Do-not-disturb menu use it.
+pub fn apply_settings<R: Runtime>(
+    app: &AppHandle<R>,
+    core: &AppCore,
+    new: Settings,
+    token: Option<Option<String>>,
+) {
+    let token_changed = token.is_some();
+    let (server, dnd, ca) = (new.server.clone(), new.dnd, new.ca.clone());
+    let old = core.replace_settings(new, token);
+    if let Some(t) = app.try_state::<Tray<R>>() {
+        t.set_dnd(dnd);
+    }
+    if ca != old.ca {
+        // Reconnects with the new trust (also out of the certificate state).
+        core.command(Command::SetCa(ca));
+    }
+    if token_changed || server != old.server {
+        core.command(Command::Configure {
+            server,
+            token: core.token(),
+        });
+    }
 }
 
 /// Whether the window should show the first-run setup (no server configured
@@ -304,15 +370,15 @@ pub async fn test_connection(
     server: String,
     token: Option<String>,
     ca: Option<String>,
-) -> Result<crate::connection_test::ConnectionTest, String> {
+) -> Result<crate::connection_test::ConnectionTest, CommandError> {
     let token = token
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
-        .or_else(|| core.token.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        .or_else(|| core.token());
     let ca = match ca.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) => {
             let p = std::path::PathBuf::from(c);
-            settings::validate_ca(&p).map_err(|e| e.to_string())?;
+            settings::validate_ca(&p)?;
             Some(p)
         }
         None => core.settings().ca,

@@ -5,27 +5,31 @@
 //! [`build_app`] is generic over the Tauri runtime so the commands can be
 //! driven through `tauri::test::mock_builder()` in tests.
 
+mod app_core;
 pub mod bridge;
 pub mod commands;
 pub mod connection_test;
+pub mod notifier;
 pub mod render;
 pub mod settings;
 pub mod tray;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
-use pulseboard_core::alerts::{AlertPolicy, Dnd, PolicyConfig};
+use notifier::DesktopNotifier;
+use pulseboard_core::alerts::{AlertPolicy, PolicyConfig};
 use pulseboard_core::cache::{self, CacheWriter};
-use pulseboard_core::notifier::{spawn_alerts, DesktopNotifier, Notifier, PolicySettings};
-use pulseboard_core::{Client, ClientConfig, Command, Store};
+use pulseboard_core::notifier::{spawn_alerts, Notifier};
+use pulseboard_core::{Client, ClientConfig, Store};
 use tauri::{AppHandle, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
-use settings::{DndMode, Settings, SettingsDir};
+pub use app_core::AppCore;
+use settings::SettingsDir;
 
 /// Label of the dashboard window.
 pub const MAIN_WINDOW: &str = "main";
@@ -88,59 +92,6 @@ impl View {
     }
 }
 
-/// Map the settings' DND to the alert policy's.
-pub fn policy_settings(s: &Settings) -> PolicySettings {
-    PolicySettings {
-        dnd: match s.dnd {
-            DndMode::Off => Dnd::Off,
-            DndMode::On => Dnd::On,
-            DndMode::SilenceAll => Dnd::SilenceAll,
-        },
-        notification_threshold: s.notify_threshold.severity(),
-    }
-}
-
-/// Everything the commands and the bridge share. Managed by Tauri.
-pub struct AppCore {
-    /// The state a user sees.
-    pub store: Store,
-    /// Commands to the connection supervisor.
-    pub commands: mpsc::UnboundedSender<Command>,
-    /// Where settings live.
-    pub settings_dir: SettingsDir,
-    /// Current settings.
-    pub settings: Mutex<Settings>,
-    /// Current token (never sent to the webview).
-    pub token: Mutex<Option<String>>,
-    /// Alert policy settings (DND, threshold) for the running alert task.
-    pub policy: watch::Sender<PolicySettings>,
-    /// Quit was chosen: let the app exit.
-    pub quitting: AtomicBool,
-    /// How the window is drawn (decided once at start).
-    pub rendering: render::Decision,
-}
-
-impl AppCore {
-    /// Send a command to the supervisor (dropped once it has stopped).
-    pub fn command(&self, c: Command) {
-        let _ = self.commands.send(c);
-    }
-
-    /// Whether a critical alert is waiting to be acknowledged (the store's
-    /// [`pulseboard_core::State::unseen_critical`]).
-    pub fn critical_unseen(&self) -> bool {
-        self.store.read(|s| s.unseen_critical().is_some())
-    }
-
-    /// Current settings.
-    pub fn settings(&self) -> Settings {
-        self.settings
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
 /// True while no server is configured: no settings saved yet and no
 /// `--server`/`PULSEBOARD_SERVER`. The window then opens on the first-run
 /// setup (ui/js/views/setup.js asks `setup_needed`); saving settings ends it.
@@ -177,7 +128,7 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>, view: View) -> tauri::Result<
     }
     let window = builder.build()?;
     if let Some(core) = app.try_state::<AppCore>() {
-        render::apply(&window, &core.rendering);
+        render::apply(&window, core.rendering());
     }
     tracing::info!("dashboard window opened");
     Ok(())
@@ -238,7 +189,9 @@ fn icon_file() -> Option<PathBuf> {
     let p = settings::cache_dir().join("icon.png");
     if !p.exists() {
         std::fs::create_dir_all(p.parent()?).ok()?;
-        std::fs::write(&p, include_bytes!("../../icons/icon.png")).ok()?;
+        // Atomically: a half-written icon would stay broken.
+        pulseboard_core::files::write_atomically(&p, include_bytes!("../../icons/icon.png"), 0o644)
+            .ok()?;
     }
     Some(p)
 }
@@ -262,7 +215,7 @@ fn quit_on_signals<R: Runtime>(app: AppHandle<R>) {
         };
         tracing::info!("{name}: quitting (disconnect, save the cache)");
         if let Some(core) = app.try_state::<AppCore>() {
-            core.quitting.store(true, Ordering::SeqCst);
+            core.set_quitting();
         }
         app.exit(0);
     });
@@ -365,8 +318,15 @@ pub fn run() -> i32 {
     }
     let client = Client::start(config, store.clone());
 
+    let core = AppCore::new(
+        store,
+        client.commands(),
+        settings_dir,
+        settings,
+        token,
+        rendering,
+    );
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
-    let (policy_tx, policy_rx) = watch::channel(policy_settings(&settings));
     let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::new(
         "Pulseboard",
         icon_file(),
@@ -375,22 +335,12 @@ pub fn run() -> i32 {
         })),
     ));
     let alerts = spawn_alerts(
-        &store,
+        core.store(),
         AlertPolicy::new(PolicyConfig::default()),
         notifier,
-        policy_rx,
+        core.policy_updates(),
     );
 
-    let core = AppCore {
-        store,
-        commands: client.commands(),
-        settings_dir,
-        settings: Mutex::new(settings),
-        token: Mutex::new(token),
-        policy: policy_tx,
-        quitting: AtomicBool::new(false),
-        rendering,
-    };
     let e2e = std::env::var_os("PULSEBOARD_E2E").is_some();
     let opts = BuildOptions {
         tray: true,
@@ -413,7 +363,7 @@ pub fn run() -> i32 {
         if let RunEvent::ExitRequested { api, code, .. } = event {
             let quitting = handle
                 .try_state::<AppCore>()
-                .is_some_and(|c| c.quitting.load(Ordering::SeqCst));
+                .is_some_and(|c| c.is_quitting());
             if !quitting && code.is_none() {
                 // Last window closed: live on in the tray.
                 api.prevent_exit();

@@ -2,55 +2,49 @@
 //! its own with mode 0600. A bad file gives a clear error and defaults; it
 //! never stops the app.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use pulseboard_core::{Dnd, PolicySettings};
 use pulseboard_protocol::NotificationSeverity;
 use serde::{Deserialize, Serialize};
 
 use crate::render::RenderingMode;
 
-/// Do-not-disturb level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DndMode {
-    /// Everything notifies.
-    #[default]
-    Off,
-    /// Only critical alerts break through.
-    On,
-    /// Nothing notifies.
-    SilenceAll,
-}
+/// `notifyThreshold` as the settings file and the window spell it: `"off"`
+/// (no native notifications for notifications; alerts still notify) or the
+/// lowest [`NotificationSeverity`] that notifies (`"info"`, `"success"`,
+/// `"warning"`, `"error"`). Use with `#[serde(with = "notify_threshold")]`
+/// on an `Option<NotificationSeverity>`.
+pub mod notify_threshold {
+    use pulseboard_protocol::NotificationSeverity;
+    use serde::de::{Error, IntoDeserializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Native notifications for `notification:new`: off, or at/above a severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Threshold {
-    /// No native notifications for notifications (alerts still notify).
-    Off,
-    /// info and above.
-    Info,
-    /// success and above.
-    Success,
-    /// warning and above: the first-run default, so a new user learns that
-    /// the app can tell them without being flooded.
-    #[default]
-    Warning,
-    /// error only.
-    Error,
-}
+    const OFF: &str = "off";
+    const NAMES: &[&str] = &[OFF, "info", "success", "warning", "error"];
 
-impl Threshold {
-    /// The minimum severity, if any.
-    pub fn severity(self) -> Option<NotificationSeverity> {
-        match self {
-            Threshold::Off => None,
-            Threshold::Info => Some(NotificationSeverity::Info),
-            Threshold::Success => Some(NotificationSeverity::Success),
-            Threshold::Warning => Some(NotificationSeverity::Warning),
-            Threshold::Error => Some(NotificationSeverity::Error),
+    /// `None` -> `"off"`, a severity -> its wire name.
+    pub fn serialize<S: Serializer>(
+        t: &Option<NotificationSeverity>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            None => s.serialize_str(OFF),
+            Some(sev) => sev.serialize(s),
         }
+    }
+
+    /// `"off"` -> `None`, a severity's wire name -> it; anything else is refused.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<NotificationSeverity>, D::Error> {
+        let name = String::deserialize(d)?;
+        if name == OFF {
+            return Ok(None);
+        }
+        NotificationSeverity::deserialize(name.as_str().into_deserializer())
+            .map(Some)
+            .map_err(|_: serde::de::value::Error| D::Error::unknown_variant(&name, NAMES))
     }
 }
 
@@ -61,9 +55,11 @@ pub struct Settings {
     /// Server base URL.
     pub server: String,
     /// Do not disturb.
-    pub dnd: DndMode,
-    /// Native notifications for notifications.
-    pub notify_threshold: Threshold,
+    pub dnd: Dnd,
+    /// Native notifications for notifications: at or above this severity
+    /// (`None`, written `"off"`: none; alerts still notify).
+    #[serde(with = "notify_threshold")]
+    pub notify_threshold: Option<NotificationSeverity>,
     /// Start at login (XDG autostart entry).
     pub start_at_login: bool,
     /// How the window is drawn (`auto|gpu|software`; see render.rs). Only
@@ -81,11 +77,23 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             server: "http://127.0.0.1:4000".into(),
-            dnd: DndMode::Off,
-            notify_threshold: Threshold::Warning,
+            dnd: Dnd::Off,
+            // Warning and above: the first-run default, so a new user learns
+            // that the app can tell them without being flooded.
+            notify_threshold: Some(NotificationSeverity::Warning),
             start_at_login: false,
             rendering: RenderingMode::Auto,
             ca: None,
+        }
+    }
+}
+
+impl Settings {
+    /// What the running alert policy follows (DND and the threshold).
+    pub fn policy(&self) -> PolicySettings {
+        PolicySettings {
+            dnd: self.dnd,
+            notification_threshold: self.notify_threshold,
         }
     }
 }
@@ -170,51 +178,32 @@ pub struct SettingsDir {
     pub dir: PathBuf,
 }
 
-fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// `$XDG_CONFIG_HOME` or `~/.config`.
+/// The XDG config folder: `$XDG_CONFIG_HOME` when it is an absolute path,
+/// else `~/.config` (the `dirs` crate's rule, the XDG spec's).
 pub fn config_home() -> PathBuf {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".config"))
+    dirs::config_dir().unwrap_or_else(|| PathBuf::from(".config"))
 }
 
-/// `$XDG_CACHE_HOME/pulseboard` or `~/.cache/pulseboard`.
+/// The XDG cache folder plus `pulseboard`: `$XDG_CACHE_HOME/pulseboard`
+/// (when absolute) or `~/.cache/pulseboard`.
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".cache"))
+    dirs::cache_dir()
+        .unwrap_or_else(|| PathBuf::from(".cache"))
         .join("pulseboard")
 }
 
+/// Write `path` atomically (folders created as needed): 0600 when
+/// `private`, else 0644.
 fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(), SettingsError> {
     let io = |source| SettingsError::Io {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(d) = path.parent() {
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(io)?;
     }
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let mode = if private { 0o600 } else { 0o644 };
+    pulseboard_core::files::write_atomically(path, bytes, mode).map_err(io)
 }
 
 impl SettingsDir {
@@ -328,8 +317,8 @@ mod tests {
         assert_eq!(s, Settings::default());
         let s = Settings {
             server: "https://metrics.example:8443".into(),
-            dnd: DndMode::On,
-            notify_threshold: Threshold::Warning,
+            dnd: Dnd::On,
+            notify_threshold: Some(NotificationSeverity::Warning),
             start_at_login: true,
             rendering: RenderingMode::Software,
             ca: Some(PathBuf::from("/etc/pulseboard/ca.pem")),
@@ -377,10 +366,73 @@ mod tests {
 
     #[test]
     fn first_run_shows_warnings_and_errors_as_desktop_notifications() {
-        assert_eq!(Settings::default().notify_threshold, Threshold::Warning);
+        assert_eq!(
+            Settings::default().notify_threshold,
+            Some(NotificationSeverity::Warning)
+        );
         // A file saved before the default changed keeps its choice.
         let s: Settings = serde_json::from_str(r#"{"notifyThreshold": "off"}"#).unwrap();
-        assert_eq!(s.notify_threshold, Threshold::Off);
+        assert_eq!(s.notify_threshold, None);
+    }
+
+    /// Files written by earlier builds (which spelled DND and the threshold
+    /// with enums of their own) load as they were meant, and saving writes
+    /// them back byte for byte.
+    #[test]
+    fn settings_files_written_by_earlier_builds_still_load() {
+        let d = tempfile::tempdir().unwrap();
+        let sd = SettingsDir {
+            dir: d.path().to_path_buf(),
+        };
+        let cases = [
+            ("off", Dnd::Off, "off", None),
+            ("on", Dnd::On, "info", Some(NotificationSeverity::Info)),
+            (
+                "silence_all",
+                Dnd::SilenceAll,
+                "success",
+                Some(NotificationSeverity::Success),
+            ),
+            (
+                "on",
+                Dnd::On,
+                "warning",
+                Some(NotificationSeverity::Warning),
+            ),
+            ("off", Dnd::Off, "error", Some(NotificationSeverity::Error)),
+        ];
+        for (dnd_text, dnd, threshold_text, threshold) in cases {
+            // Exactly what the earlier `save` wrote (serde_json, pretty).
+            let old = format!(
+                "{{\n  \"server\": \"https://metrics.example:8443\",\n  \"dnd\": \"{dnd_text}\",\n  \"notifyThreshold\": \"{threshold_text}\",\n  \"startAtLogin\": true,\n  \"rendering\": \"software\",\n  \"ca\": \"/etc/pulseboard/ca.pem\"\n}}"
+            );
+            std::fs::write(d.path().join("settings.json"), &old).unwrap();
+            let (s, err) = sd.load();
+            assert!(err.is_none(), "{old}: {err:?}");
+            assert_eq!(
+                s,
+                Settings {
+                    server: "https://metrics.example:8443".into(),
+                    dnd,
+                    notify_threshold: threshold,
+                    start_at_login: true,
+                    rendering: RenderingMode::Software,
+                    ca: Some(PathBuf::from("/etc/pulseboard/ca.pem")),
+                }
+            );
+            sd.save(&s).unwrap();
+            let again = std::fs::read_to_string(d.path().join("settings.json")).unwrap();
+            assert_eq!(again, old, "saved as earlier builds wrote it");
+        }
+        // The policy's own earlier spelling of "silence everything" too.
+        let s: Settings = serde_json::from_str(r#"{"dnd": "silenceAll"}"#).unwrap();
+        assert_eq!(s.dnd, Dnd::SilenceAll);
+        // A threshold that is no severity is refused, naming the choices.
+        let e = serde_json::from_str::<Settings>(r#"{"notifyThreshold": "loud"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("loud") && e.contains("`off`"), "{e}");
+        assert!(serde_json::from_str::<Settings>(r#"{"notifyThreshold": null}"#).is_err());
     }
 
     #[test]

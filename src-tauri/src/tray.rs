@@ -9,7 +9,9 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
-use crate::settings::DndMode;
+// One Do-not-disturb enum (the core's); the local name stays until the
+// tray's wording rework lands, to keep that merge small.
+use pulseboard_core::Dnd as DndMode;
 
 /// Every menu entry, with its id in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

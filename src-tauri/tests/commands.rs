@@ -1,9 +1,6 @@
 //! The window's commands through Tauri's mock runtime: what the webview
 //! calls reaches the core, bad input is refused with a readable error.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
-
 use pulseboard_app::settings::{Settings, SettingsDir};
 use pulseboard_app::{build_app, AppCore, BuildOptions};
 use pulseboard_core::cache::demo_state;
@@ -14,7 +11,7 @@ use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::{WebviewUrl, WebviewWindowBuilder};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 struct Harness {
     webview: tauri::WebviewWindow<tauri::test::MockRuntime>,
@@ -29,19 +26,16 @@ fn harness() -> Harness {
     let store = Store::new(demo_state("http://127.0.0.1:4000", chrono::Utc::now()));
     let (tx, commands) = mpsc::unbounded_channel();
     let (_ui_tx, ui_rx) = mpsc::unbounded_channel();
-    let settings = Settings::default();
-    let core = AppCore {
-        store: store.clone(),
-        commands: tx,
-        settings_dir: SettingsDir {
+    let core = AppCore::new(
+        store.clone(),
+        tx,
+        SettingsDir {
             dir: dir.path().join("config"),
         },
-        policy: watch::channel(pulseboard_app::policy_settings(&settings)).0,
-        settings: Mutex::new(settings),
-        token: Mutex::new(None),
-        quitting: AtomicBool::new(false),
-        rendering: pulseboard_app::render::decide(&Default::default()),
-    };
+        Settings::default(),
+        None,
+        pulseboard_app::render::decide(&Default::default()),
+    );
     let opts = BuildOptions {
         tray: false,
         open_window: false,
@@ -156,7 +150,7 @@ fn save_settings_validates_persists_and_reconnects_on_new_server_or_token() {
     let saved = SettingsDir {
         dir: h.dir.path().join("config"),
     };
-    assert_eq!(saved.load().0.dnd, pulseboard_app::settings::DndMode::On);
+    assert_eq!(saved.load().0.dnd, pulseboard_core::Dnd::On);
     assert_eq!(saved.load_token().as_deref(), Some("s3cret"));
     let got = invoke(&h, "get_settings", json!({})).unwrap();
     assert_eq!(got["notifyThreshold"], "warning");
@@ -260,7 +254,7 @@ fn critical_alert(id: &str) -> pulseboard_protocol::ServerEvent {
 fn tray_look(h: &Harness) -> pulseboard_app::tray::TrayLook {
     let c = core(h);
     let dnd = c.settings().dnd;
-    c.store
+    c.store()
         .read(|s| pulseboard_app::tray::look(s, dnd, chrono::Utc::now()))
 }
 
@@ -503,7 +497,7 @@ fn a_token_over_plain_http_to_another_host_is_warned_about_in_settings() {
 #[test]
 fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
     use pulseboard_app::bridge::on_menu;
-    use pulseboard_app::settings::DndMode;
+    use pulseboard_core::Dnd;
     use tauri::Manager;
     let h = harness();
     let app = h.webview.app_handle().clone();
@@ -518,11 +512,7 @@ fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
     let saved = SettingsDir {
         dir: h.dir.path().join("config"),
     };
-    assert_eq!(
-        saved.load().0.dnd,
-        DndMode::SilenceAll,
-        "the choice is kept"
-    );
+    assert_eq!(saved.load().0.dnd, Dnd::SilenceAll, "the choice is kept");
 
     // Nothing unread: "Mark all read" is greyed out.
     h.store.apply(|s| {
@@ -548,5 +538,81 @@ fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
     assert_eq!(
         tray_look(&h).alert.as_deref(),
         Some("1 critical alert: Disk full (a-1)")
+    );
+}
+
+#[test]
+fn settings_changes_reach_the_alert_policy_from_the_window_and_the_tray() {
+    use pulseboard_app::bridge::on_menu;
+    use pulseboard_core::{Dnd, PolicySettings};
+    use pulseboard_protocol::NotificationSeverity;
+    use tauri::Manager;
+    let h = harness();
+    let app = h.webview.app_handle().clone();
+    let policy = core(&h).policy_updates();
+    assert_eq!(
+        *policy.borrow(),
+        PolicySettings {
+            dnd: Dnd::Off,
+            notification_threshold: Some(NotificationSeverity::Warning),
+        },
+        "first run: warnings and errors notify"
+    );
+    // The tray's Do-not-disturb silences toasts at once.
+    on_menu(&app, "dnd_silence");
+    assert_eq!(policy.borrow().dnd, Dnd::SilenceAll);
+    // So does the window's Save, threshold included.
+    invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "http://127.0.0.1:4000", "dnd": "on",
+               "notifyThreshold": "off", "startAtLogin": false}}),
+    )
+    .unwrap();
+    assert_eq!(
+        *policy.borrow(),
+        PolicySettings {
+            dnd: Dnd::On,
+            notification_threshold: None,
+        }
+    );
+    // A refused save changes nothing.
+    invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "ftp://x", "dnd": "off",
+               "notifyThreshold": "error", "startAtLogin": false}}),
+    )
+    .unwrap_err();
+    assert_eq!(policy.borrow().dnd, Dnd::On);
+    assert_eq!(core(&h).settings().dnd, Dnd::On);
+}
+
+#[test]
+fn do_not_disturb_from_the_tray_counts_even_when_settings_cannot_be_saved() {
+    use pulseboard_app::bridge::on_menu;
+    use pulseboard_core::Dnd;
+    use tauri::Manager;
+    let h = harness();
+    // A file where the settings folder should be: nothing can be saved.
+    std::fs::write(h.dir.path().join("config"), b"in the way").unwrap();
+    let app = h.webview.app_handle().clone();
+    let policy = core(&h).policy_updates();
+    on_menu(&app, "dnd_on");
+    assert_eq!(tray_look(&h).dnd, [false, true, false], "ticked anyway");
+    assert_eq!(policy.borrow().dnd, Dnd::On, "and followed by the alerts");
+    // The window's Save says why instead.
+    let err = invoke(
+        &h,
+        "save_settings",
+        json!({"settings": {"server": "http://127.0.0.1:4000", "dnd": "off",
+               "notifyThreshold": "warning", "startAtLogin": false}}),
+    )
+    .unwrap_err();
+    assert!(err.as_str().unwrap().contains("config"), "{err}");
+    assert_eq!(
+        policy.borrow().dnd,
+        Dnd::On,
+        "a failed save applies nothing"
     );
 }

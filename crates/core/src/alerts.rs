@@ -47,16 +47,19 @@ pub const SUMMARY_TITLES: usize = 3;
 /// Items kept in full per pending group; beyond this only counts are kept.
 const MAX_PENDING_ITEMS: usize = 5000;
 
-/// Do-not-disturb mode.
+/// Do-not-disturb mode: the one enum for the policy, the desktop's settings
+/// file (`"dnd": "off" | "on" | "silence_all"`), its window and its tray.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "snake_case")]
 pub enum Dnd {
     /// Everything the policy allows is shown.
     #[default]
     Off,
     /// Only critical alerts break through.
     On,
-    /// Nothing is shown.
+    /// Nothing is shown. (`silenceAll` is the spelling the policy used
+    /// before it shared this enum with the settings; still read.)
+    #[serde(alias = "silenceAll")]
     SilenceAll,
 }
 

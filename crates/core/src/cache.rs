@@ -6,7 +6,6 @@
 //! error and demo data is used, so a bad file never stops the app.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -167,9 +166,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
-/// Write atomically and privately: a temp file (0600, from `tempfile`) in the
-/// same folder (created 0700), fsync, rename over the target, fsync the folder
-/// so the rename itself survives a crash.
+/// Write atomically and privately: a 0600 file in a folder created 0700
+/// ([`crate::files::write_atomically`]: temp file, fsync, rename, fsync the
+/// folder).
 pub fn save(path: &Path, cache: &CacheFile) -> Result<(), CacheError> {
     let io = |source| CacheError::Io {
         path: path.to_path_buf(),
@@ -181,20 +180,7 @@ pub fn save(path: &Path, cache: &CacheFile) -> Result<(), CacheError> {
     };
     create_private_dir(dir).map_err(io)?;
     let json = serde_json::to_vec(cache).map_err(|e| io(std::io::Error::other(e)))?;
-    // tempfile creates the file 0600 and removes it if anything below fails.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".state-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(&json).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io)?;
-    Ok(())
+    crate::files::write_atomically(path, &json, 0o600).map_err(io)
 }
 
 /// Save the store's state now (unless it only holds demo data).

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod backoff;
 pub mod cache;
+pub mod files;
 pub mod notifier;
 pub mod plain_http;
 pub mod store;
@@ -17,8 +18,7 @@ pub use alerts::{
 };
 pub use backoff::Backoff;
 pub use notifier::{
-    run_alerts, spawn_alerts, AlertsTask, DesktopNotifier, Notifier, PolicySettings,
-    RecordingNotifier,
+    run_alerts, spawn_alerts, AlertsTask, Notifier, PolicySettings, RecordingNotifier,
 };
 pub use plain_http::{plain_remote_host, plain_token_warning};
 pub use store::{AlertAck, ConnectionState, DataSource, State, Store, TransportKind, Update};

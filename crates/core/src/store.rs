@@ -678,6 +678,7 @@ mod tests {
                 delta: None,
                 status: None,
                 better: None,
+                thresholds: None,
             }],
             updated_at: t(at),
         }

@@ -310,7 +310,7 @@ struct Supervisor {
     tx: mpsc::UnboundedSender<Tagged>,
     rx: mpsc::UnboundedReceiver<Tagged>,
     /// Generation of the current attempt; traffic of older ones is stale.
-    gen: u64,
+    generation: u64,
     next_ack: u64,
     phase: Phase,
     /// Failed tries since the last live session (0: none yet).
@@ -333,7 +333,7 @@ impl Supervisor {
             cmd_rx,
             tx,
             rx,
-            gen: 0,
+            generation: 0,
             next_ack: 0,
             phase: Phase::Waiting { at: None },
             attempt: 0,
@@ -367,8 +367,8 @@ impl Supervisor {
             let input = self.next_input().await;
             let flow = match input {
                 Input::Command(c) => self.on_command(c).await,
-                Input::Socket(gen, raw) => {
-                    self.on_socket(gen, raw);
+                Input::Socket(generation, raw) => {
+                    self.on_socket(generation, raw);
                     Flow::Continue
                 }
                 Input::Timer => {
@@ -388,7 +388,7 @@ impl Supervisor {
         let deadline = self.deadline();
         tokio::select! {
             c = self.cmd_rx.recv() => Input::Command(c.unwrap_or(Command::Shutdown)),
-            Some((gen, raw)) = self.rx.recv() => Input::Socket(gen, raw),
+            Some((generation, raw)) = self.rx.recv() => Input::Socket(generation, raw),
             _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => Input::Timer,
         }
     }
@@ -492,7 +492,7 @@ impl Supervisor {
 
     /// Disconnect whatever is open (bounded wait) and forget it.
     async fn drop_connection(&mut self) {
-        self.gen += 1;
+        self.generation += 1;
         match std::mem::replace(&mut self.phase, Phase::Waiting { at: None }) {
             Phase::Live(s) => s.link.close().await,
             Phase::Opening(Opening {
@@ -533,7 +533,7 @@ impl Supervisor {
     }
 
     fn open(&mut self, kind: TransportKind, ws_error: Option<String>) {
-        self.gen += 1;
+        self.generation += 1;
         let auth = AuthPayload {
             token: self.config.token.clone().unwrap_or_default(),
             client: concat!("pulseboard/", env!("CARGO_PKG_VERSION")).to_string(),
@@ -545,7 +545,7 @@ impl Supervisor {
             kind,
             tls,
             self.config.connect_timeout,
-            self.gen,
+            self.generation,
             self.tx.clone(),
         );
         self.phase = Phase::Opening(Opening {
@@ -565,7 +565,7 @@ impl Supervisor {
         if let Some(link) = o.link {
             link.close_in_background();
         }
-        self.gen += 1;
+        self.generation += 1;
         let reason = match e {
             AttemptError::Refused(message) => {
                 tracing::warn!("server refused the token: {message}");
@@ -613,7 +613,7 @@ impl Supervisor {
         if let Phase::Live(s) = std::mem::replace(&mut self.phase, Phase::Waiting { at: None }) {
             s.link.close_in_background();
         }
-        self.gen += 1;
+        self.generation += 1;
         tracing::info!("connection lost: {reason}");
         self.offline_since = Utc::now();
         self.attempt = 1;
@@ -649,8 +649,8 @@ impl Supervisor {
 
     // ------------------------------------------------------------ socket
 
-    fn on_socket(&mut self, gen: u64, raw: Raw) {
-        if gen != self.gen {
+    fn on_socket(&mut self, generation: u64, raw: Raw) {
+        if generation != self.generation {
             // Stale traffic of a dead generation; a late link is closed.
             if let Raw::Opened(Ok(link)) = raw {
                 link.close_in_background();

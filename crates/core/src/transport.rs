@@ -46,7 +46,7 @@ pub(crate) struct Link {
     client: SioClient,
     /// Which transport it uses.
     pub(crate) kind: TransportKind,
-    gen: u64,
+    generation: u64,
     tx: UnboundedSender<Tagged>,
 }
 
@@ -54,7 +54,7 @@ impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Link")
             .field("kind", &self.kind)
-            .field("gen", &self.gen)
+            .field("generation", &self.generation)
             .finish()
     }
 }
@@ -149,7 +149,7 @@ pub(crate) fn is_certificate_error(e: &str) -> bool {
 }
 
 /// Start one attempt in the background: the outcome arrives as
-/// `(gen, Raw::Opened(..))`, then `Connected` (or an error) when the
+/// `(generation, Raw::Opened(..))`, then `Connected` (or an error) when the
 /// namespace is joined.
 pub(crate) fn open(
     url: String,
@@ -157,13 +157,13 @@ pub(crate) fn open(
     kind: TransportKind,
     tls: Option<native_tls::TlsConnector>,
     timeout: Duration,
-    gen: u64,
+    generation: u64,
     tx: UnboundedSender<Tagged>,
 ) {
     let on = |raw: fn(Payload) -> Raw| {
         let tx = tx.clone();
         move |p: Payload, _c: SioClient| {
-            let _ = tx.send((gen, raw(p)));
+            let _ = tx.send((generation, raw(p)));
             async {}.boxed()
         }
     };
@@ -189,7 +189,7 @@ pub(crate) fn open(
         // Only paces the library's loop if a link were ever left open.
         .reconnect_delay(1000, 1000)
         .on_reconnect(move || {
-            let _ = tx_end.send((gen, Raw::Closed));
+            let _ = tx_end.send((generation, Raw::Closed));
             async {
                 let mut s = ReconnectSettings::new();
                 s.address("");
@@ -202,7 +202,7 @@ pub(crate) fn open(
         .on(Event::Error, on(|p| Raw::Error(payload_text(p))))
         .on_any(move |ev: Event, p: Payload, _c: SioClient| {
             let _ = tx_any.send((
-                gen,
+                generation,
                 Raw::Event {
                     name: ev.as_str().to_string(),
                     payload: first_value(p),
@@ -220,14 +220,14 @@ pub(crate) fn open(
             Ok(Ok(client)) => Ok(Link {
                 client,
                 kind,
-                gen,
+                generation,
                 tx: tx.clone(),
             }),
             Ok(Err(e)) => Err(error_chain(&e)),
             Err(_) => Err("timed out connecting".to_string()),
         };
         if let Err(tokio::sync::mpsc::error::SendError((_, Raw::Opened(Ok(link))))) =
-            tx.send((gen, Raw::Opened(r)))
+            tx.send((generation, Raw::Opened(r)))
         {
             // Nobody is listening any more (the client shut down): disconnect.
             link.close().await;
@@ -246,10 +246,10 @@ impl Link {
         id: u64,
         lib_timeout: Duration,
     ) -> Result<(), String> {
-        let (gen, tx) = (self.gen, self.tx.clone());
+        let (generation, tx) = (self.generation, self.tx.clone());
         let cb = move |p: Payload, _c: SioClient| {
             let _ = tx.send((
-                gen,
+                generation,
                 Raw::Ack {
                     id,
                     payload: ack_value(p),

@@ -251,6 +251,21 @@ pub struct Kpi {
     /// Whether a rise is good news (version 2; absent: neither).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub better: Option<Better>,
+    /// The values at which the KPI turns warning and critical (version 2;
+    /// absent: none known). Which side is bad follows `better`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+}
+
+/// The values at which a KPI turns warning and critical (version 2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Warning from this value on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<f64>,
+    /// Critical from this value on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<f64>,
 }
 
 /// Which direction of change is good news for a KPI (version 2).
@@ -281,6 +296,18 @@ impl Validate for Kpi {
                 "KPI `{}` has a non-finite delta",
                 self.key
             )));
+        }
+        if let Some(t) = &self.thresholds {
+            if [t.warning, t.critical]
+                .into_iter()
+                .flatten()
+                .any(|v| !v.is_finite())
+            {
+                return Err(invalid(format!(
+                    "KPI `{}` has a non-finite threshold",
+                    self.key
+                )));
+            }
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ fn kpi(key: &str, label: &str, value: f64, unit: Option<&str>) -> Kpi {
         delta: Some(0.0),
         status: Some(KpiStatus::Ok),
         better: None,
+        thresholds: None,
     }
 }
 

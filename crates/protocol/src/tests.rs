@@ -216,6 +216,7 @@ fn non_finite_numbers_cannot_be_expressed_but_are_checked() {
         delta: None,
         status: None,
         better: None,
+        thresholds: None,
     };
     assert!(k.validate().is_err());
 }

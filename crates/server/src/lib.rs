@@ -238,8 +238,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-/// The live (in-memory) KPI state.
-struct Live {
+/// The latest KPIs and dashboard, in memory (what a subscriber is sent
+/// first). Not "live" in the client's sense (`ConnectionState::Live`).
+struct Latest {
     modules: BTreeMap<Module, ModuleKpis>,
     dashboard: Dashboard,
 }
@@ -249,7 +250,7 @@ pub(crate) struct App {
     io: SocketIo,
     store: Arc<dyn Storage>,
     edge: Edge,
-    live: Mutex<Live>,
+    latest: Mutex<Latest>,
     /// Serialises KPI/dashboard changes with their broadcast, so subscribers
     /// see updates in the order they were applied.
     publish: tokio::sync::Mutex<()>,
@@ -319,7 +320,7 @@ impl App {
             io,
             store,
             edge,
-            live: Mutex::new(Live { modules, dashboard }),
+            latest: Mutex::new(Latest { modules, dashboard }),
             publish: tokio::sync::Mutex::new(()),
             notify: tokio::sync::Mutex::new(()),
             dropped: AtomicU64::new(0),
@@ -337,8 +338,8 @@ impl App {
         })
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
-        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    fn latest(&self) -> std::sync::MutexGuard<'_, Latest> {
+        self.latest.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Count and log a refused input.
@@ -464,8 +465,8 @@ impl App {
                 .await
                 .filter(|k| k.module == m)
             {
-                let mut live = self.live();
-                let cur = live.modules.entry(m).or_insert_with(|| k.clone());
+                let mut latest = self.latest();
+                let cur = latest.modules.entry(m).or_insert_with(|| k.clone());
                 if k.updated_at > cur.updated_at {
                     *cur = k;
                 }
@@ -478,9 +479,9 @@ impl App {
     pub(crate) async fn current_dashboard(&self) -> Dashboard {
         if self.shared {
             if let Some(d) = self.load::<Dashboard>(KV_DASHBOARD).await {
-                let mut live = self.live();
-                if d.updated_at > live.dashboard.updated_at {
-                    live.dashboard = d;
+                let mut latest = self.latest();
+                if d.updated_at > latest.dashboard.updated_at {
+                    latest.dashboard = d;
                 }
             }
         }
@@ -489,8 +490,9 @@ impl App {
 
     /// Current KPIs of a module.
     pub(crate) fn module_kpis(&self, m: Module) -> ModuleKpis {
-        let live = self.live();
-        live.modules
+        let latest = self.latest();
+        latest
+            .modules
             .get(&m)
             .cloned()
             .unwrap_or_else(|| simulator::seed_module(m))
@@ -498,7 +500,7 @@ impl App {
 
     /// Current dashboard.
     pub(crate) fn dashboard(&self) -> Dashboard {
-        self.live().dashboard.clone()
+        self.latest().dashboard.clone()
     }
 
     /// The store's identity, for `connection:status` and the snapshot.
@@ -515,10 +517,10 @@ impl App {
             }
             self.current_dashboard().await;
         }
-        let live = self.live();
+        let latest = self.latest();
         Ok(Snapshot {
-            modules: live.modules.clone(),
-            dashboard: live.dashboard.clone(),
+            modules: latest.modules.clone(),
+            dashboard: latest.dashboard.clone(),
             unread_count,
             server_id: Some(self.server_id().to_owned()),
         })
@@ -593,7 +595,7 @@ impl App {
             kpis,
             updated_at: Utc::now(),
         };
-        self.live().modules.insert(module, next.clone());
+        self.latest().modules.insert(module, next.clone());
         self.persist(kv_module_key(module), &next).await;
         self.deliver(
             self.io.to(module.room()).sockets(),
@@ -613,7 +615,7 @@ impl App {
             top_kpis,
             updated_at: Utc::now(),
         };
-        self.live().dashboard = next.clone();
+        self.latest().dashboard = next.clone();
         self.persist(KV_DASHBOARD.to_owned(), &next).await;
         self.deliver(
             self.io.to(socket::DASHBOARD_ROOM).sockets(),

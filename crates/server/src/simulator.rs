@@ -348,6 +348,7 @@ fn seed_kpi(spec: &Spec) -> Kpi {
         delta: Some(0.0),
         status: Some(status(spec, spec.seed)),
         better: None,
+        thresholds: None,
     }
 }
 
@@ -621,6 +622,7 @@ mod tests {
             delta: None,
             status: Some(KpiStatus::Warning),
             better: None,
+            thresholds: None,
         };
         let next = drift(&unknown, &mut rng);
         assert!((98.0..=102.0).contains(&next.value));

@@ -20,9 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use pulseboard_core::notifier::{
-    spawn_alerts_with, AlertsTask, ClickHandler, DesktopNotifier, PolicySettings, RunOptions,
-};
+use pulseboard_app::notifier::{ClickHandler, DesktopNotifier};
+use pulseboard_core::notifier::{spawn_alerts_with, AlertsTask, PolicySettings, RunOptions};
 use pulseboard_core::{AlertPolicy, Dnd, PolicyConfig, PolicyCounters, State, Store};
 use pulseboard_protocol::{Alert, AlertSeverity, Notification, NotificationSeverity};
 use tokio::sync::{mpsc, watch};
