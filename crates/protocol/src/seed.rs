@@ -379,12 +379,12 @@ pub fn dashboard(tile: Tile) -> impl Iterator<Item = &'static SeedKpi> {
     KPIS.iter().filter(move |s| s.dashboard == Some(tile))
 }
 
-/// The module whose value a dashboard KPI shows, if it is one of a module's
-/// KPIs: the dashboard then shows that module's value, never its own.
+/// The module whose value a dashboard KPI with this key shows, if the key is
+/// one of a module's KPIs: the dashboard then shows that module's value, never
+/// its own. Any module KPI counts, not only the table's tiles, so a dashboard
+/// stored by an older version agrees with the modules too.
 pub fn mirrored(key: &str) -> Option<Module> {
-    find(key)
-        .filter(|s| s.dashboard.is_some())
-        .and_then(|s| s.module)
+    find(key).and_then(|s| s.module)
 }
 
 impl Thresholds {
@@ -571,7 +571,11 @@ mod tests {
     fn a_dashboard_tile_of_a_module_kpi_is_mirrored() {
         assert_eq!(mirrored("reports_generated"), Some(Module::Reports));
         assert_eq!(mirrored("active_users"), None, "dashboard only");
-        assert_eq!(mirrored("expenses"), None, "not on the dashboard");
+        assert_eq!(
+            mirrored("compliance"),
+            Some(Module::Security),
+            "an older dashboard's tile"
+        );
         assert_eq!(mirrored("nope"), None);
     }
 }
