@@ -1,9 +1,11 @@
-//! Seed values and the built-in KPI simulator.
+//! Seed values and the built-in KPI simulator, both from the seed table
+//! ([`pulseboard_protocol::seed`]).
 //!
-//! Every KPI tick each module's KPIs take a bounded random-walk step; every
-//! dashboard tick the dashboard does the same. Now and then a notification or
-//! an alert is raised. All changes go through the same [`App`] methods as the
-//! HTTP API.
+//! Every KPI tick each module's KPIs take a bounded random-walk step, and the
+//! dashboard's tiles of module KPIs take the modules' new KPIs (one value in
+//! both places); every dashboard tick the dashboard's own KPIs take a step.
+//! Now and then a notification or an alert is raised. All changes go through
+//! the same [`App`] methods as the HTTP API.
 
 use std::{sync::Arc, time::Duration};
 
@@ -41,9 +43,9 @@ fn round(v: f64, decimals: i32) -> f64 {
 }
 
 /// One random-walk step of a KPI. KPIs of the seed table stay within their
-/// bounds, lean back toward their seed value and get a status from their
-/// thresholds (and the table's direction and thresholds); unknown ones (set
-/// over HTTP) move by at most 2 % and keep their status.
+/// bounds, lean back toward their seed value, get a status from their
+/// thresholds and carry the table's `better` and `thresholds`; unknown ones
+/// (set over HTTP) move by at most 2 % and keep their status.
 pub(crate) fn drift<R: Rng + ?Sized>(kpi: &Kpi, rng: &mut R) -> Kpi {
     let old = kpi.value;
     let mut next = kpi.clone();
