@@ -3,7 +3,8 @@
 // In the Tauri window (`withGlobalTauri: true`) it uses
 // `window.__TAURI__.core.invoke` and `window.__TAURI__.event.listen`. In a
 // plain browser (previews, screenshots, tests) it falls back to an in-memory
-// mock driven by demo data (js/mock.js), so the page still renders.
+// mock driven by demo data (preview/mock.js, outside ui/: never shipped), so
+// the page still renders.
 
 export const COMMANDS = Object.freeze({
   getState: 'get_state',
@@ -42,7 +43,7 @@ function backend() {
       listen: (name, cb) => t.event.listen(name, cb),
     });
   } else {
-    backendPromise = import('./mock.js').then(({ createMockBackend }) => createMockBackend());
+    backendPromise = import('../../preview/mock.js').then(({ createMockBackend }) => createMockBackend());
   }
   return backendPromise;
 }

@@ -28,6 +28,8 @@ import {
 import { bindSettings, fillSettings, renderSettings } from './views/settings.js';
 import { bindBanner, renderBanner } from './views/banner.js';
 
+performance.mark('pulseboard:script');
+
 const VIEWS = ['home', 'dashboard', 'alerts', 'notifications', 'settings'];
 const TITLES = {
   home: 'Overview',
@@ -72,40 +74,20 @@ const now = () => Date.now() + clockOffset;
 const rendered = { home: null, dashboard: null, alerts: null, notifications: null, chrome: null };
 let lastPill = { text: '', connection: null, source: null };
 /**
- * Counters for diagnosing floods (read them as `window.__pulseboardStats`).
- * `firstKpiPaintAt`: epoch ms of the first frame after KPI values were drawn
- * (that frame's paint is done), for the start-up benchmark.
+ * Test and benchmark hooks (js/hooks.js: `window.__pulseboardStats`,
+ * `window.__pulseboardProbe`), told of each message and frame. Loaded only
+ * under WebDriver or with `?stats`; null in the window people use. Start-up
+ * steps are `pulseboard:*` performance marks.
  */
-const stats = {
-  events: 0,
-  frames: 0,
-  lastFrameMs: 0,
-  maxFrameMs: 0,
-  maxQueue: 0,
-  firstKpiPaintAt: 0,
-  /** Start-up steps, ms after navigation start; `boot`: drawn from the shell's snapshot. */
-  startup: { script: performance.now(), boot: false, listening: 0, state: 0 },
-};
-window.__pulseboardStats = stats;
-/**
- * Latency probe for benchmarks: when a page script sets
- * `window.__pulseboardProbe = (messages, drawnAt) => ...`, it is called after
- * each frame with the `pb:update` messages that frame drew and the epoch ms
- * when the DOM was updated. Unset (normal use) it costs one property read per
- * message.
- */
-let probeBatch = [];
-let kpiDrawn = false;
-const epochNow = () => performance.timeOrigin + performance.now();
+let hooks = null;
+const wantHooks = () => navigator.webdriver === true || /[?&]stats\b/.test(location.search);
 
 // ------------------------------------------------------------------ queue
 
 function enqueue(msg) {
   if (msg === undefined || msg === null) return;
   queue.push(msg);
-  if (window.__pulseboardProbe) probeBatch.push(msg);
-  stats.events += 1;
-  if (queue.length > stats.maxQueue) stats.maxQueue = queue.length;
+  if (hooks) hooks.message(msg, queue.length);
   if (ready && queue.length >= QUEUE_SOFT_LIMIT) fold();
   schedule();
 }
@@ -133,22 +115,7 @@ function onFrame() {
   const t = performance.now();
   fold();
   render();
-  const ms = performance.now() - t;
-  if (probeBatch.length) {
-    const batch = probeBatch;
-    probeBatch = [];
-    if (window.__pulseboardProbe) window.__pulseboardProbe(batch, epochNow());
-  }
-  if (!stats.firstKpiPaintAt) {
-    if (kpiDrawn) stats.firstKpiPaintAt = epochNow();
-    else if (dom.content.querySelector('.kpi-value')) {
-      kpiDrawn = true;
-      schedule();
-    }
-  }
-  stats.frames += 1;
-  stats.lastFrameMs = ms;
-  if (ms > stats.maxFrameMs) stats.maxFrameMs = ms;
+  if (hooks && hooks.frame(performance.now() - t)) schedule();
 }
 
 // ------------------------------------------------------------------ rendering
@@ -598,18 +565,19 @@ function bind() {
     const c = state.connection && state.connection.state;
     if (c === 'reconnecting' || c === 'offline' || c === 'connecting') schedule();
   }, 1000);
-  if (/[?&]stats\b/.test(location.search)) {
-    // Diagnostics for headless checks: mirror the counters into the DOM.
-    setInterval(() => {
-      document.documentElement.dataset.stats = JSON.stringify(stats);
-    }, 500);
-  }
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) schedule();
   });
 }
 
 async function start() {
+  if (wantHooks()) {
+    try {
+      hooks = (await import('./hooks.js')).install(dom.content);
+    } catch (err) {
+      console.error('hooks failed', err);
+    }
+  }
   bind();
   navigate(viewFromHash());
   // The shell puts get_state's answer in the page before it loads, so the
@@ -619,21 +587,21 @@ async function start() {
   window.__PULSEBOARD_BOOT__ = undefined;
   if (boot && typeof boot === 'object' && boot.state) {
     adoptSnapshot(boot);
-    stats.startup.boot = true;
+    performance.mark('pulseboard:boot');
     schedule();
   }
   // Listen first so nothing between the snapshot and the listener is lost;
   // updates queue up until the snapshot is in.
   try {
     await Promise.all([ipc.onUpdate(enqueue), ipc.onNavigate((v) => navigate(v, { focus: true }))]);
-    stats.startup.listening = performance.now();
+    performance.mark('pulseboard:listening');
   } catch (err) {
     console.error('listen failed', ipc.errorMessage(err));
   }
   let snap = null;
   try {
     snap = await ipc.getState();
-    stats.startup.state = performance.now();
+    performance.mark('pulseboard:state');
   } catch (err) {
     console.error('get_state failed', ipc.errorMessage(err));
     setTimeout(resync, 2000);

@@ -14,6 +14,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod sample;
+pub mod seed;
 
 /// Version of the wire contract this crate implements.
 pub const PROTOCOL_VERSION: u32 = 2;

@@ -1,15 +1,17 @@
-//! Seed values and the built-in KPI simulator.
+//! Seed values and the built-in KPI simulator, both from the seed table
+//! ([`pulseboard_protocol::seed`]).
 //!
-//! Every KPI tick each module's KPIs take a bounded random-walk step; every
-//! dashboard tick the dashboard does the same. Now and then a notification or
-//! an alert is raised. All changes go through the same [`App`] methods as the
-//! HTTP API.
+//! Every KPI tick each module's KPIs take a bounded random-walk step, and the
+//! dashboard's tiles of module KPIs take the modules' new KPIs (one value in
+//! both places); every dashboard tick the dashboard's own KPIs take a step.
+//! Now and then a notification or an alert is raised. All changes go through
+//! the same [`App`] methods as the HTTP API.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use pulseboard_protocol::{
-    AlertSeverity, Dashboard, Kpi, KpiStatus, Module, ModuleKpis, NewAlert, NewNotification,
+    sample, seed, AlertSeverity, Dashboard, Kpi, Module, ModuleKpis, NewAlert, NewNotification,
     NotificationSeverity,
 };
 use rand::Rng;
@@ -24,290 +26,15 @@ const NOTIFICATION_ONE_IN: u32 = 12;
 /// One KPI tick in this many raises an alert.
 const ALERT_ONE_IN: u32 = 60;
 
-/// How one KPI behaves.
-struct Spec {
-    key: &'static str,
-    label: &'static str,
-    unit: Option<&'static str>,
-    seed: f64,
-    min: f64,
-    max: f64,
-    decimals: i32,
-    /// `Some((warning, critical))` thresholds.
-    thresholds: Option<(f64, f64)>,
-    higher_is_better: bool,
+/// Plausible starting KPIs of a module (the seed table's).
+pub(crate) fn seed_module(m: Module) -> ModuleKpis {
+    sample::module_kpis(m, Utc::now())
 }
 
-#[allow(clippy::too_many_arguments)]
-const fn spec(
-    key: &'static str,
-    label: &'static str,
-    unit: Option<&'static str>,
-    seed: f64,
-    min: f64,
-    max: f64,
-    decimals: i32,
-    thresholds: Option<(f64, f64)>,
-    higher_is_better: bool,
-) -> Spec {
-    Spec {
-        key,
-        label,
-        unit,
-        seed,
-        min,
-        max,
-        decimals,
-        thresholds,
-        higher_is_better,
-    }
-}
-
-const USD: Option<&str> = Some("USD");
-const PCT: Option<&str> = Some("%");
-
-const SPECS: &[Spec] = &[
-    // reports
-    spec(
-        "reports_generated",
-        "Reports generated",
-        None,
-        1240.0,
-        800.0,
-        2000.0,
-        0,
-        None,
-        true,
-    ),
-    spec(
-        "pending_reviews",
-        "Pending reviews",
-        None,
-        37.0,
-        0.0,
-        120.0,
-        0,
-        Some((60.0, 90.0)),
-        false,
-    ),
-    spec(
-        "avg_generation_s",
-        "Avg. generation time",
-        Some("s"),
-        4.2,
-        1.0,
-        15.0,
-        1,
-        Some((8.0, 12.0)),
-        false,
-    ),
-    spec(
-        "export_success",
-        "Export success rate",
-        PCT,
-        98.6,
-        85.0,
-        100.0,
-        1,
-        Some((95.0, 90.0)),
-        true,
-    ),
-    // finance
-    spec(
-        "revenue",
-        "Revenue",
-        USD,
-        1_284_500.0,
-        900_000.0,
-        1_800_000.0,
-        0,
-        Some((1_000_000.0, 950_000.0)),
-        true,
-    ),
-    spec(
-        "expenses",
-        "Expenses",
-        USD,
-        862_300.0,
-        600_000.0,
-        1_300_000.0,
-        0,
-        Some((1_100_000.0, 1_200_000.0)),
-        false,
-    ),
-    spec(
-        "profit_margin",
-        "Profit margin",
-        PCT,
-        32.9,
-        5.0,
-        50.0,
-        1,
-        Some((20.0, 10.0)),
-        true,
-    ),
-    spec(
-        "cash_flow",
-        "Cash flow",
-        USD,
-        214_800.0,
-        -100_000.0,
-        500_000.0,
-        0,
-        Some((50_000.0, 0.0)),
-        true,
-    ),
-    // hr
-    spec(
-        "headcount",
-        "Headcount",
-        None,
-        482.0,
-        420.0,
-        560.0,
-        0,
-        None,
-        true,
-    ),
-    spec(
-        "open_positions",
-        "Open positions",
-        None,
-        23.0,
-        0.0,
-        60.0,
-        0,
-        Some((40.0, 50.0)),
-        false,
-    ),
-    spec(
-        "attrition",
-        "Attrition",
-        PCT,
-        8.4,
-        2.0,
-        25.0,
-        1,
-        Some((12.0, 18.0)),
-        false,
-    ),
-    spec(
-        "satisfaction",
-        "Employee satisfaction",
-        Some("/5"),
-        4.1,
-        1.0,
-        5.0,
-        2,
-        Some((3.5, 3.0)),
-        true,
-    ),
-    // security
-    spec(
-        "threats_blocked",
-        "Threats blocked",
-        None,
-        1873.0,
-        1000.0,
-        5000.0,
-        0,
-        None,
-        true,
-    ),
-    spec(
-        "open_incidents",
-        "Open incidents",
-        None,
-        3.0,
-        0.0,
-        20.0,
-        0,
-        Some((5.0, 10.0)),
-        false,
-    ),
-    spec(
-        "vulnerabilities",
-        "Vulnerabilities",
-        None,
-        12.0,
-        0.0,
-        60.0,
-        0,
-        Some((25.0, 40.0)),
-        false,
-    ),
-    spec(
-        "compliance",
-        "Compliance",
-        PCT,
-        96.2,
-        70.0,
-        100.0,
-        1,
-        Some((90.0, 80.0)),
-        true,
-    ),
-    // dashboard only
-    spec(
-        "total_revenue",
-        "Total revenue",
-        USD,
-        1_284_500.0,
-        900_000.0,
-        1_800_000.0,
-        0,
-        Some((1_000_000.0, 950_000.0)),
-        true,
-    ),
-    spec(
-        "active_users",
-        "Active users",
-        None,
-        12_480.0,
-        8_000.0,
-        20_000.0,
-        0,
-        Some((10_000.0, 9_000.0)),
-        true,
-    ),
-];
-
-fn module_keys(m: Module) -> &'static [&'static str] {
-    match m {
-        Module::Reports => &[
-            "reports_generated",
-            "pending_reviews",
-            "avg_generation_s",
-            "export_success",
-        ],
-        Module::Finance => &["revenue", "expenses", "profit_margin", "cash_flow"],
-        Module::Hr => &["headcount", "open_positions", "attrition", "satisfaction"],
-        Module::Security => &[
-            "threats_blocked",
-            "open_incidents",
-            "vulnerabilities",
-            "compliance",
-        ],
-    }
-}
-
-const DASHBOARD_SUMMARY: [&str; 6] = [
-    "total_revenue",
-    "active_users",
-    "reports_generated",
-    "headcount",
-    "open_incidents",
-    "compliance",
-];
-const DASHBOARD_TOP: [&str; 4] = [
-    "profit_margin",
-    "satisfaction",
-    "threats_blocked",
-    "cash_flow",
-];
-
-fn find(key: &str) -> Option<&'static Spec> {
-    SPECS.iter().find(|s| s.key == key)
+/// Plausible starting dashboard: 6 summary cards and 4 top KPIs (the seed
+/// table's).
+pub(crate) fn seed_dashboard() -> Dashboard {
+    sample::dashboard(Utc::now())
 }
 
 fn round(v: f64, decimals: i32) -> f64 {
@@ -315,79 +42,23 @@ fn round(v: f64, decimals: i32) -> f64 {
     (v * f).round() / f
 }
 
-fn status(spec: &Spec, v: f64) -> KpiStatus {
-    match spec.thresholds {
-        None => KpiStatus::Ok,
-        Some((warn, crit)) if spec.higher_is_better => {
-            if v < crit {
-                KpiStatus::Critical
-            } else if v < warn {
-                KpiStatus::Warning
-            } else {
-                KpiStatus::Ok
-            }
-        }
-        Some((warn, crit)) => {
-            if v > crit {
-                KpiStatus::Critical
-            } else if v > warn {
-                KpiStatus::Warning
-            } else {
-                KpiStatus::Ok
-            }
-        }
-    }
-}
-
-fn seed_kpi(spec: &Spec) -> Kpi {
-    Kpi {
-        key: spec.key.into(),
-        label: spec.label.into(),
-        value: spec.seed,
-        unit: spec.unit.map(Into::into),
-        delta: Some(0.0),
-        status: Some(status(spec, spec.seed)),
-        better: None,
-        thresholds: None,
-    }
-}
-
-fn seed_list(keys: &[&str]) -> Vec<Kpi> {
-    keys.iter().filter_map(|k| find(k)).map(seed_kpi).collect()
-}
-
-/// Plausible starting KPIs of a module.
-pub(crate) fn seed_module(m: Module) -> ModuleKpis {
-    ModuleKpis {
-        module: m,
-        kpis: seed_list(module_keys(m)),
-        updated_at: Utc::now(),
-    }
-}
-
-/// Plausible starting dashboard: 6 summary cards and 4 top KPIs.
-pub(crate) fn seed_dashboard() -> Dashboard {
-    Dashboard {
-        summary: seed_list(&DASHBOARD_SUMMARY),
-        top_kpis: seed_list(&DASHBOARD_TOP),
-        updated_at: Utc::now(),
-    }
-}
-
-/// One random-walk step of a KPI. Known KPIs stay within their bounds, lean
-/// back toward their seed value and get a status from their thresholds;
-/// unknown ones (set over HTTP) move by at most 2 % and keep their status.
+/// One random-walk step of a KPI. KPIs of the seed table stay within their
+/// bounds, lean back toward their seed value, get a status from their
+/// thresholds and carry the table's `better` and `thresholds`; unknown ones
+/// (set over HTTP) move by at most 2 % and keep their status.
 pub(crate) fn drift<R: Rng + ?Sized>(kpi: &Kpi, rng: &mut R) -> Kpi {
     let old = kpi.value;
     let mut next = kpi.clone();
-    match find(&kpi.key) {
+    match seed::find(&kpi.key) {
         Some(spec) => {
             let span = spec.max - spec.min;
             let step = span * 0.02 * rng.random_range(-1.0..=1.0);
             let pull = (spec.seed - old) * 0.05;
-            let v = round((old + step + pull).clamp(spec.min, spec.max), spec.decimals);
+            let v = spec.round((old + step + pull).clamp(spec.min, spec.max));
             next.value = v;
-            next.status = Some(status(spec, v));
+            next.status = Some(spec.status(v));
+            next.better = spec.better;
+            next.thresholds = spec.thresholds();
         }
         None => {
             let factor = 1.0 + rng.random_range(-0.02..=0.02);
@@ -404,6 +75,25 @@ pub(crate) fn drift<R: Rng + ?Sized>(kpi: &Kpi, rng: &mut R) -> Kpi {
         next.value = old;
     }
     next
+}
+
+/// The dashboard's KPIs, where a tile of a module's KPI is that module's
+/// KPI as it is now (one value in both places) and every other tile is
+/// what `own` makes of it.
+fn dashboard_kpis(app: &App, tiles: &[Kpi], mut own: impl FnMut(&Kpi) -> Kpi) -> Vec<Kpi> {
+    tiles
+        .iter()
+        .map(|tile| {
+            seed::mirrored(&tile.key)
+                .and_then(|m| {
+                    app.module_kpis(m)
+                        .kpis
+                        .into_iter()
+                        .find(|k| k.key == tile.key)
+                })
+                .unwrap_or_else(|| own(tile))
+        })
+        .collect()
 }
 
 fn pick_notification<R: Rng + ?Sized>(rng: &mut R) -> NewNotification {
@@ -501,6 +191,14 @@ async fn kpi_tick(app: &App) {
         };
         app.put_kpis(m, next).await;
     }
+    // The dashboard's tiles of module KPIs follow at once: the Dashboard and
+    // the Overview never show two values of one KPI.
+    let current = app.dashboard();
+    let summary = dashboard_kpis(app, &current.summary, Kpi::clone);
+    let top = dashboard_kpis(app, &current.top_kpis, Kpi::clone);
+    if summary != current.summary || top != current.top_kpis {
+        app.put_dashboard(summary, top).await;
+    }
     let (notify, alert) = {
         let mut rng = rand::rng();
         let notify = rng.random_range(0..NOTIFICATION_ONE_IN) == 0;
@@ -526,12 +224,8 @@ async fn dashboard_tick(app: &App) {
     let current = app.dashboard();
     let (summary, top) = {
         let mut rng = rand::rng();
-        let summary: Vec<Kpi> = current.summary.iter().map(|k| drift(k, &mut rng)).collect();
-        let top: Vec<Kpi> = current
-            .top_kpis
-            .iter()
-            .map(|k| drift(k, &mut rng))
-            .collect();
+        let summary = dashboard_kpis(app, &current.summary, |k| drift(k, &mut rng));
+        let top = dashboard_kpis(app, &current.top_kpis, |k| drift(k, &mut rng));
         (summary, top)
     };
     app.put_dashboard(summary, top).await;
@@ -579,7 +273,7 @@ pub(crate) fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pulseboard_protocol::{limits, Validate};
+    use pulseboard_protocol::{limits, KpiStatus, Validate};
 
     #[test]
     fn seeds_are_valid() {
@@ -603,7 +297,7 @@ mod tests {
                 kpis = kpis.iter().map(|k| drift(k, &mut rng)).collect();
             }
             for k in &kpis {
-                let spec = find(&k.key).expect("known key");
+                let spec = seed::find(&k.key).expect("known key");
                 assert!(
                     k.value >= spec.min && k.value <= spec.max,
                     "{} = {}",
@@ -612,6 +306,9 @@ mod tests {
                 );
                 k.validate().expect("valid kpi");
                 assert!(k.delta.is_some() && k.status.is_some());
+                assert_eq!(k.status, Some(spec.status(k.value)), "{}", k.key);
+                assert_eq!(k.better, spec.better, "{}", k.key);
+                assert_eq!(k.thresholds, spec.thresholds(), "{}", k.key);
             }
         }
         let unknown = Kpi {
@@ -636,13 +333,13 @@ mod tests {
 
     #[test]
     fn status_thresholds() {
-        let margin = find("profit_margin").expect("spec");
-        assert_eq!(status(margin, 30.0), KpiStatus::Ok);
-        assert_eq!(status(margin, 15.0), KpiStatus::Warning);
-        assert_eq!(status(margin, 5.0), KpiStatus::Critical);
-        let incidents = find("open_incidents").expect("spec");
-        assert_eq!(status(incidents, 2.0), KpiStatus::Ok);
-        assert_eq!(status(incidents, 7.0), KpiStatus::Warning);
-        assert_eq!(status(incidents, 11.0), KpiStatus::Critical);
+        let margin = seed::find("profit_margin").expect("spec");
+        assert_eq!(margin.status(30.0), KpiStatus::Ok);
+        assert_eq!(margin.status(15.0), KpiStatus::Warning);
+        assert_eq!(margin.status(5.0), KpiStatus::Critical);
+        let positions = seed::find("open_positions").expect("spec");
+        assert_eq!(positions.status(2.0), KpiStatus::Ok);
+        assert_eq!(positions.status(45.0), KpiStatus::Warning);
+        assert_eq!(positions.status(55.0), KpiStatus::Critical);
     }
 }

@@ -1,83 +1,16 @@
 // In-memory stand-in for the Rust shell, used only when `window.__TAURI__` is
-// absent (a plain browser: previews, screenshots). Demo data mirrors
-// crates/protocol/src/sample.rs. Scenario via the query string:
+// absent (a plain browser: previews, screenshots). Browser preview only: it
+// lives outside ui/, so the app never ships it (see ui/README.md, "Preview").
+// The demo KPIs come from seed.json, generated from the seed table in
+// crates/protocol/src/seed.rs (the desktop's demo data and the server's
+// simulator use the same table). Scenario via the query string:
 //   ?mock=demo (default) | live | cache | offline | unauthorized | connecting | flood
 // `flood` is `live` plus 1000 events per second, to check the window keeps up.
 
-const SAMPLE = {
-  reports: [
-    ['reports_generated', 'Reports generated', 1284, null],
-    ['pending_reviews', 'Pending reviews', 37, null],
-    ['avg_generation_s', 'Avg generation time', 4.2, 's'],
-  ],
-  finance: [
-    ['revenue', 'Revenue', 1250000, 'USD'],
-    ['expenses', 'Expenses', 830000, 'USD'],
-    ['profit_margin', 'Profit margin', 33.6, '%'],
-    ['cash_flow', 'Cash flow', 420000, 'USD'],
-  ],
-  hr: [
-    ['headcount', 'Headcount', 412, null],
-    ['open_positions', 'Open positions', 18, null],
-    ['attrition', 'Attrition', 7.9, '%'],
-    ['satisfaction', 'Satisfaction', 78, '%'],
-  ],
-  security: [
-    ['threats_blocked', 'Threats blocked', 15230, null],
-    ['open_incidents', 'Open incidents', 3, null],
-    ['vulnerabilities', 'Vulnerabilities', 12, null],
-    ['compliance', 'Compliance', 96.5, '%'],
-  ],
-};
-const SUMMARY = [
-  ['active_users', 'Active users', 2840, null],
-  ['revenue_today', 'Revenue today', 48200, 'USD'],
-  ['orders', 'Orders', 1126, null],
-  ['uptime', 'Uptime', 99.95, '%'],
-  ['tickets_open', 'Open tickets', 42, null],
-  ['nps', 'NPS', 61, null],
-];
-const TOP = [
-  ['conversion', 'Conversion', 3.4, '%'],
-  ['churn', 'Churn', 1.8, '%'],
-  ['arpu', 'ARPU', 52.3, 'USD'],
-  ['latency_p95', 'API latency p95', 180, 'ms'],
-];
-// A few statuses so the demo shows every colour.
-const STATUS = {
-  open_incidents: 'critical',
-  vulnerabilities: 'warning',
-  attrition: 'warning',
-  pending_reviews: 'warning',
-  latency_p95: 'warning',
-};
-
-// Whether a rise is good news (the optional `better` of version 2).
-const BETTER = {
-  reports_generated: 'up',
-  pending_reviews: 'down',
-  avg_generation_s: 'down',
-  revenue: 'up',
-  expenses: 'down',
-  profit_margin: 'up',
-  cash_flow: 'up',
-  attrition: 'down',
-  satisfaction: 'up',
-  threats_blocked: 'up',
-  open_incidents: 'down',
-  vulnerabilities: 'down',
-  compliance: 'up',
-  active_users: 'up',
-  revenue_today: 'up',
-  orders: 'up',
-  uptime: 'up',
-  tickets_open: 'down',
-  nps: 'up',
-  conversion: 'up',
-  churn: 'down',
-  arpu: 'up',
-  latency_p95: 'down',
-};
+const SEED = await fetch(new URL('./seed.json', import.meta.url)).then((r) => {
+  if (!r.ok) throw new Error(`preview/seed.json: HTTP ${r.status}`);
+  return r.json();
+});
 
 // Small deterministic PRNG so screenshots are stable.
 function rng(seed) {
@@ -92,30 +25,29 @@ function iso(ms) {
   return new Date(ms).toISOString();
 }
 
-function round(v, unit) {
-  if (unit === '%' || unit === 's') return Math.round(v * 10) / 10;
-  if (unit === 'USD' && Math.abs(v) < 1000) return Math.round(v * 100) / 100;
-  return Math.round(v);
+/** `v` within the seed table's walk range of `key`, rounded to its decimals. */
+function settle(key, v) {
+  const w = SEED.walk[key];
+  if (!w) return Math.round(v * 100) / 100;
+  const f = 10 ** w.decimals;
+  return Math.round(Math.min(w.max, Math.max(w.min, v)) * f) / f;
 }
 
-function walk(rand, base, unit, n) {
+function walk(rand, base, key, n) {
   const out = [];
   let v = base * (0.92 + rand() * 0.04);
   for (let i = 0; i < n; i += 1) {
     v = v * (1 + (rand() - 0.46) * 0.03);
-    out.push(round(v, unit));
+    out.push(settle(key, v));
   }
   out[out.length - 1] = base;
   return out;
 }
 
-function kpi(key, label, value, unit, prev) {
-  const k = { key, label, value };
-  if (unit) k.unit = unit;
-  k.delta = prev ? Math.round(((value - prev) / Math.abs(prev || 1)) * 1000) / 10 : 0;
-  k.status = STATUS[key] || 'ok';
-  if (BETTER[key]) k.better = BETTER[key];
-  return k;
+/** The seed KPI `k` at `value`, with its change against `prev` (status as seeded). */
+function kpi(k, value, prev) {
+  const delta = prev ? Math.round(((value - prev) / Math.abs(prev || 1)) * 1000) / 10 : 0;
+  return { ...k, value, delta };
 }
 
 function scenario() {
@@ -134,18 +66,24 @@ export function createMockBackend() {
   let seq = 0;
 
   const modules = {};
-  for (const [m, defs] of Object.entries(SAMPLE)) {
+  for (const [m, seeded] of Object.entries(SEED.modules)) {
     const history = {};
-    const kpis = defs.map(([key, label, value, unit]) => {
-      history[key] = walk(rand, value, unit, 40);
-      const h = history[key];
-      return kpi(key, label, value, unit, h[h.length - 8]);
+    const kpis = seeded.map((k) => {
+      history[k.key] = walk(rand, k.value, k.key, 40);
+      const h = history[k.key];
+      return kpi(k, k.value, h[h.length - 8]);
     });
     modules[m] = { latest: { module: m, kpis, updatedAt: iso(start - 4000) }, history };
   }
+  // A tile of a module's KPI shows the module's KPI (one value in both places).
+  const tile = (k, own) => {
+    const m = SEED.walk[k.key] && SEED.walk[k.key].module;
+    const shared = m && modules[m] && modules[m].latest.kpis.find((x) => x.key === k.key);
+    return shared ? { ...shared } : own(k);
+  };
   const dashboard = {
-    summary: SUMMARY.map(([k, l, v, u]) => kpi(k, l, v, u, v * (1 - (rand() - 0.4) * 0.05))),
-    topKpis: TOP.map(([k, l, v, u]) => kpi(k, l, v, u, v * (1 - (rand() - 0.5) * 0.08))),
+    summary: SEED.dashboard.summary.map((k) => tile(k, () => kpi(k, k.value, k.value * (1 - (rand() - 0.4) * 0.05)))),
+    topKpis: SEED.dashboard.topKpis.map((k) => tile(k, () => kpi(k, k.value, k.value * (1 - (rand() - 0.5) * 0.08)))),
     updatedAt: iso(start - 9000),
   };
 
@@ -234,7 +172,11 @@ export function createMockBackend() {
   const emit = (name, payload) => {
     for (const cb of listeners.get(name) || []) cb({ payload });
   };
-  const update = (payload) => emit('pb:update', payload);
+  let sent = 0;
+  const update = (payload) => {
+    sent += 1;
+    emit('pb:update', payload);
+  };
   const clone = (v) => JSON.parse(JSON.stringify(v));
 
   function stateNow() {
@@ -258,18 +200,24 @@ export function createMockBackend() {
     const view = modules[m];
     const kpis = view.latest.kpis.map((k) => {
       const h = view.history[k.key];
-      const next = round(k.value * (1 + (rand() - 0.47) * 0.02), k.unit);
+      const next = settle(k.key, k.value * (1 + (rand() - 0.47) * 0.02));
       h.push(next);
       if (h.length > 60) h.shift();
-      return kpi(k.key, k.label, next, k.unit, h[Math.max(0, h.length - 8)]);
+      return kpi(k, next, h[Math.max(0, h.length - 8)]);
     });
     view.latest = { module: m, kpis, updatedAt: iso(Date.now()) };
     update({ type: 'event', event: `kpi:update:${m}`, data: clone(view.latest) });
+    // Its tiles on the dashboard follow at once.
+    const mirrors = (list) => list.some((k) => SEED.walk[k.key] && SEED.walk[k.key].module === m);
+    if (mirrors(dashboard.summary) || mirrors(dashboard.topKpis)) tickDashboard(false);
   }
 
-  function tickDashboard() {
+  /** The dashboard moves (`own`: its own tiles too) and is sent. */
+  function tickDashboard(own = true) {
     const step = (list) =>
-      list.map((k) => kpi(k.key, k.label, round(k.value * (1 + (rand() - 0.48) * 0.02), k.unit), k.unit, k.value));
+      list.map((k) =>
+        tile(k, () => (own ? kpi(k, settle(k.key, k.value * (1 + (rand() - 0.48) * 0.02)), k.value) : k)),
+      );
     dashboard.summary = step(dashboard.summary);
     dashboard.topKpis = step(dashboard.topKpis);
     dashboard.updatedAt = iso(Date.now());
@@ -284,7 +232,7 @@ export function createMockBackend() {
     update({ type: 'event', event: 'notification:new', data: clone(n) });
   }
 
-  const names = Object.keys(SAMPLE);
+  const names = Object.keys(SEED.modules);
   let tick = 0;
   setInterval(() => {
     tick += 1;
@@ -307,7 +255,8 @@ export function createMockBackend() {
   if (mode === 'flood') {
     // 1000 events per second in bursts of 50 every 50 ms.
     setInterval(() => {
-      for (let i = 0; i < 50; i += 1) {
+      const before = sent;
+      while (sent - before < 50) {
         const r = rand();
         if (r < 0.85) tickModule(names[Math.floor(rand() * names.length)]);
         else if (r < 0.95) newNotification('Flood test', `Event ${seq + 1}`, 'info', 'reports');
