@@ -4,8 +4,10 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use pulseboard_core::{Command, ConnectionState, DataSource, State, Update};
+use chrono::{DateTime, Utc};
+use pulseboard_core::{
+    connection_view, Command, ConnectionState, ConnectionView, DataSource, State, Update,
+};
 use pulseboard_protocol::{MarkRead, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -70,6 +72,14 @@ pub enum UiMessage {
     Resync {
         /// Full state.
         state: Box<State>,
+    },
+    /// What the user is told about the connection changed (the pill, its
+    /// tooltip): sent after any change, and each second while a countdown
+    /// runs. The page draws it as it is.
+    #[serde(rename = "connection-view")]
+    ConnectionView {
+        /// The words, the tone, whether the data is stale.
+        view: ConnectionView,
     },
 }
 
@@ -173,11 +183,30 @@ impl Batch {
 
 /// Show the current state in the tray (no-op without a tray).
 pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
+    refresh_tray_at(app, core, Utc::now());
+}
+
+/// Show the state at `now` in the tray (no-op without a tray).
+fn refresh_tray_at<R: Runtime>(app: &AppHandle<R>, core: &AppCore, now: DateTime<Utc>) {
     if let Some(t) = app.try_state::<Tray<R>>() {
         let dnd = core.settings().dnd;
-        let look = core.store.read(|s| tray::look(s, dnd, Utc::now()));
+        let look = core.store.read(|s| tray::look(s, dnd, now));
         t.show(look);
     }
+}
+
+/// The connection view at `now`, when it differs from the one last sent.
+fn changed_view(
+    core: &AppCore,
+    now: DateTime<Utc>,
+    sent: &mut Option<ConnectionView>,
+) -> Option<UiMessage> {
+    let view = core.store.read(|s| connection_view(s, now));
+    if sent.as_ref() == Some(&view) {
+        return None;
+    }
+    *sent = Some(view.clone());
+    Some(UiMessage::ConnectionView { view })
 }
 
 /// Start draining core updates and view requests.
@@ -194,10 +223,12 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
         }
     });
     tauri::async_runtime::spawn(async move {
-        // Countdowns in the tray ("Reconnecting in 3s") move once a second.
+        // Countdowns ("Reconnecting in 3s") move once a second, in the tray
+        // and in the window: Rust words them, the page only draws.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut last_emit: Option<Instant> = None;
+        let mut sent_view: Option<ConnectionView> = None;
         loop {
             let core = app.state::<AppCore>();
             tokio::select! {
@@ -214,19 +245,24 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                     tokio::time::sleep(wait).await;
                     batch.drain(&mut rx, &core);
                     batch.finish(&core);
+                    let now = Utc::now();
+                    if batch.tray {
+                        batch.messages.extend(changed_view(&core, now, &mut sent_view));
+                    }
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());
                     if batch.tray {
-                        refresh_tray(&app, &core);
+                        refresh_tray_at(&app, &core, now);
                     }
                     if batch.closed {
                         break;
                     }
                 },
                 _ = tick.tick() => {
-                    let counting = core.store.read(|s| matches!(s.connection, ConnectionState::Reconnecting { .. } | ConnectionState::Offline { .. }));
-                    if counting {
-                        refresh_tray(&app, &core);
+                    let now = Utc::now();
+                    if let Some(m) = changed_view(&core, now, &mut sent_view) {
+                        emit(&app, &[m]);
+                        refresh_tray_at(&app, &core, now);
                     }
                 }
             }
@@ -302,5 +338,20 @@ mod tests {
         assert_eq!(v["state"]["state"], "unauthorized");
         let v = serde_json::to_value(UiMessage::from(Update::Source(DataSource::Server))).unwrap();
         assert_eq!(v["source"]["kind"], "server");
+    }
+
+    #[test]
+    fn the_connection_view_goes_out_as_rust_worded_it() {
+        let mut s = State::empty("http://x");
+        s.source = DataSource::Server;
+        s.connection = ConnectionState::Unauthorized {
+            message: "unauthorized".into(),
+        };
+        let view = connection_view(&s, Utc::now());
+        let v = serde_json::to_value(UiMessage::ConnectionView { view }).unwrap();
+        assert_eq!(v["type"], "connection-view");
+        assert_eq!(v["view"]["text"], "Unauthorized, check the token");
+        assert_eq!(v["view"]["tone"], "error");
+        assert_eq!(v["view"]["stale"], true);
     }
 }

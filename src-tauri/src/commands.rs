@@ -66,17 +66,23 @@ pub struct Snapshot {
     pub state: CoreState,
     /// Settings.
     pub settings: UiSettings,
-    /// Now, so the window's countdowns agree with Rust's clock.
+    /// Now, so the window's relative times agree with Rust's clock.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// What the pill says (later changes come as `connection-view` messages).
+    #[serde(rename = "connectionView")]
+    pub connection_view: pulseboard_core::ConnectionView,
 }
 
 /// What the window gets at start (from `get_state`, and in the page before
 /// it loads: see `open_window`).
 pub fn snapshot(core: &AppCore) -> Snapshot {
+    let state = core.store.snapshot();
+    let now = chrono::Utc::now();
     Snapshot {
-        state: core.store.snapshot(),
+        connection_view: pulseboard_core::connection_view(&state, now),
+        state,
         settings: ui_settings(core),
-        now: chrono::Utc::now(),
+        now,
     }
 }
 

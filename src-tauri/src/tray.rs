@@ -2,8 +2,8 @@
 //! no clicks and no tooltips. [`look`] is pure and unit-tested; the rest
 //! applies it to Tauri's tray.
 
-use chrono::{DateTime, Local, Utc};
-use pulseboard_core::{ConnectionState, DataSource, State};
+use chrono::{DateTime, Utc};
+use pulseboard_core::{connection_view, ConnectionState, State};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -193,52 +193,19 @@ fn alert_line(s: &State) -> Option<String> {
     })
 }
 
-fn hhmm(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local).format("%H:%M").to_string()
-}
-
-fn secs_until(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (t - now).num_seconds().max(0)
-}
-
-/// What the tray should show for `s` with Do-not-disturb at `dnd`.
+/// What the tray should show for `s` with Do-not-disturb at `dnd`. The
+/// status line is the window's pill text ([`connection_view`]): one wording.
 pub fn look(s: &State, dnd: DndMode, now: DateTime<Utc>) -> TrayLook {
-    let data = match &s.source {
-        DataSource::Demo => "demo data".to_string(),
-        DataSource::Cache { saved_at } => format!("cached data from {}", hhmm(*saved_at)),
-        DataSource::Server => match s.last_update {
-            Some(t) => format!("data from {}", hhmm(t)),
-            None => "no data yet".into(),
-        },
-    };
-    let (icon, status) = match &s.connection {
-        ConnectionState::Connecting { .. } => {
-            (IconKind::Reconnecting, format!("Connecting… ({data})"))
+    let status = connection_view(s, now).text;
+    let icon = match &s.connection {
+        ConnectionState::Live { .. } => IconKind::Live,
+        ConnectionState::Connecting { .. } | ConnectionState::Reconnecting { .. } => {
+            IconKind::Reconnecting
         }
-        ConnectionState::Live { .. } => (IconKind::Live, "Live".to_string()),
-        ConnectionState::Reconnecting {
-            attempt,
-            next_retry_at,
-            ..
-        } => (
-            IconKind::Reconnecting,
-            format!(
-                "Reconnecting in {}s, attempt {attempt} ({data})",
-                secs_until(*next_retry_at, now)
-            ),
-        ),
-        ConnectionState::Offline { since, .. } => (
-            IconKind::Offline,
-            format!("Offline since {}, {data}", hhmm(*since)),
-        ),
-        ConnectionState::Unauthorized { .. } => (
-            IconKind::Unauthorized,
-            "Unauthorized: check the token in Settings".to_string(),
-        ),
-        ConnectionState::Certificate { .. } => (
-            IconKind::Unauthorized,
-            "Certificate not trusted: check the server address".to_string(),
-        ),
+        ConnectionState::Offline { .. } => IconKind::Offline,
+        ConnectionState::Unauthorized { .. } | ConnectionState::Certificate { .. } => {
+            IconKind::Unauthorized
+        }
     };
     let alert = alert_line(s);
     let critical = alert.is_some() && icon != IconKind::Unauthorized;
@@ -408,7 +375,7 @@ impl<R: Runtime> Tray<R> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use pulseboard_core::TransportKind;
+    use pulseboard_core::{DataSource, TransportKind};
     use pulseboard_protocol::AlertSeverity;
 
     fn t(s: i64) -> DateTime<Utc> {
@@ -446,11 +413,7 @@ mod tests {
         s.source = DataSource::Demo;
         let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Reconnecting);
-        assert!(
-            l.status.contains("Connecting") && l.status.contains("demo data"),
-            "{}",
-            l.status
-        );
+        assert_eq!(l.status, "Pulseboard: Demo data · Connecting…");
 
         s.connection = ConnectionState::Live {
             since: t(0),
@@ -471,10 +434,9 @@ mod tests {
             reason: "x".into(),
         };
         let l = look_with(&s, false, t(0));
-        assert!(
-            l.status.contains("Reconnecting in 4s, attempt 3"),
-            "{}",
-            l.status
+        assert_eq!(
+            l.status,
+            "Pulseboard: Demo data · Reconnecting in 4s, attempt 3"
         );
 
         s.source = DataSource::Cache { saved_at: t(0) };
@@ -487,7 +449,8 @@ mod tests {
         let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Offline);
         assert!(
-            l.status.contains("Offline since") && l.status.contains("cached data from"),
+            l.status
+                .starts_with("Pulseboard: Offline, cached data from"),
             "{}",
             l.status
         );
@@ -501,7 +464,7 @@ mod tests {
             (IconKind::Unauthorized, false),
             "the token problem wins over alerts"
         );
-        assert!(l.status.contains("check the token"));
+        assert_eq!(l.status, "Pulseboard: Unauthorized, check the token");
 
         s.connection = ConnectionState::Certificate {
             message: "certificate verify failed".into(),
@@ -512,7 +475,27 @@ mod tests {
             IconKind::Unauthorized,
             "a settings problem wins too"
         );
-        assert!(l.status.contains("Certificate"), "{}", l.status);
+        assert_eq!(
+            l.status,
+            "Pulseboard: Certificate not trusted, check the settings"
+        );
+    }
+
+    #[test]
+    fn the_status_line_is_the_windows_pill_text() {
+        let mut s = State::empty("http://x");
+        s.source = DataSource::Server;
+        s.connection = ConnectionState::Reconnecting {
+            attempt: 2,
+            next_retry_at: t(7),
+            reason: "x".into(),
+        };
+        let pill = connection_view(&s, t(0)).text;
+        assert_eq!(pill, "Reconnecting in 7s, attempt 2");
+        assert_eq!(
+            look(&s, DndMode::Off, t(0)).status,
+            format!("Pulseboard: {pill}")
+        );
     }
 
     #[test]
@@ -527,7 +510,7 @@ mod tests {
         };
         let l = look_with(&s, true, t(0));
         assert_eq!((l.icon, l.critical), (IconKind::Offline, true));
-        assert!(l.status.contains("Offline since"), "{}", l.status);
+        assert!(l.status.contains("Offline"), "{}", l.status);
         assert_ne!(
             icon_png(IconKind::Offline, true, false),
             icon_png(IconKind::Live, true, false),

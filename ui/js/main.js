@@ -7,14 +7,7 @@
 // grows without bound; rendering waits for the next frame.
 
 import * as ipc from './ipc.js';
-import {
-  applyAll,
-  initialState,
-  pillDetail,
-  pillText,
-  pillTone,
-  unreadCount,
-} from './state.js';
+import { applyAll, initialState, unreadCount } from './state.js';
 import { setText } from './dom.js';
 import { renderHome, tickHome } from './views/home.js';
 import { bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
@@ -70,7 +63,7 @@ let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
 /** The state each part was last rendered from (null: never). */
 const rendered = { home: null, dashboard: null, alerts: null, notifications: null, chrome: null };
-let lastPill = { text: '', connection: null, source: null };
+let lastPill = { view: null, connection: null, source: null };
 /**
  * Counters for diagnosing floods (read them as `window.__pulseboardStats`).
  * `firstKpiPaintAt`: epoch ms of the first frame after KPI values were drawn
@@ -153,19 +146,20 @@ function onFrame() {
 
 // ------------------------------------------------------------------ rendering
 
+/** The pill draws Rust's connection view as it is (words, tone, tooltip). */
 function renderPill(s) {
-  const t = now();
-  const text = pillText(s.connection, s.source, s.lastUpdate, t);
+  const v = s.connectionView;
+  if (!v || v === lastPill.view) return;
   const stateChanged = lastPill.connection !== s.connection || lastPill.source !== s.source;
-  if (text !== lastPill.text) {
+  if (!lastPill.view || v.text !== lastPill.view.text) {
     // Announce state changes, not the countdown ticking every second.
     dom.pillText.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
-    setText(dom.pillText, text);
-    dom.pill.className = `pill pill-${pillTone(s.connection, s.source)}`;
+    setText(dom.pillText, v.text);
   }
-  const detail = `${pillDetail(s.connection, t)}\nClick for the connection settings`.trim();
+  dom.pill.className = `pill pill-${v.tone}`;
+  const detail = `${v.detail}\nClick for the connection settings`.trim();
   if (dom.pill.title !== detail) dom.pill.title = detail;
-  lastPill = { text, connection: s.connection, source: s.source };
+  lastPill = { view: v, connection: s.connection, source: s.source };
 }
 
 function renderChrome(s) {
@@ -228,7 +222,7 @@ function render() {
       rendered.notifications = s;
       break;
     case 'settings':
-      renderSettings(dom.views.settings, s, now());
+      renderSettings(dom.views.settings, s);
       renderDiagnosis(s);
       break;
     default:
@@ -388,6 +382,7 @@ async function resync() {
   try {
     const snap = await ipc.getState();
     enqueue({ type: 'resync', state: snap.state });
+    if (snap.connectionView) enqueue({ type: 'connection-view', view: snap.connectionView });
     if (snap.settings) enqueue({ type: 'settings', settings: snap.settings });
   } catch (err) {
     console.error('get_state failed', ipc.errorMessage(err));
@@ -592,12 +587,6 @@ function bind() {
     errorText: ipc.errorMessage,
     plainHttpWarning: (server, hasToken) => ipc.plainHttpWarning(server, hasToken),
   });
-  // The pill counts down each second, but only while there is a countdown:
-  // a live or stopped connection leaves the window asleep.
-  setInterval(() => {
-    const c = state.connection && state.connection.state;
-    if (c === 'reconnecting' || c === 'offline' || c === 'connecting') schedule();
-  }, 1000);
   if (/[?&]stats\b/.test(location.search)) {
     // Diagnostics for headless checks: mirror the counters into the DOM.
     setInterval(() => {

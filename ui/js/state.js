@@ -158,6 +158,23 @@ function dashboardHistoryFrom(dashboard, prev = {}) {
   return out;
 }
 
+const TONES = ['live', 'warn', 'error', 'demo', 'neutral'];
+
+/**
+ * Rust's connection view (`ConnectionView`: the pill's words, tone and
+ * tooltip, and whether the data is stale), or null when it is not one.
+ */
+function validView(v) {
+  if (!isObject(v) || typeof v.text !== 'string' || !TONES.includes(v.tone)) return null;
+  return {
+    text: v.text,
+    tone: v.tone,
+    detail: str(v.detail),
+    stale: v.stale === true,
+    counting: v.counting === true,
+  };
+}
+
 function localUnread(notifications) {
   let n = 0;
   for (const x of notifications) if (!x.read) n += 1;
@@ -195,6 +212,9 @@ export function initialState(snapshot = {}, ui = {}) {
     lastSeq,
     alerts,
     connection: isObject(s.connection) ? s.connection : { state: 'connecting', server: '' },
+    // What the pill says, worded by Rust; null until Rust said it (the
+    // page's static text stays).
+    connectionView: validView(snapshot.connectionView) || ui.connectionView || null,
     source: isObject(s.source) ? s.source : { kind: 'demo' },
     lastUpdate: typeof s.lastUpdate === 'string' ? s.lastUpdate : null,
     counters: isObject(s.counters) ? s.counters : {},
@@ -353,6 +373,13 @@ export function applyUpdate(state, msg, now) {
     case 'source':
       if (!isObject(msg.source) || sameJson(msg.source, state.source)) return state;
       return { ...state, source: msg.source };
+    case 'connection-view': {
+      // Rust's words for the connection (sent on change, and each second
+      // while a countdown runs): drawn as they are.
+      const view = validView(msg.view);
+      if (!view || sameJson(view, state.connectionView)) return state;
+      return { ...state, connectionView: view };
+    }
     case 'unread':
       if (typeof msg.count !== 'number' || msg.count < 0 || msg.count === state.unreadCount) {
         return state;
@@ -371,6 +398,7 @@ export function applyUpdate(state, msg, now) {
         {
           serverInfo: state.serverInfo,
           dashboardHistory: undefined,
+          connectionView: state.connectionView,
         },
       );
       // Dashboard history lives only here (the core keeps none): a resync
@@ -711,10 +739,12 @@ export function basisText(basis) {
   return basis === 'previous' ? 'vs previous update' : 'vs previous period';
 }
 
-/** True when the data on screen may be out of date (no live connection to refresh it). */
-export function isStale(connection) {
-  const c = isObject(connection) ? connection.state : '';
-  return c === 'offline' || c === 'unauthorized' || c === 'certificate';
+/**
+ * True when the data on screen may be out of date (Rust's `stale`, in the
+ * connection view: no live connection is refreshing it).
+ */
+export function isStale(view) {
+  return isObject(view) && view.stale === true;
 }
 
 const monthDay = new Intl.DateTimeFormat(LOCALE, { month: 'short', day: 'numeric' });
@@ -742,103 +772,4 @@ export function formatRelative(iso, nowMs) {
   const mins = Math.round(secs / 60);
   if (mins < 60) return `${mins} min ago`;
   return `${Math.floor(mins / 60)} h ago`;
-}
-
-// ------------------------------------------------------------------ connection pill
-
-function secondsUntil(iso, nowMs) {
-  const t = parseTime(iso);
-  if (Number.isNaN(t)) return null;
-  return Math.max(0, Math.ceil((t - nowMs) / 1000));
-}
-
-function retryPhrase(secs) {
-  return secs === null || secs === 0 ? 'now' : `in ${secs}s`;
-}
-
-/**
- * The connection pill's text. Pure: `now` is ms since the epoch (or a Date /
- * RFC 3339 string). Demo data is always labelled as such.
- */
-export function pillText(connection, source, lastUpdate, now) {
-  const nowMs =
-    typeof now === 'number' ? now : now instanceof Date ? now.getTime() : parseTime(now);
-  const c = isObject(connection) ? connection : { state: 'connecting' };
-  const kind = isObject(source) ? source.kind : 'demo';
-  let text;
-  switch (c.state) {
-    case 'live':
-      text = 'Live';
-      break;
-    case 'reconnecting': {
-      const secs = secondsUntil(c.nextRetryAt, nowMs);
-      const attempt = typeof c.attempt === 'number' ? `, attempt ${c.attempt}` : '';
-      text = `Reconnecting ${retryPhrase(secs)}${attempt}`;
-      break;
-    }
-    case 'offline': {
-      const cachedAt =
-        kind === 'cache' ? source.savedAt : kind === 'server' ? lastUpdate : null;
-      const clock = formatClock(cachedAt);
-      if (cachedAt && clock !== '—') {
-        text = `Offline, cached data from ${clock}`;
-      } else {
-        text = `Offline, retrying ${retryPhrase(secondsUntil(c.nextRetryAt, nowMs))}`;
-      }
-      break;
-    }
-    case 'unauthorized':
-      text = 'Unauthorized, check the token';
-      break;
-    case 'certificate':
-      text = 'Certificate not trusted, check the settings';
-      break;
-    case 'connecting':
-    default:
-      text = 'Connecting…';
-      break;
-  }
-  return kind === 'demo' ? `Demo data · ${text}` : text;
-}
-
-/** The pill's colour class: `live`, `warn`, `error`, `demo` or `neutral`. */
-export function pillTone(connection, source) {
-  const state = isObject(connection) ? connection.state : 'connecting';
-  if (state === 'unauthorized') return 'error';
-  if (state === 'certificate') return 'error';
-  if (state === 'offline') return 'error';
-  if (state === 'reconnecting') return 'warn';
-  if (isObject(source) && source.kind === 'demo') return 'demo';
-  if (state === 'live') return 'live';
-  return 'neutral';
-}
-
-/** Extra detail for the pill's tooltip: reason and next retry. */
-export function pillDetail(connection, now) {
-  const nowMs = typeof now === 'number' ? now : parseTime(now);
-  const c = isObject(connection) ? connection : {};
-  switch (c.state) {
-    case 'live':
-      return `Connected${c.since ? ' since ' + formatTime(c.since) : ''}${
-        c.transport ? ' via ' + (c.transport === 'polling' ? 'HTTP long-polling' : 'WebSocket') : ''
-      }`;
-    case 'reconnecting':
-    case 'offline': {
-      const secs = secondsUntil(c.nextRetryAt, nowMs);
-      const parts = [`Next try ${retryPhrase(secs)}`];
-      if (typeof c.attempt === 'number') parts.push(`attempt ${c.attempt}`);
-      if (c.reason) parts.push(`last error: ${c.reason}`);
-      return parts.join(', ');
-    }
-    case 'unauthorized':
-      return c.message ? `The server refused the token: ${c.message}` : 'The server refused the token';
-    case 'certificate':
-      // The core's message says what was wrong with the certificate (or the
-      // certificate authority file); no retry until the settings change.
-      return `${c.message || 'The server\u2019s certificate could not be verified'}. Set the server\u2019s certificate authority (PEM file) in Settings, or use an address its certificate was made for.`;
-    case 'connecting':
-      return c.server ? `Connecting to ${c.server}` : 'Connecting';
-    default:
-      return '';
-  }
 }
