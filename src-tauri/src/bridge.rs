@@ -38,6 +38,7 @@ pub const EVENT_NAVIGATE: &str = "pb:navigate";
 
 /// What the window is told. Payloads were validated in Rust before this.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum UiMessage {
     /// Connection state changed.
@@ -338,6 +339,65 @@ mod tests {
         assert_eq!(v["state"]["state"], "unauthorized");
         let v = serde_json::to_value(UiMessage::from(Update::Source(DataSource::Server))).unwrap();
         assert_eq!(v["source"]["kind"], "server");
+    }
+
+    /// Every type declaration `T` needs (itself included), once each.
+    #[derive(Default)]
+    struct Decls {
+        seen: std::collections::BTreeSet<String>,
+        out: std::collections::BTreeMap<String, String>,
+    }
+
+    impl ts_rs::TypeVisitor for Decls {
+        fn visit<T: ts_rs::TS + 'static + ?Sized>(&mut self) {
+            let cfg = ts_rs::Config::new().with_large_int("number");
+            if T::output_path().is_none() || !self.seen.insert(T::name(&cfg)) {
+                return;
+            }
+            let docs = T::docs()
+                .map(|d| format!("{}\n", d.trim_end()))
+                .unwrap_or_default();
+            self.out
+                .insert(T::name(&cfg), format!("{docs}export {}\n", T::decl(&cfg)));
+            T::visit_dependencies(self);
+        }
+    }
+
+    /// ui/js/types.d.ts as the Rust types make it.
+    fn ipc_types() -> String {
+        use ts_rs::TypeVisitor;
+        let mut d = Decls::default();
+        d.visit::<UiMessage>();
+        d.visit::<crate::commands::Snapshot>();
+        d.visit::<crate::commands::UiSettings>();
+        d.visit::<crate::connection_test::ConnectionTest>();
+        let mut out = String::from(
+            "// Generated from the Rust types by src-tauri/src/bridge.rs\n\
+             // (test `ipc_types_are_current`): do not edit. After changing a type,\n\
+             // PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib ipc_types\n\
+             // writes it again.\n\n",
+        );
+        for decl in d.out.values() {
+            out.push_str(decl);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// What the page reads is what Rust sends: ui/js/types.d.ts (which tsc
+    /// checks ui/js against) must match the Rust types.
+    #[test]
+    fn ipc_types_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/types.d.ts");
+        let want = ipc_types();
+        if std::env::var_os("PULSEBOARD_WRITE_TYPES").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "ui/js/types.d.ts is stale: run PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib ipc_types"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::AppCore;
 
 /// Settings as the window sees them: the token never leaves Rust.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct UiSettings {
     /// Server URL.
@@ -61,6 +62,7 @@ fn ui_settings(core: &AppCore) -> UiSettings {
 
 /// Everything the window needs at start.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snapshot {
     /// The core state.
     pub state: CoreState,

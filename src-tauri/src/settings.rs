@@ -12,6 +12,7 @@ use crate::render::RenderingMode;
 
 /// Do-not-disturb level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DndMode {
     /// Everything notifies.
@@ -25,6 +26,7 @@ pub enum DndMode {
 
 /// Native notifications for `notification:new`: off, or at/above a severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Threshold {
     /// No native notifications for notifications (alerts still notify).

@@ -1,3 +1,4 @@
+// @ts-check
 // Pure state for the Pulseboard window: no DOM, no IPC, no clocks read here
 // (time is always passed in), so every rule below is unit-tested in Node.
 //
@@ -9,6 +10,26 @@
 // same object when nothing changed, or a new object in which only the changed
 // parts are new references. The renderer compares references to know what to
 // redraw (per module, dashboard, notifications, alerts, pill).
+
+// What Rust sends is typed in ./types.d.ts (generated from the Rust types):
+// `tsc` checks the reads below against it, so a field renamed in Rust fails
+// the check, not the user.
+/** @typedef {import('./types').UiMessage} UiMessage */
+/** @typedef {import('./types').Snapshot} Snapshot */
+/** @typedef {import('./types').State} CoreState */
+/** @typedef {import('./types').ConnectionView} ConnectionView */
+/** @typedef {import('./types').UiSettings} UiSettings */
+/**
+ * Messages the window makes itself (see applyUpdate).
+ * @typedef {{ type: 'mark-read-local', ids?: string[], all?: boolean }
+ *   | { type: 'ack-local', ids?: string[], all?: boolean }
+ *   | { type: 'settings', settings: UiSettings }} LocalMessage
+ */
+/**
+ * What the page keeps besides Rust's state.
+ * @typedef {{ serverInfo?: any, dashboardHistory?: any, settings?: UiSettings | null,
+ *   connectionView?: ConnectionView | null }} UiParts
+ */
 
 export const MODULES = Object.freeze(['reports', 'finance', 'hr', 'security']);
 export const MODULE_LABELS = Object.freeze({
@@ -163,6 +184,8 @@ const TONES = ['live', 'warn', 'error', 'demo', 'neutral'];
 /**
  * Rust's connection view (`ConnectionView`: the pill's words, tone and
  * tooltip, and whether the data is stale), or null when it is not one.
+ * @param {any} v
+ * @returns {ConnectionView | null}
  */
 function validView(v) {
   if (!isObject(v) || typeof v.text !== 'string' || !TONES.includes(v.tone)) return null;
@@ -187,8 +210,11 @@ function localUnread(notifications) {
  * Build the UI state from a `get_state` answer:
  * `{ state: State, settings: Settings, now }`. Missing parts get safe defaults,
  * so an empty object yields a valid (empty) state.
+ * @param {Partial<Snapshot>} [snapshot]
+ * @param {UiParts} [ui]
  */
 export function initialState(snapshot = {}, ui = {}) {
+  /** @type {Partial<CoreState>} */
   const s = isObject(snapshot.state) ? snapshot.state : {};
   const notifications = sortedNotifications(s.notifications);
   const dashboard = validDashboard(s.dashboard) ? s.dashboard : null;
@@ -223,6 +249,8 @@ export function initialState(snapshot = {}, ui = {}) {
     acknowledgedAlerts: idList(s.acknowledgedAlerts),
   };
 }
+
+/** @typedef {ReturnType<typeof initialState>} UiState */
 
 function applyKpis(state, data) {
   if (!validModuleKpis(data)) return state;
@@ -363,6 +391,10 @@ function sameJson(a, b) {
  * - `{type: "settings", settings}`
  *
  * `now` (RFC 3339 or ms) stamps `lastUpdate` when a server event arrives.
+ * @param {UiState} state
+ * @param {UiMessage | LocalMessage} msg
+ * @param {string | number | null} [now]
+ * @returns {UiState}
  */
 export function applyUpdate(state, msg, now) {
   if (!isObject(msg)) return state;
@@ -448,7 +480,13 @@ export function applyUpdate(state, msg, now) {
   }
 }
 
-/** Apply a batch of messages in order. */
+/**
+ * Apply a batch of messages in order.
+ * @param {UiState} state
+ * @param {Array<UiMessage | LocalMessage>} msgs
+ * @param {string | number | null} [now]
+ * @returns {UiState}
+ */
 export function applyAll(state, msgs, now) {
   let s = state;
   for (const m of msgs) s = applyUpdate(s, m, now);

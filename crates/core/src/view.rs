@@ -14,6 +14,7 @@ use crate::store::{ConnectionState, DataSource, State, TransportKind};
 
 /// How the state looks: the pill's colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Tone {
     /// Connected, server data.
@@ -30,6 +31,7 @@ pub enum Tone {
 
 /// The connection as the user is told about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     /// One line: the pill's text, and the tray's status line after

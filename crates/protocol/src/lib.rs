@@ -142,6 +142,7 @@ fn check_text(field: &str, s: &str, max: usize, required: bool) -> Result<(), Pr
 // ---------------------------------------------------------------- modules
 
 /// One of the four business modules.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Module {
@@ -218,6 +219,7 @@ impl FromStr for Module {
 // ---------------------------------------------------------------- KPIs
 
 /// Health of a KPI.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KpiStatus {
@@ -230,6 +232,7 @@ pub enum KpiStatus {
 }
 
 /// One key performance indicator.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Kpi {
@@ -258,6 +261,7 @@ pub struct Kpi {
 }
 
 /// The values at which a KPI turns warning and critical (version 2).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Warning from this value on.
@@ -269,6 +273,7 @@ pub struct Thresholds {
 }
 
 /// Which direction of change is good news for a KPI (version 2).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Better {
@@ -334,6 +339,7 @@ fn validate_kpis(field: &str, kpis: &[Kpi]) -> Result<(), ProtocolError> {
 }
 
 /// `kpi:update:{module}` payload and subscribe snapshot.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModuleKpis {
@@ -352,6 +358,7 @@ impl Validate for ModuleKpis {
 }
 
 /// `dashboard:update` payload and subscribe snapshot.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
@@ -391,6 +398,7 @@ impl Validate for Dashboard {
 // ---------------------------------------------------------------- notifications
 
 /// Severity of a notification.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationSeverity {
@@ -405,6 +413,7 @@ pub enum NotificationSeverity {
 }
 
 /// A stored notification.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -462,6 +471,7 @@ impl Validate for NotificationRead {
 // ---------------------------------------------------------------- alerts
 
 /// Severity of a system alert.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
@@ -474,6 +484,7 @@ pub enum AlertSeverity {
 }
 
 /// `alert:system` payload.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
