@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pulseboard_core::{
-    connection_view, Command, ConnectionState, ConnectionView, DataSource, State, Update,
+    connection_view, Command, ConnectionState, ConnectionView, DataSource, State, Store, Update,
 };
-use pulseboard_protocol::{MarkRead, ServerEvent};
+use pulseboard_protocol::{Alert, MarkRead, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -63,6 +63,13 @@ pub enum UiMessage {
         /// New source.
         source: DataSource,
     },
+    /// The alert history as the core keeps it (oldest first, unique ids, at
+    /// most `MAX_ALERTS`): replaces the page's. Sent instead of each
+    /// `alert:system` event, once per batch.
+    Alerts {
+        /// Every kept alert.
+        alerts: Vec<Alert>,
+    },
     /// Alerts acknowledged (every acknowledged id kept, sorted).
     Acknowledged {
         /// Alert ids.
@@ -73,6 +80,11 @@ pub enum UiMessage {
     Resync {
         /// Full state.
         state: Box<State>,
+        /// The connection's words, when they changed too (absent: as
+        /// before), so a resync stays one message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
+        view: Option<ConnectionView>,
     },
     /// What the user is told about the connection changed (the pill, its
     /// tooltip): sent after any change, and each second while a countdown
@@ -94,7 +106,7 @@ impl From<Update> for UiMessage {
             },
             Update::UnreadCount(count) => UiMessage::Unread { count },
             Update::Source(source) => UiMessage::Source { source },
-            Update::Reset(state) => UiMessage::Resync { state },
+            Update::Reset(state) => UiMessage::Resync { state, view: None },
             Update::AlertsAcknowledged(ids) => UiMessage::Acknowledged { ids },
         }
     }
@@ -127,10 +139,15 @@ struct Batch {
     /// The data may have been replaced wholesale (Live after a catch-up, or
     /// another data source): send the whole state after this batch.
     resync: bool,
+    /// The alert history changed: send it after this batch.
+    alerts: bool,
+    /// Updates taken.
+    taken: usize,
 }
 
 impl Batch {
-    fn add(&mut self, r: Result<Update, RecvError>, core: &AppCore) {
+    fn add(&mut self, r: Result<Update, RecvError>, store: &Store) {
+        self.taken += 1;
         match r {
             Ok(u) => {
                 if !matches!(
@@ -146,37 +163,46 @@ impl Batch {
                 ) {
                     self.resync = true;
                 }
-                self.messages.push(UiMessage::from(u));
+                if matches!(u, Update::Event(ServerEvent::AlertSystem(_))) {
+                    self.alerts = true;
+                } else {
+                    self.messages.push(UiMessage::from(u));
+                }
             }
             Err(RecvError::Lagged(_)) => {
                 // Missed updates: the full state replaces everything before it.
                 self.messages.clear();
-                let state = Box::new(core.store.snapshot());
-                self.messages.push(UiMessage::Resync { state });
+                let state = Box::new(store.snapshot());
+                self.messages.push(UiMessage::Resync { state, view: None });
                 self.tray = true;
+                self.alerts = false;
             }
             Err(RecvError::Closed) => self.closed = true,
         }
     }
 
     /// The messages to emit: after a wholesale change, the whole state
-    /// (which includes every message gathered before it).
-    fn finish(&mut self, core: &AppCore) {
+    /// (which includes every message gathered before it); the alert history
+    /// once if it changed.
+    fn finish(&mut self, store: &Store) {
         if self.resync {
             self.messages.clear();
-            let state = Box::new(core.store.snapshot());
-            self.messages.push(UiMessage::Resync { state });
+            let state = Box::new(store.snapshot());
+            self.messages.push(UiMessage::Resync { state, view: None });
+        } else if self.alerts {
+            let alerts = store.read(|s| s.alerts.iter().cloned().collect());
+            self.messages.push(UiMessage::Alerts { alerts });
         }
     }
 
     /// Take what is already waiting, without blocking.
-    fn drain(&mut self, rx: &mut Receiver<Update>, core: &AppCore) {
-        while self.messages.len() < MAX_BATCH && !self.closed {
+    fn drain(&mut self, rx: &mut Receiver<Update>, store: &Store) {
+        while self.taken < MAX_BATCH && !self.closed {
             match rx.try_recv() {
-                Ok(u) => self.add(Ok(u), core),
+                Ok(u) => self.add(Ok(u), store),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Lagged(n)) => self.add(Err(RecvError::Lagged(n)), core),
-                Err(TryRecvError::Closed) => self.add(Err(RecvError::Closed), core),
+                Err(TryRecvError::Lagged(n)) => self.add(Err(RecvError::Lagged(n)), store),
+                Err(TryRecvError::Closed) => self.add(Err(RecvError::Closed), store),
             }
         }
     }
@@ -198,16 +224,16 @@ fn refresh_tray_at<R: Runtime>(app: &AppHandle<R>, core: &AppCore, now: DateTime
 
 /// The connection view at `now`, when it differs from the one last sent.
 fn changed_view(
-    core: &AppCore,
+    store: &Store,
     now: DateTime<Utc>,
     sent: &mut Option<ConnectionView>,
-) -> Option<UiMessage> {
-    let view = core.store.read(|s| connection_view(s, now));
+) -> Option<ConnectionView> {
+    let view = store.read(|s| connection_view(s, now));
     if sent.as_ref() == Some(&view) {
         return None;
     }
     *sent = Some(view.clone());
-    Some(UiMessage::ConnectionView { view })
+    Some(view)
 }
 
 /// Start draining core updates and view requests.
@@ -235,7 +261,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
             tokio::select! {
                 r = rx.recv() => {
                     let mut batch = Batch::default();
-                    batch.add(r, &core);
+                    batch.add(r, &core.store);
                     // Under load, wait out the interval and take everything
                     // that came meanwhile; a quiet stream waits only for the
                     // rest of its burst.
@@ -244,11 +270,19 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                         .unwrap_or_default()
                         .max(GATHER);
                     tokio::time::sleep(wait).await;
-                    batch.drain(&mut rx, &core);
-                    batch.finish(&core);
+                    batch.drain(&mut rx, &core.store);
+                    batch.finish(&core.store);
                     let now = Utc::now();
-                    if batch.tray {
-                        batch.messages.extend(changed_view(&core, now, &mut sent_view));
+                    if let Some(view) = batch
+                        .tray
+                        .then(|| changed_view(&core.store, now, &mut sent_view))
+                        .flatten()
+                    {
+                        // A resync carries it; otherwise it goes on its own.
+                        match batch.messages.last_mut() {
+                            Some(UiMessage::Resync { view: v, .. }) => *v = Some(view),
+                            _ => batch.messages.push(UiMessage::ConnectionView { view }),
+                        }
                     }
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());
@@ -261,8 +295,8 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                 },
                 _ = tick.tick() => {
                     let now = Utc::now();
-                    if let Some(m) = changed_view(&core, now, &mut sent_view) {
-                        emit(&app, &[m]);
+                    if let Some(view) = changed_view(&core.store, now, &mut sent_view) {
+                        emit(&app, &[UiMessage::ConnectionView { view }]);
                         refresh_tray_at(&app, &core, now);
                     }
                 }
@@ -397,6 +431,51 @@ mod tests {
         assert!(
             have == want,
             "ui/js/types.d.ts is stale: run PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib ipc_types"
+        );
+    }
+
+    fn alert(id: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            severity: pulseboard_protocol::AlertSeverity::Critical,
+            title: "Disk full".into(),
+            message: "/var at 97%".into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    /// The alert history goes out as the core keeps it (deduped, bounded),
+    /// once per batch, instead of the events: the page only swaps it.
+    #[test]
+    fn alerts_go_out_as_the_cores_list_once_per_batch() {
+        let mut state = State::empty("http://x");
+        state.source = DataSource::Server;
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        store.apply(|s| s.apply_alert(alert("a-1"), Utc::now()));
+        store.apply(|s| s.apply_alert(alert("a-1"), Utc::now()));
+        store.apply(|s| s.apply_alert(alert("a-2"), Utc::now()));
+        let mut batch = Batch::default();
+        batch.drain(&mut rx, &store);
+        batch.finish(&store);
+        let v = serde_json::to_value(&batch.messages).unwrap();
+        let alerts: Vec<&Value> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["type"] == "alerts")
+            .collect();
+        assert_eq!(alerts.len(), 1, "{v}");
+        let ids: Vec<&str> = alerts[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a-1", "a-2"], "the repeat of a-1 was not kept");
+        assert!(
+            !v.as_array().unwrap().iter().any(|m| m["type"] == "event"),
+            "no raw alert:system event for the page to dedupe: {v}"
         );
     }
 

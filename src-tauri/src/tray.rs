@@ -449,8 +449,8 @@ mod tests {
         let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Offline);
         assert!(
-            l.status
-                .starts_with("Pulseboard: Offline, cached data from"),
+            l.status.starts_with("Pulseboard: Offline since ")
+                && l.status.contains("cached data from"),
             "{}",
             l.status
         );
@@ -510,7 +510,7 @@ mod tests {
         };
         let l = look_with(&s, true, t(0));
         assert_eq!((l.icon, l.critical), (IconKind::Offline, true));
-        assert!(l.status.contains("Offline"), "{}", l.status);
+        assert!(l.status.contains("Offline since"), "{}", l.status);
         assert_ne!(
             icon_png(IconKind::Offline, true, false),
             icon_png(IconKind::Live, true, false),

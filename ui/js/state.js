@@ -4,9 +4,11 @@
 //
 // The state mirrors the Rust core `State` (crates/core/src/store.rs) as it is
 // serialised to the UI, plus a few UI-only fields (settings, dashboard
-// history). Which alerts are acknowledged is Rust's (`acknowledgedAlerts`,
-// changed through the `acknowledge_alerts` command); the page only applies an
-// acknowledgement at once while the command is on its way. `applyUpdate` never mutates its input: it returns the
+// history). The alert history is Rust's (an `alerts` message replaces it:
+// Rust dedupes and bounds it), so is which alerts are acknowledged
+// (`acknowledgedAlerts`, changed through the `acknowledge_alerts` command); the
+// page only applies an acknowledgement at once while the command is on its way.
+// The connection's words are Rust's too (`connectionView`). `applyUpdate` never mutates its input: it returns the
 // same object when nothing changed, or a new object in which only the changed
 // parts are new references. The renderer compares references to know what to
 // redraw (per module, dashboard, notifications, alerts, pill).
@@ -44,8 +46,6 @@ export const HISTORY_LEN = 60;
 export const MAX_NOTIFICATIONS = 500;
 /** Notifications rendered at most. */
 export const MAX_RENDERED_NOTIFICATIONS = 200;
-/** Alerts kept (same as the Rust MAX_ALERTS). */
-export const MAX_ALERTS = 100;
 /** Alert severities, most severe first. */
 export const ALERT_SEVERITIES = Object.freeze(['critical', 'warning', 'info']);
 
@@ -219,7 +219,7 @@ export function initialState(snapshot = {}, ui = {}) {
   const notifications = sortedNotifications(s.notifications);
   const dashboard = validDashboard(s.dashboard) ? s.dashboard : null;
   const alerts = Array.isArray(s.alerts)
-    ? s.alerts.filter(validAlert).slice(-MAX_ALERTS).map(normalizeAlert)
+    ? s.alerts.filter(validAlert).map(normalizeAlert)
     : [];
   const lastSeq = Math.max(
     typeof s.lastSeq === 'number' ? s.lastSeq : 0,
@@ -346,14 +346,6 @@ function applyRead(state, data) {
   return { ...state, notifications, unreadCount };
 }
 
-function applyAlert(state, a) {
-  if (!validAlert(a)) return state;
-  if (state.alerts.some((x) => x.id === a.id)) return state;
-  let alerts = state.alerts.concat([normalizeAlert(a)]);
-  if (alerts.length > MAX_ALERTS) alerts = alerts.slice(alerts.length - MAX_ALERTS);
-  return { ...state, alerts };
-}
-
 function applyEvent(state, name, data) {
   if (typeof name !== 'string') return state;
   if (name.startsWith('kpi:update:')) {
@@ -368,8 +360,6 @@ function applyEvent(state, name, data) {
       return applyNotification(state, data);
     case 'notification:read':
       return applyRead(state, data);
-    case 'alert:system':
-      return applyAlert(state, data);
     case 'connection:status':
       return isObject(data) ? { ...state, serverInfo: data } : state;
     default:
@@ -430,7 +420,8 @@ export function applyUpdate(state, msg, now) {
         {
           serverInfo: state.serverInfo,
           dashboardHistory: undefined,
-          connectionView: state.connectionView,
+          // The connection's words come along when they changed too.
+          connectionView: validView(msg.view) || state.connectionView,
         },
       );
       // Dashboard history lives only here (the core keeps none): a resync
@@ -456,6 +447,13 @@ export function applyUpdate(state, msg, now) {
             : Math.min(state.unreadCount, localUnread(notifications));
       if (notifications === state.notifications && unreadCount === state.unreadCount) return state;
       return { ...state, notifications, unreadCount };
+    }
+    case 'alerts': {
+      // Rust's alert history (deduped and bounded there): swapped as it is.
+      if (!Array.isArray(msg.alerts)) return state;
+      const alerts = msg.alerts.filter(validAlert).map(normalizeAlert);
+      if (sameJson(alerts, state.alerts)) return state;
+      return { ...state, alerts };
     }
     case 'acknowledged': {
       // Rust's whole acknowledged set.

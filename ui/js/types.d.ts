@@ -451,7 +451,11 @@ count: number, } | { "type": "source",
 /**
  * New source.
  */
-source: DataSource, } | { "type": "acknowledged", 
+source: DataSource, } | { "type": "alerts", 
+/**
+ * Every kept alert.
+ */
+alerts: Array<Alert>, } | { "type": "acknowledged", 
 /**
  * Alert ids.
  */
@@ -459,7 +463,12 @@ ids: Array<string>, } | { "type": "resync",
 /**
  * Full state.
  */
-state: State, } | { "type": "connection-view", 
+state: State, 
+/**
+ * The connection's words, when they changed too (absent: as
+ * before), so a resync stays one message.
+ */
+view?: ConnectionView, } | { "type": "connection-view", 
 /**
  * The words, the tone, whether the data is stale.
  */

@@ -26,7 +26,7 @@ test('each connection-view message replaces the words; the same words change not
   assert.equal(applyUpdate(s, { type: 'connection-view', view: view('Reconnecting in 3s, attempt 3') }), s);
   const offline = applyUpdate(s, {
     type: 'connection-view',
-    view: view('Offline, cached data from 09:41', { tone: 'error', stale: true }),
+    view: view('Offline since 09:50, cached data from 09:41', { tone: 'error', stale: true }),
   });
   assert.equal(offline.connectionView.tone, 'error');
   assert.ok(isStale(offline.connectionView));
@@ -46,4 +46,10 @@ test('a resync keeps the words until Rust sends new ones', () => {
     state: snapshot({ connection: { state: 'live', since: at(0), transport: 'websocket' } }).state,
   });
   assert.equal(s.connectionView.text, 'Live');
+  s = applyUpdate(s, {
+    type: 'resync',
+    state: snapshot({ connection: { state: 'live', since: at(0), transport: 'websocket' } }).state,
+    view: view('Demo data · Live', { tone: 'demo' }),
+  });
+  assert.equal(s.connectionView.text, 'Demo data · Live', 'or takes the ones it carries');
 });

@@ -116,10 +116,10 @@ where
             retry_detail(*next_retry_at, *attempt, reason, now),
         ),
         ConnectionState::Offline {
+            since,
             attempt,
             next_retry_at,
             reason,
-            ..
         } => {
             let cached_at = match s.source {
                 DataSource::Cache { saved_at } => Some(saved_at),
@@ -128,8 +128,16 @@ where
             };
             (
                 match cached_at {
-                    Some(t) => format!("Offline, cached data from {}", clock(t)),
-                    None => format!("Offline, retrying {}", retry_phrase(*next_retry_at, now)),
+                    Some(t) => format!(
+                        "Offline since {}, cached data from {}",
+                        clock(*since),
+                        clock(t)
+                    ),
+                    None => format!(
+                        "Offline since {}, retrying {}",
+                        clock(*since),
+                        retry_phrase(*next_retry_at, now)
+                    ),
                 },
                 Tone::Error,
                 retry_detail(*next_retry_at, *attempt, reason, now),
@@ -295,24 +303,30 @@ mod tests {
         };
         let s = state(offline(), cache.clone());
         let v = view(&s, t0());
-        assert_eq!(v.text, "Offline, cached data from 09:41");
+        assert_eq!(v.text, "Offline since 11:50, cached data from 09:41");
         assert_eq!(v.tone, Tone::Error);
         assert!(v.stale && v.counting);
         // In the local time zone (here UTC+05:30).
         let kolkata = FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
         assert_eq!(
             connection_view_in(&s, t0(), &kolkata).text,
-            "Offline, cached data from 15:11"
+            "Offline since 17:20, cached data from 15:11"
         );
         // After live server data, the last update is the data's time.
         let mut s = state(offline(), DataSource::Server);
-        s.last_update = Some(Utc.with_ymd_and_hms(2024, 5, 1, 11, 58, 10).unwrap());
-        assert_eq!(text(&s, t0()), "Offline, cached data from 11:58");
+        s.last_update = Some(Utc.with_ymd_and_hms(2024, 5, 1, 11, 48, 10).unwrap());
+        assert_eq!(
+            text(&s, t0()),
+            "Offline since 11:50, cached data from 11:48"
+        );
         // Nothing cached: when it retries.
         s.last_update = None;
-        assert_eq!(text(&s, t0()), "Offline, retrying in 30s");
+        assert_eq!(text(&s, t0()), "Offline since 11:50, retrying in 30s");
         let s = state(offline(), DataSource::Demo);
-        assert_eq!(text(&s, at(10)), "Demo data · Offline, retrying in 20s");
+        assert_eq!(
+            text(&s, at(10)),
+            "Demo data · Offline since 11:50, retrying in 20s"
+        );
         assert_eq!(
             view(&s, at(10)).tone,
             Tone::Error,
