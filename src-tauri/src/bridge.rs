@@ -479,6 +479,23 @@ mod tests {
         );
     }
 
+    /// The page still applies two bounds of the core store to the events it
+    /// gets (KPI history, notifications kept). Until those rules move to
+    /// Rust, the copies must not drift: this fails when one side changes.
+    #[test]
+    fn the_pages_copies_of_the_stores_bounds_match_the_core() {
+        use pulseboard_core::store::{HISTORY_LEN, MAX_NOTIFICATIONS};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/state.js");
+        let js = std::fs::read_to_string(path).unwrap();
+        for (name, want) in [
+            ("HISTORY_LEN", HISTORY_LEN),
+            ("MAX_NOTIFICATIONS", MAX_NOTIFICATIONS),
+        ] {
+            let line = format!("export const {name} = {want};");
+            assert!(js.contains(&line), "ui/js/state.js must say `{line}`");
+        }
+    }
+
     #[test]
     fn the_connection_view_goes_out_as_rust_worded_it() {
         let mut s = State::empty("http://x");

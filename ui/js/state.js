@@ -40,9 +40,9 @@ export const MODULE_LABELS = Object.freeze({
   hr: 'HR',
   security: 'Security',
 });
-/** Values kept per KPI for sparklines (same as the Rust HISTORY_LEN). */
+/** Values kept per KPI for sparklines: the Rust HISTORY_LEN (a bridge.rs test fails when they differ). */
 export const HISTORY_LEN = 60;
-/** Notifications kept in memory (same as the Rust MAX_NOTIFICATIONS). */
+/** Notifications kept in memory: the Rust MAX_NOTIFICATIONS (a bridge.rs test fails when they differ). */
 export const MAX_NOTIFICATIONS = 500;
 /** Notifications rendered at most. */
 export const MAX_RENDERED_NOTIFICATIONS = 200;
