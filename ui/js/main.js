@@ -1,3 +1,4 @@
+// @ts-check
 // Wiring: IPC -> queue -> pure reducer -> at most one render per animation frame.
 //
 // Every `pb:update` payload is pushed on a queue. Once per frame the queue is
@@ -290,12 +291,12 @@ function closeDetail() {
 /** The KPI a click or key on `target` means: a module row or a dashboard tile. */
 function kpiRefAt(target) {
   if (!(target instanceof Element)) return null;
-  const row = target.closest('.kpi-row');
+  const row = /** @type {HTMLElement | null} */ (target.closest('.kpi-row'));
   if (row) {
-    const card = row.closest('[data-module]');
+    const card = /** @type {HTMLElement | null} */ (row.closest('[data-module]'));
     return card ? { ref: { module: card.dataset.module, key: row.dataset.key }, node: row } : null;
   }
-  const tile = target.closest('.summary-card, .top-card');
+  const tile = /** @type {HTMLElement | null} */ (target.closest('.summary-card, .top-card'));
   return tile ? { ref: { dashboard: true, key: tile.dataset.key }, node: tile } : null;
 }
 
@@ -319,7 +320,7 @@ function bindLinks() {
     back = null;
   };
   document.addEventListener('click', (e) => {
-    const a = e.target instanceof Element ? e.target.closest('a[data-link]') : null;
+    const a = e.target instanceof Element ? /** @type {HTMLElement | null} */ (e.target.closest('a[data-link]')) : null;
     if (!a) return;
     e.preventDefault();
     pending = a.dataset.link;
@@ -531,14 +532,14 @@ function bind() {
   // Focus wraps around inside the page (see the .focus-wrap sentinels).
   const app = $('.app');
   for (const sentinel of document.querySelectorAll('.focus-wrap')) {
+    if (!(sentinel instanceof HTMLElement)) continue;
     sentinel.addEventListener('focus', (e) => {
       const all = focusables();
       // Coming from a control of the page: wrap around; from outside: enter.
+      const from = e instanceof FocusEvent ? e.relatedTarget : null;
       const fromInside =
-        e.relatedTarget instanceof Element &&
-        (app.contains(e.relatedTarget) ||
-          dom.detail.contains(e.relatedTarget) ||
-          e.relatedTarget.classList.contains('skip-link'));
+        from instanceof Element &&
+        (app.contains(from) || dom.detail.contains(from) || from.classList.contains('skip-link'));
       const atEnd = sentinel.dataset.wrap === 'end';
       const target = atEnd === fromInside ? all[0] : all[all.length - 1];
       if (target) target.focus();
@@ -567,7 +568,7 @@ function bind() {
     const c = state.connection && state.connection.state;
     const field =
       c === 'unauthorized' ? '#set-token' : c === 'certificate' ? '#set-ca' : '#set-server';
-    (document.querySelector(field) || server).focus();
+    /** @type {HTMLElement} */ (document.querySelector(field) || server).focus();
   });
   // Relative times ("3 min ago") move on while nothing else changes.
   setInterval(() => {
