@@ -178,6 +178,19 @@ export function createMockBackend() {
     emit('pb:update', payload);
   };
   const clone = (v) => JSON.parse(JSON.stringify(v));
+  // The preview has no Rust to word the connection: a stand-in that names
+  // the state (the real words come from pulseboard_core::view).
+  const previewView = () => ({
+    text: `Preview · ${connection.state}`,
+    tone: { live: 'live', reconnecting: 'warn', connecting: 'neutral' }[connection.state] || 'error',
+    detail: 'Browser preview: no Rust shell',
+    stale: ['offline', 'unauthorized', 'certificate'].includes(connection.state),
+    counting: false,
+  });
+  const sendConnection = () => {
+    update({ type: 'connection', state: clone(connection) });
+    update({ type: 'connection-view', view: previewView() });
+  };
 
   function stateNow() {
     return {
@@ -244,11 +257,11 @@ export function createMockBackend() {
     if (connection.state === 'reconnecting' && Date.parse(connection.nextRetryAt) <= Date.now()) {
       attempt += 1;
       connection = { ...connection, attempt, nextRetryAt: retryIn(Math.min(30, 2 ** attempt)) };
-      update({ type: 'connection', state: clone(connection) });
+      sendConnection();
     }
     if (connection.state === 'offline' && Date.parse(connection.nextRetryAt) <= Date.now()) {
       connection = { ...connection, attempt: connection.attempt + 1, nextRetryAt: retryIn(30) };
-      update({ type: 'connection', state: clone(connection) });
+      sendConnection();
     }
   }, 1000);
 
@@ -270,6 +283,7 @@ export function createMockBackend() {
       state: clone(stateNow()),
       settings: clone(settings),
       now: iso(Date.now()),
+      connectionView: previewView(),
     }),
     mark_read: ({ ids } = {}) => {
       if (!Array.isArray(ids)) throw 'mark_read needs `ids`';
@@ -310,10 +324,10 @@ export function createMockBackend() {
       if (mode === 'live' || mode === 'flood') return null;
       attempt = 1;
       connection = { state: 'connecting', server: settings.server };
-      update({ type: 'connection', state: clone(connection) });
+      sendConnection();
       setTimeout(() => {
         connection = { state: 'reconnecting', attempt, nextRetryAt: retryIn(2), reason: 'connection refused' };
-        update({ type: 'connection', state: clone(connection) });
+        sendConnection();
       }, 1200);
       return null;
     },

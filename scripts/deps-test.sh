@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # What only the tests need, beyond scripts/deps.sh:
+# - tsc (TypeScript, npm, from the root package.json) for the type check of ui/js,
 # - WebKitWebDriver (Debian webkit2gtk-driver) and tauri-driver for the webview e2e tests,
 # - the official Node socket.io / socket.io-client 4.8 for the interop tests,
 # - nginx (Debian nginx-light) for the reverse-proxy test of docs/deploy/nginx.conf,
@@ -37,3 +38,6 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
 fi
 npm ci --prefix interop --no-audit --no-fund --loglevel=error
+# TypeScript (tsc) checks ui/js against the IPC types generated from Rust
+# (package.json at the root: development only, outside ui/, which ships as it is).
+npm ci --no-audit --no-fund --loglevel=error

@@ -20,5 +20,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== Rust tests (protocol, server, core, cli, desktop)"
 cargo test --workspace --locked
 
-echo "== UI tests (node --test)"
+echo "== UI tests (node --test) and types (tsc against ui/js/types.d.ts, generated from Rust)"
 node --test ui/test/
+node_modules/.bin/tsc -p tsconfig.json

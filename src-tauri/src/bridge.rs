@@ -3,9 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use pulseboard_core::{Command, ConnectionState, DataSource, Dnd, State, Update};
-use pulseboard_protocol::{MarkRead, ServerEvent};
+use chrono::{DateTime, Utc};
+use pulseboard_core::{
+    connection_view, Command, ConnectionState, ConnectionView, DataSource, Dnd, State, Store,
+    Update,
+};
+use pulseboard_protocol::{Alert, MarkRead, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -34,6 +37,7 @@ pub const EVENT_NAVIGATE: &str = "pb:navigate";
 
 /// What the window is told. Payloads were validated in Rust before this.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum UiMessage {
     /// Connection state changed.
@@ -58,6 +62,13 @@ pub enum UiMessage {
         /// New source.
         source: DataSource,
     },
+    /// The alert history as the core keeps it (oldest first, unique ids, at
+    /// most `MAX_ALERTS`): replaces the page's. Sent instead of each
+    /// `alert:system` event, once per batch.
+    Alerts {
+        /// Every kept alert.
+        alerts: Vec<Alert>,
+    },
     /// Alerts acknowledged (every acknowledged id kept, sorted).
     Acknowledged {
         /// Alert ids.
@@ -68,6 +79,19 @@ pub enum UiMessage {
     Resync {
         /// Full state.
         state: Box<State>,
+        /// The connection's words, when they changed too (absent: as
+        /// before), so a resync stays one message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
+        view: Option<ConnectionView>,
+    },
+    /// What the user is told about the connection changed (the pill, its
+    /// tooltip): sent after any change, and each second while a countdown
+    /// runs. The page draws it as it is.
+    #[serde(rename = "connection-view")]
+    ConnectionView {
+        /// The words, the tone, whether the data is stale.
+        view: ConnectionView,
     },
 }
 
@@ -81,7 +105,7 @@ impl From<Update> for UiMessage {
             },
             Update::UnreadCount(count) => UiMessage::Unread { count },
             Update::Source(source) => UiMessage::Source { source },
-            Update::Reset(state) => UiMessage::Resync { state },
+            Update::Reset(state) => UiMessage::Resync { state, view: None },
             Update::AlertsAcknowledged(ids) => UiMessage::Acknowledged { ids },
         }
     }
@@ -114,10 +138,15 @@ struct Batch {
     /// The data may have been replaced wholesale (Live after a catch-up, or
     /// another data source): send the whole state after this batch.
     resync: bool,
+    /// The alert history changed: send it after this batch.
+    alerts: bool,
+    /// Updates taken.
+    taken: usize,
 }
 
 impl Batch {
-    fn add(&mut self, r: Result<Update, RecvError>, core: &AppCore) {
+    fn add(&mut self, r: Result<Update, RecvError>, store: &Store) {
+        self.taken += 1;
         match r {
             Ok(u) => {
                 if !matches!(
@@ -133,37 +162,46 @@ impl Batch {
                 ) {
                     self.resync = true;
                 }
-                self.messages.push(UiMessage::from(u));
+                if matches!(u, Update::Event(ServerEvent::AlertSystem(_))) {
+                    self.alerts = true;
+                } else {
+                    self.messages.push(UiMessage::from(u));
+                }
             }
             Err(RecvError::Lagged(_)) => {
                 // Missed updates: the full state replaces everything before it.
                 self.messages.clear();
-                let state = Box::new(core.store().snapshot());
-                self.messages.push(UiMessage::Resync { state });
+                let state = Box::new(store.snapshot());
+                self.messages.push(UiMessage::Resync { state, view: None });
                 self.tray = true;
+                self.alerts = false;
             }
             Err(RecvError::Closed) => self.closed = true,
         }
     }
 
     /// The messages to emit: after a wholesale change, the whole state
-    /// (which includes every message gathered before it).
-    fn finish(&mut self, core: &AppCore) {
+    /// (which includes every message gathered before it); the alert history
+    /// once if it changed.
+    fn finish(&mut self, store: &Store) {
         if self.resync {
             self.messages.clear();
-            let state = Box::new(core.store().snapshot());
-            self.messages.push(UiMessage::Resync { state });
+            let state = Box::new(store.snapshot());
+            self.messages.push(UiMessage::Resync { state, view: None });
+        } else if self.alerts {
+            let alerts = store.read(|s| s.alerts.iter().cloned().collect());
+            self.messages.push(UiMessage::Alerts { alerts });
         }
     }
 
     /// Take what is already waiting, without blocking.
-    fn drain(&mut self, rx: &mut Receiver<Update>, core: &AppCore) {
-        while self.messages.len() < MAX_BATCH && !self.closed {
+    fn drain(&mut self, rx: &mut Receiver<Update>, store: &Store) {
+        while self.taken < MAX_BATCH && !self.closed {
             match rx.try_recv() {
-                Ok(u) => self.add(Ok(u), core),
+                Ok(u) => self.add(Ok(u), store),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Lagged(n)) => self.add(Err(RecvError::Lagged(n)), core),
-                Err(TryRecvError::Closed) => self.add(Err(RecvError::Closed), core),
+                Err(TryRecvError::Lagged(n)) => self.add(Err(RecvError::Lagged(n)), store),
+                Err(TryRecvError::Closed) => self.add(Err(RecvError::Closed), store),
             }
         }
     }
@@ -171,11 +209,30 @@ impl Batch {
 
 /// Show the current state in the tray (no-op without a tray).
 pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
+    refresh_tray_at(app, core, Utc::now());
+}
+
+/// Show the state at `now` in the tray (no-op without a tray).
+fn refresh_tray_at<R: Runtime>(app: &AppHandle<R>, core: &AppCore, now: DateTime<Utc>) {
     if let Some(t) = app.try_state::<Tray<R>>() {
         let dnd = core.settings().dnd;
-        let look = core.store().read(|s| tray::look(s, dnd, Utc::now()));
+        let look = core.store().read(|s| tray::look(s, dnd, now));
         t.show(look);
     }
+}
+
+/// The connection view at `now`, when it differs from the one last sent.
+fn changed_view(
+    store: &Store,
+    now: DateTime<Utc>,
+    sent: &mut Option<ConnectionView>,
+) -> Option<ConnectionView> {
+    let view = store.read(|s| connection_view(s, now));
+    if sent.as_ref() == Some(&view) {
+        return None;
+    }
+    *sent = Some(view.clone());
+    Some(view)
 }
 
 /// Start draining core updates and view requests.
@@ -192,16 +249,18 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
         }
     });
     tauri::async_runtime::spawn(async move {
-        // Countdowns in the tray ("Reconnecting in 3s") move once a second.
+        // Countdowns ("Reconnecting in 3s") move once a second, in the tray
+        // and in the window: Rust words them, the page only draws.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut last_emit: Option<Instant> = None;
+        let mut sent_view: Option<ConnectionView> = None;
         loop {
             let core = app.state::<AppCore>();
             tokio::select! {
                 r = rx.recv() => {
                     let mut batch = Batch::default();
-                    batch.add(r, &core);
+                    batch.add(r, core.store());
                     // Under load, wait out the interval and take everything
                     // that came meanwhile; a quiet stream waits only for the
                     // rest of its burst.
@@ -210,21 +269,34 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                         .unwrap_or_default()
                         .max(GATHER);
                     tokio::time::sleep(wait).await;
-                    batch.drain(&mut rx, &core);
-                    batch.finish(&core);
+                    batch.drain(&mut rx, core.store());
+                    batch.finish(core.store());
+                    let now = Utc::now();
+                    if let Some(view) = batch
+                        .tray
+                        .then(|| changed_view(core.store(), now, &mut sent_view))
+                        .flatten()
+                    {
+                        // A resync carries it; otherwise it goes on its own.
+                        match batch.messages.last_mut() {
+                            Some(UiMessage::Resync { view: v, .. }) => *v = Some(view),
+                            _ => batch.messages.push(UiMessage::ConnectionView { view }),
+                        }
+                    }
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());
                     if batch.tray {
-                        refresh_tray(&app, &core);
+                        refresh_tray_at(&app, &core, now);
                     }
                     if batch.closed {
                         break;
                     }
                 },
                 _ = tick.tick() => {
-                    let counting = core.store().read(|s| matches!(s.connection, ConnectionState::Reconnecting { .. } | ConnectionState::Offline { .. }));
-                    if counting {
-                        refresh_tray(&app, &core);
+                    let now = Utc::now();
+                    if let Some(view) = changed_view(core.store(), now, &mut sent_view) {
+                        emit(&app, &[UiMessage::ConnectionView { view }]);
+                        refresh_tray_at(&app, &core, now);
                     }
                 }
             }
@@ -297,5 +369,141 @@ mod tests {
         assert_eq!(v["state"]["state"], "unauthorized");
         let v = serde_json::to_value(UiMessage::from(Update::Source(DataSource::Server))).unwrap();
         assert_eq!(v["source"]["kind"], "server");
+    }
+
+    /// Every type declaration `T` needs (itself included), once each.
+    #[derive(Default)]
+    struct Decls {
+        seen: std::collections::BTreeSet<String>,
+        out: std::collections::BTreeMap<String, String>,
+    }
+
+    impl ts_rs::TypeVisitor for Decls {
+        fn visit<T: ts_rs::TS + 'static + ?Sized>(&mut self) {
+            let cfg = ts_rs::Config::new().with_large_int("number");
+            if T::output_path().is_none() || !self.seen.insert(T::name(&cfg)) {
+                return;
+            }
+            let docs = T::docs()
+                .map(|d| format!("{}\n", d.trim_end()))
+                .unwrap_or_default();
+            self.out
+                .insert(T::name(&cfg), format!("{docs}export {}\n", T::decl(&cfg)));
+            T::visit_dependencies(self);
+        }
+    }
+
+    /// ui/js/types.d.ts as the Rust types make it.
+    fn ipc_types() -> String {
+        use ts_rs::TypeVisitor;
+        let mut d = Decls::default();
+        d.visit::<UiMessage>();
+        d.visit::<crate::commands::Snapshot>();
+        d.visit::<crate::commands::UiSettings>();
+        d.visit::<crate::connection_test::ConnectionTest>();
+        let mut out = String::from(
+            "// Generated from the Rust types by src-tauri/src/bridge.rs\n\
+             // (test `ipc_types_are_current`): do not edit. After changing a type,\n\
+             // PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib ipc_types\n\
+             // writes it again.\n\n",
+        );
+        for decl in d.out.values() {
+            out.push_str(decl);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// What the page reads is what Rust sends: ui/js/types.d.ts (which tsc
+    /// checks ui/js against) must match the Rust types.
+    #[test]
+    fn ipc_types_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/types.d.ts");
+        let want = ipc_types();
+        if std::env::var_os("PULSEBOARD_WRITE_TYPES").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "ui/js/types.d.ts is stale: run PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib ipc_types"
+        );
+    }
+
+    fn alert(id: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            severity: pulseboard_protocol::AlertSeverity::Critical,
+            title: "Disk full".into(),
+            message: "/var at 97%".into(),
+            created_at: Utc::now(),
+        }
+    }
+
+    /// The alert history goes out as the core keeps it (deduped, bounded),
+    /// once per batch, instead of the events: the page only swaps it.
+    #[test]
+    fn alerts_go_out_as_the_cores_list_once_per_batch() {
+        let mut state = State::empty("http://x");
+        state.source = DataSource::Server;
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        store.apply(|s| s.apply_alert(alert("a-1"), Utc::now()));
+        store.apply(|s| s.apply_alert(alert("a-1"), Utc::now()));
+        store.apply(|s| s.apply_alert(alert("a-2"), Utc::now()));
+        let mut batch = Batch::default();
+        batch.drain(&mut rx, &store);
+        batch.finish(&store);
+        let v = serde_json::to_value(&batch.messages).unwrap();
+        let alerts: Vec<&Value> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["type"] == "alerts")
+            .collect();
+        assert_eq!(alerts.len(), 1, "{v}");
+        let ids: Vec<&str> = alerts[0]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a-1", "a-2"], "the repeat of a-1 was not kept");
+        assert!(
+            !v.as_array().unwrap().iter().any(|m| m["type"] == "event"),
+            "no raw alert:system event for the page to dedupe: {v}"
+        );
+    }
+
+    /// The page still applies two bounds of the core store to the events it
+    /// gets (KPI history, notifications kept). Until those rules move to
+    /// Rust, the copies must not drift: this fails when one side changes.
+    #[test]
+    fn the_pages_copies_of_the_stores_bounds_match_the_core() {
+        use pulseboard_core::store::{HISTORY_LEN, MAX_NOTIFICATIONS};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/state.js");
+        let js = std::fs::read_to_string(path).unwrap();
+        for (name, want) in [
+            ("HISTORY_LEN", HISTORY_LEN),
+            ("MAX_NOTIFICATIONS", MAX_NOTIFICATIONS),
+        ] {
+            let line = format!("export const {name} = {want};");
+            assert!(js.contains(&line), "ui/js/state.js must say `{line}`");
+        }
+    }
+
+    #[test]
+    fn the_connection_view_goes_out_as_rust_worded_it() {
+        let mut s = State::empty("http://x");
+        s.source = DataSource::Server;
+        s.connection = ConnectionState::Unauthorized {
+            message: "unauthorized".into(),
+        };
+        let view = connection_view(&s, Utc::now());
+        let v = serde_json::to_value(UiMessage::ConnectionView { view }).unwrap();
+        assert_eq!(v["type"], "connection-view");
+        assert_eq!(v["view"]["text"], "Unauthorized, check the token");
+        assert_eq!(v["view"]["tone"], "error");
+        assert_eq!(v["view"]["stale"], true);
     }
 }

@@ -50,6 +50,7 @@ impl Serialize for CommandError {
 
 /// Settings as the window sees them: the token never leaves Rust.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct UiSettings {
     /// Server URL.
@@ -64,6 +65,10 @@ pub struct UiSettings {
     pub dnd: Dnd,
     /// Native notifications for notifications (`"off"` or a severity).
     #[serde(with = "settings::notify_threshold")]
+    #[cfg_attr(
+        test,
+        ts(type = "\"off\" | \"info\" | \"success\" | \"warning\" | \"error\"")
+    )]
     pub notify_threshold: Option<NotificationSeverity>,
     /// Start at login.
     pub start_at_login: bool,
@@ -96,22 +101,29 @@ fn ui_settings(core: &AppCore) -> UiSettings {
 
 /// Everything the window needs at start.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snapshot {
     /// The core state.
     pub state: CoreState,
     /// Settings.
     pub settings: UiSettings,
-    /// Now, so the window's countdowns agree with Rust's clock.
+    /// Now, so the window's relative times agree with Rust's clock.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// What the pill says (later changes come as `connection-view` messages).
+    #[serde(rename = "connectionView")]
+    pub connection_view: pulseboard_core::ConnectionView,
 }
 
 /// What the window gets at start (from `get_state`, and in the page before
 /// it loads: see `open_window`).
 pub fn snapshot(core: &AppCore) -> Snapshot {
+    let state = core.store().snapshot();
+    let now = chrono::Utc::now();
     Snapshot {
-        state: core.store().snapshot(),
+        connection_view: pulseboard_core::connection_view(&state, now),
+        state,
         settings: ui_settings(core),
-        now: chrono::Utc::now(),
+        now,
     }
 }
 

@@ -22,6 +22,7 @@ use crate::settings;
 
 /// The answer's kind, for the page to pick a style (`kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
     /// Connected with this token.
@@ -44,6 +45,7 @@ pub enum Outcome {
 
 /// What "Test connection" shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConnectionTest {
     /// The answer's kind.
     pub kind: Outcome,

@@ -2,8 +2,8 @@
 //! no clicks and no tooltips. [`look`] is pure and unit-tested; the rest
 //! applies it to Tauri's tray.
 
-use chrono::{DateTime, Local, Utc};
-use pulseboard_core::{ConnectionState, DataSource, State};
+use chrono::{DateTime, Utc};
+use pulseboard_core::{connection_view, ConnectionState, State};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -11,7 +11,7 @@ use tauri::{AppHandle, Runtime};
 
 // One Do-not-disturb enum (the core's); the local name stays until the
 // tray's wording rework lands, to keep that merge small.
-use pulseboard_core::Dnd as DndMode;
+use pulseboard_core::Dnd;
 
 /// Every menu entry, with its id in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,10 +158,10 @@ pub struct TrayLook {
 }
 
 /// The DND entries in menu order.
-const DND_MODES: [DndMode; 3] = [DndMode::Off, DndMode::On, DndMode::SilenceAll];
+const DND_MODES: [Dnd; 3] = [Dnd::Off, Dnd::On, Dnd::SilenceAll];
 
 /// Which DND entry is ticked: exactly one, `dnd`'s.
-pub fn dnd_ticks(dnd: DndMode) -> [bool; 3] {
+pub fn dnd_ticks(dnd: Dnd) -> [bool; 3] {
     DND_MODES.map(|m| m == dnd)
 }
 
@@ -195,52 +195,19 @@ fn alert_line(s: &State) -> Option<String> {
     })
 }
 
-fn hhmm(t: DateTime<Utc>) -> String {
-    t.with_timezone(&Local).format("%H:%M").to_string()
-}
-
-fn secs_until(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (t - now).num_seconds().max(0)
-}
-
-/// What the tray should show for `s` with Do-not-disturb at `dnd`.
-pub fn look(s: &State, dnd: DndMode, now: DateTime<Utc>) -> TrayLook {
-    let data = match &s.source {
-        DataSource::Demo => "demo data".to_string(),
-        DataSource::Cache { saved_at } => format!("cached data from {}", hhmm(*saved_at)),
-        DataSource::Server => match s.last_update {
-            Some(t) => format!("data from {}", hhmm(t)),
-            None => "no data yet".into(),
-        },
-    };
-    let (icon, status) = match &s.connection {
-        ConnectionState::Connecting { .. } => {
-            (IconKind::Reconnecting, format!("Connecting… ({data})"))
+/// What the tray should show for `s` with Do-not-disturb at `dnd`. The
+/// status line is the window's pill text ([`connection_view`]): one wording.
+pub fn look(s: &State, dnd: Dnd, now: DateTime<Utc>) -> TrayLook {
+    let status = connection_view(s, now).text;
+    let icon = match &s.connection {
+        ConnectionState::Live { .. } => IconKind::Live,
+        ConnectionState::Connecting { .. } | ConnectionState::Reconnecting { .. } => {
+            IconKind::Reconnecting
         }
-        ConnectionState::Live { .. } => (IconKind::Live, "Live".to_string()),
-        ConnectionState::Reconnecting {
-            attempt,
-            next_retry_at,
-            ..
-        } => (
-            IconKind::Reconnecting,
-            format!(
-                "Reconnecting in {}s, attempt {attempt} ({data})",
-                secs_until(*next_retry_at, now)
-            ),
-        ),
-        ConnectionState::Offline { since, .. } => (
-            IconKind::Offline,
-            format!("Offline since {}, {data}", hhmm(*since)),
-        ),
-        ConnectionState::Unauthorized { .. } => (
-            IconKind::Unauthorized,
-            "Unauthorized: check the token in Settings".to_string(),
-        ),
-        ConnectionState::Certificate { .. } => (
-            IconKind::Unauthorized,
-            "Certificate not trusted: check the server address".to_string(),
-        ),
+        ConnectionState::Offline { .. } => IconKind::Offline,
+        ConnectionState::Unauthorized { .. } | ConnectionState::Certificate { .. } => {
+            IconKind::Unauthorized
+        }
     };
     let alert = alert_line(s);
     let critical = alert.is_some() && icon != IconKind::Unauthorized;
@@ -278,7 +245,7 @@ pub struct Tray<R: Runtime> {
 
 impl<R: Runtime> Tray<R> {
     /// Build the tray icon and its menu.
-    pub fn build(app: &AppHandle<R>, dnd: DndMode) -> tauri::Result<Self> {
+    pub fn build(app: &AppHandle<R>, dnd: Dnd) -> tauri::Result<Self> {
         let item = |id: MenuId, text: &str, enabled: bool| {
             MenuItem::with_id(app, id.as_str(), text, enabled, None::<&str>)
         };
@@ -396,7 +363,7 @@ impl<R: Runtime> Tray<R> {
     /// Tick the DND entry matching `dnd`, untick the others. Always applied,
     /// even when unchanged: clicking the ticked entry untoggles it natively,
     /// and it must stay ticked.
-    pub fn set_dnd(&self, dnd: DndMode) {
+    pub fn set_dnd(&self, dnd: Dnd) {
         let ticks = dnd_ticks(dnd);
         self.tick(ticks);
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
@@ -410,7 +377,7 @@ impl<R: Runtime> Tray<R> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use pulseboard_core::TransportKind;
+    use pulseboard_core::{DataSource, TransportKind};
     use pulseboard_protocol::AlertSeverity;
 
     fn t(s: i64) -> DateTime<Utc> {
@@ -439,7 +406,7 @@ mod tests {
         } else {
             s.acknowledge_alerts(&pulseboard_core::AlertAck::All);
         }
-        look(&s, DndMode::Off, now)
+        look(&s, Dnd::Off, now)
     }
 
     #[test]
@@ -448,11 +415,7 @@ mod tests {
         s.source = DataSource::Demo;
         let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Reconnecting);
-        assert!(
-            l.status.contains("Connecting") && l.status.contains("demo data"),
-            "{}",
-            l.status
-        );
+        assert_eq!(l.status, "Pulseboard: Demo data · Connecting…");
 
         s.connection = ConnectionState::Live {
             since: t(0),
@@ -473,10 +436,9 @@ mod tests {
             reason: "x".into(),
         };
         let l = look_with(&s, false, t(0));
-        assert!(
-            l.status.contains("Reconnecting in 4s, attempt 3"),
-            "{}",
-            l.status
+        assert_eq!(
+            l.status,
+            "Pulseboard: Demo data · Reconnecting in 4s, attempt 3"
         );
 
         s.source = DataSource::Cache { saved_at: t(0) };
@@ -489,7 +451,8 @@ mod tests {
         let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Offline);
         assert!(
-            l.status.contains("Offline since") && l.status.contains("cached data from"),
+            l.status.starts_with("Pulseboard: Offline since ")
+                && l.status.contains("cached data from"),
             "{}",
             l.status
         );
@@ -503,7 +466,7 @@ mod tests {
             (IconKind::Unauthorized, false),
             "the token problem wins over alerts"
         );
-        assert!(l.status.contains("check the token"));
+        assert_eq!(l.status, "Pulseboard: Unauthorized, check the token");
 
         s.connection = ConnectionState::Certificate {
             message: "certificate verify failed".into(),
@@ -514,7 +477,27 @@ mod tests {
             IconKind::Unauthorized,
             "a settings problem wins too"
         );
-        assert!(l.status.contains("Certificate"), "{}", l.status);
+        assert_eq!(
+            l.status,
+            "Pulseboard: Certificate not trusted, check the settings"
+        );
+    }
+
+    #[test]
+    fn the_status_line_is_the_windows_pill_text() {
+        let mut s = State::empty("http://x");
+        s.source = DataSource::Server;
+        s.connection = ConnectionState::Reconnecting {
+            attempt: 2,
+            next_retry_at: t(7),
+            reason: "x".into(),
+        };
+        let pill = connection_view(&s, t(0)).text;
+        assert_eq!(pill, "Reconnecting in 7s, attempt 2");
+        assert_eq!(
+            look(&s, Dnd::Off, t(0)).status,
+            format!("Pulseboard: {pill}")
+        );
     }
 
     #[test]
@@ -573,9 +556,9 @@ mod tests {
         let l = look_with(&s, false, t(0));
         assert_eq!(l.unread, "12 unread notifications");
         assert_eq!(l.title.as_deref(), Some("12"));
-        assert!(!look(&State::empty("http://x"), DndMode::Off, t(0)).unread_dot);
+        assert!(!look(&State::empty("http://x"), Dnd::Off, t(0)).unread_dot);
         s.unread_count = 61;
-        let l = look(&s, DndMode::Off, t(0));
+        let l = look(&s, Dnd::Off, t(0));
         assert!(l.unread_dot, "61 unread change the icon");
         assert_eq!(l.title.as_deref(), Some("61"));
         assert_ne!(
@@ -587,7 +570,7 @@ mod tests {
             message: "unauthorized".into(),
         };
         assert!(
-            !look(&s, DndMode::Off, t(0)).unread_dot,
+            !look(&s, Dnd::Off, t(0)).unread_dot,
             "the token problem's icon stays plain"
         );
     }
@@ -595,20 +578,20 @@ mod tests {
     #[test]
     fn mark_all_read_is_enabled_only_with_something_unread() {
         let mut s = State::empty("http://x");
-        let l = look(&s, DndMode::Off, t(0));
+        let l = look(&s, Dnd::Off, t(0));
         assert_eq!(l.unread, "No unread notifications");
         assert!(!l.mark_all_read, "nothing to mark, yet clickable");
         s.unread_count = 61;
-        assert!(look(&s, DndMode::Off, t(0)).mark_all_read);
+        assert!(look(&s, Dnd::Off, t(0)).mark_all_read);
     }
 
     #[test]
     fn exactly_one_do_not_disturb_choice_is_ticked() {
         let s = State::empty("http://x");
         for (dnd, want) in [
-            (DndMode::Off, [true, false, false]),
-            (DndMode::On, [false, true, false]),
-            (DndMode::SilenceAll, [false, false, true]),
+            (Dnd::Off, [true, false, false]),
+            (Dnd::On, [false, true, false]),
+            (Dnd::SilenceAll, [false, false, true]),
         ] {
             assert_eq!(look(&s, dnd, t(0)).dnd, want, "{dnd:?}");
         }
@@ -617,34 +600,34 @@ mod tests {
     #[test]
     fn the_tray_names_the_unseen_critical_alert() {
         let mut s = State::empty("http://x");
-        let l = look(&s, DndMode::Off, t(0));
+        let l = look(&s, Dnd::Off, t(0));
         assert_eq!((l.alert, l.critical), (None, false));
         // Warnings and info do not make the line.
         alert(&mut s, "w-1", AlertSeverity::Warning, "CPU high", 1);
-        assert_eq!(look(&s, DndMode::Off, t(0)).alert, None);
+        assert_eq!(look(&s, Dnd::Off, t(0)).alert, None);
         alert(&mut s, "a-1", AlertSeverity::Critical, "Disk full", 2);
-        let l = look(&s, DndMode::Off, t(0));
+        let l = look(&s, Dnd::Off, t(0));
         assert_eq!(l.alert.as_deref(), Some("1 critical alert: Disk full"));
         assert!(l.critical);
         alert(&mut s, "a-2", AlertSeverity::Critical, "Database down", 3);
         alert(&mut s, "a-3", AlertSeverity::Critical, "Queue stuck", 4);
         assert_eq!(
-            look(&s, DndMode::Off, t(0)).alert.as_deref(),
+            look(&s, Dnd::Off, t(0)).alert.as_deref(),
             Some("3 critical alerts: Queue stuck (newest)")
         );
         // Acknowledged in the window: no longer counted or named.
         s.acknowledge_alerts(&pulseboard_core::AlertAck::Ids(vec!["a-3".into()]));
         assert_eq!(
-            look(&s, DndMode::Off, t(0)).alert.as_deref(),
+            look(&s, Dnd::Off, t(0)).alert.as_deref(),
             Some("2 critical alerts: Database down (newest)")
         );
         s.acknowledge_alerts(&pulseboard_core::AlertAck::All);
-        let l = look(&s, DndMode::Off, t(0));
+        let l = look(&s, Dnd::Off, t(0));
         assert_eq!((l.alert, l.critical), (None, false));
         // A long title is cut to one menu line.
         let long = "x".repeat(300);
         alert(&mut s, "a-4", AlertSeverity::Critical, &long, 5);
-        let line = look(&s, DndMode::Off, t(0)).alert.unwrap();
+        let line = look(&s, Dnd::Off, t(0)).alert.unwrap();
         assert!(line.ends_with('…'), "{line}");
         assert!(line.chars().count() < 100, "{line}");
     }

@@ -1,10 +1,18 @@
-// Every call to the Rust shell goes through this file.
+// @ts-check
+// Every call to the Rust shell goes through this file. What the commands
+// return and what `pb:update` carries are typed in ./types.d.ts, generated
+// from the Rust types (`tsc` checks this file against them).
 //
 // In the Tauri window (`withGlobalTauri: true`) it uses
 // `window.__TAURI__.core.invoke` and `window.__TAURI__.event.listen`. In a
 // plain browser (previews, screenshots, tests) it falls back to an in-memory
 // mock driven by demo data (preview/mock.js, outside ui/: never shipped), so
 // the page still renders.
+
+/** @typedef {import('./types').UiMessage} UiMessage */
+/** @typedef {import('./types').Snapshot} Snapshot */
+/** @typedef {import('./types').UiSettings} UiSettings */
+/** @typedef {import('./types').ConnectionTest} ConnectionTest */
 
 export const COMMANDS = Object.freeze({
   getState: 'get_state',
@@ -31,6 +39,14 @@ function tauri() {
   return t && t.core && typeof t.core.invoke === 'function' && t.event ? t : null;
 }
 
+/**
+ * @typedef {object} Backend
+ * @property {boolean} mock
+ * @property {(name: string, args?: Record<string, unknown>) => Promise<any>} invoke
+ * @property {(name: string, cb: (e: { payload: any }) => void) => Promise<() => void>} listen
+ */
+
+/** @type {Promise<Backend> | null} */
 let backendPromise = null;
 
 function backend() {
@@ -48,6 +64,11 @@ function backend() {
   return backendPromise;
 }
 
+/**
+ * @param {string} name
+ * @param {Record<string, unknown>} [args]
+ * @returns {Promise<any>}
+ */
 async function invoke(name, args) {
   const b = await backend();
   return b.invoke(name, args);
@@ -58,17 +79,27 @@ export async function isMock() {
   return (await backend()).mock;
 }
 
-/** `get_state` -> `{ state, settings, now }`. */
+/**
+ * `get_state` -> `{ state, settings, now, connectionView }`.
+ * @returns {Promise<Snapshot>}
+ */
 export function getState() {
   return invoke(COMMANDS.getState);
 }
 
-/** `mark_read` with `{ ids }`. */
+/**
+ * `mark_read` with `{ ids }`.
+ * @param {string[]} ids
+ * @returns {Promise<void>}
+ */
 export function markRead(ids) {
   return invoke(COMMANDS.markRead, { ids });
 }
 
-/** `mark_all_read`. */
+/**
+ * `mark_all_read`.
+ * @returns {Promise<void>}
+ */
 export function markAllRead() {
   return invoke(COMMANDS.markAllRead);
 }
@@ -76,37 +107,59 @@ export function markAllRead() {
 /**
  * `acknowledge_alerts` with `{ ids }`, or `{ all: true }` when `ids` is
  * `'all'` -> every acknowledged id (Rust's whole set).
+ * @param {string[] | 'all'} ids
+ * @returns {Promise<string[]>}
  */
 export function acknowledgeAlerts(ids) {
   return invoke(COMMANDS.acknowledgeAlerts, ids === 'all' ? { all: true } : { ids });
 }
 
-/** `diagnose_connection` -> `{ kind, message }`: why the connection fails, in words (Rust's). */
+/**
+ * `diagnose_connection` -> `{ kind, message }`: why the connection fails, in words (Rust's).
+ * @returns {Promise<ConnectionTest>}
+ */
 export function diagnoseConnection() {
   return invoke(COMMANDS.diagnoseConnection);
 }
 
-/** `open_link` with `{ url }`: the default browser opens a web link (Rust checks it is one). */
+/**
+ * `open_link` with `{ url }`: the default browser opens a web link (Rust checks it is one).
+ * @param {string} url
+ * @returns {Promise<void>}
+ */
 export function openLink(url) {
   return invoke(COMMANDS.openLink, { url });
 }
 
-/** `reconnect`. */
+/**
+ * `reconnect`.
+ * @returns {Promise<void>}
+ */
 export function reconnect() {
   return invoke(COMMANDS.reconnect);
 }
 
-/** `get_settings` -> Settings. */
+/**
+ * `get_settings` -> Settings.
+ * @returns {Promise<UiSettings>}
+ */
 export function getSettings() {
   return invoke(COMMANDS.getSettings);
 }
 
-/** `save_settings` with `{ settings }` -> Settings; rejects with an error string. */
+/**
+ * `save_settings` with `{ settings }` -> Settings; rejects with an error string.
+ * @param {UiSettings} settings
+ * @returns {Promise<UiSettings>}
+ */
 export function saveSettings(settings) {
   return invoke(COMMANDS.saveSettings, { settings });
 }
 
-/** `setup_needed` -> true while no server is configured (first run). */
+/**
+ * `setup_needed` -> true while no server is configured (first run).
+ * @returns {Promise<boolean>}
+ */
 export function setupNeeded() {
   return invoke(COMMANDS.setupNeeded);
 }
@@ -114,6 +167,10 @@ export function setupNeeded() {
 /**
  * `test_connection` with `{ server, token, ca }` -> `{ kind, message }`
  * (empty or absent token / ca: the saved ones).
+ * @param {string} server
+ * @param {string} token
+ * @param {string | null} [ca]
+ * @returns {Promise<ConnectionTest>}
  */
 export function testConnection(server, token, ca = null) {
   return invoke(COMMANDS.testConnection, { server, token, ca });
@@ -122,6 +179,9 @@ export function testConnection(server, token, ca = null) {
 /**
  * `plain_http_warning` -> the warning to show before a token goes over plain
  * http:// to a host that is not loopback, or null. Rust decides; nothing is sent.
+ * @param {string} server
+ * @param {boolean} hasToken
+ * @returns {Promise<string | null>}
  */
 export function plainHttpWarning(server, hasToken) {
   return invoke(COMMANDS.plainHttpWarning, { server, hasToken });
@@ -131,6 +191,8 @@ export function plainHttpWarning(server, hasToken) {
  * Listen to `pb:update`; `cb` gets each message. The shell sends a batch (an
  * array, oldest first); a single message is accepted too. Resolves to an
  * unlisten function.
+ * @param {(msg: UiMessage) => void} cb
+ * @returns {Promise<() => void>}
  */
 export async function onUpdate(cb) {
   const b = await backend();
@@ -141,13 +203,21 @@ export async function onUpdate(cb) {
   });
 }
 
-/** Listen to `pb:navigate`; `cb` gets the view name. Resolves to an unlisten function. */
+/**
+ * Listen to `pb:navigate`; `cb` gets the view name. Resolves to an unlisten function.
+ * @param {(view: string) => void} cb
+ * @returns {Promise<() => void>}
+ */
 export async function onNavigate(cb) {
   const b = await backend();
   return b.listen(EVENTS.navigate, (e) => cb(e && e.payload));
 }
 
-/** A readable message from a rejected invoke (Tauri rejects with a string). */
+/**
+ * A readable message from a rejected invoke (Tauri rejects with a string).
+ * @param {any} err
+ * @returns {string}
+ */
 export function errorMessage(err) {
   if (typeof err === 'string') return err;
   if (err && typeof err.message === 'string') return err.message;

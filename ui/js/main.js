@@ -1,3 +1,4 @@
+// @ts-check
 // Wiring: IPC -> queue -> pure reducer -> at most one render per animation frame.
 //
 // Every `pb:update` payload is pushed on a queue. Once per frame the queue is
@@ -7,14 +8,7 @@
 // grows without bound; rendering waits for the next frame.
 
 import * as ipc from './ipc.js';
-import {
-  applyAll,
-  initialState,
-  pillDetail,
-  pillText,
-  pillTone,
-  unreadCount,
-} from './state.js';
+import { applyAll, initialState, unreadCount } from './state.js';
 import { setText } from './dom.js';
 import { renderHome, tickHome } from './views/home.js';
 import { bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
@@ -72,7 +66,7 @@ let clockOffset = 0;
 const now = () => Date.now() + clockOffset;
 /** The state each part was last rendered from (null: never). */
 const rendered = { home: null, dashboard: null, alerts: null, notifications: null, chrome: null };
-let lastPill = { text: '', connection: null, source: null };
+let lastPill = { view: null, connection: null, source: null };
 /**
  * Test and benchmark hooks (js/hooks.js: `window.__pulseboardStats`,
  * `window.__pulseboardProbe`), told of each message and frame. Loaded only
@@ -120,19 +114,20 @@ function onFrame() {
 
 // ------------------------------------------------------------------ rendering
 
+/** The pill draws Rust's connection view as it is (words, tone, tooltip). */
 function renderPill(s) {
-  const t = now();
-  const text = pillText(s.connection, s.source, s.lastUpdate, t);
+  const v = s.connectionView;
+  if (!v || v === lastPill.view) return;
   const stateChanged = lastPill.connection !== s.connection || lastPill.source !== s.source;
-  if (text !== lastPill.text) {
+  if (!lastPill.view || v.text !== lastPill.view.text) {
     // Announce state changes, not the countdown ticking every second.
     dom.pillText.setAttribute('aria-live', stateChanged ? 'polite' : 'off');
-    setText(dom.pillText, text);
-    dom.pill.className = `pill pill-${pillTone(s.connection, s.source)}`;
+    setText(dom.pillText, v.text);
   }
-  const detail = `${pillDetail(s.connection, t)}\nClick for the connection settings`.trim();
+  dom.pill.className = `pill pill-${v.tone}`;
+  const detail = `${v.detail}\nClick for the connection settings`.trim();
   if (dom.pill.title !== detail) dom.pill.title = detail;
-  lastPill = { text, connection: s.connection, source: s.source };
+  lastPill = { view: v, connection: s.connection, source: s.source };
 }
 
 function renderChrome(s) {
@@ -195,7 +190,7 @@ function render() {
       rendered.notifications = s;
       break;
     case 'settings':
-      renderSettings(dom.views.settings, s, now());
+      renderSettings(dom.views.settings, s);
       renderDiagnosis(s);
       break;
     default:
@@ -263,12 +258,12 @@ function closeDetail() {
 /** The KPI a click or key on `target` means: a module row or a dashboard tile. */
 function kpiRefAt(target) {
   if (!(target instanceof Element)) return null;
-  const row = target.closest('.kpi-row');
+  const row = /** @type {HTMLElement | null} */ (target.closest('.kpi-row'));
   if (row) {
-    const card = row.closest('[data-module]');
+    const card = /** @type {HTMLElement | null} */ (row.closest('[data-module]'));
     return card ? { ref: { module: card.dataset.module, key: row.dataset.key }, node: row } : null;
   }
-  const tile = target.closest('.summary-card, .top-card');
+  const tile = /** @type {HTMLElement | null} */ (target.closest('.summary-card, .top-card'));
   return tile ? { ref: { dashboard: true, key: tile.dataset.key }, node: tile } : null;
 }
 
@@ -292,7 +287,7 @@ function bindLinks() {
     back = null;
   };
   document.addEventListener('click', (e) => {
-    const a = e.target instanceof Element ? e.target.closest('a[data-link]') : null;
+    const a = e.target instanceof Element ? /** @type {HTMLElement | null} */ (e.target.closest('a[data-link]')) : null;
     if (!a) return;
     e.preventDefault();
     pending = a.dataset.link;
@@ -355,6 +350,7 @@ async function resync() {
   try {
     const snap = await ipc.getState();
     enqueue({ type: 'resync', state: snap.state });
+    if (snap.connectionView) enqueue({ type: 'connection-view', view: snap.connectionView });
     if (snap.settings) enqueue({ type: 'settings', settings: snap.settings });
   } catch (err) {
     console.error('get_state failed', ipc.errorMessage(err));
@@ -503,14 +499,14 @@ function bind() {
   // Focus wraps around inside the page (see the .focus-wrap sentinels).
   const app = $('.app');
   for (const sentinel of document.querySelectorAll('.focus-wrap')) {
+    if (!(sentinel instanceof HTMLElement)) continue;
     sentinel.addEventListener('focus', (e) => {
       const all = focusables();
       // Coming from a control of the page: wrap around; from outside: enter.
+      const from = e instanceof FocusEvent ? e.relatedTarget : null;
       const fromInside =
-        e.relatedTarget instanceof Element &&
-        (app.contains(e.relatedTarget) ||
-          dom.detail.contains(e.relatedTarget) ||
-          e.relatedTarget.classList.contains('skip-link'));
+        from instanceof Element &&
+        (app.contains(from) || dom.detail.contains(from) || from.classList.contains('skip-link'));
       const atEnd = sentinel.dataset.wrap === 'end';
       const target = atEnd === fromInside ? all[0] : all[all.length - 1];
       if (target) target.focus();
@@ -539,7 +535,7 @@ function bind() {
     const c = state.connection && state.connection.state;
     const field =
       c === 'unauthorized' ? '#set-token' : c === 'certificate' ? '#set-ca' : '#set-server';
-    (document.querySelector(field) || server).focus();
+    /** @type {HTMLElement} */ (document.querySelector(field) || server).focus();
   });
   // Relative times ("3 min ago") move on while nothing else changes.
   setInterval(() => {
@@ -559,12 +555,6 @@ function bind() {
     errorText: ipc.errorMessage,
     plainHttpWarning: (server, hasToken) => ipc.plainHttpWarning(server, hasToken),
   });
-  // The pill counts down each second, but only while there is a countdown:
-  // a live or stopped connection leaves the window asleep.
-  setInterval(() => {
-    const c = state.connection && state.connection.state;
-    if (c === 'reconnecting' || c === 'offline' || c === 'connecting') schedule();
-  }, 1000);
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden) schedule();
   });

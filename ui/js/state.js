@@ -1,14 +1,37 @@
+// @ts-check
 // Pure state for the Pulseboard window: no DOM, no IPC, no clocks read here
 // (time is always passed in), so every rule below is unit-tested in Node.
 //
 // The state mirrors the Rust core `State` (crates/core/src/store.rs) as it is
 // serialised to the UI, plus a few UI-only fields (settings, dashboard
-// history). Which alerts are acknowledged is Rust's (`acknowledgedAlerts`,
-// changed through the `acknowledge_alerts` command); the page only applies an
-// acknowledgement at once while the command is on its way. `applyUpdate` never mutates its input: it returns the
+// history). The alert history is Rust's (an `alerts` message replaces it:
+// Rust dedupes and bounds it), so is which alerts are acknowledged
+// (`acknowledgedAlerts`, changed through the `acknowledge_alerts` command); the
+// page only applies an acknowledgement at once while the command is on its way.
+// The connection's words are Rust's too (`connectionView`). `applyUpdate` never mutates its input: it returns the
 // same object when nothing changed, or a new object in which only the changed
 // parts are new references. The renderer compares references to know what to
 // redraw (per module, dashboard, notifications, alerts, pill).
+
+// What Rust sends is typed in ./types.d.ts (generated from the Rust types):
+// `tsc` checks the reads below against it, so a field renamed in Rust fails
+// the check, not the user.
+/** @typedef {import('./types').UiMessage} UiMessage */
+/** @typedef {import('./types').Snapshot} Snapshot */
+/** @typedef {import('./types').State} CoreState */
+/** @typedef {import('./types').ConnectionView} ConnectionView */
+/** @typedef {import('./types').UiSettings} UiSettings */
+/**
+ * Messages the window makes itself (see applyUpdate).
+ * @typedef {{ type: 'mark-read-local', ids?: string[], all?: boolean }
+ *   | { type: 'ack-local', ids?: string[], all?: boolean }
+ *   | { type: 'settings', settings: UiSettings }} LocalMessage
+ */
+/**
+ * What the page keeps besides Rust's state.
+ * @typedef {{ serverInfo?: any, dashboardHistory?: any, settings?: UiSettings | null,
+ *   connectionView?: ConnectionView | null }} UiParts
+ */
 
 export const MODULES = Object.freeze(['reports', 'finance', 'hr', 'security']);
 export const MODULE_LABELS = Object.freeze({
@@ -17,14 +40,12 @@ export const MODULE_LABELS = Object.freeze({
   hr: 'HR',
   security: 'Security',
 });
-/** Values kept per KPI for sparklines (same as the Rust HISTORY_LEN). */
+/** Values kept per KPI for sparklines: the Rust HISTORY_LEN (a bridge.rs test fails when they differ). */
 export const HISTORY_LEN = 60;
-/** Notifications kept in memory (same as the Rust MAX_NOTIFICATIONS). */
+/** Notifications kept in memory: the Rust MAX_NOTIFICATIONS (a bridge.rs test fails when they differ). */
 export const MAX_NOTIFICATIONS = 500;
 /** Notifications rendered at most. */
 export const MAX_RENDERED_NOTIFICATIONS = 200;
-/** Alerts kept (same as the Rust MAX_ALERTS). */
-export const MAX_ALERTS = 100;
 /** Alert severities, most severe first. */
 export const ALERT_SEVERITIES = Object.freeze(['critical', 'warning', 'info']);
 
@@ -158,6 +179,25 @@ function dashboardHistoryFrom(dashboard, prev = {}) {
   return out;
 }
 
+const TONES = ['live', 'warn', 'error', 'demo', 'neutral'];
+
+/**
+ * Rust's connection view (`ConnectionView`: the pill's words, tone and
+ * tooltip, and whether the data is stale), or null when it is not one.
+ * @param {any} v
+ * @returns {ConnectionView | null}
+ */
+function validView(v) {
+  if (!isObject(v) || typeof v.text !== 'string' || !TONES.includes(v.tone)) return null;
+  return {
+    text: v.text,
+    tone: v.tone,
+    detail: str(v.detail),
+    stale: v.stale === true,
+    counting: v.counting === true,
+  };
+}
+
 function localUnread(notifications) {
   let n = 0;
   for (const x of notifications) if (!x.read) n += 1;
@@ -170,13 +210,16 @@ function localUnread(notifications) {
  * Build the UI state from a `get_state` answer:
  * `{ state: State, settings: Settings, now }`. Missing parts get safe defaults,
  * so an empty object yields a valid (empty) state.
+ * @param {Partial<Snapshot>} [snapshot]
+ * @param {UiParts} [ui]
  */
 export function initialState(snapshot = {}, ui = {}) {
+  /** @type {Partial<CoreState>} */
   const s = isObject(snapshot.state) ? snapshot.state : {};
   const notifications = sortedNotifications(s.notifications);
   const dashboard = validDashboard(s.dashboard) ? s.dashboard : null;
   const alerts = Array.isArray(s.alerts)
-    ? s.alerts.filter(validAlert).slice(-MAX_ALERTS).map(normalizeAlert)
+    ? s.alerts.filter(validAlert).map(normalizeAlert)
     : [];
   const lastSeq = Math.max(
     typeof s.lastSeq === 'number' ? s.lastSeq : 0,
@@ -195,6 +238,9 @@ export function initialState(snapshot = {}, ui = {}) {
     lastSeq,
     alerts,
     connection: isObject(s.connection) ? s.connection : { state: 'connecting', server: '' },
+    // What the pill says, worded by Rust; null until Rust said it (the
+    // page's static text stays).
+    connectionView: validView(snapshot.connectionView) || ui.connectionView || null,
     source: isObject(s.source) ? s.source : { kind: 'demo' },
     lastUpdate: typeof s.lastUpdate === 'string' ? s.lastUpdate : null,
     counters: isObject(s.counters) ? s.counters : {},
@@ -203,6 +249,8 @@ export function initialState(snapshot = {}, ui = {}) {
     acknowledgedAlerts: idList(s.acknowledgedAlerts),
   };
 }
+
+/** @typedef {ReturnType<typeof initialState>} UiState */
 
 function applyKpis(state, data) {
   if (!validModuleKpis(data)) return state;
@@ -298,14 +346,6 @@ function applyRead(state, data) {
   return { ...state, notifications, unreadCount };
 }
 
-function applyAlert(state, a) {
-  if (!validAlert(a)) return state;
-  if (state.alerts.some((x) => x.id === a.id)) return state;
-  let alerts = state.alerts.concat([normalizeAlert(a)]);
-  if (alerts.length > MAX_ALERTS) alerts = alerts.slice(alerts.length - MAX_ALERTS);
-  return { ...state, alerts };
-}
-
 function applyEvent(state, name, data) {
   if (typeof name !== 'string') return state;
   if (name.startsWith('kpi:update:')) {
@@ -320,8 +360,6 @@ function applyEvent(state, name, data) {
       return applyNotification(state, data);
     case 'notification:read':
       return applyRead(state, data);
-    case 'alert:system':
-      return applyAlert(state, data);
     case 'connection:status':
       return isObject(data) ? { ...state, serverInfo: data } : state;
     default:
@@ -343,6 +381,10 @@ function sameJson(a, b) {
  * - `{type: "settings", settings}`
  *
  * `now` (RFC 3339 or ms) stamps `lastUpdate` when a server event arrives.
+ * @param {UiState} state
+ * @param {UiMessage | LocalMessage} msg
+ * @param {string | number | null} [now]
+ * @returns {UiState}
  */
 export function applyUpdate(state, msg, now) {
   if (!isObject(msg)) return state;
@@ -353,6 +395,13 @@ export function applyUpdate(state, msg, now) {
     case 'source':
       if (!isObject(msg.source) || sameJson(msg.source, state.source)) return state;
       return { ...state, source: msg.source };
+    case 'connection-view': {
+      // Rust's words for the connection (sent on change, and each second
+      // while a countdown runs): drawn as they are.
+      const view = validView(msg.view);
+      if (!view || sameJson(view, state.connectionView)) return state;
+      return { ...state, connectionView: view };
+    }
     case 'unread':
       if (typeof msg.count !== 'number' || msg.count < 0 || msg.count === state.unreadCount) {
         return state;
@@ -371,6 +420,8 @@ export function applyUpdate(state, msg, now) {
         {
           serverInfo: state.serverInfo,
           dashboardHistory: undefined,
+          // The connection's words come along when they changed too.
+          connectionView: validView(msg.view) || state.connectionView,
         },
       );
       // Dashboard history lives only here (the core keeps none): a resync
@@ -397,6 +448,13 @@ export function applyUpdate(state, msg, now) {
       if (notifications === state.notifications && unreadCount === state.unreadCount) return state;
       return { ...state, notifications, unreadCount };
     }
+    case 'alerts': {
+      // Rust's alert history (deduped and bounded there): swapped as it is.
+      if (!Array.isArray(msg.alerts)) return state;
+      const alerts = msg.alerts.filter(validAlert).map(normalizeAlert);
+      if (sameJson(alerts, state.alerts)) return state;
+      return { ...state, alerts };
+    }
     case 'acknowledged': {
       // Rust's whole acknowledged set.
       if (!Array.isArray(msg.ids)) return state;
@@ -420,7 +478,13 @@ export function applyUpdate(state, msg, now) {
   }
 }
 
-/** Apply a batch of messages in order. */
+/**
+ * Apply a batch of messages in order.
+ * @param {UiState} state
+ * @param {Array<UiMessage | LocalMessage>} msgs
+ * @param {string | number | null} [now]
+ * @returns {UiState}
+ */
 export function applyAll(state, msgs, now) {
   let s = state;
   for (const m of msgs) s = applyUpdate(s, m, now);
@@ -711,10 +775,12 @@ export function basisText(basis) {
   return basis === 'previous' ? 'vs previous update' : 'vs previous period';
 }
 
-/** True when the data on screen may be out of date (no live connection to refresh it). */
-export function isStale(connection) {
-  const c = isObject(connection) ? connection.state : '';
-  return c === 'offline' || c === 'unauthorized' || c === 'certificate';
+/**
+ * True when the data on screen may be out of date (Rust's `stale`, in the
+ * connection view: no live connection is refreshing it).
+ */
+export function isStale(view) {
+  return isObject(view) && view.stale === true;
 }
 
 const monthDay = new Intl.DateTimeFormat(LOCALE, { month: 'short', day: 'numeric' });
@@ -742,103 +808,4 @@ export function formatRelative(iso, nowMs) {
   const mins = Math.round(secs / 60);
   if (mins < 60) return `${mins} min ago`;
   return `${Math.floor(mins / 60)} h ago`;
-}
-
-// ------------------------------------------------------------------ connection pill
-
-function secondsUntil(iso, nowMs) {
-  const t = parseTime(iso);
-  if (Number.isNaN(t)) return null;
-  return Math.max(0, Math.ceil((t - nowMs) / 1000));
-}
-
-function retryPhrase(secs) {
-  return secs === null || secs === 0 ? 'now' : `in ${secs}s`;
-}
-
-/**
- * The connection pill's text. Pure: `now` is ms since the epoch (or a Date /
- * RFC 3339 string). Demo data is always labelled as such.
- */
-export function pillText(connection, source, lastUpdate, now) {
-  const nowMs =
-    typeof now === 'number' ? now : now instanceof Date ? now.getTime() : parseTime(now);
-  const c = isObject(connection) ? connection : { state: 'connecting' };
-  const kind = isObject(source) ? source.kind : 'demo';
-  let text;
-  switch (c.state) {
-    case 'live':
-      text = 'Live';
-      break;
-    case 'reconnecting': {
-      const secs = secondsUntil(c.nextRetryAt, nowMs);
-      const attempt = typeof c.attempt === 'number' ? `, attempt ${c.attempt}` : '';
-      text = `Reconnecting ${retryPhrase(secs)}${attempt}`;
-      break;
-    }
-    case 'offline': {
-      const cachedAt =
-        kind === 'cache' ? source.savedAt : kind === 'server' ? lastUpdate : null;
-      const clock = formatClock(cachedAt);
-      if (cachedAt && clock !== '—') {
-        text = `Offline, cached data from ${clock}`;
-      } else {
-        text = `Offline, retrying ${retryPhrase(secondsUntil(c.nextRetryAt, nowMs))}`;
-      }
-      break;
-    }
-    case 'unauthorized':
-      text = 'Unauthorized, check the token';
-      break;
-    case 'certificate':
-      text = 'Certificate not trusted, check the settings';
-      break;
-    case 'connecting':
-    default:
-      text = 'Connecting…';
-      break;
-  }
-  return kind === 'demo' ? `Demo data · ${text}` : text;
-}
-
-/** The pill's colour class: `live`, `warn`, `error`, `demo` or `neutral`. */
-export function pillTone(connection, source) {
-  const state = isObject(connection) ? connection.state : 'connecting';
-  if (state === 'unauthorized') return 'error';
-  if (state === 'certificate') return 'error';
-  if (state === 'offline') return 'error';
-  if (state === 'reconnecting') return 'warn';
-  if (isObject(source) && source.kind === 'demo') return 'demo';
-  if (state === 'live') return 'live';
-  return 'neutral';
-}
-
-/** Extra detail for the pill's tooltip: reason and next retry. */
-export function pillDetail(connection, now) {
-  const nowMs = typeof now === 'number' ? now : parseTime(now);
-  const c = isObject(connection) ? connection : {};
-  switch (c.state) {
-    case 'live':
-      return `Connected${c.since ? ' since ' + formatTime(c.since) : ''}${
-        c.transport ? ' via ' + (c.transport === 'polling' ? 'HTTP long-polling' : 'WebSocket') : ''
-      }`;
-    case 'reconnecting':
-    case 'offline': {
-      const secs = secondsUntil(c.nextRetryAt, nowMs);
-      const parts = [`Next try ${retryPhrase(secs)}`];
-      if (typeof c.attempt === 'number') parts.push(`attempt ${c.attempt}`);
-      if (c.reason) parts.push(`last error: ${c.reason}`);
-      return parts.join(', ');
-    }
-    case 'unauthorized':
-      return c.message ? `The server refused the token: ${c.message}` : 'The server refused the token';
-    case 'certificate':
-      // The core's message says what was wrong with the certificate (or the
-      // certificate authority file); no retry until the settings change.
-      return `${c.message || 'The server\u2019s certificate could not be verified'}. Set the server\u2019s certificate authority (PEM file) in Settings, or use an address its certificate was made for.`;
-    case 'connecting':
-      return c.server ? `Connecting to ${c.server}` : 'Connecting';
-    default:
-      return '';
-  }
 }

@@ -128,9 +128,10 @@ test('relative and stale times: "3 min ago", a date when not today', () => {
   assert.equal(formatWhen('2024-05-01T14:05:00Z', now), '14:05');
   assert.equal(formatWhen('2024-04-29T14:05:00Z', now), 'Apr 29, 14:05');
   assert.equal(formatRelative(null, now), '—');
-  assert.ok(isStale({ state: 'offline' }));
-  assert.ok(isStale({ state: 'unauthorized' }));
-  assert.ok(!isStale({ state: 'live' }));
+  // Rust decides what is stale (pulseboard_core::view); the page reads it.
+  assert.ok(isStale({ text: 'Offline', tone: 'error', stale: true }));
+  assert.ok(!isStale({ text: 'Live', tone: 'live', stale: false }));
+  assert.ok(!isStale(null));
   assert.ok(!isStale(undefined));
 });
 

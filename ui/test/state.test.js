@@ -181,16 +181,21 @@ test('local mark read is optimistic: one item, then all', () => {
   assert.ok(s.notifications.every((n) => n.read));
 });
 
-test('alert:system dedupes by id; the banner shows the latest unacknowledged critical one', () => {
+test("the alert history is Rust's list, swapped; the banner shows the latest unacknowledged critical one", () => {
+  // Rust dedupes and bounds the list (crates/core store tests, and the
+  // bridge test alerts_go_out_as_the_cores_list_once_per_batch).
   const crit = (id, s) => ({ id, severity: 'critical', title: `T${id}`, message: 'm', createdAt: at(s) });
+  const list = (...alerts) => ({ type: 'alerts', alerts });
   let s = fresh();
   assert.equal(activeCriticalAlert(s), null);
-  s = applyUpdate(s, ev('alert:system', crit('a-1', 1)));
-  s = applyUpdate(s, ev('alert:system', { ...crit('a-2', 2), severity: 'warning' }));
+  const a1 = crit('a-1', 1);
+  const a2 = { ...crit('a-2', 2), severity: 'warning' };
+  s = applyUpdate(s, list(a1, a2));
   assert.equal(activeCriticalAlert(s).id, 'a-1', 'warnings do not take the banner');
-  const dup = applyUpdate(s, ev('alert:system', crit('a-1', 1)));
-  assert.equal(dup, s);
-  s = applyUpdate(s, ev('alert:system', crit('a-3', 3)));
+  const same = applyUpdate(s, list({ ...a1 }, { ...a2 }));
+  assert.equal(same, s, 'the same list changes nothing (no redraw)');
+  assert.equal(applyUpdate(s, { type: 'alerts', alerts: null }), s, 'a malformed list is dropped');
+  s = applyUpdate(s, list(a1, a2, crit('a-3', 3)));
   assert.equal(activeCriticalAlert(s).id, 'a-3');
   assert.deepEqual(openCriticalAlerts(s).map((a) => a.id), ['a-3', 'a-1'], 'newest first: "+1 more"');
   s = applyUpdate(s, { type: 'ack-local', ids: ['a-3'] });
@@ -266,7 +271,7 @@ test('resync replaces everything (acknowledged alerts too) but keeps local setti
   s = applyAll(s, [
     ev('notification:new', notif(1)),
     ev('kpi:update:hr', moduleKpis('hr', { a: 1 }, 1)),
-    ev('alert:system', { id: 'a-9', severity: 'critical', title: 't', message: 'm', createdAt: at(1) }),
+    { type: 'alerts', alerts: [{ id: 'a-9', severity: 'critical', title: 't', message: 'm', createdAt: at(1) }] },
     { type: 'ack-local', ids: ['a-9'] },
   ]);
   s = applyUpdate(s, {

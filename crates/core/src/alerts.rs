@@ -50,6 +50,7 @@ const MAX_PENDING_ITEMS: usize = 5000;
 /// Do-not-disturb mode: the one enum for the policy, the desktop's settings
 /// file (`"dnd": "off" | "on" | "silence_all"`), its window and its tray.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Dnd {
     /// Everything the policy allows is shown.

@@ -12,6 +12,7 @@ pub mod plain_http;
 pub mod store;
 pub mod supervisor;
 mod transport;
+pub mod view;
 
 pub use alerts::{
     AlertPolicy, Decision, Dnd, PolicyConfig, PolicyCounters, Toast, ToastKind, Urgency,
@@ -23,3 +24,4 @@ pub use notifier::{
 pub use plain_http::{plain_remote_host, plain_token_warning};
 pub use store::{AlertAck, ConnectionState, DataSource, State, Store, TransportKind, Update};
 pub use supervisor::{Client, ClientConfig, Command, TransportMode};
+pub use view::{connection_view, ConnectionView, Tone};

@@ -23,6 +23,7 @@ pub const MAX_NOTIFICATIONS: usize = 500;
 pub const MAX_ALERTS: usize = 100;
 
 /// Which transport a live connection uses.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
@@ -34,6 +35,7 @@ pub enum TransportKind {
 
 /// What the connection is doing, as a user should be told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(
     tag = "state",
     rename_all = "lowercase",
@@ -107,6 +109,7 @@ impl ConnectionState {
 
 /// Where the data on screen comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(
     tag = "kind",
     rename_all = "lowercase",
@@ -125,12 +128,14 @@ pub enum DataSource {
 }
 
 /// One module as shown: latest KPIs plus bounded history per KPI.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModuleView {
     /// Latest KPIs.
     pub latest: ModuleKpis,
     /// Recent values per KPI key, oldest first, at most [`HISTORY_LEN`].
+    #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
     pub history: BTreeMap<String, VecDeque<f64>>,
     /// Built-in demo values: any server data replaces them, whatever its time.
     #[serde(default)]
@@ -138,6 +143,7 @@ pub struct ModuleView {
 }
 
 /// Counters a user or a test can read.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counters {
@@ -150,6 +156,7 @@ pub struct Counters {
 }
 
 /// Everything a user sees.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
@@ -161,18 +168,24 @@ pub struct State {
     #[serde(default)]
     pub dashboard_demo: bool,
     /// Notifications, oldest first, unique by `seq`.
+    #[cfg_attr(feature = "ts", ts(as = "Vec<Notification>"))]
     pub notifications: VecDeque<Notification>,
     /// Unread count (the server's when known, adjusted optimistically).
     pub unread_count: u64,
     /// Highest `seq` seen: the catch-up point.
     pub last_seq: u64,
     /// Recent alerts, oldest first: the alert history the window shows.
+    #[cfg_attr(feature = "ts", ts(as = "Vec<Alert>"))]
     pub alerts: VecDeque<Alert>,
     /// Ids of the kept [`State::alerts`] the user has acknowledged (dismissed).
     /// Bounded with them: an alert that falls out of the history leaves it.
     #[serde(default)]
     pub acknowledged_alerts: BTreeSet<String>,
     /// Mark-read requests not yet acknowledged by the server.
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = "Array<{ ids: Array<string> } | { all: true }>")
+    )]
     pub outbox: Vec<MarkRead>,
     /// Connection state.
     pub connection: ConnectionState,

@@ -143,6 +143,7 @@ fn check_text(field: &str, s: &str, max: usize, required: bool) -> Result<(), Pr
 // ---------------------------------------------------------------- modules
 
 /// One of the four business modules.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Module {
@@ -219,6 +220,7 @@ impl FromStr for Module {
 // ---------------------------------------------------------------- KPIs
 
 /// Health of a KPI.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KpiStatus {
@@ -231,6 +233,7 @@ pub enum KpiStatus {
 }
 
 /// One key performance indicator.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Kpi {
@@ -259,6 +262,7 @@ pub struct Kpi {
 }
 
 /// The values at which a KPI turns warning and critical (version 2).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Warning from this value on.
@@ -270,6 +274,7 @@ pub struct Thresholds {
 }
 
 /// Which direction of change is good news for a KPI (version 2).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Better {
@@ -335,6 +340,7 @@ fn validate_kpis(field: &str, kpis: &[Kpi]) -> Result<(), ProtocolError> {
 }
 
 /// `kpi:update:{module}` payload and subscribe snapshot.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModuleKpis {
@@ -353,6 +359,7 @@ impl Validate for ModuleKpis {
 }
 
 /// `dashboard:update` payload and subscribe snapshot.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
@@ -392,6 +399,7 @@ impl Validate for Dashboard {
 // ---------------------------------------------------------------- notifications
 
 /// Severity of a notification.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationSeverity {
@@ -406,6 +414,7 @@ pub enum NotificationSeverity {
 }
 
 /// A stored notification.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -463,6 +472,7 @@ impl Validate for NotificationRead {
 // ---------------------------------------------------------------- alerts
 
 /// Severity of a system alert.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
@@ -475,6 +485,7 @@ pub enum AlertSeverity {
 }
 
 /// `alert:system` payload.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {

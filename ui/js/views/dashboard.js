@@ -48,13 +48,13 @@ function renderTiles(container, kpis, cls, sparkOpts, history) {
  * when the dashboard object changed since `prev`.
  */
 export function renderDashboard(root, state, prev, nowMs = Date.now()) {
-  const stale = isStale(state.connection);
+  const stale = isStale(state.connectionView);
   root.classList.toggle('is-stale', stale);
   if (
     prev &&
     prev.dashboard === state.dashboard &&
     prev.dashboardHistory === state.dashboardHistory &&
-    isStale(prev.connection) === stale
+    isStale(prev.connectionView) === stale
   ) {
     return;
   }

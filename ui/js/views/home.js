@@ -128,8 +128,8 @@ export function renderHome(root, state, prev, nowMs = Date.now()) {
     cards = createCards(root);
     cardsByRoot.set(root, cards);
   }
-  const stale = isStale(state.connection);
-  const staleChanged = !prev || isStale(prev.connection) !== stale;
+  const stale = isStale(state.connectionView);
+  const staleChanged = !prev || isStale(prev.connectionView) !== stale;
   for (const m of MODULES) {
     const view = state.modules[m];
     if (!first && !staleChanged && prev && prev.modules[m] === view) continue;

@@ -8,7 +8,6 @@
 // that is not loopback.
 
 import { setText } from '../dom.js';
-import { pillDetail } from '../state.js';
 
 const DND = ['off', 'on', 'silence_all'];
 const THRESHOLDS = ['off', 'info', 'success', 'warning', 'error'];
@@ -182,9 +181,10 @@ const reconnecting = new WeakMap();
  * Live parts of the settings view (connection detail, the outcome of
  * "Reconnect now"), safe to call every frame.
  */
-export function renderSettings(root, state, nowMs = Date.now()) {
+export function renderSettings(root, state) {
   const f = fields(root);
-  const detail = pillDetail(state.connection, nowMs);
+  // Rust's words for the connection (the pill's tooltip).
+  const detail = state.connectionView ? state.connectionView.detail : '';
   setText(f.detail, detail ? `Connection: ${detail}` : '');
   if (reconnecting.has(root)) {
     const from = reconnecting.get(root);
