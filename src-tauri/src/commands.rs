@@ -583,8 +583,20 @@ pub async fn kpi_history(
     if key.is_empty() || key.chars().count() > pulseboard_protocol::limits::MAX_KEY {
         return Err("not a KPI key".into());
     }
-    let (live, local, thresholds) = core.store.read(|s| {
-        let live = matches!(s.connection, pulseboard_core::ConnectionState::Live { .. });
+    let (not_live, local, thresholds) = core.store.read(|s| {
+        use pulseboard_core::ConnectionState as C;
+        // Not connected: say why without asking (a refused token or a bad
+        // certificate would be refused again).
+        let not_live = match &s.connection {
+            C::Live { .. } => None,
+            C::Unauthorized { .. } => {
+                Some(HistoryMiss::Failed("the server refused the token".into()))
+            }
+            C::Certificate { .. } => Some(HistoryMiss::Failed(
+                "the server's certificate is not trusted".into(),
+            )),
+            _ => Some(HistoryMiss::Offline),
+        };
         let view = s.modules.get(&module);
         let values = view.and_then(|v| v.history.get(&key));
         let times = view.and_then(|v| v.history_at.get(&key));
@@ -606,9 +618,11 @@ pub async fn kpi_history(
         let thresholds = view
             .and_then(|v| v.latest.kpis.iter().find(|k| k.key == key))
             .and_then(|k| k.thresholds);
-        (live, local, thresholds)
+        (not_live, local, thresholds)
     });
-    let fetched = if live {
+    let fetched = if let Some(miss) = not_live {
+        Err(miss)
+    } else {
         let s = core.settings();
         let token = core.token.lock().unwrap_or_else(|e| e.into_inner()).clone();
         fetch_history(
@@ -621,8 +635,6 @@ pub async fn kpi_history(
             HISTORY_TIMEOUT,
         )
         .await
-    } else {
-        Err(HistoryMiss::Offline)
     };
     Ok(history_view(
         range,
