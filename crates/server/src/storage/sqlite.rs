@@ -720,14 +720,14 @@ impl Storage for SqliteStore {
             let tx = conn.transaction()?;
             let points = {
                 let mut st = tx.prepare_cached(
-                    "SELECT at_ms, value, mn, mx FROM (
-                        SELECT slot / ?5 AS b, at_ms, value,
-                               MIN(lo) OVER w AS mn, MAX(hi) OVER w AS mx,
-                               ROW_NUMBER() OVER (PARTITION BY slot / ?5 ORDER BY slot DESC) AS rn
+                    "SELECT h.at_ms, h.value, g.mn, g.mx FROM (
+                        SELECT MAX(slot) AS last, MIN(lo) AS mn, MAX(hi) AS mx
                         FROM kpi_history
                         WHERE module = ?1 AND key = ?2 AND slot >= ?3 AND slot <= ?4
-                        WINDOW w AS (PARTITION BY slot / ?5)
-                     ) WHERE rn = 1 ORDER BY b",
+                        GROUP BY slot / ?5
+                     ) g JOIN kpi_history h
+                       ON h.module = ?1 AND h.key = ?2 AND h.slot = g.last
+                     ORDER BY g.last",
                 )?;
                 let rows = st.query_map(params![module.as_str(), key, lo, hi, bucket], |r| {
                     Ok(HistoryPoint {
