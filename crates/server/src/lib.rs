@@ -646,7 +646,11 @@ impl App {
     /// Delete KPI history older than [`storage::history_cutoff`].
     async fn prune_history(&self) {
         let before = storage::history_cutoff(Utc::now(), self.retain_days);
-        match self.store.prune_kpi_history(before).await {
+        match self
+            .store
+            .prune_kpi_history(before, storage::MAX_HISTORY_ROWS)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "retention deleted old KPI history"),
             Err(e) => self.storage_failed(&e),

@@ -488,7 +488,7 @@ async fn kpi_history_is_pruned_by_age_and_says_truncated(open: Open<'_>) {
         now - chrono::Duration::days(1)
     );
     let pruned = store
-        .prune_kpi_history(history_cutoff(now, None))
+        .prune_kpi_history(history_cutoff(now, None), u64::MAX)
         .await
         .expect("prune");
     assert_eq!(pruned, 1500);
@@ -500,7 +500,7 @@ async fn kpi_history_is_pruned_by_age_and_says_truncated(open: Open<'_>) {
     assert!(!week.truncated, "what was deleted is older than the range");
     assert_eq!(
         store
-            .prune_kpi_history(history_cutoff(now, None))
+            .prune_kpi_history(history_cutoff(now, None), u64::MAX)
             .await
             .expect("again"),
         0
@@ -508,7 +508,7 @@ async fn kpi_history_is_pruned_by_age_and_says_truncated(open: Open<'_>) {
 
     // `--retain-days 1`: the 7 d range lost a point, and says so.
     let pruned = store
-        .prune_kpi_history(history_cutoff(now, Some(1)))
+        .prune_kpi_history(history_cutoff(now, Some(1)), u64::MAX)
         .await
         .expect("prune");
     assert_eq!(pruned, 50);
@@ -521,6 +521,23 @@ async fn kpi_history_is_pruned_by_age_and_says_truncated(open: Open<'_>) {
     let hour = history(&*store, m, "k7", HistoryRange::Hour, now).await;
     assert_eq!(hour.points.len(), 1);
     assert!(!hour.truncated, "nothing of the last hour was deleted");
+
+    // Many keys: a bound on all rows deletes the oldest slots first.
+    record(now - chrono::Duration::minutes(30), 4.0).await;
+    record(now - chrono::Duration::minutes(20), 5.0).await;
+    assert_eq!(store.kpi_history_rows().await.expect("rows"), 150);
+    let pruned = store
+        .prune_kpi_history(history_cutoff(now, None), 60)
+        .await
+        .expect("cap");
+    assert_eq!(pruned, 100, "whole slots, oldest first, down to the bound");
+    assert_eq!(store.kpi_history_rows().await.expect("rows"), 50);
+    let hour = history(&*store, m, "k7", HistoryRange::Hour, now).await;
+    assert_eq!(
+        hour.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![5.0]
+    );
+    assert!(hour.truncated, "the bound cut into the last hour");
 }
 
 /// Writers racing each other while a reader follows `seq > cursor`: the

@@ -27,7 +27,8 @@
 //!   one upsert per KPI, so a key has at most one row per slot whatever the
 //!   publishing rate, and rows older than [`history_cutoff`] (7 days, or
 //!   `--retain-days` when shorter) are pruned in batches (index on `slot`).
-//!   A key thus holds at most [`MAX_SLOTS_PER_KEY`] rows. A read folds the
+//!   A key thus holds at most [`MAX_SLOTS_PER_KEY`] rows, and the table
+//!   at most about [`MAX_HISTORY_ROWS`] (the oldest slots go first). A read folds the
 //!   slots of a range into buckets in SQL (one range scan of the primary
 //!   key) and answers a few hundred points at most.
 
@@ -79,6 +80,21 @@ pub const PRUNE_BATCH: usize = 500;
 /// Most history rows one key can have: one per [`SLOT_SECS`] slot over
 /// [`MAX_AGE_SECS`] (60 480 rows: a few MB per key).
 pub const MAX_SLOTS_PER_KEY: i64 = MAX_AGE_SECS / SLOT_SECS;
+
+/// Most history rows kept in all (whatever the number of keys; the oldest
+/// go first): 10 million rows, 165 keys updated at least every 10 s for 7
+/// days, under a GB.
+pub const MAX_HISTORY_ROWS: u64 = 10_000_000;
+
+/// Of the oldest history rows' slots (ascending), how many form the prefix
+/// to delete: the first `excess` ones and any before `before`.
+pub(crate) fn prune_prefix(slots: &[i64], before: i64, excess: u64) -> usize {
+    slots
+        .iter()
+        .enumerate()
+        .take_while(|(i, s)| (*i as u64) < excess || **s < before)
+        .count()
+}
 
 /// The start (epoch seconds) of the slot holding `at`.
 pub fn slot_of(at: DateTime<Utc>) -> i64 {
@@ -302,22 +318,47 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
         bucket_secs: i64,
     ) -> Result<HistoryAnswer, StorageError>;
 
-    /// Delete at most about [`PRUNE_BATCH`] of the oldest history rows with
-    /// slots before `before` (the oldest slots first). Returns how many were
-    /// deleted (0: nothing left to prune).
-    async fn prune_kpi_history_batch(&self, before: DateTime<Utc>) -> Result<u64, StorageError>;
+    /// Delete at most about [`PRUNE_BATCH`] of the oldest history rows (the
+    /// oldest slots first): the first `excess` ones and any with a slot
+    /// before `before`; whole slots, so a few more than `excess` may go.
+    /// Returns how many were deleted (0: nothing left to prune).
+    async fn prune_kpi_history_batch(
+        &self,
+        before: DateTime<Utc>,
+        excess: u64,
+    ) -> Result<u64, StorageError>;
 
-    /// Delete every history row with a slot before `before`, in batches.
-    async fn prune_kpi_history(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+    /// Number of history rows (slots of all keys).
+    async fn kpi_history_rows(&self) -> Result<u64, StorageError>;
+
+    /// Delete every history row with a slot before `before`, then the
+    /// oldest rows beyond `max_rows` (many keys: a bound on the whole
+    /// table), in batches.
+    async fn prune_kpi_history(
+        &self,
+        before: DateTime<Utc>,
+        max_rows: u64,
+    ) -> Result<u64, StorageError> {
         let mut total = 0;
         loop {
-            let n = self.prune_kpi_history_batch(before).await?;
+            let n = self.prune_kpi_history_batch(before, 0).await?;
             if n == 0 {
-                return Ok(total);
+                break;
             }
             total += n;
             tokio::task::yield_now().await;
         }
+        let mut excess = self.kpi_history_rows().await?.saturating_sub(max_rows);
+        while excess > 0 {
+            let n = self.prune_kpi_history_batch(before, excess).await?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            excess = excess.saturating_sub(n);
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
     }
 
     /// Notifications with `seq > after_seq` as `viewer` sees them, oldest

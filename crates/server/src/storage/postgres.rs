@@ -46,7 +46,7 @@ use pulseboard_protocol::{limits, Module, NewNotification, Notification};
 use tokio_postgres::NoTls;
 
 use super::{
-    at_from_ms, slot_of,
+    at_from_ms, prune_prefix, slot_of,
     sqlite::{row_to_notification, severity_str, to_i64, to_u64, ts, Row},
     CatchUp, HistoryAnswer, MarkReadOutcome, Storage, StorageError, KV_HISTORY_PRUNED_UPTO,
     MAX_READ_EVENT_IDS, PRUNE_BATCH,
@@ -660,23 +660,39 @@ impl Storage for PostgresStore {
         })
     }
 
-    async fn prune_kpi_history_batch(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // The newest slot of the oldest batch: everything up to it goes (a
-        // batch, plus the other keys of that last slot).
-        let upto: Option<i64> = tx
-            .query_one(
-                "SELECT MAX(slot) FROM (SELECT slot FROM kpi_history WHERE slot < $1
-                                        ORDER BY slot LIMIT $2) t",
-                &[&slot_of(before), &(PRUNE_BATCH as i64)],
-            )
+    async fn kpi_history_rows(&self) -> Result<u64, StorageError> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT COUNT(*) FROM kpi_history", &[])
             .await?
             .get(0);
-        let Some(upto) = upto else {
+        Ok(to_u64(n))
+    }
+
+    async fn prune_kpi_history_batch(
+        &self,
+        before: DateTime<Utc>,
+        excess: u64,
+    ) -> Result<u64, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let oldest: Vec<i64> = tx
+            .query(
+                "SELECT slot FROM kpi_history ORDER BY slot LIMIT $1",
+                &[&(PRUNE_BATCH as i64)],
+            )
+            .await?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        // Everything up to the newest slot of the prefix goes (the batch,
+        // plus the other keys of that last slot).
+        let k = prune_prefix(&oldest, slot_of(before), excess);
+        if k == 0 {
             tx.commit().await?;
             return Ok(0);
-        };
+        }
+        let upto = oldest[k - 1];
         let n = tx
             .execute("DELETE FROM kpi_history WHERE slot <= $1", &[&upto])
             .await?;

@@ -53,8 +53,8 @@ use pulseboard_protocol::{limits, Module, NewNotification, Notification, Notific
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    at_from_ms, slot_of, CatchUp, HistoryAnswer, MarkReadOutcome, Storage, StorageError,
-    DEFAULT_VIEWER, KV_HISTORY_PRUNED_UPTO, MAX_READ_EVENT_IDS, PRUNE_BATCH,
+    at_from_ms, prune_prefix, slot_of, CatchUp, HistoryAnswer, MarkReadOutcome, Storage,
+    StorageError, DEFAULT_VIEWER, KV_HISTORY_PRUNED_UPTO, MAX_READ_EVENT_IDS, PRUNE_BATCH,
 };
 use pulseboard_protocol::{history::SLOT_SECS, HistoryPoint};
 
@@ -751,21 +751,35 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn prune_kpi_history_batch(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+    async fn kpi_history_rows(&self) -> Result<u64, StorageError> {
+        self.with_conn(|conn| {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM kpi_history", [], |r| r.get(0))?;
+            Ok(to_u64(n))
+        })
+        .await
+    }
+
+    async fn prune_kpi_history_batch(
+        &self,
+        before: DateTime<Utc>,
+        excess: u64,
+    ) -> Result<u64, StorageError> {
         let before = slot_of(before);
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            // The newest slot of the oldest batch: everything up to it goes
-            // (a batch, plus the other keys of that last slot).
-            let upto: Option<i64> = tx.query_row(
-                "SELECT MAX(slot) FROM (SELECT slot FROM kpi_history WHERE slot < ?1
-                                        ORDER BY slot LIMIT ?2)",
-                params![before, PRUNE_BATCH as i64],
-                |r| r.get(0),
-            )?;
-            let Some(upto) = upto else {
-                return Ok(0);
+            let oldest: Vec<i64> = {
+                let mut st =
+                    tx.prepare_cached("SELECT slot FROM kpi_history ORDER BY slot LIMIT ?1")?;
+                let rows = st.query_map(params![PRUNE_BATCH as i64], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
             };
+            // Everything up to the newest slot of the prefix goes (the batch,
+            // plus the other keys of that last slot).
+            let k = prune_prefix(&oldest, before, excess);
+            if k == 0 {
+                return Ok(0);
+            }
+            let upto = oldest[k - 1];
             let n = tx.execute("DELETE FROM kpi_history WHERE slot <= ?1", params![upto])?;
             let end = upto + SLOT_SECS;
             let prev = kv_get_tx(&tx, KV_HISTORY_PRUNED_UPTO)?
