@@ -1791,6 +1791,26 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
         t.starts_with("55 · ")
     })
     .await;
+    // A new value while the range is shown: the chart takes it from the
+    // server (at most 5 s later).
+    sc.srv
+        .kpis(
+            "finance",
+            json!([{"key": "cash", "label": "Cash", "value": 61, "better": "up",
+                    "thresholds": {"warning": 30, "critical": 10}}]),
+        )
+        .await;
+    wait_for(&c, "the chart takes the new value", || async {
+        c.keys(&["\u{E010}"]).await; // End: the newest point
+        text_of(&c, "[data-testid=detail-readout]")
+            .await
+            .filter(|t| t.starts_with("61 · "))
+    })
+    .await;
+    assert_eq!(
+        text_of(&c, "[data-testid=detail-span]").await.as_deref(),
+        Some("From the server, 24 h")
+    );
     sc.shot(&c, "kpi-detail-history").await;
 
     // The server goes away: the app says it shows what it saw itself.
@@ -1817,7 +1837,8 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
             vec![]
         )
         .await,
-        json!(2)
+        json!(3),
+        "the three values the app received"
     );
     close(c).await;
     drop(driver);

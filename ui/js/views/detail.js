@@ -19,6 +19,7 @@ import {
   kpiStatus,
 } from '../state.js';
 
+const REFRESH_MS = 5000;
 const W = 560;
 const H = 180;
 const PAD = 8;
@@ -44,7 +45,13 @@ export function findKpi(state, ref) {
   const view = state.modules[ref.module];
   const kpi = view && view.latest.kpis.find((k) => k.key === ref.key);
   if (!kpi) return null;
-  return { kpi, ref, history: view.history[ref.key] || [kpi.value], where: MODULE_LABELS[ref.module] || ref.module };
+  return {
+    kpi,
+    ref,
+    history: view.history[ref.key] || [kpi.value],
+    where: MODULE_LABELS[ref.module] || ref.module,
+    stamp: view.latest.updatedAt,
+  };
 }
 
 // What is drawn now. `range` outlives the dialog (the next KPI opens with it).
@@ -57,6 +64,11 @@ let shown = {
   answer: null,
   // Increases with every request, so a late answer for an older one is dropped.
   ask: 0,
+  // When the server was last asked (ms) and the update it had by then.
+  askedAt: 0,
+  stamp: undefined,
+  // A pending refresh (timer), if any.
+  refresh: null,
   // Drawn points: [{x, y, value, at?, min?, max?}].
   points: [],
 };
@@ -171,19 +183,24 @@ function chooseRange(root, id) {
   if (range !== 'recent' && !shown.ref.dashboard) ask(root);
 }
 
-function ask(root) {
+/** Ask Rust for the range's history; `quiet`: a refresh (no "asking", the cursor stays). */
+function ask(root, quiet = false) {
   const n = ++shown.ask;
   const { ref } = shown;
   const asked = range;
-  root.querySelector('.detail').dataset.loading = 'true';
-  setText(root.querySelector('#detail-span'), 'Asking the server…');
+  shown.askedAt = Date.now();
+  shown.stamp = shown.found && shown.found.stamp;
+  if (!quiet) {
+    root.querySelector('.detail').dataset.loading = 'true';
+    setText(root.querySelector('#detail-span'), 'Asking the server…');
+  }
   kpiHistory(ref.module, ref.key, asked)
     .then((answer) => answer, (err) => ({ source: 'error', caption: errorMessage(err), points: [] }))
     .then((answer) => {
       if (n !== shown.ask || asked !== range) return;
       delete root.querySelector('.detail').dataset.loading;
       shown.answer = answer && typeof answer === 'object' ? answer : { source: 'error', caption: '', points: [] };
-      draw(root);
+      draw(root, quiet);
     });
 }
 
@@ -215,8 +232,16 @@ export function renderDetail(root, found) {
     draw(root);
     if (range !== 'recent') ask(root);
   } else if (range === 'recent') {
-    // New values arrived: draw them (a server range keeps its answer).
+    // New values arrived: draw them.
     draw(root, true);
+  } else if (!ref.dashboard && found.stamp !== shown.stamp && !shown.refresh) {
+    // A new update of the module: the server's history has it too (it is
+    // stored before it is sent). At most one refresh per 5 s.
+    const wait = Math.max(0, shown.askedAt + REFRESH_MS - Date.now());
+    shown.refresh = setTimeout(() => {
+      shown.refresh = null;
+      if (!root.hidden && range !== 'recent' && shown.found && shown.found.stamp !== shown.stamp) ask(root, true);
+    }, wait);
   }
 }
 
