@@ -207,7 +207,12 @@ function ask(root, quiet = false) {
 /** Fill the dialog for `found` (from findKpi): on open, and on every state change while open. */
 export function renderDetail(root, found) {
   const { kpi, where, ref } = found;
-  const opening = root.hidden || !shown.ref || shown.ref.key !== ref.key || shown.ref.module !== ref.module;
+  const opening =
+    root.hidden ||
+    !shown.ref ||
+    shown.ref.key !== ref.key ||
+    shown.ref.module !== ref.module ||
+    Boolean(shown.ref.dashboard) !== Boolean(ref.dashboard);
   shown.found = found;
   shown.kpi = kpi;
   shown.ref = ref;
