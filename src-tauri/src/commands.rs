@@ -424,10 +424,16 @@ pub async fn fetch_history(
         req = req.bearer_auth(t);
     }
     let resp = req.send().await.map_err(|e| {
-        if e.is_connect() || e.is_timeout() {
-            HistoryMiss::Offline
-        } else {
-            HistoryMiss::Failed(format!("the history request failed: {e}"))
+        use crate::connection_test::Outcome;
+        // The same reading of the error as "Test connection".
+        match crate::connection_test::classify_error(server, &e).kind {
+            Outcome::Certificate => {
+                HistoryMiss::Failed("the server's certificate is not trusted".into())
+            }
+            Outcome::NothingListening | Outcome::Timeout | Outcome::Unreachable => {
+                HistoryMiss::Offline
+            }
+            _ => HistoryMiss::Failed(format!("the history request failed: {e}")),
         }
     })?;
     let status = resp.status();

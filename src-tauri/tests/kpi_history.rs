@@ -213,3 +213,42 @@ async fn without_the_server_the_view_says_what_it_shows_instead() {
     assert_eq!(v.caption, "Offline: this app has seen no value of it yet");
     assert!(v.points.is_empty());
 }
+
+/// Over HTTPS the history trusts the configured private certificate
+/// authority, as the connection does; without it, it says the certificate is
+/// not trusted (not "offline").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_trusts_the_configured_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
+    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
+    config.token = Some(TOKEN.into());
+    config.tls = Some((cert, key));
+    let server = pulseboard_server::spawn(config).await.unwrap();
+    let url = server.url();
+    assert!(url.starts_with("https://"), "{url}");
+    let ask = |ca: Option<std::path::PathBuf>| {
+        let url = url.clone();
+        async move {
+            fetch_history(
+                &url,
+                Some(TOKEN),
+                ca.as_deref(),
+                Module::Reports,
+                "queue",
+                HistoryRange::Hour,
+                HISTORY_TIMEOUT,
+            )
+            .await
+        }
+    };
+    let h = ask(Some(ca)).await.expect("history over https");
+    assert!(h.points.is_empty(), "nothing stored yet");
+    assert_eq!(
+        ask(None).await,
+        Err(HistoryMiss::Failed(
+            "the server's certificate is not trusted".into()
+        ))
+    );
+    server.stop().await.unwrap();
+}
