@@ -14,6 +14,7 @@ fn main() {
             "setup_needed",
             "test_connection",
             "plain_http_warning",
+            "kpi_history",
         ]),
     ))
     .expect("tauri-build");

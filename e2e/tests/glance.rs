@@ -60,7 +60,12 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    /// A server on the database `s.db` in `dir` (made beforehand by a test
+    /// that stores something in it first).
+    async fn start_in(dir: tempfile::TempDir) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
@@ -1639,6 +1644,204 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
     )
     .await;
     sc.end(c).await;
+}
+
+/// The server's history of a KPI: one value every 100 minutes over the last
+/// 20 hours, stored before the server starts (what a server that has been
+/// running a day holds).
+async fn server_with_history(module: &str, key: &str) -> (Server, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = pulseboard_server::storage::SqliteStore::open(&dir.path().join("s.db"))
+        .expect("open the store");
+    let now = chrono::Utc::now();
+    let module = module.parse().expect("module");
+    let n = 12;
+    for i in (1..=n).rev() {
+        let at = now - chrono::Duration::minutes(i * 100 + 30);
+        pulseboard_server::storage::Storage::record_kpis(
+            &store,
+            module,
+            at,
+            vec![(key.to_string(), 40.0 + i as f64)],
+        )
+        .await
+        .expect("record");
+    }
+    drop(store);
+    (Server::start_in(dir).await, n as usize)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
+    let serial = SERIAL.lock().await;
+    let (srv, stored) = server_with_history("finance", "cash").await;
+    let sc = Scene {
+        srv,
+        driver: Driver::start(false),
+        _serial: serial,
+    };
+    let c = sc.live_app(1280, 800).await;
+    for v in [50, 55] {
+        sc.srv
+            .kpis(
+                "finance",
+                json!([{"key": "cash", "label": "Cash", "value": v, "better": "up",
+                        "thresholds": {"warning": 30, "critical": 10}}]),
+            )
+            .await;
+        wait_text(&c, "[data-testid=kpi-finance-cash]", "value", |t| {
+            t == v.to_string()
+        })
+        .await;
+    }
+    click(&c, ".kpi-row[data-key=cash]").await;
+    wait_js(
+        &c,
+        "detail open",
+        "return !document.querySelector('[data-testid=kpi-detail]').hidden",
+    )
+    .await;
+    // What this window saw: its two values.
+    wait_text(&c, "[data-testid=detail-span]", "recent", |t| {
+        t.starts_with("The last 2 values")
+    })
+    .await;
+    // 24 h: the server's points, many more than the window saw.
+    click(&c, "[data-testid=detail-range-24h]").await;
+    wait_text(&c, "[data-testid=detail-span]", "server caption", |t| {
+        t == "From the server, 24 h"
+    })
+    .await;
+    assert_eq!(
+        c.js(
+            "return [...document.querySelectorAll('[data-range]')].map((b) => b.dataset.range + '=' + b.getAttribute('aria-pressed'))",
+            vec![]
+        )
+        .await,
+        json!(["recent=false", "1h=false", "24h=true", "7d=false"])
+    );
+    let count = c
+        .js(
+            "return Number(document.querySelector('#detail-chart').dataset.count)",
+            vec![],
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0) as usize;
+    assert!(
+        count > stored && count <= stored + 2,
+        "the {stored} stored points and the live ones, got {count}"
+    );
+    assert_eq!(
+        c.js(
+            "return document.querySelector('[data-testid=kpi-detail] .detail').dataset.source",
+            vec![]
+        )
+        .await,
+        json!("server")
+    );
+    // The thresholds are drawn as lines (critical below warning: higher is
+    // better here) and named.
+    let lines = c
+        .js(
+            "const l = (id) => { const e = document.getElementById(id); const r = e.getBoundingClientRect(); return [e.hasAttribute('hidden'), r.top, r.width]; };
+             return [l('detail-threshold-warning'), l('detail-threshold-critical')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(lines[0][0], json!(false), "warning line shown: {lines}");
+    assert_eq!(lines[1][0], json!(false), "critical line shown: {lines}");
+    assert!(
+        lines[1][1].as_f64() > lines[0][1].as_f64(),
+        "critical under warning: {lines}"
+    );
+    assert!(lines[0][2].as_f64().unwrap_or(0.0) > 100.0, "{lines}");
+    assert_eq!(
+        text_of(&c, "[data-testid=detail-thresholds]")
+            .await
+            .as_deref(),
+        Some("Warning at 30 · Critical at 10")
+    );
+    assert_eq!(
+        text_of(&c, "#detail-min").await.as_deref(),
+        Some("10"),
+        "the axis fits the lowest threshold"
+    );
+    // A time axis, and each value with its time.
+    let axis = text_of(&c, ".detail-x").await.unwrap_or_default();
+    assert!(axis.contains(':') && !axis.contains("oldest"), "{axis}");
+    c.js(
+        "document.querySelector('#detail-chart').focus(); return true;",
+        vec![],
+    )
+    .await;
+    c.keys(&["\u{E011}"]).await; // Home: the oldest point
+    wait_text(&c, "[data-testid=detail-readout]", "oldest", |t| {
+        t.starts_with("52 · ") && t.contains(':')
+    })
+    .await;
+    // By pointer: the right edge reads the newest point.
+    c.js(
+        "const ch = document.querySelector('#detail-chart'); const r = ch.getBoundingClientRect();
+         ch.dispatchEvent(new MouseEvent('mousemove', {clientX: r.right - 1, clientY: r.top + 5, bubbles: true})); return true;",
+        vec![],
+    )
+    .await;
+    wait_text(&c, "[data-testid=detail-readout]", "newest", |t| {
+        t.starts_with("55 · ")
+    })
+    .await;
+    // A new value while the range is shown: the chart takes it from the
+    // server (at most 5 s later).
+    sc.srv
+        .kpis(
+            "finance",
+            json!([{"key": "cash", "label": "Cash", "value": 61, "better": "up",
+                    "thresholds": {"warning": 30, "critical": 10}}]),
+        )
+        .await;
+    wait_for(&c, "the chart takes the new value", || async {
+        c.keys(&["\u{E010}"]).await; // End: the newest point
+        text_of(&c, "[data-testid=detail-readout]")
+            .await
+            .filter(|t| t.starts_with("61 · "))
+    })
+    .await;
+    assert_eq!(
+        text_of(&c, "[data-testid=detail-span]").await.as_deref(),
+        Some("From the server, 24 h")
+    );
+    sc.shot(&c, "kpi-detail-history").await;
+
+    // The server goes away: the app says it shows what it saw itself.
+    let Scene {
+        mut srv,
+        driver,
+        _serial,
+    } = sc;
+    srv.stop().await;
+    wait_js(
+        &c,
+        "the app notices",
+        "return !/Live/.test(document.querySelector('[data-testid=pill]').innerText)",
+    )
+    .await;
+    click(&c, "[data-testid=detail-range-1h]").await;
+    wait_text(&c, "[data-testid=detail-span]", "offline caption", |t| {
+        t.starts_with("Offline: what this app saw since ")
+    })
+    .await;
+    assert_eq!(
+        c.js(
+            "return Number(document.querySelector('#detail-chart').dataset.count)",
+            vec![]
+        )
+        .await,
+        json!(3),
+        "the three values the app received"
+    );
+    close(c).await;
+    drop(driver);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

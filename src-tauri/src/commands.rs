@@ -2,8 +2,12 @@
 //! A refused or failed command rejects with a [`CommandError`], which the
 //! window receives as its readable message (a string).
 
+use chrono::{DateTime, Utc};
 use pulseboard_core::{AlertAck, Command, Dnd, State as CoreState};
-use pulseboard_protocol::{MarkRead, NotificationSeverity, ProtocolError, Validate};
+use pulseboard_protocol::{
+    HistoryPoint, HistoryRange, KpiHistory, MarkRead, Module, NotificationSeverity, ProtocolError,
+    Thresholds, Validate,
+};
 use serde::{Deserialize, Serialize, Serializer};
 use tauri::{AppHandle, Manager, Runtime, State};
 
@@ -412,6 +416,319 @@ pub async fn test_connection(
 #[tauri::command]
 pub fn plain_http_warning(server: String, has_token: bool) -> Option<String> {
     settings::plain_http_warning(&with_scheme(&server), has_token)
+}
+
+/// How long the KPI detail view waits for the server's history.
+pub const HISTORY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Where the points of a KPI history come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HistorySource {
+    /// The server's stored history for the range.
+    Server,
+    /// What this app received itself (the server could not be asked).
+    Local,
+}
+
+/// A KPI's history as the detail view draws it. Rust decides where it comes
+/// from and what the caption says; the page only draws.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    /// Where the points come from.
+    pub source: HistorySource,
+    /// The range asked for.
+    pub range: HistoryRange,
+    /// One line saying where the points come from and what span they cover.
+    pub caption: String,
+    /// Start of the time axis.
+    pub from: DateTime<Utc>,
+    /// End of the time axis.
+    pub to: DateTime<Utc>,
+    /// Oldest first (`min`/`max`: the bucket's lowest and highest, server
+    /// points only).
+    pub points: Vec<HistoryPoint>,
+    /// Retention deleted part of the range on the server.
+    pub truncated: bool,
+    /// The KPI's thresholds as last received (lines on the chart).
+    pub thresholds: Option<Thresholds>,
+}
+
+/// Why the server's history could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryMiss {
+    /// Not connected, or no answer in time.
+    Offline,
+    /// The server answers but serves no history (an older or third-party
+    /// server: no such route).
+    NotServed,
+    /// Refused or broken, in words.
+    Failed(String),
+}
+
+/// Ask `server` for the history of `module`/`key` over `range` with `token`,
+/// trusting the system roots plus the certificate authority `ca` (as the
+/// connection does), waiting at most `wait`.
+pub async fn fetch_history(
+    server: &str,
+    token: Option<&str>,
+    ca: Option<&std::path::Path>,
+    module: Module,
+    key: &str,
+    range: HistoryRange,
+    wait: std::time::Duration,
+) -> Result<KpiHistory, HistoryMiss> {
+    let mut url = reqwest::Url::parse(server.trim().trim_end_matches('/'))
+        .map_err(|e| HistoryMiss::Failed(format!("the server URL is not valid: {e}")))?;
+    url.path_segments_mut()
+        .map_err(|()| HistoryMiss::Failed("the server URL is not valid".into()))?
+        .pop_if_empty()
+        .extend(["api", "kpis", module.as_str(), key, "history"]);
+    url.query_pairs_mut().append_pair("range", range.as_str());
+    let mut builder = reqwest::Client::builder()
+        .timeout(wait)
+        .connect_timeout(wait)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = ca {
+        for c in crate::connection_test::ca_certificates(ca).map_err(HistoryMiss::Failed)? {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    let client = builder
+        .build()
+        .map_err(|e| HistoryMiss::Failed(e.to_string()))?;
+    let mut req = client.get(url);
+    if let Some(t) = token.filter(|t| !t.is_empty()) {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| {
+        use crate::connection_test::Outcome;
+        // The same reading of the error as "Test connection".
+        match crate::connection_test::classify_error(server, &e).kind {
+            Outcome::Certificate => {
+                HistoryMiss::Failed("the server's certificate is not trusted".into())
+            }
+            Outcome::NothingListening | Outcome::Timeout | Outcome::Unreachable => {
+                HistoryMiss::Offline
+            }
+            _ => HistoryMiss::Failed(format!("the history request failed: {e}")),
+        }
+    })?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| {
+        if e.is_timeout() {
+            HistoryMiss::Offline
+        } else {
+            HistoryMiss::Failed(format!("the history request failed: {e}"))
+        }
+    })?;
+    let reason = || {
+        serde_json::from_slice::<pulseboard_protocol::HttpError>(&body)
+            .map(|e| e.error.chars().take(200).collect::<String>())
+            .unwrap_or_default()
+    };
+    match status.as_u16() {
+        200 => {}
+        // No such route: a server without history.
+        404 | 405 if reason().is_empty() || reason() == "not found" => {
+            return Err(HistoryMiss::NotServed)
+        }
+        401 => return Err(HistoryMiss::Failed("the server refused the token".into())),
+        403 => {
+            return Err(HistoryMiss::Failed(
+                "the server does not let this token read history".into(),
+            ))
+        }
+        code => {
+            let r = reason();
+            return Err(HistoryMiss::Failed(if r.is_empty() {
+                format!("the server answered HTTP {code}")
+            } else {
+                format!("the server answered HTTP {code} ({r})")
+            }));
+        }
+    }
+    let answer: KpiHistory = pulseboard_protocol::decode_slice(&body)
+        .map_err(|e| HistoryMiss::Failed(format!("the server's history is not valid: {e}")))?;
+    if answer.module != module || answer.key != key || answer.range != range {
+        return Err(HistoryMiss::Failed(
+            "the server answered about another KPI".into(),
+        ));
+    }
+    Ok(answer)
+}
+
+/// "1 h", "24 h", "7 d".
+fn range_words(range: HistoryRange) -> &'static str {
+    match range {
+        HistoryRange::Hour => "1 h",
+        HistoryRange::Day => "24 h",
+        HistoryRange::Week => "7 d",
+    }
+}
+
+/// "14:05" in `tz`, with the day ("26 Nov 14:05") when it is not `now`'s.
+pub fn clock_text<Tz: chrono::TimeZone>(t: DateTime<Utc>, now: DateTime<Utc>, tz: &Tz) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let (t, now) = (t.with_timezone(tz), now.with_timezone(tz));
+    if t.date_naive() == now.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%-d %b %H:%M").to_string()
+    }
+}
+
+/// What the detail view shows for `range`: the server's answer when there
+/// is one, else what this app received (`local`: time and value, oldest
+/// first), saying which and why. Times in captions are in `tz`.
+pub fn history_view<Tz: chrono::TimeZone>(
+    range: HistoryRange,
+    fetched: Result<KpiHistory, HistoryMiss>,
+    local: Vec<(DateTime<Utc>, f64)>,
+    thresholds: Option<Thresholds>,
+    now: DateTime<Utc>,
+    tz: &Tz,
+) -> HistoryView
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let why = match fetched {
+        Ok(h) => {
+            let mut caption = format!("From the server, {}", range_words(range));
+            if h.points.is_empty() {
+                caption.push_str(": no values in this range");
+            } else if h.truncated {
+                caption.push_str(" (older values expired)");
+            }
+            return HistoryView {
+                source: HistorySource::Server,
+                range,
+                caption,
+                from: h.from,
+                to: h.to,
+                points: h.points,
+                truncated: h.truncated,
+                thresholds,
+            };
+        }
+        Err(HistoryMiss::Offline) => "Offline".to_string(),
+        Err(HistoryMiss::NotServed) => "This server keeps no history".to_string(),
+        Err(HistoryMiss::Failed(r)) => {
+            let mut c = r.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    };
+    let points: Vec<HistoryPoint> = local
+        .into_iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(at, value)| HistoryPoint {
+            at,
+            value,
+            min: None,
+            max: None,
+        })
+        .collect();
+    let caption = match points.first() {
+        Some(p) => format!(
+            "{why}: what this app saw since {}",
+            clock_text(p.at, now, tz)
+        ),
+        None => format!("{why}: this app has seen no value of it yet"),
+    };
+    HistoryView {
+        source: HistorySource::Local,
+        range,
+        caption,
+        from: points.first().map_or(now, |p| p.at.min(now)),
+        to: points.last().map_or(now, |p| p.at.max(now)),
+        points,
+        truncated: false,
+        thresholds,
+    }
+}
+
+/// The KPI detail view's history of `module`/`key` over `range` (`1h`,
+/// `24h`, `7d`): asked from the configured server (its URL, token and
+/// certificate authority) while the connection is live, else (or when that
+/// fails) what this app received itself. The answer says which.
+#[tauri::command]
+pub async fn kpi_history(
+    core: State<'_, AppCore>,
+    module: String,
+    key: String,
+    range: String,
+) -> Result<HistoryView, String> {
+    let module = module.parse::<Module>().map_err(|e| e.to_string())?;
+    let range = range.parse::<HistoryRange>().map_err(|e| e.to_string())?;
+    if key.is_empty() || key.chars().count() > pulseboard_protocol::limits::MAX_KEY {
+        return Err("not a KPI key".into());
+    }
+    let (not_live, local, thresholds) = core.store().read(|s| {
+        use pulseboard_core::ConnectionState as C;
+        // Not connected: say why without asking (a refused token or a bad
+        // certificate would be refused again).
+        let not_live = match &s.connection {
+            C::Live { .. } => None,
+            C::Unauthorized { .. } => {
+                Some(HistoryMiss::Failed("the server refused the token".into()))
+            }
+            C::Certificate { .. } => Some(HistoryMiss::Failed(
+                "the server's certificate is not trusted".into(),
+            )),
+            _ => Some(HistoryMiss::Offline),
+        };
+        let view = s.modules.get(&module);
+        let values = view.and_then(|v| v.history.get(&key));
+        let times = view.and_then(|v| v.history_at.get(&key));
+        // The newest values with the newest times (an older cache may have
+        // values without times: those are left out).
+        let local: Vec<(DateTime<Utc>, f64)> = match (values, times) {
+            (Some(v), Some(t)) => {
+                let mut pairs: Vec<_> = t
+                    .iter()
+                    .rev()
+                    .zip(v.iter().rev())
+                    .map(|(t, v)| (*t, *v))
+                    .collect();
+                pairs.reverse();
+                pairs
+            }
+            _ => Vec::new(),
+        };
+        let thresholds = view
+            .and_then(|v| v.latest.kpis.iter().find(|k| k.key == key))
+            .and_then(|k| k.thresholds);
+        (not_live, local, thresholds)
+    });
+    let fetched = if let Some(miss) = not_live {
+        Err(miss)
+    } else {
+        let s = core.settings();
+        let token = core.token();
+        fetch_history(
+            &s.server,
+            token.as_deref(),
+            s.ca.as_deref(),
+            module,
+            &key,
+            range,
+            HISTORY_TIMEOUT,
+        )
+        .await
+    };
+    Ok(history_view(
+        range,
+        fetched,
+        local,
+        thresholds,
+        chrono::Utc::now(),
+        &chrono::Local,
+    ))
 }
 
 #[cfg(test)]

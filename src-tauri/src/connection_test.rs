@@ -227,7 +227,7 @@ async fn socket_io_connect(
 }
 
 /// Turn an HTTP client error into an answer a person can act on.
-fn classify_error(server: &str, e: &reqwest::Error) -> ConnectionTest {
+pub(crate) fn classify_error(server: &str, e: &reqwest::Error) -> ConnectionTest {
     let mut chain = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

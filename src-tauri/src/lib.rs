@@ -166,6 +166,7 @@ pub fn build_app<R: Runtime>(
             commands::setup_needed,
             commands::test_connection,
             commands::plain_http_warning,
+            commands::kpi_history,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

@@ -27,6 +27,7 @@ export const COMMANDS = Object.freeze({
   setupNeeded: 'setup_needed',
   testConnection: 'test_connection',
   plainHttpWarning: 'plain_http_warning',
+  kpiHistory: 'kpi_history',
 });
 
 export const EVENTS = Object.freeze({
@@ -185,6 +186,16 @@ export function testConnection(server, token, ca = null) {
  */
 export function plainHttpWarning(server, hasToken) {
   return invoke(COMMANDS.plainHttpWarning, { server, hasToken });
+}
+
+/**
+ * `kpi_history` with `{ module, key, range }` (`1h`, `24h`, `7d`) -> the
+ * history the KPI detail view draws: `{ source: 'server'|'local', caption,
+ * from, to, points: [{ at, value, min?, max? }], truncated, thresholds }`.
+ * Rust asks the server or falls back to what the app saw, and words the caption.
+ */
+export function kpiHistory(module, key, range) {
+  return invoke(COMMANDS.kpiHistory, { module, key, range });
 }
 
 /**

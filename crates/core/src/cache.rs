@@ -102,6 +102,7 @@ pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
             ModuleView {
                 latest,
                 history,
+                history_at: Default::default(),
                 demo: true,
             },
         );

@@ -137,6 +137,12 @@ pub struct ModuleView {
     /// Recent values per KPI key, oldest first, at most [`HISTORY_LEN`].
     #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
     pub history: BTreeMap<String, VecDeque<f64>>,
+    /// When each value of `history` was sent (its update's `updatedAt`),
+    /// same keys and order; a value without a time (an older cache) has
+    /// none here, so the newest times line up with the newest values.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<DateTime<Utc>>>"))]
+    pub history_at: BTreeMap<String, VecDeque<DateTime<Utc>>>,
     /// Built-in demo values: any server data replaces them, whatever its time.
     #[serde(default)]
     pub demo: bool,
@@ -360,10 +366,12 @@ impl State {
             .or_insert_with(|| ModuleView {
                 latest: kpis.clone(),
                 history: BTreeMap::new(),
+                history_at: BTreeMap::new(),
                 demo: false,
             });
         if view.demo {
             view.history.clear();
+            view.history_at.clear();
             view.demo = false;
         }
         for k in &kpis.kpis {
@@ -372,8 +380,15 @@ impl State {
                 h.pop_front();
             }
             h.push_back(k.value);
+            let t = view.history_at.entry(k.key.clone()).or_default();
+            while t.len() >= HISTORY_LEN {
+                t.pop_front();
+            }
+            t.push_back(kpis.updated_at);
         }
         view.history
+            .retain(|key, _| kpis.kpis.iter().any(|k| &k.key == key));
+        view.history_at
             .retain(|key, _| kpis.kpis.iter().any(|k| &k.key == key));
         view.latest = kpis.clone();
         out.push(Update::Event(ServerEvent::KpiUpdate(kpis)));
@@ -756,6 +771,10 @@ mod tests {
         let v = &s.modules[&Module::Hr];
         assert_eq!(v.history["k"].len(), HISTORY_LEN);
         assert_eq!(*v.history["k"].back().unwrap(), (HISTORY_LEN + 4) as f64);
+        // Each kept value has the time of its update, for the detail view.
+        assert_eq!(v.history_at["k"].len(), HISTORY_LEN);
+        assert_eq!(*v.history_at["k"].back().unwrap(), v.latest.updated_at);
+        assert!(v.history_at["k"][0] < v.history_at["k"][1]);
         assert!(
             s.apply_kpis(kpis(Module::Hr, 0.0, 1), t(0)).is_empty(),
             "stale"

@@ -13,8 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod history;
 pub mod sample;
 pub mod seed;
+
+pub use history::{HistoryPoint, HistoryRange, KpiHistory};
 
 /// Version of the wire contract this crate implements.
 pub const PROTOCOL_VERSION: u32 = 2;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::{
     body::Bytes,
     extract::{
-        rejection::{BytesRejection, PathRejection},
-        DefaultBodyLimit, Path, State,
+        rejection::{BytesRejection, PathRejection, QueryRejection},
+        DefaultBodyLimit, Path, Query, State,
     },
     http::StatusCode,
     middleware,
@@ -17,8 +17,8 @@ use axum::{
     Json, Router,
 };
 use pulseboard_protocol::{
-    decode_slice, limits, HttpError, Module, NewAlert, NewNotification, PutDashboard, PutKpis,
-    Validate,
+    decode_slice, limits, HistoryRange, HttpError, KpiHistory, Module, NewAlert, NewNotification,
+    PutDashboard, PutKpis, Validate,
 };
 use serde::de::DeserializeOwned;
 
@@ -76,6 +76,7 @@ impl ApiError {
 pub(crate) fn router(app: Arc<App>, request_timeout: Duration) -> Router {
     let read = Router::new()
         .route("/api/snapshot", get(snapshot))
+        .route("/api/kpis/{module}/{key}/history", get(kpi_history))
         .route_layer(middleware::from_fn_with_state(
             (app.clone(), Right::View),
             auth::authorize,
@@ -199,6 +200,64 @@ async fn snapshot(
         .await
         .map_err(|e| ApiError::storage(&app, e))?;
     Ok(Json(snap).into_response())
+}
+
+/// The query of `GET /api/kpis/{module}/{key}/history`.
+#[derive(Debug, serde::Deserialize)]
+struct HistoryParams {
+    /// `1h`, `24h` or `7d` (absent: `1h`).
+    range: Option<String>,
+}
+
+/// `GET /api/kpis/{module}/{key}/history?range=1h|24h|7d`: the KPI's stored
+/// history, one point per bucket (see `pulseboard_protocol::history`). An
+/// unknown module is 404 (as for `PUT /api/kpis/{module}`); a key the server
+/// holds no history for answers 200 with no points.
+async fn kpi_history(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Path((module, key)) =
+        path.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let module = module.parse::<Module>().map_err(|e| {
+        app.drop_input("http", &e);
+        ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+    })?;
+    if key.is_empty() || key.chars().count() > limits::MAX_KEY {
+        let e = format!("a KPI key has 1 to {} characters", limits::MAX_KEY);
+        app.drop_input("http", &e);
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, e));
+    }
+    let Query(params) = query.map_err(|e| {
+        app.drop_input("http", &e.body_text());
+        ApiError::new(StatusCode::BAD_REQUEST, e.body_text())
+    })?;
+    let range = match params.range.as_deref() {
+        None => HistoryRange::Hour,
+        Some(r) => r.parse::<HistoryRange>().map_err(|e| {
+            app.drop_input("http", &e);
+            ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+        })?,
+    };
+    let to = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 3);
+    let from = range.start(to);
+    let answer = app
+        .store
+        .kpi_history(module, &key, from, to, range.bucket_secs())
+        .await
+        .map_err(|e| ApiError::storage(&app, e))?;
+    Ok(Json(KpiHistory {
+        module,
+        key,
+        range,
+        from,
+        to,
+        bucket_seconds: range.bucket_secs(),
+        points: answer.points,
+        truncated: answer.truncated,
+    })
+    .into_response())
 }
 
 async fn post_notification(

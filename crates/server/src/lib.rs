@@ -597,6 +597,7 @@ impl App {
         };
         self.latest().modules.insert(module, next.clone());
         self.persist(kv_module_key(module), &next).await;
+        self.record_history(&next).await;
         self.deliver(
             self.io.to(module.room()).sockets(),
             module.kpi_event(),
@@ -629,6 +630,33 @@ impl App {
         )
         .await;
         next
+    }
+
+    /// Add an accepted KPI update to the stored history (a failure is
+    /// counted and logged; the update itself still goes out).
+    async fn record_history(&self, kpis: &ModuleKpis) {
+        let values = kpis.kpis.iter().map(|k| (k.key.clone(), k.value)).collect();
+        if let Err(e) = self
+            .store
+            .record_kpis(kpis.module, kpis.updated_at, values)
+            .await
+        {
+            self.storage_failed(&e);
+        }
+    }
+
+    /// Delete KPI history older than [`storage::history_cutoff`].
+    async fn prune_history(&self) {
+        let before = storage::history_cutoff(Utc::now(), self.retain_days);
+        match self
+            .store
+            .prune_kpi_history(before, storage::MAX_HISTORY_ROWS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "retention deleted old KPI history"),
+            Err(e) => self.storage_failed(&e),
+        }
     }
 
     async fn persist<T: serde::Serialize>(&self, key: String, value: &T) {
@@ -941,7 +969,7 @@ async fn serve(
             config.dashboard_interval,
         ))
     };
-    // Keep the rate limiters' memory bounded.
+    // Keep the rate limiters' memory and the KPI history bounded.
     let sweeper = {
         let app = app.clone();
         tokio::spawn(async move {
@@ -949,6 +977,7 @@ async fn serve(
             loop {
                 every.tick().await;
                 app.edge.http_limits.forget_idle();
+                app.prune_history().await;
             }
         })
     };

@@ -12,9 +12,9 @@ use std::{
 };
 
 use chrono::{TimeZone, Utc};
-use pulseboard_protocol::{Module, NewNotification, NotificationSeverity};
+use pulseboard_protocol::{HistoryRange, Module, NewNotification, NotificationSeverity};
 use pulseboard_server::storage::{
-    PostgresStore, Retention, SqliteStore, Storage, Store, DEFAULT_VIEWER as D,
+    history_cutoff, PostgresStore, Retention, SqliteStore, Storage, Store, DEFAULT_VIEWER as D,
 };
 
 mod services;
@@ -72,6 +72,8 @@ suite!(
     retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq,
     seq_is_allocated_in_commit_order,
     every_store_has_its_own_lasting_server_id,
+    kpi_history_is_downsampled_in_time_order_and_bounded,
+    kpi_history_is_pruned_by_age_and_says_truncated,
 );
 
 async fn every_store_has_its_own_lasting_server_id(open: Open<'_>) {
@@ -333,6 +335,209 @@ async fn retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq(open: O
         0,
         "no policy, nothing pruned"
     );
+}
+
+fn secs(n: i64) -> chrono::Duration {
+    chrono::Duration::seconds(n)
+}
+
+/// The history of `module`/`key` for `range` ending at `to`, as the HTTP
+/// route asks for it.
+async fn history(
+    store: &dyn Storage,
+    module: Module,
+    key: &str,
+    range: HistoryRange,
+    to: chrono::DateTime<Utc>,
+) -> pulseboard_server::storage::HistoryAnswer {
+    store
+        .kpi_history(module, key, range.start(to), to, range.bucket_secs())
+        .await
+        .expect("history")
+}
+
+async fn kpi_history_is_downsampled_in_time_order_and_bounded(open: Open<'_>) {
+    let store = open("h");
+    // A whole hour boundary, so the buckets below are easy to count.
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    let f = Module::Finance;
+
+    // A fast publisher: 500 updates within one 10 s slot stay one point
+    // with the last value, the lowest and the highest.
+    for i in 0..500 {
+        let at = t0 + chrono::Duration::milliseconds(i * 19);
+        let v = if i == 250 { -7.0 } else { i as f64 };
+        store
+            .record_kpis(f, at, vec![("fast".into(), v), ("other".into(), 1.0)])
+            .await
+            .expect("record");
+    }
+    // A late arrival inside the slot does not replace the newest value.
+    store
+        .record_kpis(f, t0 + secs(1), vec![("fast".into(), 1e9)])
+        .await
+        .expect("late");
+    let h = history(&*store, f, "fast", HistoryRange::Hour, t0 + secs(60)).await;
+    assert_eq!(h.points.len(), 1, "{:?}", h.points);
+    let p = h.points[0];
+    assert_eq!(p.value, 499.0, "the newest value of the bucket");
+    assert_eq!(p.at, t0 + chrono::Duration::milliseconds(499 * 19));
+    assert_eq!(p.min, Some(-7.0));
+    assert_eq!(p.max, Some(1e9));
+    assert!(!h.truncated);
+
+    // Two hours of one value every 10 s (a list of updates, as the server
+    // records them), for another key and module.
+    let hr = Module::Hr;
+    for i in 0..720 {
+        store
+            .record_kpis(
+                hr,
+                t0 + secs(i * 10 + 3),
+                vec![("headcount".into(), i as f64)],
+            )
+            .await
+            .expect("record");
+    }
+    let to = t0 + secs(2 * 3600);
+    let hour = history(&*store, hr, "headcount", HistoryRange::Hour, to).await;
+    // The last hour at 20 s per point: 180 points (the first bucket starts
+    // exactly at `to - 1h`), each the later of its two values.
+    assert_eq!(hour.points.len(), 180);
+    assert!(hour.points.len() <= HistoryRange::Hour.max_points());
+    for (i, p) in hour.points.iter().enumerate() {
+        let last = 360.0 + 2.0 * i as f64 + 1.0;
+        assert_eq!(p.value, last, "point {i}");
+        assert_eq!((p.min, p.max), (Some(last - 1.0), Some(last)));
+        assert_eq!(p.at, t0 + secs(3600 + 20 * i as i64 + 13));
+    }
+    let day = history(&*store, hr, "headcount", HistoryRange::Day, to).await;
+    assert_eq!(day.points.len(), 24, "two hours at 5 min per point");
+    assert!(
+        day.points.windows(2).all(|w| w[0].at < w[1].at),
+        "time order"
+    );
+    assert_eq!(day.points[0].min, Some(0.0));
+    assert_eq!(day.points[0].value, 29.0);
+    assert_eq!(day.points[23].value, 719.0);
+    let week = history(&*store, hr, "headcount", HistoryRange::Week, to).await;
+    assert_eq!(week.points.len(), 4, "two hours at 30 min per point");
+    assert_eq!(
+        (week.points[3].min, week.points[3].max),
+        (Some(540.0), Some(719.0))
+    );
+
+    // Keys and modules are apart; an unknown key has no points.
+    assert!(history(&*store, f, "headcount", HistoryRange::Day, to)
+        .await
+        .points
+        .is_empty());
+    assert!(history(&*store, hr, "nope", HistoryRange::Day, to)
+        .await
+        .points
+        .is_empty());
+    let other = history(&*store, f, "other", HistoryRange::Hour, t0 + secs(60)).await;
+    assert_eq!(other.points.len(), 1);
+
+    // Outside the range: nothing.
+    let later = t0 + secs(10 * 3600);
+    assert!(history(&*store, hr, "headcount", HistoryRange::Hour, later)
+        .await
+        .points
+        .is_empty());
+
+    // It survives a restart.
+    drop(store);
+    let store = open("h");
+    assert_eq!(
+        history(&*store, hr, "headcount", HistoryRange::Day, to)
+            .await
+            .points,
+        day.points
+    );
+}
+
+async fn kpi_history_is_pruned_by_age_and_says_truncated(open: Open<'_>) {
+    let store = open("p");
+    let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+    let m = Module::Security;
+    let record = |at, v: f64| {
+        let store = store.clone();
+        async move {
+            // 50 keys per update, as a module with many KPIs.
+            let values = (0..50).map(|k| (format!("k{k}"), v)).collect();
+            store.record_kpis(m, at, values).await.expect("record");
+        }
+    };
+    // 30 slots of 50 keys eight days ago (1500 rows: several batches),
+    // then one two days ago and one an hour ago.
+    for i in 0..30 {
+        record(now - chrono::Duration::days(8) + secs(i * 10), 1.0).await;
+    }
+    record(now - chrono::Duration::days(2), 2.0).await;
+    record(now - chrono::Duration::hours(1), 3.0).await;
+
+    // The default cutoff: 7 days (the longest range served).
+    assert_eq!(history_cutoff(now, None), now - chrono::Duration::days(7));
+    assert_eq!(
+        history_cutoff(now, Some(30)),
+        now - chrono::Duration::days(7)
+    );
+    assert_eq!(
+        history_cutoff(now, Some(1)),
+        now - chrono::Duration::days(1)
+    );
+    let pruned = store
+        .prune_kpi_history(history_cutoff(now, None), u64::MAX)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1500);
+    let week = history(&*store, m, "k7", HistoryRange::Week, now).await;
+    assert_eq!(
+        week.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![2.0, 3.0]
+    );
+    assert!(!week.truncated, "what was deleted is older than the range");
+    assert_eq!(
+        store
+            .prune_kpi_history(history_cutoff(now, None), u64::MAX)
+            .await
+            .expect("again"),
+        0
+    );
+
+    // `--retain-days 1`: the 7 d range lost a point, and says so.
+    let pruned = store
+        .prune_kpi_history(history_cutoff(now, Some(1)), u64::MAX)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 50);
+    let week = history(&*store, m, "k7", HistoryRange::Week, now).await;
+    assert_eq!(
+        week.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![3.0]
+    );
+    assert!(week.truncated);
+    let hour = history(&*store, m, "k7", HistoryRange::Hour, now).await;
+    assert_eq!(hour.points.len(), 1);
+    assert!(!hour.truncated, "nothing of the last hour was deleted");
+
+    // Many keys: a bound on all rows deletes the oldest slots first.
+    record(now - chrono::Duration::minutes(30), 4.0).await;
+    record(now - chrono::Duration::minutes(20), 5.0).await;
+    assert_eq!(store.kpi_history_rows().await.expect("rows"), 150);
+    let pruned = store
+        .prune_kpi_history(history_cutoff(now, None), 60)
+        .await
+        .expect("cap");
+    assert_eq!(pruned, 100, "whole slots, oldest first, down to the bound");
+    assert_eq!(store.kpi_history_rows().await.expect("rows"), 50);
+    let hour = history(&*store, m, "k7", HistoryRange::Hour, now).await;
+    assert_eq!(
+        hour.points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        vec![5.0]
+    );
+    assert!(hour.truncated, "the bound cut into the last hour");
 }
 
 /// Writers racing each other while a reader follows `seq > cursor`: the

@@ -21,6 +21,16 @@
 //! - **Retention deletes a prefix** of the `seq` order, in bounded batches,
 //!   and remembers the highest pruned `seq` (for `truncated`).
 //! - **One `serverId`** per store, made when the store is created.
+//! - **KPI history, bounded by construction**: every accepted KPI value is
+//!   folded into its [`SLOT_SECS`] slot (`kpi_history`, primary key
+//!   `(module, key, slot)`: last value and its time, lowest, highest) with
+//!   one upsert per KPI, so a key has at most one row per slot whatever the
+//!   publishing rate, and rows older than [`history_cutoff`] (7 days, or
+//!   `--retain-days` when shorter) are pruned in batches (index on `slot`).
+//!   A key thus holds at most [`MAX_SLOTS_PER_KEY`] rows, and the table
+//!   at most about [`MAX_HISTORY_ROWS`] (the oldest slots go first). A read folds the
+//!   slots of a range into buckets in SQL (one range scan of the primary
+//!   key) and answers a few hundred points at most.
 
 mod postgres;
 mod sqlite;
@@ -29,7 +39,10 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use pulseboard_protocol::{limits, NewNotification, Notification};
+use pulseboard_protocol::{
+    history::{MAX_AGE_SECS, SLOT_SECS},
+    limits, HistoryPoint, Module, NewNotification, Notification,
+};
 
 pub use postgres::{is_postgres_url, PostgresStore};
 pub use sqlite::SqliteStore;
@@ -63,6 +76,59 @@ pub const MAX_READ_EVENT_IDS: usize = limits::MAX_MARK_READ_IDS;
 /// Rows deleted per retention transaction, so socket handlers waiting for the
 /// database never wait long.
 pub const PRUNE_BATCH: usize = 500;
+
+/// Most history rows one key can have: one per [`SLOT_SECS`] slot over
+/// [`MAX_AGE_SECS`] (60 480 rows: a few MB per key).
+pub const MAX_SLOTS_PER_KEY: i64 = MAX_AGE_SECS / SLOT_SECS;
+
+/// Most history rows kept in all (whatever the number of keys; the oldest
+/// go first): 10 million rows, 165 keys updated at least every 10 s for 7
+/// days, under a GB.
+pub const MAX_HISTORY_ROWS: u64 = 10_000_000;
+
+/// Of the oldest history rows' slots (ascending), how many form the prefix
+/// to delete: the first `excess` ones and any before `before`.
+pub(crate) fn prune_prefix(slots: &[i64], before: i64, excess: u64) -> usize {
+    slots
+        .iter()
+        .enumerate()
+        .take_while(|(i, s)| (*i as u64) < excess || **s < before)
+        .count()
+}
+
+/// The start (epoch seconds) of the slot holding `at`.
+pub fn slot_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(SLOT_SECS) * SLOT_SECS
+}
+
+/// History older than this is deleted: 7 days before `now` (the longest
+/// range served), or `retain_days` days when that is shorter.
+pub fn history_cutoff(now: DateTime<Utc>, retain_days: Option<u64>) -> DateTime<Utc> {
+    let max = chrono::Duration::seconds(MAX_AGE_SECS);
+    let keep = retain_days
+        .and_then(|d| chrono::Duration::try_days(i64::try_from(d).ok()?))
+        .map_or(max, |d| d.min(max));
+    now.checked_sub_signed(keep).unwrap_or(now)
+}
+
+/// Key/value entry: the end of the newest history slot retention deleted
+/// (epoch seconds); a range starting before it is `truncated`.
+pub(crate) const KV_HISTORY_PRUNED_UPTO: &str = "kpi_history_pruned_upto";
+
+/// A history row's time in milliseconds as a point's time.
+pub(crate) fn at_from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// What a store answers about a KPI's history.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HistoryAnswer {
+    /// One point per bucket that holds a value, oldest first: the bucket's
+    /// last value at its time, with its lowest and highest.
+    pub points: Vec<HistoryPoint>,
+    /// Retention deleted history after the range's start.
+    pub truncated: bool,
+}
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +293,73 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// Atomically increment an integer counter in the key/value table and
     /// return its new value (starting at 1).
     async fn next_counter(&self, key: &str) -> Result<u64, StorageError>;
+
+    /// Record one accepted KPI update of `module` received at `at`: each
+    /// `(key, value)` is folded into its slot ([`slot_of`]) with one upsert
+    /// (last value and time, lowest, highest), all in one transaction.
+    async fn record_kpis(
+        &self,
+        module: Module,
+        at: DateTime<Utc>,
+        values: Vec<(String, f64)>,
+    ) -> Result<(), StorageError>;
+
+    /// The history of `module`/`key` with slots in `[from, to]`, folded
+    /// into buckets of `bucket_secs` (a multiple of [`SLOT_SECS`], buckets
+    /// aligned to the epoch): per bucket the last value at its time, the
+    /// lowest and the highest; oldest first. `truncated` when retention
+    /// deleted history after `from`.
+    async fn kpi_history(
+        &self,
+        module: Module,
+        key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+    ) -> Result<HistoryAnswer, StorageError>;
+
+    /// Delete at most about [`PRUNE_BATCH`] of the oldest history rows (the
+    /// oldest slots first): the first `excess` ones and any with a slot
+    /// before `before`; whole slots, so a few more than `excess` may go.
+    /// Returns how many were deleted (0: nothing left to prune).
+    async fn prune_kpi_history_batch(
+        &self,
+        before: DateTime<Utc>,
+        excess: u64,
+    ) -> Result<u64, StorageError>;
+
+    /// Number of history rows (slots of all keys).
+    async fn kpi_history_rows(&self) -> Result<u64, StorageError>;
+
+    /// Delete every history row with a slot before `before`, then the
+    /// oldest rows beyond `max_rows` (many keys: a bound on the whole
+    /// table), in batches.
+    async fn prune_kpi_history(
+        &self,
+        before: DateTime<Utc>,
+        max_rows: u64,
+    ) -> Result<u64, StorageError> {
+        let mut total = 0;
+        loop {
+            let n = self.prune_kpi_history_batch(before, 0).await?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            tokio::task::yield_now().await;
+        }
+        let mut excess = self.kpi_history_rows().await?.saturating_sub(max_rows);
+        while excess > 0 {
+            let n = self.prune_kpi_history_batch(before, excess).await?;
+            if n == 0 {
+                break;
+            }
+            total += n;
+            excess = excess.saturating_sub(n);
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
+    }
 
     /// Notifications with `seq > after_seq` as `viewer` sees them, oldest
     /// first, at most [`limits::MAX_CATCH_UP`].

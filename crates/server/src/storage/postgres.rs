@@ -46,9 +46,12 @@ use pulseboard_protocol::{limits, Module, NewNotification, Notification};
 use tokio_postgres::NoTls;
 
 use super::{
+    at_from_ms, prune_prefix, slot_of,
     sqlite::{row_to_notification, severity_str, to_i64, to_u64, ts, Row},
-    CatchUp, MarkReadOutcome, Storage, StorageError, MAX_READ_EVENT_IDS, PRUNE_BATCH,
+    CatchUp, HistoryAnswer, MarkReadOutcome, Storage, StorageError, KV_HISTORY_PRUNED_UPTO,
+    MAX_READ_EVENT_IDS, PRUNE_BATCH,
 };
+use pulseboard_protocol::{history::SLOT_SECS, HistoryPoint};
 
 const KV_SERVER_ID: &str = "server_id";
 const KV_PRUNED_UPTO: &str = "pruned_upto";
@@ -61,7 +64,8 @@ const MIGRATION_LOCK: i64 = 0x7075_6c73_6562_6f61; // "pulseboa"
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migrations, in order; `schema_version` counts those applied.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE notifications (
     seq        BIGINT PRIMARY KEY,
     id         TEXT NOT NULL UNIQUE,
@@ -91,7 +95,21 @@ CREATE TABLE reads (
     PRIMARY KEY (viewer, seq)
 );
 CREATE INDEX reads_seq ON reads(seq);
-"];
+",
+    "
+CREATE TABLE kpi_history (
+    module TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    slot   BIGINT NOT NULL,
+    at_ms  BIGINT NOT NULL,
+    value  DOUBLE PRECISION NOT NULL,
+    lo     DOUBLE PRECISION NOT NULL,
+    hi     DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (module, key, slot)
+);
+CREATE INDEX kpi_history_slot ON kpi_history(slot);
+",
+];
 
 /// Whether `--db` names a PostgreSQL database rather than a SQLite file.
 pub fn is_postgres_url(db: &str) -> bool {
@@ -551,6 +569,143 @@ impl Storage for PostgresStore {
         kv_put_on(&tx, KV_PRUNED_UPTO, &prev.max(hi).to_string()).await?;
         tx.commit().await?;
         Ok(k as u64)
+    }
+
+    /// One statement for the whole update (the keys and values as arrays).
+    async fn record_kpis(
+        &self,
+        module: Module,
+        at: DateTime<Utc>,
+        values: Vec<(String, f64)>,
+    ) -> Result<(), StorageError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let (keys, vals): (Vec<String>, Vec<f64>) = values.into_iter().unzip();
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO kpi_history (module, key, slot, at_ms, value, lo, hi)
+                 SELECT $1::text, k, $2::bigint, $3::bigint, v, v, v
+                 FROM UNNEST($4::text[], $5::float8[]) AS t(k, v)
+                 ON CONFLICT (module, key, slot) DO UPDATE SET
+                    value = CASE WHEN excluded.at_ms >= kpi_history.at_ms
+                                 THEN excluded.value ELSE kpi_history.value END,
+                    at_ms = GREATEST(kpi_history.at_ms, excluded.at_ms),
+                    lo = LEAST(kpi_history.lo, excluded.lo),
+                    hi = GREATEST(kpi_history.hi, excluded.hi)",
+                &[
+                    &module.as_str(),
+                    &slot_of(at),
+                    &at.timestamp_millis(),
+                    &keys,
+                    &vals,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn kpi_history(
+        &self,
+        module: Module,
+        key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+    ) -> Result<HistoryAnswer, StorageError> {
+        let bucket = bucket_secs.max(SLOT_SECS);
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let points = tx
+            .query(
+                "SELECT h.at_ms, h.value, g.mn, g.mx FROM (
+                    SELECT MAX(slot) AS last, MIN(lo) AS mn, MAX(hi) AS mx
+                    FROM kpi_history
+                    WHERE module = $1 AND key = $2 AND slot >= $3 AND slot <= $4
+                    GROUP BY slot / $5
+                 ) g JOIN kpi_history h
+                   ON h.module = $1 AND h.key = $2 AND h.slot = g.last
+                 ORDER BY g.last",
+                &[
+                    &module.as_str(),
+                    &key,
+                    &slot_of(from),
+                    &slot_of(to),
+                    &bucket,
+                ],
+            )
+            .await?
+            .into_iter()
+            .map(|r| HistoryPoint {
+                at: at_from_ms(r.get(0)),
+                value: r.get(1),
+                min: Some(r.get(2)),
+                max: Some(r.get(3)),
+            })
+            .collect();
+        let pruned_upto = kv_get_on(&tx, KV_HISTORY_PRUNED_UPTO)
+            .await?
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(i64::MIN);
+        tx.commit().await?;
+        Ok(HistoryAnswer {
+            points,
+            truncated: from.timestamp() < pruned_upto,
+        })
+    }
+
+    async fn kpi_history_rows(&self) -> Result<u64, StorageError> {
+        let client = self.client().await?;
+        let n: i64 = client
+            .query_one("SELECT COUNT(*) FROM kpi_history", &[])
+            .await?
+            .get(0);
+        Ok(to_u64(n))
+    }
+
+    async fn prune_kpi_history_batch(
+        &self,
+        before: DateTime<Utc>,
+        excess: u64,
+    ) -> Result<u64, StorageError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let oldest: Vec<i64> = tx
+            .query(
+                "SELECT slot FROM kpi_history ORDER BY slot LIMIT $1",
+                &[&(PRUNE_BATCH as i64)],
+            )
+            .await?
+            .into_iter()
+            .map(|r| r.get(0))
+            .collect();
+        // Everything up to the newest slot of the prefix goes (the batch,
+        // plus the other keys of that last slot).
+        let k = prune_prefix(&oldest, slot_of(before), excess);
+        if k == 0 {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let upto = oldest[k - 1];
+        let n = tx
+            .execute("DELETE FROM kpi_history WHERE slot <= $1", &[&upto])
+            .await?;
+        // Nodes pruning at once: the kv row lock orders them; keep the max.
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value =
+                GREATEST(kv.value::bigint, excluded.value::bigint)::text",
+            &[&KV_HISTORY_PRUNED_UPTO, &(upto + SLOT_SECS).to_string()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<String>, StorageError> {

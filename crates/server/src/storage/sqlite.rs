@@ -53,9 +53,10 @@ use pulseboard_protocol::{limits, Module, NewNotification, Notification, Notific
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    CatchUp, MarkReadOutcome, Storage, StorageError, DEFAULT_VIEWER, MAX_READ_EVENT_IDS,
-    PRUNE_BATCH,
+    at_from_ms, prune_prefix, slot_of, CatchUp, HistoryAnswer, MarkReadOutcome, Storage,
+    StorageError, DEFAULT_VIEWER, KV_HISTORY_PRUNED_UPTO, MAX_READ_EVENT_IDS, PRUNE_BATCH,
 };
+use pulseboard_protocol::{history::SLOT_SECS, HistoryPoint};
 
 /// Schema version kept in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 2;
@@ -70,7 +71,8 @@ pub struct SqliteStore {
     server_id: Arc<str>,
 }
 
-/// Version 2 schema. The `read` column of `notifications` is the version 1
+/// Version 2 schema (plus `kpi_history`, added by `IF NOT EXISTS` to
+/// stores made before it: no data to migrate). The `read` column of `notifications` is the version 1
 /// global read state: migrated to the viewer `default`, then unused.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS notifications (
@@ -98,6 +100,17 @@ CREATE TABLE IF NOT EXISTS reads (
     PRIMARY KEY (viewer, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS reads_seq ON reads(seq);
+CREATE TABLE IF NOT EXISTS kpi_history (
+    module TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    slot   INTEGER NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    value  REAL NOT NULL,
+    lo     REAL NOT NULL,
+    hi     REAL NOT NULL,
+    PRIMARY KEY (module, key, slot)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kpi_history_slot ON kpi_history(slot);
 ";
 
 pub(super) fn severity_str(s: NotificationSeverity) -> &'static str {
@@ -654,6 +667,127 @@ impl Storage for SqliteStore {
             kv_put_tx(&tx, KV_PRUNED_UPTO, &prev.max(hi).to_string())?;
             tx.commit()?;
             Ok(k as u64)
+        })
+        .await
+    }
+
+    async fn record_kpis(
+        &self,
+        module: Module,
+        at: DateTime<Utc>,
+        values: Vec<(String, f64)>,
+    ) -> Result<(), StorageError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let (slot, at_ms) = (slot_of(at), at.timestamp_millis());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO kpi_history (module, key, slot, at_ms, value, lo, hi)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)
+                     ON CONFLICT (module, key, slot) DO UPDATE SET
+                        value = CASE WHEN excluded.at_ms >= kpi_history.at_ms
+                                     THEN excluded.value ELSE kpi_history.value END,
+                        at_ms = MAX(kpi_history.at_ms, excluded.at_ms),
+                        lo = MIN(kpi_history.lo, excluded.lo),
+                        hi = MAX(kpi_history.hi, excluded.hi)",
+                )?;
+                for (key, value) in values {
+                    st.execute(params![module.as_str(), key, slot, at_ms, value])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn kpi_history(
+        &self,
+        module: Module,
+        key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: i64,
+    ) -> Result<HistoryAnswer, StorageError> {
+        let key = key.to_owned();
+        let (lo, hi) = (slot_of(from), slot_of(to));
+        let from_s = from.timestamp();
+        let bucket = bucket_secs.max(SLOT_SECS);
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let points = {
+                let mut st = tx.prepare_cached(
+                    "SELECT h.at_ms, h.value, g.mn, g.mx FROM (
+                        SELECT MAX(slot) AS last, MIN(lo) AS mn, MAX(hi) AS mx
+                        FROM kpi_history
+                        WHERE module = ?1 AND key = ?2 AND slot >= ?3 AND slot <= ?4
+                        GROUP BY slot / ?5
+                     ) g JOIN kpi_history h
+                       ON h.module = ?1 AND h.key = ?2 AND h.slot = g.last
+                     ORDER BY g.last",
+                )?;
+                let rows = st.query_map(params![module.as_str(), key, lo, hi, bucket], |r| {
+                    Ok(HistoryPoint {
+                        at: at_from_ms(r.get(0)?),
+                        value: r.get(1)?,
+                        min: Some(r.get(2)?),
+                        max: Some(r.get(3)?),
+                    })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            let pruned_upto = kv_get_tx(&tx, KV_HISTORY_PRUNED_UPTO)?
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(i64::MIN);
+            tx.commit()?;
+            Ok(HistoryAnswer {
+                points,
+                truncated: from_s < pruned_upto,
+            })
+        })
+        .await
+    }
+
+    async fn kpi_history_rows(&self) -> Result<u64, StorageError> {
+        self.with_conn(|conn| {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM kpi_history", [], |r| r.get(0))?;
+            Ok(to_u64(n))
+        })
+        .await
+    }
+
+    async fn prune_kpi_history_batch(
+        &self,
+        before: DateTime<Utc>,
+        excess: u64,
+    ) -> Result<u64, StorageError> {
+        let before = slot_of(before);
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let oldest: Vec<i64> = {
+                let mut st =
+                    tx.prepare_cached("SELECT slot FROM kpi_history ORDER BY slot LIMIT ?1")?;
+                let rows = st.query_map(params![PRUNE_BATCH as i64], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            // Everything up to the newest slot of the prefix goes (the batch,
+            // plus the other keys of that last slot).
+            let k = prune_prefix(&oldest, before, excess);
+            if k == 0 {
+                return Ok(0);
+            }
+            let upto = oldest[k - 1];
+            let n = tx.execute("DELETE FROM kpi_history WHERE slot <= ?1", params![upto])?;
+            let end = upto + SLOT_SECS;
+            let prev = kv_get_tx(&tx, KV_HISTORY_PRUNED_UPTO)?
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(i64::MIN);
+            kv_put_tx(&tx, KV_HISTORY_PRUNED_UPTO, &prev.max(end).to_string())?;
+            tx.commit()?;
+            Ok(n as u64)
         })
         .await
     }
