@@ -126,6 +126,7 @@ pub fn run(a: Args) -> Result<(), String> {
     let mut apply = None;
     let mut latency = None;
     let mut desktop = crate::report_desktop::Desktop::default();
+    let mut cluster = Vec::new();
     for r in rows {
         let kind = r.get("kind").and_then(Value::as_str).unwrap_or_default();
         desktop.add(kind, &r);
@@ -140,6 +141,7 @@ pub fn run(a: Args) -> Result<(), String> {
             }
             Some("core_apply") => apply = Some(r),
             Some("core_latency") => latency = Some(r),
+            Some("cluster") => cluster.push(r),
             _ => {}
         }
     }
@@ -396,6 +398,15 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
         crate::report_desktop::section(&mut md, &mut table, &desktop);
     }
 
+    if !cluster.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## 4. One node vs a cluster (Redis, PostgreSQL)\n\nSee `pulseboard-bench cluster --help`; what the columns mean is in the hand-written section of BENCHMARKS.md.\n"
+        );
+        let _ = writeln!(table);
+        crate::cluster::section(&mut md, &mut table, &cluster);
+    }
+
     // ---------------------------------------------------------------- commands
     let _ = writeln!(
         md,
@@ -409,6 +420,13 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
         }
     }
     if let Some(c) = desktop.cmd() {
+        let _ = writeln!(md, "target/release/{c}");
+    }
+    if let Some(c) = cluster
+        .first()
+        .and_then(|r| r.get("cmd"))
+        .and_then(Value::as_str)
+    {
         let _ = writeln!(md, "target/release/{c}");
     }
     let _ = writeln!(md, "```");
