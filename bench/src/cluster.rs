@@ -511,3 +511,49 @@ pub fn section(md: &mut String, table: &mut String, rows: &[Value]) {
         let _ = writeln!(table, "{line}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pulseboard_protocol::{events, Module, ModuleKpis, Notification};
+
+    use super::*;
+    use crate::server_load::sent_us;
+
+    /// A frame as the server sends it: `42["event",payload]` (fields in
+    /// the types' order).
+    fn frame(event: &str, payload: impl serde::Serialize) -> String {
+        format!("42{}", serde_json::to_string(&(event, payload)).unwrap())
+    }
+
+    /// The clients count the frames the server really sends and find the
+    /// sender's clock where the publisher put it: built from the protocol's
+    /// own types, from the bodies this benchmark publishes.
+    #[test]
+    fn published_stamps_come_back_in_the_frames_clients_count() {
+        let mut n = notification_body();
+        let sent: u64 = n["title"].as_str().unwrap().parse().unwrap();
+        for (k, v) in [
+            ("id", json!("n-7")),
+            ("seq", json!(7)),
+            ("createdAt", json!("2026-11-27T08:00:00Z")),
+            ("read", json!(false)),
+        ] {
+            n[k] = v;
+        }
+        let n: Notification = serde_json::from_value(n).expect("a notification");
+        let f = frame(events::NOTIFICATION_NEW, &n);
+        assert!(f.starts_with(NOTIFICATION_NEW.prefix), "{f}");
+        assert_eq!(sent_us(&f, NOTIFICATION_NEW.stamp), Some(sent), "{f}");
+
+        let body = server_load::kpi_body();
+        let sent = body["kpis"][0]["value"].as_f64().unwrap() as u64;
+        let kpis = ModuleKpis {
+            module: Module::Finance,
+            kpis: serde_json::from_value(body["kpis"].clone()).expect("KPIs"),
+            updated_at: chrono::Utc::now(),
+        };
+        let f = frame(Module::Finance.kpi_event(), &kpis);
+        assert!(f.starts_with(KPI_FINANCE.prefix), "{f}");
+        assert_eq!(sent_us(&f, KPI_FINANCE.stamp), Some(sent), "{f}");
+    }
+}

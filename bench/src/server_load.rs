@@ -373,7 +373,7 @@ async fn receive(id: usize, ws: &mut Ws, sh: &Shared) {
 }
 
 /// The sender timestamp: the number right after the first `stamp`.
-fn sent_us(frame: &str, stamp: &str) -> Option<u64> {
+pub(crate) fn sent_us(frame: &str, stamp: &str) -> Option<u64> {
     let i = frame.find(stamp)? + stamp.len();
     let rest = &frame[i..];
     let end = rest

@@ -164,7 +164,37 @@ pub fn cpu_secs(pids: &[u32]) -> f64 {
 /// CPU seconds (user + sys) of `pid`, its live descendants, and the children
 /// it has already reaped (`cutime` + `cstime`: PostgreSQL backends that
 /// ended). A difference of two readings is the tree's CPU in between.
+///
+/// Live processes are read from `/proc/PID/task/TID/schedstat` (nanoseconds)
+/// rather than `/proc/PID/stat` (clock ticks, 10 ms): a PostgreSQL or Redis
+/// process uses a few ms in a phase, which ticks would round to zero. A
+/// thread that ended in between is lost (PostgreSQL's processes have one
+/// thread, Redis's threads live as long as it does).
 pub fn tree_cpu_secs(pid: u32) -> f64 {
     let reaped = stat_field(pid, 13).unwrap_or(0) + stat_field(pid, 14).unwrap_or(0);
-    cpu_secs(&tree(pid)) + reaped as f64 / clk_tck()
+    let live: u64 = tree(pid).into_iter().map(run_ns).sum();
+    live as f64 / 1e9 + reaped as f64 / clk_tck()
+}
+
+/// Nanoseconds on a CPU of every live thread of `pid` (`schedstat`), or its
+/// `/proc/PID/stat` time when schedstat is not available.
+fn run_ns(pid: u32) -> u64 {
+    let ns: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| {
+            // A thread that ended since the listing is skipped.
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .collect();
+    if ns.is_empty() {
+        cpu_seconds(pid)
+            .map(|(u, s)| ((u + s) * 1e9) as u64)
+            .unwrap_or(0)
+    } else {
+        ns.into_iter().sum()
+    }
 }
