@@ -38,17 +38,18 @@ pub struct Args {
     /// phase of its own).
     #[arg(long, value_delimiter = ',', default_value = "20")]
     pub rate: Vec<f64>,
-    /// Events published per phase.
-    #[arg(long, default_value_t = 200)]
-    pub events: u64,
+    /// Seconds of publishing per phase (rate x secs events).
+    #[arg(long, default_value_t = 10.0)]
+    pub secs: f64,
     /// Path of the pulseboard-server binary.
     #[arg(long, default_value = "target/release/pulseboard-server")]
     pub server_bin: PathBuf,
     /// Connections opened concurrently per batch.
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
-    /// Pause after the last connection before measuring RSS, in ms.
-    #[arg(long, default_value_t = 2000)]
+    /// Pause after the last connection before measuring RSS, in ms (the
+    /// idle CPU is measured over it).
+    #[arg(long, default_value_t = 5000)]
     pub settle_ms: u64,
     /// Longest wait for outstanding deliveries after a phase's last event, in s.
     #[arg(long, default_value_t = 20)]
@@ -119,12 +120,9 @@ fn start<T>(what: &str, f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Resul
 }
 
 pub fn run(a: Args) -> Result<(), String> {
-    if a.clients == 0
-        || a.nodes == 0
-        || a.events == 0
-        || a.rate.iter().any(|r| !r.is_finite() || *r <= 0.0)
-    {
-        return Err("--clients, --nodes, --events and --rate must be positive".into());
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if a.clients == 0 || a.nodes == 0 || !positive(a.secs) || !a.rate.iter().all(|r| positive(*r)) {
+        return Err("--clients, --nodes, --secs and --rate must be positive".into());
     }
     if !a.server_bin.exists() {
         return Err(format!(
@@ -224,7 +222,23 @@ async fn phases(a: &Args, setup: &Setup) -> Result<Vec<Value>, String> {
     if connected == 0 {
         return Err(format!("[{}] no client connected", setup.label));
     }
+    // Idle with every client connected: what the processes use with
+    // nothing published (heartbeats, Redis's and PostgreSQL's timers).
+    let idle0 = (
+        nodes_cpu(&pids),
+        setup.redis.map(util::tree_cpu_secs),
+        util::tree_cpu_secs(setup.pg),
+    );
+    let t_idle = Instant::now();
     tokio::time::sleep(Duration::from_millis(a.settle_ms)).await;
+    let idle_secs = t_idle.elapsed().as_secs_f64();
+    let (n1, p1) = (nodes_cpu(&pids), util::tree_cpu_secs(setup.pg));
+    let idle = json!({
+        "secs": idle_secs,
+        "nodes_cpu_share": (n1.0 + n1.1 - idle0.0 .0 - idle0.0 .1) / idle_secs,
+        "redis_cpu_share": setup.redis.map(util::tree_cpu_secs).zip(idle0.1).map(|(b, a)| (b - a) / idle_secs),
+        "pg_cpu_share": (p1 - idle0.2) / idle_secs,
+    });
     let rss_loaded = rss_sum(&pids);
 
     // Warm-up (prepared statements, pools, Redis connections): not counted.
@@ -240,12 +254,14 @@ async fn phases(a: &Args, setup: &Setup) -> Result<Vec<Value>, String> {
     for &rate in &a.rate {
         for &all in spread {
             for ev in [Event::Notification, Event::Kpi] {
-                let mut r = phase(a, setup, &sh, &http, ev, all, rate, a.events).await?;
+                let events = (rate * a.secs).round().max(1.0) as u64;
+                let mut r = phase(a, setup, &sh, &http, ev, all, rate, events).await?;
                 r["clients"] = json!(a.clients);
                 r["connected"] = json!(connected);
                 r["connect_secs"] = json!(connect_secs);
                 r["nodes_rss_idle_kib"] = json!(rss_idle);
                 r["nodes_rss_loaded_kib"] = json!(rss_loaded);
+                r["idle"] = idle.clone();
                 r["cmd"] = json!(util::command_line());
                 eprintln!("{}", summary(&r));
                 rows.push(r);
@@ -506,6 +522,32 @@ pub fn section(md: &mut String, table: &mut String, rows: &[Value]) {
             n,
             u(r, "expected"),
             u(r, "lost"),
+        );
+        let _ = writeln!(md, "{line}");
+        let _ = writeln!(table, "{line}");
+    }
+    // Idle, every client connected, nothing published: the base cost.
+    let mut seen = Vec::new();
+    for r in rows.iter().filter(|r| r["kind"] == "cluster") {
+        let setup = s(r, "setup");
+        if seen.contains(&setup) {
+            continue;
+        }
+        seen.push(setup);
+        let idle = &r["idle"];
+        let pct = |k: &str| {
+            idle.get(k)
+                .and_then(Value::as_f64)
+                .map(|x| format!("{:.1} %", 100.0 * x))
+                .unwrap_or_else(|| "-".into())
+        };
+        let line = format!(
+            "\nIdle ({setup}, {} clients connected, nothing published, {:.0} s): nodes {}, Redis {}, PostgreSQL {} of one core.",
+            u(r, "connected"),
+            f(idle, "secs"),
+            pct("nodes_cpu_share"),
+            pct("redis_cpu_share"),
+            pct("pg_cpu_share"),
         );
         let _ = writeln!(md, "{line}");
         let _ = writeln!(table, "{line}");
