@@ -538,7 +538,7 @@ pub fn section(md: &mut String, table: &mut String, rows: &[Value]) {
         let pct = |k: &str| {
             idle.get(k)
                 .and_then(Value::as_f64)
-                .map(|x| format!("{:.1} %", 100.0 * x))
+                .map(|x| format!("{:.1} %", (100.0 * x).max(0.0)))
                 .unwrap_or_else(|| "-".into())
         };
         let line = format!(

@@ -401,7 +401,7 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
     if !cluster.is_empty() {
         let _ = writeln!(
             md,
-            "\n## 4. One node vs a cluster (Redis, PostgreSQL)\n\nSee `pulseboard-bench cluster --help`; what the columns mean is in the hand-written section of BENCHMARKS.md.\n"
+            "\n## 4. One node vs three nodes behind Redis (one PostgreSQL)\n\n`pulseboard-bench cluster`: N websocket clients spread over the nodes, each subscribed to notifications and `finance`; notifications and KPIs published over HTTP at a fixed rate to one node or to each in turn. Nodes' CPU (`/proc/PID/stat`) per delivery; Redis's and PostgreSQL's (postmaster and backends, `schedstat`) per published event; all servers together per delivery. Nothing pinned: everything shares the machine.\n"
         );
         let _ = writeln!(table);
         crate::cluster::section(&mut md, &mut table, &cluster);
