@@ -158,16 +158,16 @@ pub fn run(a: Args) -> Result<(), String> {
     let redis = start("redis-server", Redis::start)?;
     argv = server_load::rust_server_argv(&a.server_bin, &cluster_db);
     argv.extend(["--redis".into(), redis.url()]);
-    let mut nodes = Vec::new();
-    for _ in 0..a.nodes {
-        nodes.push(server_load::spawn_server(&argv)?);
-    }
-    let setup = Setup {
+    // Nodes go into the setup as they start: a failed start stops the others.
+    let mut setup = Setup {
         label: format!("{} nodes + Redis", a.nodes),
-        nodes,
+        nodes: Vec::new(),
         redis: redis.pid(),
         pg: pg_pid,
     };
+    for _ in 0..a.nodes {
+        setup.nodes.push(server_load::spawn_server(&argv)?);
+    }
     rows.extend(measure(&rt, &a, setup)?);
     rt.shutdown_background();
 
@@ -184,7 +184,14 @@ pub fn run(a: Args) -> Result<(), String> {
 
 /// Connect the clients to `setup`, run its phases, stop it.
 fn measure(rt: &tokio::runtime::Runtime, a: &Args, mut setup: Setup) -> Result<Vec<Value>, String> {
-    let r = rt.block_on(phases(a, &setup));
+    // Ctrl-C ends the run through the normal path: the nodes, Redis and
+    // PostgreSQL (a daemon, which would outlive this process) are stopped.
+    let r = rt.block_on(async {
+        tokio::select! {
+            r = phases(a, &setup) => r,
+            _ = tokio::signal::ctrl_c() => Err("interrupted".to_string()),
+        }
+    });
     setup.stop();
     r
 }
