@@ -2,13 +2,15 @@
 # Benchmarks for pulseboard-server, pulseboard-core and the desktop app;
 # writes BENCHMARKS.md. Not part of the test run (scripts/test.sh, .ci/run).
 #
-#   scripts/bench.sh                full run: N = 1000, 5000, 10000 and a 10-minute
-#                                   desktop flood (about 20 min once built)
+#   scripts/bench.sh                full run: N = 1000, 5000, 10000, the cluster
+#                                   (4 min) and a 10-minute desktop flood (about
+#                                   25 min once built)
 #   scripts/bench.sh --quick        N = 1000 only, 1-minute desktop flood
 #   scripts/bench.sh --no-desktop   server and core only
 #
 # Needs what scripts/deps.sh and scripts/deps-test.sh install (it runs them:
-# Xvfb, WebKitWebDriver, tauri-driver, node + socket.io 4.8) and cargo-tauri
+# Xvfb, WebKitWebDriver, tauri-driver, node + socket.io 4.8, PostgreSQL and
+# redis-server for the cluster benchmark) and cargo-tauri
 # for the .deb (installed here when missing: one-time, ~10 min).
 # Everything listens on 127.0.0.1 only. With 2+ CPUs the server under test is
 # pinned to CPU 0 and the load generator to CPU 1 (taskset), so the server's
@@ -22,7 +24,7 @@ for a in "$@"; do
   case "$a" in
     --quick) QUICK=1 ;;
     --no-desktop) DESKTOP=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
@@ -42,8 +44,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
 fi
 
 scripts/deps.sh
+scripts/deps-test.sh
 if [ "$DESKTOP" = 1 ]; then
-  scripts/deps-test.sh
   if ! cargo tauri --version >/dev/null 2>&1; then
     cargo install tauri-cli --locked --version 2.12.4
   fi
@@ -77,6 +79,9 @@ for n in "${SIZES[@]}"; do
       --rate 10 --broadcasts 100 --out "$RESULTS"
   done
 done
+
+echo "== cluster: one node vs 3 nodes + Redis on one PostgreSQL (started here)"
+"$BIN" cluster --clients 600 --rate 20,100,200 --secs 10 --out "$RESULTS"
 
 echo "== core: decode + validate + apply, one core"
 "${ONE_CORE[@]}" "$BIN" core-apply --out "$RESULTS"

@@ -26,7 +26,7 @@ use std::{
 use pulseboard_e2e::Xvfb;
 use serde_json::{json, Value};
 
-use crate::util::{self, percentiles};
+use crate::util::{self, comm, cpu_secs, percentiles, pss_mb, stat_field, tree};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -228,67 +228,6 @@ fn newest_deb(app: &Path) -> Option<PathBuf> {
 }
 
 // ---------------------------------------------------------------- processes
-
-/// Every descendant of `pid`, and `pid` itself.
-fn tree(pid: u32) -> Vec<u32> {
-    let mut kids: std::collections::HashMap<u32, Vec<u32>> = Default::default();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            if let Some(pp) = stat_field(p, 1) {
-                kids.entry(pp as u32).or_default().push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        out.push(p);
-        if let Some(k) = kids.get(&p) {
-            todo.extend(k);
-        }
-    }
-    out
-}
-
-/// Field `i` after the command name of `/proc/PID/stat` (0 = state, 1 = ppid, 19 = starttime).
-fn stat_field(pid: u32, i: usize) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 2..]
-        .split_whitespace()
-        .nth(i)?
-        .parse()
-        .ok()
-}
-
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn pss_mb(pids: &[u32]) -> f64 {
-    let mut kib = 0u64;
-    for p in pids {
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
-            kib += s
-                .lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    kib as f64 / 1024.0
-}
-
-fn cpu_secs(pids: &[u32]) -> f64 {
-    pids.iter()
-        .filter_map(|p| util::cpu_seconds(*p))
-        .map(|(u, s)| u + s)
-        .sum()
-}
 
 /// Epoch ms at which `pid` was started (10 ms resolution: clock ticks).
 /// `/proc/PID/stat` counts from boot on CLOCK_BOOTTIME; the offset to the

@@ -1,6 +1,7 @@
 //! `pulseboard-bench`: benchmarks for pulseboard-server and pulseboard-core.
 //! Run them all with `scripts/bench.sh`; they are not part of the test run.
 
+mod cluster;
 mod core_apply;
 mod core_latency;
 mod desktop;
@@ -24,6 +25,9 @@ struct Cli {
 enum Cmd {
     /// Fan-out load (N websocket clients, KPI broadcasts) against one server.
     Server(server_load::Args),
+    /// One node vs a cluster (nodes + Redis, one PostgreSQL): fan-out of
+    /// notifications and KPIs to N clients spread over the nodes.
+    Cluster(cluster::Args),
     /// Client core: events decoded + validated + applied per second, one thread.
     CoreApply(core_apply::Args),
     /// Client core: server emit -> store update latency on loopback.
@@ -37,6 +41,7 @@ enum Cmd {
 fn main() -> ExitCode {
     let r = match Cli::parse().cmd {
         Cmd::Server(a) => server_load::run(a),
+        Cmd::Cluster(a) => cluster::run(a),
         Cmd::CoreApply(a) => core_apply::run(a),
         Cmd::CoreLatency(a) => core_latency::run(a),
         Cmd::Desktop(a) => desktop::run(a),

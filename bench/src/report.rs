@@ -126,6 +126,7 @@ pub fn run(a: Args) -> Result<(), String> {
     let mut apply = None;
     let mut latency = None;
     let mut desktop = crate::report_desktop::Desktop::default();
+    let mut cluster = Vec::new();
     for r in rows {
         let kind = r.get("kind").and_then(Value::as_str).unwrap_or_default();
         desktop.add(kind, &r);
@@ -140,6 +141,7 @@ pub fn run(a: Args) -> Result<(), String> {
             }
             Some("core_apply") => apply = Some(r),
             Some("core_latency") => latency = Some(r),
+            Some("cluster") => cluster.push(r),
             _ => {}
         }
     }
@@ -396,6 +398,15 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
         crate::report_desktop::section(&mut md, &mut table, &desktop);
     }
 
+    if !cluster.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## 4. One node vs three nodes behind Redis (one PostgreSQL)\n\n`pulseboard-bench cluster`: N websocket clients spread over the nodes, each subscribed to notifications and `finance`; notifications and KPIs published over HTTP at a fixed rate to one node or to each in turn. Nodes' CPU (`/proc/PID/stat`) per delivery; Redis's and PostgreSQL's (postmaster and backends, `schedstat`) per published event; all servers together per delivery. Nothing pinned: everything shares the machine.\n"
+        );
+        let _ = writeln!(table);
+        crate::cluster::section(&mut md, &mut table, &cluster);
+    }
+
     // ---------------------------------------------------------------- commands
     let _ = writeln!(
         md,
@@ -409,6 +420,13 @@ after N writes (N × CPU per delivery), so p50/p99 grow with N. It is reported f
         }
     }
     if let Some(c) = desktop.cmd() {
+        let _ = writeln!(md, "target/release/{c}");
+    }
+    if let Some(c) = cluster
+        .first()
+        .and_then(|r| r.get("cmd"))
+        .and_then(Value::as_str)
+    {
         let _ = writeln!(md, "target/release/{c}");
     }
     let _ = writeln!(md, "```");

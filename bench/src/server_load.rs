@@ -8,7 +8,7 @@
 
 use std::{
     io::{BufRead, BufReader},
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicU32, AtomicU64, Ordering},
@@ -18,7 +18,7 @@ use std::{
 };
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio_tungstenite::{connect_async_with_config, tungstenite::Message};
 
 use crate::util::{self, percentiles};
@@ -64,15 +64,96 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-struct Shared {
-    ready: AtomicU64,
-    failed: AtomicU64,
-    closed: AtomicU64,
-    received: AtomicU64,
-    counts: Vec<AtomicU32>,
+/// What the clients count: frames that start with `prefix`; the sender's
+/// clock (µs since the epoch) is the number right after `stamp`.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub prefix: &'static str,
+    pub stamp: &'static str,
+}
+
+/// `kpi:update:finance`, stamped in the first KPI's value (see [`kpi_body`]).
+pub const KPI_FINANCE: Watch = Watch {
+    prefix: r#"42["kpi:update:finance","#,
+    stamp: r#""value":"#,
+};
+
+/// `module:subscribe` to `finance`: what every client of [`run`] sends.
+pub const SUBSCRIBE_FINANCE: &str = r#"["module:subscribe",{"module":"finance"}]"#;
+
+/// The body of `PUT /api/kpis/finance`, stamped with the sender's clock.
+pub fn kpi_body() -> Value {
+    json!({"kpis": [{"key": "sent_us", "label": "Sent at (us)", "value": util::now_us() as f64}]})
+}
+
+/// The clients' counters, shared by their tasks and the measuring code.
+pub struct Shared {
+    pub ready: AtomicU64,
+    pub failed: AtomicU64,
+    pub closed: AtomicU64,
+    pub received: AtomicU64,
+    /// Counted frames per client.
+    pub counts: Vec<AtomicU32>,
     /// Latency samples in microseconds (sender clock -> receive clock).
-    lat_us: Mutex<Vec<u32>>,
-    first_error: Mutex<Option<String>>,
+    pub lat_us: Mutex<Vec<u32>>,
+    pub first_error: Mutex<Option<String>>,
+    /// Ids of the clients whose subscriptions were all acknowledged.
+    pub ready_ids: Mutex<Vec<usize>>,
+    /// Events each client sends after CONNECT, one after the other, each
+    /// acknowledged with `{"ok": true}` (JSON arrays `["event", payload]`).
+    subscribe: Vec<String>,
+    /// Frames counted.
+    watch: Vec<Watch>,
+}
+
+impl Shared {
+    pub fn new(clients: usize, subscribe: Vec<String>, watch: Vec<Watch>) -> Arc<Shared> {
+        Arc::new(Shared {
+            ready: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            counts: (0..clients).map(|_| AtomicU32::new(0)).collect(),
+            lat_us: Mutex::new(Vec::new()),
+            first_error: Mutex::new(None),
+            ready_ids: Mutex::new(Vec::new()),
+            subscribe,
+            watch,
+        })
+    }
+
+    /// `", first: ERROR"` when a client failed, for a message.
+    pub fn first_error(&self) -> String {
+        self.first_error
+            .lock()
+            .unwrap()
+            .as_deref()
+            .map(|e| format!(", first: {e}"))
+            .unwrap_or_default()
+    }
+}
+
+/// The command line of pulseboard-server for a load test on `db` (a file
+/// or a postgres:// URL): simulator off, per-address and rate limits lifted.
+pub fn rust_server_argv(server_bin: &Path, db: &str) -> Vec<String> {
+    vec![
+        server_bin.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--db".into(),
+        db.into(),
+        "--no-simulator".into(),
+        // A load test is one address opening thousands of connections
+        // and posting fast: lift the per-address and rate limits.
+        "--max-connections".into(),
+        "1000000".into(),
+        "--max-connections-per-addr".into(),
+        "1000000".into(),
+        "--rate-limit".into(),
+        "1000000".into(),
+        "--event-rate-limit".into(),
+        "1000000".into(),
+    ]
 }
 
 fn start_server(a: &Args) -> Result<(Child, u16), String> {
@@ -83,24 +164,7 @@ fn start_server(a: &Args) -> Result<(Child, u16), String> {
     let db = std::env::temp_dir().join(format!("pulseboard-bench-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&db);
     match a.target.as_str() {
-        "rust" => argv.extend([
-            a.server_bin.display().to_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--db".into(),
-            db.display().to_string(),
-            "--no-simulator".into(),
-            // A load test is one address opening thousands of connections
-            // and posting fast: lift the per-address and rate limits.
-            "--max-connections".into(),
-            "1000000".into(),
-            "--max-connections-per-addr".into(),
-            "1000000".into(),
-            "--rate-limit".into(),
-            "1000000".into(),
-            "--event-rate-limit".into(),
-            "1000000".into(),
-        ]),
+        "rust" => argv.extend(rust_server_argv(&a.server_bin, &db.display().to_string())),
         "node" => argv.extend([
             a.node_bin.clone(),
             a.node_script.display().to_string(),
@@ -109,6 +173,12 @@ fn start_server(a: &Args) -> Result<(Child, u16), String> {
         ]),
         t => return Err(format!("unknown target `{t}` (rust or node)")),
     }
+    spawn_server(&argv)
+}
+
+/// Start a server (`argv`) as a child process and read its port from the
+/// first line it prints.
+pub fn spawn_server(argv: &[String]) -> Result<(Child, u16), String> {
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
         .env("RUST_LOG", "warn")
@@ -127,9 +197,13 @@ fn start_server(a: &Args) -> Result<(Child, u16), String> {
         // Keep draining so the server never writes into a closed pipe.
         for _ in lines {}
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .map_err(|_| format!("{argv:?} did not report its port"))?;
+    let line = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(l) => l,
+        Err(_) => {
+            stop_server(&mut child);
+            return Err(format!("{argv:?} did not report its port"));
+        }
+    };
     // "listening on http://127.0.0.1:PORT" or "LISTENING PORT": the last number.
     let port = line
         .rsplit(|c: char| !c.is_ascii_digit())
@@ -139,26 +213,75 @@ fn start_server(a: &Args) -> Result<(Child, u16), String> {
     Ok((child, port))
 }
 
-async fn client(
-    id: usize,
-    url: String,
-    sh: Arc<Shared>,
-    ids: Arc<Mutex<Vec<usize>>>,
-) -> Result<(), String> {
+/// SIGTERM, up to 10 s to exit, then SIGKILL.
+pub fn stop_server(child: &mut Child) {
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Open `clients` websocket clients, client `i` on `urls[i % urls.len()]`,
+/// `batch` at a time; each sends the subscriptions of `sh` and then counts
+/// what it receives until the connection ends. Returns once every client is
+/// subscribed or failed (the seconds it took).
+pub async fn connect_all(
+    urls: &[String],
+    clients: usize,
+    batch: usize,
+    sh: &Arc<Shared>,
+) -> Result<f64, String> {
+    let t0 = Instant::now();
+    let mut started = 0;
+    while started < clients {
+        let end = (started + batch.max(1)).min(clients);
+        for id in started..end {
+            let (url, sh) = (urls[id % urls.len()].clone(), sh.clone());
+            tokio::spawn(async move {
+                if let Err(e) = client(id, url, sh.clone()).await {
+                    sh.failed.fetch_add(1, Ordering::Relaxed);
+                    sh.first_error.lock().unwrap().get_or_insert(e);
+                }
+            });
+        }
+        started = end;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (sh.ready.load(Ordering::Relaxed) + sh.failed.load(Ordering::Relaxed)) < end as u64 {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "batch up to {end} did not finish connecting in 60 s"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+async fn client(id: usize, url: String, sh: Arc<Shared>) -> Result<(), String> {
     let stage = Arc::new(AtomicU32::new(0));
     let st = stage.clone();
-    let (mut ws, ready) =
-        match tokio::time::timeout(Duration::from_secs(20), handshake(url, st)).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(format!(
-            "handshake timed out in stage {} (0 ws connect, 1 open, 2 CONNECT, 3 subscribe ack)",
+    let mut ws = match tokio::time::timeout(
+        Duration::from_secs(20),
+        handshake(url, st, &sh.subscribe),
+    )
+    .await
+    {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(format!(
+            "handshake timed out in stage {} (0 ws connect, 1 open, 2 CONNECT, 3+ subscribe ack)",
             stage.load(Ordering::Relaxed)
         ))
-            }
-        };
-    debug_assert!(ready);
-    ids.lock().unwrap().push(id);
+        }
+    };
+    sh.ready_ids.lock().unwrap().push(id);
     sh.ready.fetch_add(1, Ordering::Relaxed);
     receive(id, &mut ws, &sh).await;
     sh.closed.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +291,7 @@ async fn client(
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn handshake(url: String, st: Arc<AtomicU32>) -> Result<(Ws, bool), String> {
+async fn handshake(url: String, st: Arc<AtomicU32>, subscribe: &[String]) -> Result<Ws, String> {
     let (mut ws, _) = connect_async_with_config(&url, None, true)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -186,7 +309,8 @@ async fn handshake(url: String, st: Arc<AtomicU32>) -> Result<(Ws, bool), String
         .await
         .map_err(|e| e.to_string())?;
     st.store(2, Ordering::Relaxed);
-    let mut stage = 0; // 0: wait for CONNECT, 1: wait for the subscribe ack
+    // None: waiting for CONNECT; Some(i): waiting for the ack of subscription i.
+    let mut waiting: Option<usize> = None;
     loop {
         let t = match ws.next().await {
             Some(Ok(Message::Text(t))) => t,
@@ -194,32 +318,37 @@ async fn handshake(url: String, st: Arc<AtomicU32>) -> Result<(Ws, bool), String
             Some(Err(e)) => return Err(format!("handshake: {e}")),
             None => return Err("closed during handshake".into()),
         };
-        if t.as_str() == "2" {
+        let next = if t.as_str() == "2" {
             ws.send(Message::Text("3".into()))
                 .await
                 .map_err(|e| e.to_string())?;
-        } else if stage == 0 && t.starts_with("40") {
-            ws.send(Message::Text(
-                r#"420["module:subscribe",{"module":"finance"}]"#.into(),
-            ))
-            .await
-            .map_err(|e| e.to_string())?;
-            stage = 1;
-            st.store(3, Ordering::Relaxed);
+            None
         } else if t.starts_with("44") {
             return Err(format!("connect_error: {t}"));
-        } else if stage == 1 && t.starts_with("430") {
+        } else if waiting.is_none() && t.starts_with("40") {
+            Some(0)
+        } else if let Some(i) = waiting.filter(|i| t.starts_with(&format!("43{i}["))) {
             if !t.contains(r#""ok":true"#) {
                 return Err(format!("subscribe refused: {t}"));
             }
-            break;
+            Some(i + 1)
+        } else {
+            None
+        };
+        if let Some(i) = next {
+            let Some(sub) = subscribe.get(i) else {
+                return Ok(ws);
+            };
+            ws.send(Message::Text(format!("42{i}{sub}").into()))
+                .await
+                .map_err(|e| e.to_string())?;
+            waiting = Some(i);
+            st.store(3 + i as u32, Ordering::Relaxed);
         }
     }
-    Ok((ws, true))
 }
 
 async fn receive(id: usize, ws: &mut Ws, sh: &Shared) {
-    const KPI: &str = r#"42["kpi:update:finance","#;
     while let Some(m) = ws.next().await {
         let t = match m {
             Ok(Message::Text(t)) => t,
@@ -231,11 +360,11 @@ async fn receive(id: usize, ws: &mut Ws, sh: &Shared) {
             if ws.send(Message::Text("3".into())).await.is_err() {
                 break;
             }
-        } else if t.starts_with(KPI) {
+        } else if let Some(w) = sh.watch.iter().find(|w| t.starts_with(w.prefix)) {
             let now = util::now_us();
             sh.counts[id].fetch_add(1, Ordering::Relaxed);
             sh.received.fetch_add(1, Ordering::Relaxed);
-            if let Some(sent) = sent_us(&t) {
+            if let Some(sent) = sent_us(&t, w.stamp) {
                 let l = now.saturating_sub(sent).min(u32::MAX as u64) as u32;
                 sh.lat_us.lock().unwrap().push(l);
             }
@@ -243,9 +372,9 @@ async fn receive(id: usize, ws: &mut Ws, sh: &Shared) {
     }
 }
 
-/// The sender timestamp: the `value` of the first KPI.
-fn sent_us(frame: &str) -> Option<u64> {
-    let i = frame.find(r#""value":"#)? + 8;
+/// The sender timestamp: the number right after the first `stamp`.
+pub(crate) fn sent_us(frame: &str, stamp: &str) -> Option<u64> {
+    let i = frame.find(stamp)? + stamp.len();
     let rest = &frame[i..];
     let end = rest
         .find(|c: char| {
@@ -263,16 +392,7 @@ pub fn run(a: Args) -> Result<(), String> {
     let (mut child, port) = start_server(&a)?;
     let pid = child.id();
     let r = rt.block_on(load(&a, pid, port));
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    stop_server(&mut child);
     // Drop the client tasks without waiting for them.
     rt.shutdown_background();
     r
@@ -294,55 +414,23 @@ async fn load(a: &Args, pid: u32, port: u16) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let rss_idle = util::rss_kib(pid).ok_or("no RSS for server")?;
 
-    let sh = Arc::new(Shared {
-        ready: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        closed: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        counts: (0..a.clients).map(|_| AtomicU32::new(0)).collect(),
-        lat_us: Mutex::new(Vec::with_capacity(a.clients * a.broadcasts as usize)),
-        first_error: Mutex::new(None),
-    });
-    let ready_ids: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new(Vec::new()));
-
-    // Connect in batches.
-    let t0 = Instant::now();
-    let mut started = 0;
-    while started < a.clients {
-        let end = (started + a.batch).min(a.clients);
-        for id in started..end {
-            let (url, sh, ids) = (url.clone(), sh.clone(), ready_ids.clone());
-            tokio::spawn(async move {
-                if let Err(e) = client(id, url, sh.clone(), ids).await {
-                    sh.failed.fetch_add(1, Ordering::Relaxed);
-                    sh.first_error.lock().unwrap().get_or_insert(e);
-                }
-            });
-        }
-        started = end;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while (sh.ready.load(Ordering::Relaxed) + sh.failed.load(Ordering::Relaxed)) < end as u64 {
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "batch up to {end} did not finish connecting in 60 s"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-    let connect_secs = t0.elapsed().as_secs_f64();
+    let sh = Shared::new(
+        a.clients,
+        vec![SUBSCRIBE_FINANCE.to_string()],
+        vec![KPI_FINANCE],
+    );
+    sh.lat_us
+        .lock()
+        .unwrap()
+        .reserve(a.clients * a.broadcasts as usize);
+    let connect_secs = connect_all(&[url], a.clients, a.batch, &sh).await?;
     let connected = sh.ready.load(Ordering::Relaxed);
     let failed = sh.failed.load(Ordering::Relaxed);
     eprintln!(
         "[{}] {connected}/{} clients subscribed in {connect_secs:.1} s ({failed} failed{})",
         a.target,
         a.clients,
-        sh.first_error
-            .lock()
-            .unwrap()
-            .as_deref()
-            .map(|e| format!(", first: {e}"))
-            .unwrap_or_default()
+        sh.first_error()
     );
     tokio::time::sleep(Duration::from_millis(a.settle_ms)).await;
     let rss_loaded = util::rss_kib(pid).ok_or("no RSS for server")?;
@@ -357,8 +445,7 @@ async fn load(a: &Args, pid: u32, port: u16) -> Result<(), String> {
     let mut http_errors = 0u64;
     for _ in 0..a.broadcasts {
         tick.tick().await;
-        let body = json!({"kpis": [{"key": "sent_us", "label": "Sent at (us)", "value": util::now_us() as f64}]});
-        match http.put(&kpi_url).json(&body).send().await {
+        match http.put(&kpi_url).json(&kpi_body()).send().await {
             Ok(r) if r.status().is_success() => sent_ok += 1,
             Ok(r) => {
                 http_errors += 1;
@@ -382,7 +469,7 @@ async fn load(a: &Args, pid: u32, port: u16) -> Result<(), String> {
     let loadgen_cpu_share = ((me1.0 + me1.1) - (me0.0 + me0.1)) / broadcast_secs;
     let rss_after = util::rss_kib(pid).unwrap_or(0);
     let received = sh.received.load(Ordering::Relaxed);
-    let ids = ready_ids.lock().unwrap().clone();
+    let ids = sh.ready_ids.lock().unwrap().clone();
     let lost: u64 = ids
         .iter()
         .map(|&i| sent_ok.saturating_sub(sh.counts[i].load(Ordering::Relaxed) as u64))

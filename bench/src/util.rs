@@ -97,3 +97,104 @@ pub fn command_line() -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+// ---------------------------------------------------------------- processes
+
+/// Every descendant of `pid`, and `pid` itself.
+pub fn tree(pid: u32) -> Vec<u32> {
+    let mut kids: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Some(pp) = stat_field(p, 1) {
+                kids.entry(pp as u32).or_default().push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        out.push(p);
+        if let Some(k) = kids.get(&p) {
+            todo.extend(k);
+        }
+    }
+    out
+}
+
+/// Field `i` after the command name of `/proc/PID/stat` (0 = state, 1 = ppid, 19 = starttime).
+pub fn stat_field(pid: u32, i: usize) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 2..]
+        .split_whitespace()
+        .nth(i)?
+        .parse()
+        .ok()
+}
+
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+pub fn pss_mb(pids: &[u32]) -> f64 {
+    let mut kib = 0u64;
+    for p in pids {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) {
+            kib += s
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    kib as f64 / 1024.0
+}
+
+pub fn cpu_secs(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|p| cpu_seconds(*p))
+        .map(|(u, s)| u + s)
+        .sum()
+}
+
+/// CPU seconds (user + sys) of `pid`, its live descendants, and the children
+/// it has already reaped (`cutime` + `cstime`: PostgreSQL backends that
+/// ended). A difference of two readings is the tree's CPU in between.
+///
+/// Live processes are read from `/proc/PID/task/TID/schedstat` (nanoseconds)
+/// rather than `/proc/PID/stat` (clock ticks, 10 ms): a PostgreSQL or Redis
+/// process uses a few ms in a phase, which ticks would round to zero. A
+/// thread that ended in between is lost (PostgreSQL's processes have one
+/// thread, Redis's threads live as long as it does).
+pub fn tree_cpu_secs(pid: u32) -> f64 {
+    let reaped = stat_field(pid, 13).unwrap_or(0) + stat_field(pid, 14).unwrap_or(0);
+    let live: u64 = tree(pid).into_iter().map(run_ns).sum();
+    live as f64 / 1e9 + reaped as f64 / clk_tck()
+}
+
+/// Nanoseconds on a CPU of every live thread of `pid` (`schedstat`), or its
+/// `/proc/PID/stat` time when schedstat is not available.
+fn run_ns(pid: u32) -> u64 {
+    let ns: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| {
+            // A thread that ended since the listing is skipped.
+            std::fs::read_to_string(t.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .collect();
+    if ns.is_empty() {
+        cpu_seconds(pid)
+            .map(|(u, s)| ((u + s) * 1e9) as u64)
+            .unwrap_or(0)
+    } else {
+        ns.into_iter().sum()
+    }
+}

@@ -30,3 +30,6 @@ pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     std::fs::write(&paths.2, key.serialize_pem()).expect("write key.pem");
     paths
 }
+
+#[cfg(feature = "services")]
+pub mod services;
