@@ -261,6 +261,12 @@ latest: ModuleKpis,
  */
 history: { [key in string]: Array<number> }, 
 /**
+ * When each value of `history` was sent (its update's `updatedAt`),
+ * same keys and order; a value without a time (an older cache) has
+ * none here, so the newest times line up with the newest values.
+ */
+historyAt: { [key in string]: Array<string> }, 
+/**
  * Built-in demo values: any server data replaces them, whatever its time.
  */
 demo: boolean, };
