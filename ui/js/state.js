@@ -644,7 +644,7 @@ export function naturalDecimals(kpi) {
   const unit = unitOf(kpi);
   const a = Math.abs(v);
   if (isUsd(unit)) return a >= 1000 ? 0 : a === 0 || a >= 0.01 ? 2 : significantDecimals(v);
-  if (unit === '%') return a === 0 || a >= 0.1 ? 1 : significantDecimals(v);
+  if (unit === '%') return a === 100 ? 0 : a === 0 || a >= 0.1 ? 1 : significantDecimals(v);
   if (Number.isInteger(v) || a >= 1000) return 0;
   if (a >= 1) return 1;
   return Math.max(1, significantDecimals(v));
@@ -674,6 +674,32 @@ export function cardDecimals(kpis) {
   return out;
 }
 
+/**
+ * Values a rounded number must not land on unless it is exactly that value:
+ * 0 for every unit, and 100 for percentages (99.95 % of uptime is not 100 %).
+ */
+function isBoundary(x, unit) {
+  return x === 0 || (unit === '%' && Math.abs(x) === 100);
+}
+
+/**
+ * `v` rounded to at least `d` decimals without landing on a boundary it is
+ * not: more decimals until the rounded value leaves the boundary (99.95 ->
+ * "99.95", 99.999 -> "99.999"), and at [MAX_DECIMALS] the last digit cut
+ * toward `v` instead of rounded. Returns the number to draw and its decimals.
+ */
+function unmisleading(v, d, unit) {
+  let decimals = d;
+  while (decimals < MAX_DECIMALS && isBoundary(Number(v.toFixed(decimals)), unit) && !isBoundary(v, unit)) {
+    decimals += 1;
+  }
+  const rounded = Number(v.toFixed(decimals));
+  if (!isBoundary(rounded, unit) || isBoundary(v, unit)) return { value: v, decimals };
+  // Still on the boundary at the most decimals drawn: one step toward `v`.
+  const step = 10 ** -decimals;
+  return { value: rounded + (v < rounded ? -step : step), decimals };
+}
+
 function withUnit(num, unit) {
   if (unit === '%') return `${num}%`;
   return unit ? `${num} ${unit}` : num;
@@ -690,10 +716,11 @@ export function formatValueFull(kpi, decimals) {
   if (v !== 0 && Math.abs(v) < 10 ** -MAX_DECIMALS) {
     return withUnit(isUsd(unit) ? `$${v.toExponential(1)}` : v.toExponential(1), isUsd(unit) ? '' : unit);
   }
-  const d = Math.min(MAX_DECIMALS, Math.max(0, decimals ?? naturalDecimals(kpi)));
+  const shown = unmisleading(v, Math.min(MAX_DECIMALS, Math.max(0, decimals ?? naturalDecimals(kpi))), unit);
+  const d = shown.decimals;
   const opts = { minimumFractionDigits: d, maximumFractionDigits: d };
-  if (isUsd(unit)) return numberFormat({ style: 'currency', currency: 'USD', ...opts }).format(v);
-  return withUnit(numberFormat(opts).format(v), unit);
+  if (isUsd(unit)) return numberFormat({ style: 'currency', currency: 'USD', ...opts }).format(shown.value);
+  return withUnit(numberFormat(opts).format(shown.value), unit);
 }
 
 /** True when [formatValue] draws `kpi` in compact form (the full value then goes in a tooltip). */
@@ -711,9 +738,13 @@ export function formatValue(kpi, decimals) {
   if (full.length <= COMPACT_AFTER) return full;
   const v = kpi.value;
   const unit = unitOf(kpi);
-  const compact = { notation: 'compact', maximumSignificantDigits: 3 };
+  // Compact form rounds to three significant digits: only for values from
+  // 1,000 up, where that cannot land on 0 or 100 (99.99999999 % stays in full).
+  if (Math.abs(v) < 1000) return full;
+  // Compact units end at T: from 999.5T up the mantissa would read "1000T".
+  const big = Math.abs(v) >= 999.5e12;
+  const compact = { notation: big ? 'scientific' : 'compact', maximumSignificantDigits: 3 };
   if (isUsd(unit)) return numberFormat({ style: 'currency', currency: 'USD', ...compact }).format(v);
-  if (Math.abs(v) < 1) return full;
   return withUnit(numberFormat(compact).format(v), unit);
 }
 
@@ -726,8 +757,12 @@ export function deltaDirection(delta) {
 function deltaNumber(delta) {
   const a = Math.abs(delta);
   if (a === 0) return '0';
-  if (a >= 100) return numberFormat({ maximumFractionDigits: 0 }).format(a);
-  if (a >= 0.05) return a.toFixed(1);
+  if (a >= 0.05) {
+    // A fall of 99.96 % is not "▼ 100%" (which reads as "down to zero").
+    const shown = unmisleading(a, a >= 100 ? 0 : 1, '%');
+    const d = shown.decimals;
+    return numberFormat({ minimumFractionDigits: d, maximumFractionDigits: d }).format(shown.value);
+  }
   // A real but small change: two significant digits, never "0.0".
   return a.toFixed(significantDecimals(a));
 }

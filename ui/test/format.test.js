@@ -88,6 +88,50 @@ test('small non-zero values keep two significant digits, never 0', () => {
   assert.equal(formatValue({ value: 0, unit: 'ms' }), '0 ms');
 });
 
+test('a value that is not 100 % is never drawn as 100 %, nor a non-zero one as 0', () => {
+  assert.equal(formatValue({ value: 99.95, unit: '%' }), '99.95%', 'the seed Uptime KPI');
+  assert.equal(formatValue({ value: 99.999, unit: '%' }), '99.999%');
+  assert.equal(formatValue({ value: 100, unit: '%' }), '100%');
+  assert.equal(formatValue({ value: -99.95, unit: '%' }), '-99.95%');
+  assert.equal(formatValue({ value: 99.94, unit: '%' }), '99.9%', 'rounding away from 100 is fine');
+  assert.equal(formatValue({ value: 99.99999999999, unit: '%' }), '99.99999999%', 'cut, not rounded, at the last digit');
+  assert.equal(formatValueFull({ value: 99.95, unit: '%' }), '99.95%');
+  // Card decimals are a minimum: they never force a value onto 100 or 0.
+  assert.equal(formatValue({ value: 99.96, unit: '%' }, 0), '99.96%');
+  assert.equal(formatValue({ value: 100, unit: '%' }, 1), '100.0%');
+  assert.equal(formatValue({ value: 0.004, unit: 's' }, 1), '0.004 s');
+  assert.equal(formatValue({ value: 0.3, unit: 'USD' }, 0), '$0.3');
+  const d = cardDecimals([
+    { key: 'up', value: 99.95, unit: '%' },
+    { key: 'cpu', value: 33.6, unit: '%' },
+  ]);
+  assert.equal(formatValue({ value: 99.95, unit: '%' }, d.up), '99.95%');
+  assert.equal(formatValue({ value: 33.6, unit: '%' }, d.cpu), '33.6%');
+  // A change: a fall of 99.96 % is not "down 100 %" (down to zero).
+  assert.equal(formatDelta(-99.96), '▼ 99.96%');
+  assert.equal(formatDelta(100.4), '▲ 100.4%');
+  assert.equal(formatDelta(100), '▲ 100%');
+});
+
+test('compact forms carry into the next unit, never "1000K"', () => {
+  // 999,960.00 ms is too long for a row: compact rounds up to the next unit.
+  assert.equal(formatValue({ value: 999960, unit: 'ms' }, 2), '1M ms');
+  assert.equal(formatValue({ value: 999960000, unit: 'USD' }), '$1B');
+  assert.equal(formatValue({ value: 999.96e9, unit: 'USD' }), '$1T');
+  // Past the last compact unit (T) the exponent form, not "$1000T".
+  assert.equal(formatValue({ value: 999.99e12, unit: 'USD' }), '$1E15');
+  assert.equal(formatValue({ value: -1e15, unit: 'ms' }), '-1E15 ms');
+  for (let v = 1; v < 1e18; v *= 10) {
+    for (const x of [v * 0.99996, v * 0.9995, v]) {
+      for (const unit of ['USD', '%', 'ms', undefined]) {
+        const t = formatValue({ value: x, unit }, 2);
+        assert.ok(!/\b1,?000(\.0+)?[KMBT]/.test(t), `${x} ${unit} drawn as ${t}`);
+        if (x !== 100 || unit !== '%') assert.ok(!/^-?\$?100(\.0+)?%$/.test(t), `${x} ${unit} drawn as ${t}`);
+      }
+    }
+  }
+});
+
 test('decimals are the same for every KPI of a unit within a card', () => {
   const kpis = [
     { key: 'a', value: 4, unit: 's' },
