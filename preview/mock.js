@@ -44,6 +44,13 @@ function walk(rand, base, key, n) {
   return out;
 }
 
+/** `kpi_history`'s ranges: span and bucket in seconds (pulseboard_protocol::HistoryRange). */
+const HISTORY_RANGES = {
+  '1h': { span: 3600, bucket: 20, words: '1 h' },
+  '24h': { span: 24 * 3600, bucket: 300, words: '24 h' },
+  '7d': { span: 7 * 24 * 3600, bucket: 1800, words: '7 d' },
+};
+
 /** The seed KPI `k` at `value`, with its change against `prev` (status as seeded). */
 function kpi(k, value, prev) {
   const delta = prev ? Math.round(((value - prev) / Math.abs(prev || 1)) * 1000) / 10 : 0;
@@ -66,14 +73,18 @@ export function createMockBackend() {
   let seq = 0;
 
   const modules = {};
+  const moduleCount = Object.keys(SEED.modules).length;
   for (const [m, seeded] of Object.entries(SEED.modules)) {
     const history = {};
+    const historyAt = {};
     const kpis = seeded.map((k) => {
       history[k.key] = walk(rand, k.value, k.key, 40);
+      // One module moves per second: each saw an update every few seconds.
+      historyAt[k.key] = history[k.key].map((_, i) => iso(start - 4000 - (39 - i) * moduleCount * 1000));
       const h = history[k.key];
       return kpi(k, k.value, h[h.length - 8]);
     });
-    modules[m] = { latest: { module: m, kpis, updatedAt: iso(start - 4000) }, history };
+    modules[m] = { latest: { module: m, kpis, updatedAt: iso(start - 4000) }, history, historyAt };
   }
   // A tile of a module's KPI shows the module's KPI (one value in both places).
   const tile = (k, own) => {
@@ -213,9 +224,12 @@ export function createMockBackend() {
     const view = modules[m];
     const kpis = view.latest.kpis.map((k) => {
       const h = view.history[k.key];
+      const at = view.historyAt[k.key];
       const next = settle(k.key, k.value * (1 + (rand() - 0.47) * 0.02));
       h.push(next);
+      at.push(iso(Date.now()));
       if (h.length > 60) h.shift();
+      if (at.length > 60) at.shift();
       return kpi(k, next, h[Math.max(0, h.length - 8)]);
     });
     view.latest = { module: m, kpis, updatedAt: iso(Date.now()) };
@@ -278,7 +292,84 @@ export function createMockBackend() {
     }, 50);
   }
 
+  /**
+   * What `kpi_history` answers (src-tauri/src/commands.rs, `HistoryView`):
+   * while "live", the server's downsampled history for the range, walked
+   * from the seed table to the KPI's value now; otherwise what this window
+   * received, with why the server was not asked. Same shape and captions.
+   */
+  function kpiHistory({ module, key, range } = {}) {
+    const view = Object.hasOwn(modules, module) ? modules[module] : null;
+    if (!view) throw `unknown module \`${module}\`, expected one of ${Object.keys(modules).join(', ')}`;
+    const r = HISTORY_RANGES[range];
+    if (!r) throw `unknown range \`${String(range).slice(0, 20)}\`, expected one of 1h, 24h, 7d`;
+    if (typeof key !== 'string' || !key || [...key].length > 64) throw 'not a KPI key';
+    const k = view.latest.kpis.find((x) => x.key === key);
+    const thresholds = k && k.thresholds ? clone(k.thresholds) : null;
+    const now = Date.now();
+    if (connection.state === 'live') {
+      if (!k) {
+        const points = [];
+        const caption = `From the server, ${r.words}: no values in this range`;
+        return { source: 'server', range, caption, from: iso(now - r.span * 1000), to: iso(now), points, truncated: false, thresholds };
+      }
+      // Deterministic per KPI and range, so screenshots are stable.
+      const walkRand = rng([...`${module}/${key}/${range}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7));
+      const n = r.span / r.bucket;
+      const values = walk(walkRand, k.value, key, n);
+      const end = Math.floor(now / 1000 / r.bucket) * r.bucket;
+      const points = values.map((value, i) => {
+        const spread = Math.abs(value) * walkRand() * 0.01;
+        return {
+          at: iso((end - (n - 1 - i) * r.bucket) * 1000),
+          value,
+          min: settle(key, value - spread),
+          max: settle(key, value + spread),
+        };
+      });
+      return {
+        source: 'server',
+        range,
+        caption: `From the server, ${r.words}`,
+        from: iso(now - r.span * 1000),
+        to: iso(now),
+        points,
+        truncated: false,
+        thresholds,
+      };
+    }
+    const why =
+      connection.state === 'unauthorized'
+        ? 'The server refused the token'
+        : connection.state === 'certificate'
+          ? "The server's certificate is not trusted"
+          : 'Offline';
+    const values = view.history[key] || [];
+    const times = view.historyAt[key] || [];
+    const points = times.map((at, i) => ({ at, value: values[values.length - times.length + i] }));
+    // "14:05", with the day ("26 Nov 14:05") when it is not today.
+    const clock = (at) => {
+      const d = new Date(at);
+      const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+      if (d.toDateString() === new Date(now).toDateString()) return hm;
+      return `${d.getDate()} ${d.toLocaleString('en-GB', { month: 'short' })} ${hm}`;
+    };
+    return {
+      source: 'local',
+      range,
+      caption: points.length
+        ? `${why}: what this app saw since ${clock(points[0].at)}`
+        : `${why}: this app has seen no value of it yet`,
+      from: iso(points.length ? Math.min(Date.parse(points[0].at), now) : now),
+      to: iso(points.length ? Math.max(Date.parse(points[points.length - 1].at), now) : now),
+      points,
+      truncated: false,
+      thresholds,
+    };
+  }
+
   const commands = {
+    kpi_history: kpiHistory,
     get_state: () => ({
       state: clone(stateNow()),
       settings: clone(settings),
