@@ -2,7 +2,8 @@
 //! bad input is refused with a reason a person can act on.
 
 use super::*;
-use serde_json::json;
+use serde::{de::DeserializeOwned, Serialize};
+use serde_json::{json, Value};
 
 const TS: &str = "2026-11-25T10:00:00Z";
 
