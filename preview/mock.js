@@ -51,6 +51,22 @@ const HISTORY_RANGES = {
   '7d': { span: 7 * 24 * 3600, bucket: 1800, words: '7 d' },
 };
 
+/**
+ * `n` values ending at `end`, walked backwards from it (no jump at the end
+ * however long the walk), within the seed table's walk range of `key`.
+ */
+function walkBack(rand, end, key, n) {
+  const w = SEED.walk[key];
+  const out = new Array(n);
+  let v = end;
+  for (let i = n - 1; i >= 0; i -= 1) {
+    out[i] = i === n - 1 ? end : settle(key, v);
+    v *= 1 + (rand() - 0.5) * 0.012;
+    if (w) v = Math.min(w.max, Math.max(w.min, v));
+  }
+  return out;
+}
+
 /** The seed KPI `k` at `value`, with its change against `prev` (status as seeded). */
 function kpi(k, value, prev) {
   const delta = prev ? Math.round(((value - prev) / Math.abs(prev || 1)) * 1000) / 10 : 0;
@@ -316,7 +332,7 @@ export function createMockBackend() {
       // Deterministic per KPI and range, so screenshots are stable.
       const walkRand = rng([...`${module}/${key}/${range}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7));
       const n = r.span / r.bucket;
-      const values = walk(walkRand, k.value, key, n);
+      const values = walkBack(walkRand, k.value, key, n);
       const end = Math.floor(now / 1000 / r.bucket) * r.bucket;
       const points = values.map((value, i) => {
         const spread = Math.abs(value) * walkRand() * 0.01;
