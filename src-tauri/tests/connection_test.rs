@@ -2,50 +2,18 @@
 //! ours with and without a token, a plain HTTP server answering 404, a port
 //! where nothing listens, a server that never answers, a bad URL.
 
+mod common;
+
 use std::time::Duration;
+
+use common::pulseboard;
 
 use pulseboard_app::connection_test::{test_connection, Outcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// Generous: the machine is loaded, and each step gets this much.
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Server {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn pulseboard(token: Option<&str>) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
-    config.simulator = false;
-    config.token = token.map(str::to_string);
-    let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let _ = pulseboard_server::run(listener, config, async move {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Server {
-        url,
-        stop: Some(tx),
-        _dir: dir,
-    }
-}
 
 /// A web server that answers every request with 404.
 async fn plain_http_404() -> String {

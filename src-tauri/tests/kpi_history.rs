@@ -3,7 +3,11 @@
 //! server cannot be asked (nothing listening, a server without history, a
 //! refused token).
 
+mod common;
+
 use std::time::Duration;
+
+use common::{pulseboard, Server};
 
 use chrono::{TimeZone, Utc};
 use pulseboard_app::commands::{
@@ -12,44 +16,8 @@ use pulseboard_app::commands::{
 use pulseboard_protocol::{HistoryRange, Module};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 const TOKEN: &str = "history-token";
-
-struct Server {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn pulseboard() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
-    config.simulator = false;
-    config.token = Some(TOKEN.into());
-    let (tx, rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let _ = pulseboard_server::run(listener, config, async move {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Server {
-        url,
-        stop: Some(tx),
-        _dir: dir,
-    }
-}
 
 /// Put `value` as finance's KPI `key`, retrying until the server listens.
 async fn put(server: &Server, key: &str, value: f64) {
@@ -80,7 +48,7 @@ async fn put(server: &Server, key: &str, value: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_history_is_fetched_with_the_apps_token() {
-    let server = pulseboard().await;
+    let server = pulseboard(Some(TOKEN)).await;
     // A key that needs encoding in the path.
     let key = "net/rev €";
     put(&server, key, 7.5).await;
