@@ -383,7 +383,7 @@ impl App {
     /// Render `/metrics`, refreshing the gauges first.
     pub(crate) fn metrics_text(&self) -> String {
         let m = &self.edge.metrics;
-        m.connections.set(self.io.sockets().len() as i64);
+        m.connections.set(self.all_sockets().len() as i64);
         if let Some(caps) = &*self.conn_caps.lock().unwrap_or_else(|p| p.into_inner()) {
             m.tcp_connections.set(caps.open() as i64);
         }
@@ -526,6 +526,26 @@ impl App {
         })
     }
 
+    /// Every socket of this node; none once shutdown has closed the
+    /// namespace (socketioxide's `SocketIo::sockets`/`to` panic then, and an
+    /// HTTP write or a simulator tick may still be finishing).
+    pub(crate) fn all_sockets(&self) -> Vec<SocketRef> {
+        self.io.of("/").map(|op| op.sockets()).unwrap_or_default()
+    }
+
+    /// The sockets of `room` on this node; none once shutdown has closed
+    /// the namespace (see [`App::all_sockets`]).
+    pub(crate) fn room_sockets(
+        &self,
+        room: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Vec<SocketRef> {
+        let room = room.into();
+        self.io
+            .of("/")
+            .map(|op| op.to(room).sockets())
+            .unwrap_or_default()
+    }
+
     /// Send `event` to each of `sockets`. A socket whose send buffer is full
     /// (a slow client) is disconnected and counted, never silently skipped:
     /// it reconnects and catches up (`afterSeq`). Sockets already being
@@ -598,11 +618,7 @@ impl App {
         self.latest().modules.insert(module, next.clone());
         self.persist(kv_module_key(module), &next).await;
         self.record_history(&next).await;
-        self.deliver(
-            self.io.to(module.room()).sockets(),
-            module.kpi_event(),
-            &next,
-        );
+        self.deliver(self.room_sockets(module.room()), module.kpi_event(), &next);
         self.tell_cluster(Some(module.room().to_string()), module.kpi_event(), &next)
             .await;
         next
@@ -619,7 +635,7 @@ impl App {
         self.latest().dashboard = next.clone();
         self.persist(KV_DASHBOARD.to_owned(), &next).await;
         self.deliver(
-            self.io.to(socket::DASHBOARD_ROOM).sockets(),
+            self.room_sockets(socket::DASHBOARD_ROOM),
             events::DASHBOARD_UPDATE,
             &next,
         );
@@ -687,7 +703,7 @@ impl App {
             self.published(bus.publish(cluster::Kind::Notifications).await);
         } else {
             self.deliver(
-                self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
+                self.room_sockets(socket::NOTIFICATIONS_ROOM),
                 events::NOTIFICATION_NEW,
                 &stored,
             );
@@ -708,7 +724,7 @@ impl App {
             message: new.message,
             created_at: Utc::now(),
         };
-        self.deliver(self.io.sockets(), events::ALERT_SYSTEM, &alert);
+        self.deliver(self.all_sockets(), events::ALERT_SYSTEM, &alert);
         self.tell_cluster(None, events::ALERT_SYSTEM, &alert).await;
         Ok(alert)
     }
@@ -731,7 +747,7 @@ impl App {
                 unread_count: out.unread,
             };
             self.deliver(
-                self.io.to(socket::viewer_room(viewer)).sockets(),
+                self.room_sockets(socket::viewer_room(viewer)),
                 events::NOTIFICATION_READ,
                 &payload,
             );
@@ -794,7 +810,7 @@ impl App {
                 n.read = false;
                 *upto = n.seq;
                 self.deliver(
-                    self.io.to(socket::NOTIFICATIONS_ROOM).sockets(),
+                    self.room_sockets(socket::NOTIFICATIONS_ROOM),
                     events::NOTIFICATION_NEW,
                     &n,
                 );
@@ -822,8 +838,8 @@ impl App {
                 payload,
             } => {
                 let sockets = match room {
-                    Some(r) => self.io.to(r).sockets(),
-                    None => self.io.sockets(),
+                    Some(r) => self.room_sockets(r),
+                    None => self.all_sockets(),
                 };
                 self.deliver(sockets, &event, &payload);
             }
@@ -1090,4 +1106,31 @@ fn storage_probe(path: &std::path::Path) -> Result<(), String> {
         .open(path)
         .map(drop)
         .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shutdown closes the Socket.IO namespace while an HTTP write or a
+    /// simulator tick may still be delivering: that must not panic.
+    #[tokio::test]
+    async fn delivering_after_the_namespace_closed_does_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("s.db"));
+        config.simulator = false;
+        let prepared = prepare(config).await.unwrap();
+        let app = prepared.app.clone();
+        app.io.close().await;
+        assert!(app.all_sockets().is_empty());
+        assert!(app.room_sockets(socket::NOTIFICATIONS_ROOM).is_empty());
+        let raised = app
+            .raise_alert(NewAlert {
+                title: "Disk full".into(),
+                message: "m".into(),
+                severity: pulseboard_protocol::AlertSeverity::Critical,
+            })
+            .await;
+        assert!(raised.is_ok(), "{raised:?}");
+    }
 }
