@@ -649,3 +649,128 @@ impl Desktop {
         self.xvfb.shot(name, crop);
     }
 }
+
+/// The token the in-process [`Server`] asks for.
+pub const TOKEN: &str = "e2e-token";
+
+/// A pulseboard-server in-process on 127.0.0.1 (token [`TOKEN`], no
+/// simulator) that can be stopped and started again on the same port and
+/// database (test helper: panics on failure).
+#[derive(Debug)]
+pub struct Server {
+    addr: std::net::SocketAddr,
+    db: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    /// The temp dir holding `db`, when the server owns it.
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A server on the database `db`, at `addr` (None: a free port).
+    pub async fn start(db: PathBuf, addr: Option<std::net::SocketAddr>) -> Server {
+        let listener = tokio::net::TcpListener::bind(
+            addr.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        )
+        .await
+        .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let mut config = pulseboard_server::Config::new(&db);
+        config.simulator = false;
+        config.token = Some(TOKEN.into());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            pulseboard_server::run(listener, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Server {
+            addr,
+            db,
+            stop: Some(tx),
+            task: Some(task),
+            dir: None,
+        }
+    }
+
+    /// A server on the database `s.db` in `dir` (which it keeps; a test may
+    /// have stored something there first).
+    pub async fn start_in(dir: tempfile::TempDir) -> Server {
+        let mut s = Server::start(dir.path().join("s.db"), None).await;
+        s.dir = Some(dir);
+        s
+    }
+
+    /// A server on a database of its own.
+    pub async fn temp() -> Server {
+        Server::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop it (gracefully), waiting until it has.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Stop it and start a new one on the same port and database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let dir = self.dir.take();
+        *self = Server::start(self.db.clone(), Some(self.addr)).await;
+        self.dir = dir;
+    }
+
+    /// One request to its HTTP API with the token; panics unless it succeeds.
+    pub async fn http(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut r = reqwest::Client::new()
+            .request(method, format!("{}{}", self.url(), path))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.expect("http");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// Raise an alert; returns it as stored.
+    pub async fn alert(&self, severity: &str, title: &str, message: &str) -> Value {
+        self.http(
+            reqwest::Method::POST,
+            "/api/alerts",
+            Some(json!({"title": title, "message": message, "severity": severity})),
+        )
+        .await
+    }
+
+    /// Post a notification.
+    pub async fn notify(&self, severity: &str, title: &str, body: &str) {
+        self.http(
+            reqwest::Method::POST,
+            "/api/notifications",
+            Some(json!({"title": title, "body": body, "severity": severity})),
+        )
+        .await;
+    }
+
+    /// Replace `module`'s KPIs.
+    pub async fn kpis(&self, module: &str, kpis: Value) {
+        self.http(
+            reqwest::Method::PUT,
+            &format!("/api/kpis/{module}"),
+            Some(json!({ "kpis": kpis })),
+        )
+        .await;
+    }
+}

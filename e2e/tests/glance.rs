@@ -8,12 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use pulseboard_e2e::{eventually, free_port, Desktop, Session, ENTER, TAB, WAIT};
+use pulseboard_e2e::{eventually, free_port, Desktop, Server, Session, ENTER, TAB, TOKEN, WAIT};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-const TOKEN: &str = "e2e-token";
 /// The virtual screen holds the largest window size tested.
 const SCREEN: &str = "1920x1080x24";
 /// Window sizes people use.
@@ -21,92 +19,6 @@ const SIZES: [(u32, u32); 3] = [(800, 600), (1280, 800), (1920, 1080)];
 
 /// One app at a time: each brings an X server and WebKit processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A pulseboard-server on 127.0.0.1:0 with a temp database.
-struct Server {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        Server::start_in(tempfile::tempdir().unwrap()).await
-    }
-
-    /// A server on the database `s.db` in `dir` (made beforehand by a test
-    /// that stores something in it first).
-    async fn start_in(dir: tempfile::TempDir) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
-        config.simulator = false;
-        config.token = Some(TOKEN.into());
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            pulseboard_server::run(listener, config, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Server {
-            url,
-            stop: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-
-    async fn http(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let resp = reqwest::Client::new()
-            .request(method, format!("{}{}", self.url, path))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("http");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap()
-    }
-
-    async fn alert(&self, severity: &str, title: &str, message: &str) -> Value {
-        self.http(
-            reqwest::Method::POST,
-            "/api/alerts",
-            json!({"title": title, "message": message, "severity": severity}),
-        )
-        .await
-    }
-
-    async fn notify(&self, severity: &str, title: &str, body: &str) {
-        self.http(
-            reqwest::Method::POST,
-            "/api/notifications",
-            json!({"title": title, "body": body, "severity": severity}),
-        )
-        .await;
-    }
-
-    async fn kpis(&self, module: &str, kpis: Value) {
-        self.http(
-            reqwest::Method::PUT,
-            &format!("/api/kpis/{module}"),
-            json!({ "kpis": kpis }),
-        )
-        .await;
-    }
-}
 
 /// tauri-driver under its own Xvfb (1920x1080) and D-Bus session, with
 /// private XDG dirs; `dark` starts the app with GTK's dark theme, which
@@ -167,7 +79,7 @@ impl Scene {
     async fn new(dark: bool) -> Scene {
         let serial = SERIAL.lock().await;
         Scene {
-            srv: Server::start().await,
+            srv: Server::temp().await,
             driver: desktop(dark),
             _serial: serial,
         }
@@ -175,7 +87,7 @@ impl Scene {
 
     async fn app(&self, token: &str) -> Session {
         self.driver
-            .app(&["--server", &self.srv.url, "--token", token])
+            .app(&["--server", &self.srv.url(), "--token", token])
             .await
     }
 
@@ -992,7 +904,7 @@ async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
     assert!(layout["footLines"].as_i64().unwrap() <= 1, "{layout}");
     sc.shot(&c, "settings-800x600").await;
     // The server without its scheme, and the right token, in one save.
-    let bare = sc.srv.url.trim_start_matches("http://").to_string();
+    let bare = sc.srv.url().trim_start_matches("http://").to_string();
     c.type_into("#set-server", &bare).await;
     c.type_into("#set-token", TOKEN).await;
     c.click("[data-testid=settings-save]").await;
@@ -1001,7 +913,7 @@ async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
     let server = c
         .js("return document.querySelector('#set-server').value", vec![])
         .await;
-    assert_eq!(server, json!(sc.srv.url), "the scheme was added");
+    assert_eq!(server, json!(sc.srv.url()), "the scheme was added");
     // The token typed in the same save was kept: the app connects with it.
     pill(&c, "Live").await;
     let text = c
@@ -1212,7 +1124,7 @@ async fn settings_say_why_the_connection_fails() {
     assert!(t.contains("404"), "{t}");
 
     // The real server with the wrong token.
-    c.type_into("#set-server", &sc.srv.url).await;
+    c.type_into("#set-server", &sc.srv.url()).await;
     c.click("[data-testid=settings-save]").await;
     pill(&c, "Unauthorized").await;
     why("refused the token").await;

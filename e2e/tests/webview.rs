@@ -5,93 +5,15 @@
 //! Needs `tauri-driver` (cargo install) and `WebKitWebDriver` (Debian
 //! `webkit2gtk-driver`); scripts/test.sh installs both.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pulseboard_e2e::{app_binary, eventually, free_port, Desktop, Session, WAIT};
+use pulseboard_e2e::{app_binary, eventually, free_port, Desktop, Server, Session, TOKEN, WAIT};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-const TOKEN: &str = "e2e-token";
 
 /// One app at a time: each brings an X server and WebKit processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A pulseboard-server that can be stopped and started again on the same port.
-struct Server {
-    addr: SocketAddr,
-    db: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Server {
-    async fn start(db: PathBuf, addr: Option<SocketAddr>) -> Server {
-        Server::start_with(db, addr, None).await
-    }
-
-    /// `kpis`: run the simulator, pushing every module's KPIs at this period.
-    async fn start_with(db: PathBuf, addr: Option<SocketAddr>, kpis: Option<Duration>) -> Server {
-        let listener = TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().unwrap();
-        let mut config = pulseboard_server::Config::new(&db);
-        config.simulator = kpis.is_some();
-        if let Some(period) = kpis {
-            config.kpi_interval = period;
-            config.dashboard_interval = period;
-        }
-        config.token = Some(TOKEN.into());
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            pulseboard_server::run(listener, config, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Server {
-            addr,
-            db,
-            stop: Some(tx),
-            task: Some(task),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        self.stop().await;
-        *self = Server::start(self.db.clone(), Some(self.addr)).await;
-    }
-
-    async fn http(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = reqwest::Client::new()
-            .request(method, format!("{}{}", self.url(), path))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.expect("http");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap()
-    }
-}
 
 /// tauri-driver under its own Xvfb and D-Bus session, with private XDG dirs,
 /// so the app it starts keeps its cache and settings between sessions.
