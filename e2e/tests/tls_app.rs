@@ -25,6 +25,22 @@ fn settings_json(d: &Desktop) -> Value {
     serde_json::from_slice(&std::fs::read(&p).unwrap_or_default()).unwrap_or(Value::Null)
 }
 
+/// A pulseboard-server over HTTPS whose certificate comes from a CA made
+/// in the test; with the CA's file and the temp dir holding both.
+async fn tls_server() -> (
+    pulseboard_server::ServerHandle,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
+    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
+    config.token = Some(TOKEN.into());
+    config.tls = Some((cert, key));
+    let server = pulseboard_server::spawn(config).await.expect("TLS server");
+    (server, ca, dir)
+}
+
 const PILL: &str = "[data-testid=pill]";
 
 /// One app at a time: each brings an X server and WebKit processes.
@@ -33,12 +49,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
     let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
-    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
-    config.token = Some(TOKEN.into());
-    config.tls = Some((cert, key));
-    let server = pulseboard_server::spawn(config).await.expect("TLS server");
+    let (server, ca, dir) = tls_server().await;
     let url = server.url();
     assert!(url.starts_with("https://"), "{url}");
 
@@ -147,12 +158,7 @@ async fn an_untrusted_certificate_says_so_until_the_ca_is_set_in_settings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_setup_takes_the_ca_and_warns_about_plain_http() {
     let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
-    let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
-    config.token = Some(TOKEN.into());
-    config.tls = Some((cert, key));
-    let server = pulseboard_server::spawn(config).await.expect("TLS server");
+    let (server, ca, _dir) = tls_server().await;
     let url = server.url();
 
     let driver = desktop();
