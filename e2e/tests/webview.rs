@@ -119,6 +119,33 @@ impl Scene {
 const READ_ITEMS: &str =
     "return document.querySelectorAll('[data-testid=notification-item][data-read=true]').length";
 
+/// Start the app again (one of two notifications read before): the badge
+/// says one unread and exactly one notification shows as read; screenshot
+/// `shot`; the scene ends.
+async fn restarted_shows_one_read(mut sc: Scene, shot: &str) {
+    let c = sc.app(TOKEN).await;
+    pill(&c, "live after restart", "Live").await;
+    wait_badge(&c, Some("1")).await;
+    c.click("[data-testid=nav-notifications]").await;
+    // The list is drawn on the next frame, and read state learned from the
+    // server (catch-up) may land after the badge: wait for it, with a
+    // deadline, instead of reading once.
+    eventually(
+        WAIT,
+        "exactly one notification shows as read after the restart",
+        || async {
+            let read = c.execute(READ_ITEMS, vec![]).await?;
+            (read == json!(1))
+                .then_some(())
+                .ok_or(format!("{read} read"))
+        },
+    )
+    .await;
+    sc.driver.shot(shot, None);
+    c.close().await;
+    sc.srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
     let mut sc = Scene::new().await;
@@ -160,7 +187,7 @@ async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
-    let mut sc = Scene::new().await;
+    let sc = Scene::new().await;
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     wait_badge(&c, None).await;
@@ -210,27 +237,7 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
     c.close().await;
 
     // Restart the app: still one unread, the read one shows as read.
-    let c = sc.app(TOKEN).await;
-    pill(&c, "live after restart", "Live").await;
-    wait_badge(&c, Some("1")).await;
-    c.click("[data-testid=nav-notifications]").await;
-    // The list is drawn on the next frame, and read state learned from the
-    // server (catch-up) may land after the badge: wait for it, with a
-    // deadline, instead of reading once.
-    eventually(
-        WAIT,
-        "exactly one notification shows as read after the restart",
-        || async {
-            let read = c.execute(READ_ITEMS, vec![]).await?;
-            (read == json!(1))
-                .then_some(())
-                .ok_or(format!("{read} read"))
-        },
-    )
-    .await;
-    sc.driver.shot("e2e-notifications-after-restart", None);
-    c.close().await;
-    sc.srv.stop().await;
+    restarted_shows_one_read(sc, "e2e-notifications-after-restart").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,7 +586,7 @@ async fn a_stopped_busy_server_is_noticed_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
-    let mut sc = Scene::new().await;
+    let sc = Scene::new().await;
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     for t in ["Invoice overdue", "Quota reached"] {
@@ -616,24 +623,7 @@ async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
     assert!(killed.success());
     c.close().await;
 
-    let c = sc.app(TOKEN).await;
-    pill(&c, "live after restart", "Live").await;
-    wait_badge(&c, Some("1")).await;
-    c.click("[data-testid=nav-notifications]").await;
-    eventually(
-        WAIT,
-        "the notification shows as read after the restart",
-        || async {
-            let read = c.execute(READ_ITEMS, vec![]).await?;
-            (read == json!(1))
-                .then_some(())
-                .ok_or(format!("{read} read"))
-        },
-    )
-    .await;
-    sc.driver.shot("e2e-read-after-kill", None);
-    c.close().await;
-    sc.srv.stop().await;
+    restarted_shows_one_read(sc, "e2e-read-after-kill").await;
 }
 
 /// First start with no settings and no `--server`: the window opens on the
