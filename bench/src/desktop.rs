@@ -19,11 +19,11 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
-use pulseboard_e2e::Xvfb;
+use pulseboard_e2e::{Driver, Session, Xvfb};
 use serde_json::{json, Value};
 
 use crate::util::{self, comm, cpu_secs, percentiles, pss_mb, stat_field, tree};
@@ -438,90 +438,13 @@ async fn mem_case(
 // ---------------------------------------------------------------- WebDriver
 
 /// tauri-driver (and WebKitWebDriver) under our Xvfb, with private XDG dirs.
-struct Driver {
-    group: Group,
-    port: u16,
-    http: reqwest::Client,
+fn driver(x: &Xvfb, dirs: &Path) -> Result<Driver, String> {
+    Driver::spawn(app_command(x, dirs, "tauri-driver")).map_err(|e| format!("tauri-driver: {e}"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
-impl Driver {
-    fn start(x: &Xvfb, dirs: &Path) -> Result<Driver, String> {
-        let port = free_port();
-        let native = free_port();
-        let mut c = app_command(x, dirs, "tauri-driver");
-        c.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let group = c.spawn().map(Group).map_err(|e| e.to_string())?;
-        Ok(Driver {
-            group,
-            port,
-            http: reqwest::Client::new(),
-        })
-    }
-
-    /// Start the app (a new session); returns the session URL.
-    async fn session(&self, app: &Path, args: &[&str]) -> Result<String, String> {
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "tauri:options": {"application": app, "args": args}
-        }}});
-        let base = format!("http://127.0.0.1:{}", self.port);
-        let end = Instant::now() + Duration::from_secs(60);
-        loop {
-            match self
-                .http
-                .post(format!("{base}/session"))
-                .json(&caps)
-                .send()
-                .await
-            {
-                Ok(r) => {
-                    let v: Value = r.json().await.map_err(|e| e.to_string())?;
-                    let sid = v["value"]["sessionId"]
-                        .as_str()
-                        .ok_or_else(|| format!("no session: {v}"))?;
-                    return Ok(format!("{base}/session/{sid}"));
-                }
-                Err(_) if Instant::now() < end => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => return Err(format!("tauri-driver: {e}")),
-            }
-        }
-    }
-
-    async fn exec(&self, session: &str, script: &str) -> Result<Value, String> {
-        pulseboard_e2e::webdriver(
-            self.http
-                .post(format!("{session}/execute/sync"))
-                .json(&json!({"script": script, "args": []}))
-                .timeout(Duration::from_secs(60)),
-        )
-        .await
-    }
-
-    async fn end(&self, session: &str) {
-        let _ = self.http.delete(session).send().await;
-    }
-
-    /// The app process started for the current session.
-    fn app_pid(&self) -> Option<u32> {
-        tree(self.group.pid())
-            .into_iter()
-            .find(|p| comm(*p) == "pulseboard")
-    }
+/// The app process started for the driver's current session.
+fn app_pid(d: &Driver) -> Option<u32> {
+    tree(d.pid()).into_iter().find(|p| comm(*p) == "pulseboard")
 }
 
 /// Start to first painted KPI, with a cache on disk and no reachable server.
@@ -541,20 +464,20 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
         drop(g);
         server.stop().await;
     }
-    let d = Driver::start(x, dirs.path())?;
+    let d = driver(x, dirs.path())?;
     let mut ms = Vec::new();
     let mut pill = String::new();
     for _ in 0..a.paint_runs {
         // Nothing listens on port 9: only the cache can paint KPIs.
         let s = d.session(app, &["--server", "http://127.0.0.1:9"]).await?;
-        let pid = d.app_pid().ok_or("app process not found")?;
+        let pid = app_pid(&d).ok_or("app process not found")?;
         let start = start_epoch_ms(pid).ok_or("no start time")?;
         let end = Instant::now() + Duration::from_secs(30);
         let painted = loop {
-            let v = d
-                .exec(
-                    &s,
+            let v = s
+                .execute(
                     "const s = window.__pulseboardStats; return s ? s.firstKpiPaintAt : 0",
+                    vec![],
                 )
                 .await?;
             let t = v.as_f64().unwrap_or(0.0);
@@ -566,19 +489,19 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        pill = d
-            .exec(
-                &s,
+        pill = s
+            .execute(
                 "return document.getElementById('pill-text').textContent",
+                vec![],
             )
             .await?
             .as_str()
             .unwrap_or_default()
             .to_string();
         ms.push(painted - start);
-        d.end(&s).await;
+        s.close().await;
         // Let the previous app exit before the next start.
-        wait_until("the app to exit", 30, || d.app_pid().is_none()).await?;
+        wait_until("the app to exit", 30, || app_pid(&d).is_none()).await?;
     }
     let mut sorted = ms.clone();
     let p = percentiles(&mut sorted);
@@ -592,14 +515,14 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
 async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, String> {
     let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let server = Server::start(None).await?;
-    let d = Driver::start(x, dirs.path())?;
+    let d = driver(x, dirs.path())?;
     let s = d.session(app, &["--server", &server.url()]).await?;
     let end = Instant::now() + Duration::from_secs(60);
     loop {
-        let v = d
-            .exec(
-                &s,
+        let v = s
+            .execute(
                 "return document.getElementById('pill-text').textContent",
+                vec![],
             )
             .await?;
         if v.as_str().is_some_and(|t| t.starts_with("Live")) {
@@ -610,8 +533,8 @@ async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, St
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    d.exec(&s, PROBE).await?;
-    let app_pid = d.app_pid().ok_or("app process not found")?;
+    s.execute(PROBE, vec![]).await?;
+    let app_pid = app_pid(&d).ok_or("app process not found")?;
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
@@ -656,7 +579,7 @@ async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, St
         }
         if Instant::now() >= next_sample {
             // Drain the probe so the page holds at most 10 s of samples.
-            drawn += drain(&d, &s, &mut lat).await?;
+            drawn += drain(&s, &mut lat).await?;
             let pids = tree(app_pid);
             let now = Instant::now();
             let c = cpu_secs(&pids);
@@ -673,13 +596,13 @@ async fn latency(x: &Xvfb, app: &Path, rate: f64, secs: f64) -> Result<Value, St
     let end = Instant::now() + Duration::from_secs(10);
     while drawn < kpis_sent && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        drawn += drain(&d, &s, &mut lat).await?;
+        drawn += drain(&s, &mut lat).await?;
     }
     let pids = tree(app_pid);
     let final_pss = pss_mb(&pids);
     let cpu_total = cpu_secs(&pids) - cpu_start;
-    let stats = d.exec(&s, "return window.__pulseboardStats").await?;
-    d.end(&s).await;
+    let stats = s.execute("return window.__pulseboardStats", vec![]).await?;
+    s.close().await;
     drop(d);
     server.stop().await;
     let p = percentiles(&mut lat);
@@ -714,9 +637,12 @@ window.__pulseboardProbe = (msgs, at) => {
 return true;
 "#;
 
-async fn drain(d: &Driver, s: &str, into: &mut Vec<f64>) -> Result<u64, String> {
-    let v = d
-        .exec(s, "const l = window.__pbLat; window.__pbLat = []; return l")
+async fn drain(s: &Session, into: &mut Vec<f64>) -> Result<u64, String> {
+    let v = s
+        .execute(
+            "const l = window.__pbLat; window.__pbLat = []; return l",
+            vec![],
+        )
         .await?;
     let arr = v.as_array().ok_or("probe gone")?;
     into.extend(arr.iter().filter_map(Value::as_f64));

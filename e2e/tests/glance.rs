@@ -6,17 +6,12 @@
 //!
 //! Needs what `tests/webview.rs` needs (scripts/test.sh installs it).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pulseboard_e2e::{eventually, free_port, Desktop, Server, Session, ENTER, TAB, TOKEN, WAIT};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-const TOKEN: &str = "e2e-token";
-/// Upper bound for anything awaited; a first debug WebKit start is slow.
-const WAIT: Duration = Duration::from_secs(60);
 /// The virtual screen holds the largest window size tested.
 const SCREEN: &str = "1920x1080x24";
 /// Window sizes people use.
@@ -25,154 +20,22 @@ const SIZES: [(u32, u32); 3] = [(800, 600), (1280, 800), (1920, 1080)];
 /// One app at a time: each brings an X server and WebKit processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn app_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let p = target.join("debug/pulseboard");
-    assert!(
-        p.exists(),
-        "{} missing: build with `cargo build -p pulseboard`",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A pulseboard-server on 127.0.0.1:0 with a temp database.
-struct Server {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        Server::start_in(tempfile::tempdir().unwrap()).await
-    }
-
-    /// A server on the database `s.db` in `dir` (made beforehand by a test
-    /// that stores something in it first).
-    async fn start_in(dir: tempfile::TempDir) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = pulseboard_server::Config::new(dir.path().join("s.db"));
-        config.simulator = false;
-        config.token = Some(TOKEN.into());
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            pulseboard_server::run(listener, config, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Server {
-            url,
-            stop: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-
-    async fn http(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let resp = reqwest::Client::new()
-            .request(method, format!("{}{}", self.url, path))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("http");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap()
-    }
-
-    async fn alert(&self, severity: &str, title: &str, message: &str) -> Value {
-        self.http(
-            reqwest::Method::POST,
-            "/api/alerts",
-            json!({"title": title, "message": message, "severity": severity}),
-        )
-        .await
-    }
-
-    async fn notify(&self, severity: &str, title: &str, body: &str) {
-        self.http(
-            reqwest::Method::POST,
-            "/api/notifications",
-            json!({"title": title, "body": body, "severity": severity}),
-        )
-        .await;
-    }
-
-    async fn kpis(&self, module: &str, kpis: Value) {
-        self.http(
-            reqwest::Method::PUT,
-            &format!("/api/kpis/{module}"),
-            json!({ "kpis": kpis }),
-        )
-        .await;
-    }
-}
-
 /// tauri-driver under its own Xvfb (1920x1080) and D-Bus session, with
 /// private XDG dirs; `dark` starts the app with GTK's dark theme, which
 /// WebKitGTK turns into `prefers-color-scheme: dark`.
-struct Driver {
-    xvfb: pulseboard_e2e::Xvfb,
-    child: Child,
-    port: u16,
-    _dirs: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start(dark: bool) -> Driver {
-        for tool in [
-            "Xvfb",
-            "import",
-            "dbus-run-session",
-            "tauri-driver",
-            "WebKitWebDriver",
-        ] {
-            assert!(
-                pulseboard_e2e::have(tool),
-                "{tool} is missing: run scripts/test.sh, which installs it"
-            );
-        }
-        let xvfb = pulseboard_e2e::Xvfb::start_screen(SCREEN).expect("start Xvfb");
-        let dirs = tempfile::tempdir().unwrap();
+fn desktop(dark: bool) -> Desktop {
+    Desktop::start(SCREEN, &["import"], |dirs, tauri| {
         // A stand-in browser: `xdg-open URL` writes the URL to `opened`, so
         // a test sees what the app asked the desktop to open (and no real
         // browser ever starts).
-        let bin = dirs.path().join("bin");
+        let bin = dirs.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let opener = bin.join("xdg-open");
         std::fs::write(
             &opener,
             format!(
                 "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
-                dirs.path().join("opened").display()
+                dirs.join("opened").display()
             ),
         )
         .unwrap();
@@ -184,290 +47,31 @@ impl Driver {
             bin.display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let port = free_port();
-        let native = free_port();
-        let mut cmd = xvfb.command(dirs.path(), "tauri-driver");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("PULSEBOARD_RETRY_MAX_MS", "1000")
-        .env("PATH", path)
-        .env(
+        tauri.env("PATH", path).env(
             "GTK_THEME",
             if dark {
                 "Adwaita:dark"
             } else {
                 "Adwaita:light"
             },
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let child = cmd.spawn().expect("start tauri-driver");
-        Driver {
-            xvfb,
-            child,
-            port,
-            _dirs: dirs,
-        }
-    }
-
-    /// What the app asked the desktop to open, one URL a line.
-    fn opened(&self) -> String {
-        std::fs::read_to_string(self._dirs.path().join("opened")).unwrap_or_default()
-    }
-
-    /// Screenshot of the app window (`rect`: x, y, width, height), as a
-    /// person would see it, into `test-artifacts/glance-{name}.png`.
-    fn shot(&self, name: &str, rect: (i64, i64, i64, i64)) {
-        let dir = repo().join("test-artifacts");
-        let _ = std::fs::create_dir_all(&dir);
-        let out = dir.join(format!("glance-{name}.png"));
-        let (x, y, w, h) = rect;
-        let ok = Command::new("import")
-            .args(["-display", &self.xvfb.display, "-window", "root"])
-            .args(["-crop", &format!("{w}x{h}+{x}+{y}")])
-            .arg(&out)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("screenshot {name} failed");
-        }
-    }
-
-    async fn app(&self, args: &[&str]) -> Client {
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "tauri:options": {"application": app_binary(), "args": args}
-        }}});
-        let base = format!("http://127.0.0.1:{}", self.port);
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match http
-                .post(format!("{base}/session"))
-                .json(&caps)
-                .send()
-                .await
-            {
-                Ok(resp) => {
-                    let v: Value = resp.json().await.expect("session answer");
-                    let sid = v["value"]["sessionId"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("no session: {v}"))
-                        .to_string();
-                    return Client {
-                        http,
-                        base: format!("{base}/session/{sid}"),
-                    };
-                }
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("no WebDriver session: {e}"),
-            }
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let pg = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &pg]).status();
-        let _ = self.child.wait();
-    }
-}
-
-/// A W3C WebDriver session spoken over HTTP.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut r = self
-            .http
-            .request(method, format!("{}{}", self.base, path))
-            .timeout(Duration::from_secs(30));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        pulseboard_e2e::webdriver(r).await
-    }
-
-    /// Run `script` in the page (`arguments[i]` are `args`).
-    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-    }
-
-    /// Resize the window and wait until the page has the new width.
-    async fn size(&self, w: u32, h: u32) {
-        self.call(
-            reqwest::Method::POST,
-            "/window/rect",
-            Some(json!({"width": w, "height": h})),
-        )
-        .await
-        .expect("resize the window");
-        wait_for(self, &format!("window {w}x{h}"), || async {
-            let v = self.js("return [innerWidth, innerHeight]", vec![]).await;
-            let iw = v[0].as_i64().unwrap_or(0);
-            (iw > 0 && (iw - w as i64).abs() <= 16).then_some(())
-        })
-        .await;
-        frames(self).await;
-    }
-
-    async fn rect(&self) -> (i64, i64, i64, i64) {
-        let r = self
-            .call(reqwest::Method::GET, "/window/rect", None)
-            .await
-            .expect("window rect");
-        let g = |k: &str| r[k].as_f64().unwrap_or(0.0) as i64;
-        (g("x").max(0), g("y").max(0), g("width"), g("height"))
-    }
-
-    /// Press keys (W3C key values, e.g. "\u{E004}" for Tab) one after another.
-    async fn keys(&self, keys: &[&str]) {
-        let mut actions = Vec::new();
-        for k in keys {
-            actions.push(json!({"type": "keyDown", "value": k}));
-            actions.push(json!({"type": "keyUp", "value": k}));
-        }
-        self.call(
-            reqwest::Method::POST,
-            "/actions",
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
-        )
-        .await
-        .expect("key actions");
-    }
-}
-
-const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
-
-/// Wait (polling, with a deadline) until `check` gives a value.
-async fn wait_for<T, F, Fut>(_c: &Client, what: &str, check: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: never happened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Two animation frames: whatever was queued is drawn.
-async fn frames(c: &Client) {
-    let _ = c
-        .call(
-            reqwest::Method::POST,
-            "/execute/async",
-            Some(json!({"script": "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));", "args": []})),
-        )
-        .await;
-}
-
-/// Text of the first element matching `css` (None: no such element).
-async fn text_of(c: &Client, css: &str) -> Option<String> {
-    c.js(
-        "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
-        vec![json!(css)],
-    )
-    .await
-    .as_str()
-    .map(|s| s.trim().to_string())
-}
-
-/// Wait until `css`'s text satisfies `ok`; returns it.
-async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let t = text_of(c, css).await;
-        match &t {
-            Some(t) if ok(t) => return t.clone(),
-            _ => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: `{css}` never matched; last text {t:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
 }
 
-/// Wait until the script `cond` (returning a boolean) is true.
-async fn wait_js(c: &Client, what: &str, cond: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if c.js(cond, vec![]).await == json!(true) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{what}: never true: {cond}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// What the app asked the desktop to open, one URL a line.
+fn opened(d: &Desktop) -> String {
+    std::fs::read_to_string(d.dirs().join("opened")).unwrap_or_default()
 }
 
-async fn pill(c: &Client, needle: &str) {
-    wait_text(c, "[data-testid=pill]", needle, |t| t.contains(needle)).await;
-}
-
-/// Click like a user: the element's own click().
-async fn click(c: &Client, css: &str) {
-    let found = c
-        .js(
-            "const e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true;",
-            vec![json!(css)],
-        )
+async fn pill(c: &Session, needle: &str) {
+    c.wait_text("[data-testid=pill]", needle, |t| t.contains(needle))
         .await;
-    assert_eq!(found, json!(true), "nothing to click at {css}");
-}
-
-/// Choose `value` in the `<select>` at `css` as a user would (fires change).
-async fn choose(c: &Client, css: &str, value: &str) {
-    c.js(
-        "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true}));",
-        vec![json!(css), json!(value)],
-    )
-    .await;
-}
-
-/// Type into the field at `css` (fires input).
-async fn type_into(c: &Client, css: &str, text: &str) {
-    c.js(
-        "const s = document.querySelector(arguments[0]); s.focus(); s.value = arguments[1]; s.dispatchEvent(new Event('input', {bubbles: true}));",
-        vec![json!(css), json!(text)],
-    )
-    .await;
-}
-
-async fn close(c: Client) {
-    let _ = c.call(reqwest::Method::DELETE, "", None).await;
 }
 
 /// One scenario: the serial lock, a server, a tauri-driver.
 struct Scene {
     srv: Server,
-    driver: Driver,
+    driver: Desktop,
     _serial: tokio::sync::MutexGuard<'static, ()>,
 }
 
@@ -475,33 +79,34 @@ impl Scene {
     async fn new(dark: bool) -> Scene {
         let serial = SERIAL.lock().await;
         Scene {
-            srv: Server::start().await,
-            driver: Driver::start(dark),
+            srv: Server::temp().await,
+            driver: desktop(dark),
             _serial: serial,
         }
     }
 
-    async fn app(&self, token: &str) -> Client {
+    async fn app(&self, token: &str) -> Session {
         self.driver
-            .app(&["--server", &self.srv.url, "--token", token])
+            .app(&["--server", &self.srv.url(), "--token", token])
             .await
     }
 
     /// The app, live, at `w`x`h`.
-    async fn live_app(&self, w: u32, h: u32) -> Client {
+    async fn live_app(&self, w: u32, h: u32) -> Session {
         let c = self.app(TOKEN).await;
         pill(&c, "Live").await;
         c.size(w, h).await;
         c
     }
 
-    async fn shot(&self, c: &Client, name: &str) {
-        frames(c).await;
-        self.driver.shot(name, c.rect().await);
+    async fn shot(&self, c: &Session, name: &str) {
+        c.frames().await;
+        self.driver
+            .shot(&format!("glance-{name}"), Some(c.rect().await));
     }
 
-    async fn end(mut self, c: Client) {
-        close(c).await;
+    async fn end(mut self, c: Session) {
+        c.close().await;
         self.srv.stop().await;
     }
 }
@@ -580,11 +185,9 @@ async fn banner_says_how_many_more_and_dismiss_all_clears_them() {
     let long_message = "The replica in eu-west-1 was promoted. ".repeat(12);
     sc.srv.alert("critical", &long_title, &long_message).await;
 
-    wait_text(&c, "[data-testid=alert-more]", "+6 more", |t| {
-        t == "+6 more"
-    })
-    .await;
-    let title = text_of(&c, "#banner-title").await.unwrap_or_default();
+    c.wait_text("[data-testid=alert-more]", "+6 more", |t| t == "+6 more")
+        .await;
+    let title = c.text_of("#banner-title").await.unwrap_or_default();
     assert!(title.contains("Primary database"), "newest shown: {title}");
     // Bounded at 800x600 and nothing runs past its column.
     let geo = c
@@ -609,32 +212,28 @@ async fn banner_says_how_many_more_and_dismiss_all_clears_them() {
         "nothing runs past the banner's column"
     );
     assert_eq!(
-        text_of(&c, "[data-testid=alerts-badge]").await.as_deref(),
+        c.text_of("[data-testid=alerts-badge]").await.as_deref(),
         Some("10"),
         "every alert is open"
     );
     sc.shot(&c, "banner-800x600").await;
 
-    click(&c, "[data-testid=alert-dismiss-all]").await;
-    wait_js(
-        &c,
+    c.click("[data-testid=alert-dismiss-all]").await;
+    c.wait_js(
         "banner gone",
         "return document.querySelector('[data-testid=alert-banner]').hidden",
     )
     .await;
-    wait_text(&c, "[data-testid=alerts-badge]", "3 left open", |t| {
-        t == "3"
-    })
-    .await;
+    c.wait_text("[data-testid=alerts-badge]", "3 left open", |t| t == "3")
+        .await;
     // Kept by Rust, not by the page: a reloaded page asks Rust again.
     c.js("location.reload(); return true;", vec![]).await;
-    wait_js(
-        &c,
+    c.wait_js(
         "page reloaded and state from Rust",
         "return !!(window.__pulseboardStats && window.__pulseboardStats.startup.state > 0)",
     )
     .await;
-    frames(&c).await;
+    c.frames().await;
     assert_eq!(
         c.js(
             "return document.querySelector('[data-testid=alert-banner]').hidden",
@@ -645,7 +244,7 @@ async fn banner_says_how_many_more_and_dismiss_all_clears_them() {
         "dismissed alerts stay dismissed"
     );
     assert_eq!(
-        text_of(&c, "[data-testid=alerts-badge]").await.as_deref(),
+        c.text_of("[data-testid=alerts-badge]").await.as_deref(),
         Some("3")
     );
     sc.end(c).await;
@@ -662,9 +261,8 @@ async fn alerts_view_lists_every_severity_with_time_and_acknowledgement() {
     sc.srv
         .alert("info", "Maintenance tonight", "22:00-23:00")
         .await;
-    click(&c, "[data-testid=nav-alerts]").await;
-    wait_js(
-        &c,
+    c.click("[data-testid=nav-alerts]").await;
+    c.wait_js(
         "three alerts listed",
         "return document.querySelectorAll('[data-testid=alert-item]').length === 3",
     )
@@ -697,38 +295,30 @@ async fn alerts_view_lists_every_severity_with_time_and_acknowledgement() {
     sc.shot(&c, "alerts-view").await;
 
     // Acknowledge the warning: it says so, the others stay open.
-    click(
-        &c,
-        "[data-testid=alert-item][data-severity=warning] [data-testid=alert-ack]",
-    )
-    .await;
-    wait_js(
-        &c,
-        "warning acknowledged",
+    c.click("[data-testid=alert-item][data-severity=warning] [data-testid=alert-ack]")
+        .await;
+    c.wait_js("warning acknowledged",
         "const li = document.querySelector('[data-testid=alert-item][data-severity=warning]'); return li.dataset.acknowledged === 'true' && li.innerText.includes('Acknowledged');",
     )
     .await;
-    wait_text(&c, "[data-testid=alerts-badge]", "2 open", |t| t == "2").await;
+    c.wait_text("[data-testid=alerts-badge]", "2 open", |t| t == "2")
+        .await;
     // Filter by severity.
-    choose(&c, "[data-testid=alert-filter]", "critical").await;
-    wait_js(
-        &c,
-        "only critical",
+    c.choose("[data-testid=alert-filter]", "critical").await;
+    c.wait_js("only critical",
         "const l = [...document.querySelectorAll('[data-testid=alert-item]')]; return l.length === 1 && l[0].dataset.severity === 'critical';",
     )
     .await;
-    choose(&c, "[data-testid=alert-filter]", "all").await;
+    c.choose("[data-testid=alert-filter]", "all").await;
     // Acknowledge all: nothing open, no banner.
-    click(&c, "[data-testid=alert-ack-all]").await;
-    wait_js(
-        &c,
-        "all acknowledged",
+    c.click("[data-testid=alert-ack-all]").await;
+    c.wait_js("all acknowledged",
         "return [...document.querySelectorAll('[data-testid=alert-item]')].every((li) => li.dataset.acknowledged === 'true') && document.querySelector('[data-testid=alerts-badge]').hidden && document.querySelector('[data-testid=alert-banner]').hidden",
     )
     .await;
     // The history and what was acknowledged survive a restart of the app
     // (once the debounced cache write has them).
-    let cache = sc.driver._dirs.path().join("cache/pulseboard/state.json");
+    let cache = sc.driver.dirs().join("cache/pulseboard/state.json");
     let deadline = Instant::now() + WAIT;
     while !std::fs::read_to_string(&cache)
         .unwrap_or_default()
@@ -737,13 +327,11 @@ async fn alerts_view_lists_every_severity_with_time_and_acknowledgement() {
         assert!(Instant::now() < deadline, "acknowledgements never cached");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    close(c).await;
+    c.close().await;
     let c = sc.app(TOKEN).await;
     pill(&c, "Live").await;
-    click(&c, "[data-testid=nav-alerts]").await;
-    wait_js(
-        &c,
-        "history back after a restart, all acknowledged",
+    c.click("[data-testid=nav-alerts]").await;
+    c.wait_js("history back after a restart, all acknowledged",
         "const l = [...document.querySelectorAll('[data-testid=alert-item]')]; return l.length === 3 && l.every((li) => li.dataset.acknowledged === 'true') && document.querySelector('[data-testid=alert-banner]').hidden",
     )
     .await;
@@ -777,7 +365,7 @@ async fn huge_tiny_and_negative_kpis_are_drawn_without_overlap() {
             json!([{"key": "threats", "label": "Threats blocked", "value": 15230, "delta": -0.3}]),
         )
         .await;
-    wait_text(&c, "[data-testid=kpi-finance-revenue]", "compact", |t| {
+    c.wait_text("[data-testid=kpi-finance-revenue]", "compact", |t| {
         t == "$98.8B"
     })
     .await;
@@ -799,12 +387,14 @@ async fn huge_tiny_and_negative_kpis_are_drawn_without_overlap() {
         ("gen", "4.0 s"),
         ("gen2", "4.1 s"),
     ] {
-        let t = text_of(&c, &format!("[data-testid=kpi-finance-{key}]"))
+        let t = c
+            .text_of(&format!("[data-testid=kpi-finance-{key}]"))
             .await
             .unwrap_or_default();
         assert_eq!(t, want, "{key}");
     }
-    let chip = text_of(&c, ".kpi-row[data-key=margin] .delta")
+    let chip = c
+        .text_of(".kpi-row[data-key=margin] .delta")
         .await
         .unwrap_or_default();
     assert_eq!(chip, "▼ 0.010%", "a small real change is not 0.0%");
@@ -858,14 +448,16 @@ async fn change_colours_follow_the_direction_that_is_good() {
             json!([{"key": "vulns", "label": "Vulnerabilities", "value": 11, "delta": 0, "better": "down"}]),
         )
         .await;
-    wait_text(&c, "[data-testid=kpi-security-vulns]", "11", |t| t == "11").await;
+    c.wait_text("[data-testid=kpi-security-vulns]", "11", |t| t == "11")
+        .await;
     sc.srv
         .kpis(
             "security",
             json!([{"key": "vulns", "label": "Vulnerabilities", "value": 20, "delta": 0, "better": "down"}]),
         )
         .await;
-    wait_text(&c, "[data-testid=kpi-security-vulns]", "20", |t| t == "20").await;
+    c.wait_text("[data-testid=kpi-security-vulns]", "20", |t| t == "20")
+        .await;
     let colours = c
         .js(
             r#"const probe = (v) => { const s = document.createElement('span'); s.style.color = `var(${v})`; document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; };
@@ -927,7 +519,7 @@ return {lost: false, id: e.id, testid: e.dataset.testid || '', cls: String(e.cla
 
 /// Press Tab from the top of the page until focus comes back around; every
 /// stop must be a visible control with a visible focus ring. Returns the stops.
-async fn tab_walk(c: &Client, page: &str) -> Vec<Value> {
+async fn tab_walk(c: &Session, page: &str) -> Vec<Value> {
     c.js(
         "document.activeElement && document.activeElement.blur(); return true;",
         vec![],
@@ -979,7 +571,8 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
         sc.srv.notify("info", &format!("Note {i}"), "body").await;
     }
     sc.srv.alert("critical", "Disk full", "/var at 100%").await;
-    wait_text(&c, "[data-testid=unread-badge]", "3 unread", |t| t == "3").await;
+    c.wait_text("[data-testid=unread-badge]", "3 unread", |t| t == "3")
+        .await;
 
     // Tab around the whole Overview: every stop is a visible control with a
     // focus ring, until focus comes back to where it started.
@@ -1007,7 +600,7 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
         vec![],
     )
     .await;
-    frames(&c).await;
+    c.frames().await;
     let whole = c
         .js(
             "const t = document.querySelector('.kpi-row[data-key=gen] .kpi-label-text'); return t.scrollWidth <= t.clientWidth + 1 && t.getBoundingClientRect().height > 0;",
@@ -1035,8 +628,8 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
             vec!["set-server", "set-token", "settings-save", "reconnect"],
         ),
     ] {
-        click(&c, &format!("[data-testid=nav-{view}]")).await;
-        frames(&c).await;
+        c.click(&format!("[data-testid=nav-{view}]")).await;
+        c.frames().await;
         let stops = tab_walk(&c, view).await;
         for w in wanted {
             assert!(
@@ -1048,8 +641,8 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
             );
         }
     }
-    click(&c, "[data-testid=nav-home]").await;
-    frames(&c).await;
+    c.click("[data-testid=nav-home]").await;
+    c.frames().await;
 
     // Dismiss the banner with Enter: focus goes somewhere visible.
     c.js(
@@ -1058,13 +651,12 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
     )
     .await;
     c.keys(&[ENTER]).await;
-    wait_js(
-        &c,
+    c.wait_js(
         "banner gone",
         "return document.querySelector('[data-testid=alert-banner]').hidden",
     )
     .await;
-    frames(&c).await;
+    c.frames().await;
     let f = c.js(FOCUS, vec![]).await;
     assert!(
         f["lost"] == json!(false) && f["onScreen"] == json!(true) && f["ring"] == json!(true),
@@ -1078,8 +670,7 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
     )
     .await;
     c.keys(&[ENTER]).await;
-    wait_js(
-        &c,
+    c.wait_js(
         "notifications shown",
         "return !document.querySelector('#view-notifications').hidden",
     )
@@ -1096,13 +687,12 @@ async fn keyboard_alone_reaches_every_control_with_focus_always_visible() {
     }
     assert!(found, "Mark all read is reachable by Tab");
     c.keys(&[ENTER]).await;
-    wait_js(
-        &c,
+    c.wait_js(
         "all read",
         "return document.querySelector('[data-testid=unread-badge]').hidden",
     )
     .await;
-    frames(&c).await;
+    c.frames().await;
     let f = c.js(FOCUS, vec![]).await;
     assert!(
         f["lost"] == json!(false) && f["onScreen"] == json!(true) && f["ring"] == json!(true),
@@ -1147,9 +737,8 @@ async fn notifications_filter_search_and_read_at_a_glance() {
             .notify("success", &format!("Report {i} ready"), "ok")
             .await;
     }
-    click(&c, "[data-testid=nav-notifications]").await;
-    wait_js(
-        &c,
+    c.click("[data-testid=nav-notifications]").await;
+    c.wait_js(
         "all listed",
         "return document.querySelectorAll('[data-testid=notification-item]').length === 36",
     )
@@ -1189,7 +778,8 @@ async fn notifications_filter_search_and_read_at_a_glance() {
     assert_eq!(dir, json!("rtl"));
 
     // Severity filter.
-    choose(&c, "[data-testid=notification-filter]", "warning").await;
+    c.choose("[data-testid=notification-filter]", "warning")
+        .await;
     let titles = c
         .js(
             "return [...document.querySelectorAll('[data-testid=notification-item]')].map((l) => l.querySelector('.n-title').textContent)",
@@ -1198,9 +788,10 @@ async fn notifications_filter_search_and_read_at_a_glance() {
         .await;
     assert_eq!(titles, json!(["Queue growing", "Disk almost full"]));
     // Search (with the filter back to all): title, body.
-    choose(&c, "[data-testid=notification-filter]", "all").await;
-    type_into(&c, "[data-testid=notification-search]", "DISK").await;
-    frames(&c).await;
+    c.choose("[data-testid=notification-filter]", "all").await;
+    c.type_into("[data-testid=notification-search]", "DISK")
+        .await;
+    c.frames().await;
     let titles = c
         .js(
             "return [...document.querySelectorAll('[data-testid=notification-item]')].map((l) => l.querySelector('.n-title').textContent)",
@@ -1208,12 +799,14 @@ async fn notifications_filter_search_and_read_at_a_glance() {
         )
         .await;
     assert_eq!(titles, json!(["Disk almost full"]));
-    let summary = text_of(&c, "[data-testid=notification-summary]")
+    let summary = c
+        .text_of("[data-testid=notification-summary]")
         .await
         .unwrap_or_default();
     assert!(summary.contains("1 match"), "{summary}");
-    type_into(&c, "[data-testid=notification-search]", "payments failing").await;
-    frames(&c).await;
+    c.type_into("[data-testid=notification-search]", "payments failing")
+        .await;
+    c.frames().await;
     assert_eq!(
         c.js(
             "return document.querySelectorAll('[data-testid=notification-item]').length",
@@ -1222,15 +815,15 @@ async fn notifications_filter_search_and_read_at_a_glance() {
         .await,
         json!(1)
     );
-    type_into(&c, "[data-testid=notification-search]", "nothing like this").await;
-    wait_js(
-        &c,
+    c.type_into("[data-testid=notification-search]", "nothing like this")
+        .await;
+    c.wait_js(
         "no match said",
         "return !document.querySelector('[data-testid=notification-nomatch]').hidden",
     )
     .await;
-    type_into(&c, "[data-testid=notification-search]", "").await;
-    frames(&c).await;
+    c.type_into("[data-testid=notification-search]", "").await;
+    c.frames().await;
 
     // "Mark read" does not scroll the list; read titles keep their weight;
     // the count and "Mark all read" stay in view.
@@ -1247,14 +840,12 @@ async fn notifications_filter_search_and_read_at_a_glance() {
         vec![],
     )
     .await;
-    wait_js(
-        &c,
-        "marked read",
+    c.wait_js("marked read",
         "return document.querySelectorAll('[data-testid=notification-item][data-read=true]').length === 1",
     )
     .await;
-    frames(&c).await;
-    frames(&c).await;
+    c.frames().await;
+    c.frames().await;
     let after = c
         .js(
             r#"const content = document.querySelector('#content');
@@ -1280,10 +871,8 @@ async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
     let c = sc.app("wrong").await;
     pill(&c, "Unauthorized").await;
     c.size(800, 600).await;
-    click(&c, "[data-testid=pill]").await;
-    wait_js(
-        &c,
-        "settings shown, token field focused",
+    c.click("[data-testid=pill]").await;
+    c.wait_js("settings shown, token field focused",
         "return !document.querySelector('#view-settings').hidden && document.activeElement.id === 'set-token'",
     )
     .await;
@@ -1315,21 +904,20 @@ async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
     assert!(layout["footLines"].as_i64().unwrap() <= 1, "{layout}");
     sc.shot(&c, "settings-800x600").await;
     // The server without its scheme, and the right token, in one save.
-    let bare = sc.srv.url.trim_start_matches("http://").to_string();
-    type_into(&c, "#set-server", &bare).await;
-    type_into(&c, "#set-token", TOKEN).await;
-    click(&c, "[data-testid=settings-save]").await;
-    wait_text(&c, "[data-testid=settings-status]", "saved", |t| {
-        t == "Saved."
-    })
-    .await;
+    let bare = sc.srv.url().trim_start_matches("http://").to_string();
+    c.type_into("#set-server", &bare).await;
+    c.type_into("#set-token", TOKEN).await;
+    c.click("[data-testid=settings-save]").await;
+    c.wait_text("[data-testid=settings-status]", "saved", |t| t == "Saved.")
+        .await;
     let server = c
         .js("return document.querySelector('#set-server').value", vec![])
         .await;
-    assert_eq!(server, json!(sc.srv.url), "the scheme was added");
+    assert_eq!(server, json!(sc.srv.url()), "the scheme was added");
     // The token typed in the same save was kept: the app connects with it.
     pill(&c, "Live").await;
-    let text = text_of(&c, "[data-testid=settings-status]")
+    let text = c
+        .text_of("[data-testid=settings-status]")
         .await
         .unwrap_or_default();
     assert!(!text.contains('`'), "no literal backticks: {text}");
@@ -1346,20 +934,20 @@ async fn offline_data_looks_stale() {
         )
         .await;
     let c = sc.live_app(1280, 800).await;
-    wait_text(&c, "[data-testid=kpi-hr-headcount]", "value", |t| {
-        t == "5,150"
-    })
-    .await;
-    let live = text_of(&c, "[data-testid=module-card-hr] .health")
+    c.wait_text("[data-testid=kpi-hr-headcount]", "value", |t| t == "5,150")
+        .await;
+    let live = c
+        .text_of("[data-testid=module-card-hr] .health")
         .await
         .unwrap_or_default();
     assert_eq!(live, "Healthy");
     sc.srv.stop().await;
     pill(&c, "Offline").await;
-    let health = wait_text(&c, "[data-testid=module-card-hr] .health", "as of", |t| {
-        t.contains("as of")
-    })
-    .await;
+    let health = c
+        .wait_text("[data-testid=module-card-hr] .health", "as of", |t| {
+            t.contains("as of")
+        })
+        .await;
     assert!(health.starts_with("Healthy as of "), "{health}");
     let dim = c
         .js(
@@ -1371,12 +959,13 @@ async fn offline_data_looks_stale() {
         dim[0].as_str().unwrap().parse::<f64>().unwrap() < 1.0 && dim[1] == json!(true),
         "values are dimmed: {dim}"
     );
-    let ago = text_of(&c, "[data-testid=updated-ago-hr]")
+    let ago = c
+        .text_of("[data-testid=updated-ago-hr]")
         .await
         .unwrap_or_default();
     assert!(ago.contains("ago") || ago.contains("just now"), "{ago}");
     sc.shot(&c, "offline-stale").await;
-    close(c).await;
+    c.close().await;
 }
 
 /// Every view at the three sizes, light then dark.
@@ -1443,10 +1032,8 @@ async fn screenshots(dark: bool) {
             "The replica was promoted.",
         )
         .await;
-    wait_text(&c, "[data-testid=alert-more]", "+1 more", |t| {
-        t == "+1 more"
-    })
-    .await;
+    c.wait_text("[data-testid=alert-more]", "+1 more", |t| t == "+1 more")
+        .await;
     for (w, h) in SIZES {
         c.size(w, h).await;
         if w >= 1280 {
@@ -1460,11 +1047,11 @@ async fn screenshots(dark: bool) {
             assert_eq!(cut, json!([]), "names cut at {w}x{h}");
         }
         for view in ["home", "dashboard", "alerts", "notifications", "settings"] {
-            click(&c, &format!("[data-testid=nav-{view}]")).await;
-            frames(&c).await;
+            c.click(&format!("[data-testid=nav-{view}]")).await;
+            c.frames().await;
             sc.shot(&c, &format!("{theme}-{w}x{h}-{view}")).await;
         }
-        click(&c, "[data-testid=nav-home]").await;
+        c.click("[data-testid=nav-home]").await;
     }
     sc.end(c).await;
 }
@@ -1510,8 +1097,7 @@ async fn settings_say_why_the_connection_fails() {
     // Right after start the page's script may not have bound its buttons
     // yet (no pill state to wait for: it starts and stays off Live), so click
     // until the click takes effect.
-    wait_js(
-        &c,
+    c.wait_js(
         "Settings opened by its navigation button",
         "document.querySelector('[data-testid=nav-settings]').click(); \
          return !document.querySelector('#view-settings').hidden;",
@@ -1520,7 +1106,7 @@ async fn settings_say_why_the_connection_fails() {
     let why = |needle: &'static str| {
         let c = &c;
         async move {
-            wait_text(c, "[data-testid=connection-diagnosis]", needle, |t| {
+            c.wait_text("[data-testid=connection-diagnosis]", needle, |t| {
                 t.contains(needle)
             })
             .await
@@ -1532,14 +1118,14 @@ async fn settings_say_why_the_connection_fails() {
 
     // Another address: something answers, but not Pulseboard.
     let other = not_pulseboard().await;
-    type_into(&c, "#set-server", &other).await;
-    click(&c, "[data-testid=settings-save]").await;
+    c.type_into("#set-server", &other).await;
+    c.click("[data-testid=settings-save]").await;
     let t = why("not a Pulseboard server").await;
     assert!(t.contains("404"), "{t}");
 
     // The real server with the wrong token.
-    type_into(&c, "#set-server", &sc.srv.url).await;
-    click(&c, "[data-testid=settings-save]").await;
+    c.type_into("#set-server", &sc.srv.url()).await;
+    c.click("[data-testid=settings-save]").await;
     pill(&c, "Unauthorized").await;
     why("refused the token").await;
     sc.shot(&c, "why-token").await;
@@ -1557,7 +1143,7 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
                 json!([{"key": "queue", "label": "Queued reports", "value": v, "delta": 1.0, "better": "down"}]),
             )
             .await;
-        wait_text(&c, "[data-testid=kpi-reports-queue]", "value", |t| {
+        c.wait_text("[data-testid=kpi-reports-queue]", "value", |t| {
             t == v.to_string()
         })
         .await;
@@ -1569,33 +1155,32 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
     )
     .await;
     c.keys(&[ENTER]).await;
-    wait_js(
-        &c,
-        "detail open",
+    c.wait_js("detail open",
         "return !document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.id === 'detail-chart'",
     )
     .await;
     assert_eq!(
-        text_of(&c, "[data-testid=detail-value]").await.as_deref(),
+        c.text_of("[data-testid=detail-value]").await.as_deref(),
         Some("15")
     );
-    let span = text_of(&c, "[data-testid=detail-span]")
+    let span = c
+        .text_of("[data-testid=detail-span]")
         .await
         .unwrap_or_default();
     assert!(
         span.starts_with("The last 3 values"),
         "honest about its span: {span}"
     );
-    assert_eq!(text_of(&c, "#detail-max").await.as_deref(), Some("20"));
-    assert_eq!(text_of(&c, "#detail-min").await.as_deref(), Some("10"));
+    assert_eq!(c.text_of("#detail-max").await.as_deref(), Some("20"));
+    assert_eq!(c.text_of("#detail-min").await.as_deref(), Some("10"));
     // Values by arrow key (and by pointer: the same readout).
     c.keys(&["\u{E012}"]).await; // ArrowLeft: one before the latest
-    wait_text(&c, "[data-testid=detail-readout]", "one back", |t| {
+    c.wait_text("[data-testid=detail-readout]", "one back", |t| {
         t == "20 · 1 update before the latest"
     })
     .await;
     c.keys(&["\u{E010}"]).await; // End: the latest
-    wait_text(&c, "[data-testid=detail-readout]", "latest", |t| {
+    c.wait_text("[data-testid=detail-readout]", "latest", |t| {
         t == "15 · latest value"
     })
     .await;
@@ -1608,20 +1193,7 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
         vec!["\u{E008}", TAB],
         vec!["\u{E008}", TAB],
     ] {
-        let mut actions = Vec::new();
-        for k in &keys {
-            actions.push(json!({"type": "keyDown", "value": k}));
-        }
-        for k in keys.iter().rev() {
-            actions.push(json!({"type": "keyUp", "value": k}));
-        }
-        c.call(
-            reqwest::Method::POST,
-            "/actions",
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
-        )
-        .await
-        .expect("keys");
+        c.chord(&keys).await;
         let inside = c
             .js(
                 "const e = document.activeElement; return document.querySelector('[data-testid=kpi-detail]').contains(e) || [e.tagName, e.id, String(e.className), 'inert' in HTMLElement.prototype];",
@@ -1637,9 +1209,7 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
     .await;
     // Escape closes and gives focus back to the row.
     c.keys(&["\u{E00C}"]).await;
-    wait_js(
-        &c,
-        "closed, focus back",
+    c.wait_js("closed, focus back",
         "return document.querySelector('[data-testid=kpi-detail]').hidden && document.activeElement.dataset.key === 'queue'",
     )
     .await;
@@ -1677,7 +1247,7 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
     let (srv, stored) = server_with_history("finance", "cash").await;
     let sc = Scene {
         srv,
-        driver: Driver::start(false),
+        driver: desktop(false),
         _serial: serial,
     };
     let c = sc.live_app(1280, 800).await;
@@ -1689,26 +1259,25 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
                         "thresholds": {"warning": 30, "critical": 10}}]),
             )
             .await;
-        wait_text(&c, "[data-testid=kpi-finance-cash]", "value", |t| {
+        c.wait_text("[data-testid=kpi-finance-cash]", "value", |t| {
             t == v.to_string()
         })
         .await;
     }
-    click(&c, ".kpi-row[data-key=cash]").await;
-    wait_js(
-        &c,
+    c.click(".kpi-row[data-key=cash]").await;
+    c.wait_js(
         "detail open",
         "return !document.querySelector('[data-testid=kpi-detail]').hidden",
     )
     .await;
     // What this window saw: its two values.
-    wait_text(&c, "[data-testid=detail-span]", "recent", |t| {
+    c.wait_text("[data-testid=detail-span]", "recent", |t| {
         t.starts_with("The last 2 values")
     })
     .await;
     // 24 h: the server's points, many more than the window saw.
-    click(&c, "[data-testid=detail-range-24h]").await;
-    wait_text(&c, "[data-testid=detail-span]", "server caption", |t| {
+    c.click("[data-testid=detail-range-24h]").await;
+    c.wait_text("[data-testid=detail-span]", "server caption", |t| {
         t == "From the server, 24 h"
     })
     .await;
@@ -1757,18 +1326,18 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
     );
     assert!(lines[0][2].as_f64().unwrap_or(0.0) > 100.0, "{lines}");
     assert_eq!(
-        text_of(&c, "[data-testid=detail-thresholds]")
+        c.text_of("[data-testid=detail-thresholds]")
             .await
             .as_deref(),
         Some("Warning at 30 · Critical at 10")
     );
     assert_eq!(
-        text_of(&c, "#detail-min").await.as_deref(),
+        c.text_of("#detail-min").await.as_deref(),
         Some("10"),
         "the axis fits the lowest threshold"
     );
     // A time axis, and each value with its time.
-    let axis = text_of(&c, ".detail-x").await.unwrap_or_default();
+    let axis = c.text_of(".detail-x").await.unwrap_or_default();
     assert!(axis.contains(':') && !axis.contains("oldest"), "{axis}");
     c.js(
         "document.querySelector('#detail-chart').focus(); return true;",
@@ -1776,7 +1345,7 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
     )
     .await;
     c.keys(&["\u{E011}"]).await; // Home: the oldest point
-    wait_text(&c, "[data-testid=detail-readout]", "oldest", |t| {
+    c.wait_text("[data-testid=detail-readout]", "oldest", |t| {
         t.starts_with("52 · ") && t.contains(':')
     })
     .await;
@@ -1787,7 +1356,7 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
         vec![],
     )
     .await;
-    wait_text(&c, "[data-testid=detail-readout]", "newest", |t| {
+    c.wait_text("[data-testid=detail-readout]", "newest", |t| {
         t.starts_with("55 · ")
     })
     .await;
@@ -1800,15 +1369,16 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
                     "thresholds": {"warning": 30, "critical": 10}}]),
         )
         .await;
-    wait_for(&c, "the chart takes the new value", || async {
+    eventually(WAIT, "the chart takes the new value", || async {
         c.keys(&["\u{E010}"]).await; // End: the newest point
-        text_of(&c, "[data-testid=detail-readout]")
+        c.text_of("[data-testid=detail-readout]")
             .await
             .filter(|t| t.starts_with("61 · "))
+            .ok_or_else(|| "never happened".to_string())
     })
     .await;
     assert_eq!(
-        text_of(&c, "[data-testid=detail-span]").await.as_deref(),
+        c.text_of("[data-testid=detail-span]").await.as_deref(),
         Some("From the server, 24 h")
     );
     sc.shot(&c, "kpi-detail-history").await;
@@ -1820,14 +1390,13 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
         _serial,
     } = sc;
     srv.stop().await;
-    wait_js(
-        &c,
+    c.wait_js(
         "the app notices",
         "return !/Live/.test(document.querySelector('[data-testid=pill]').innerText)",
     )
     .await;
-    click(&c, "[data-testid=detail-range-1h]").await;
-    wait_text(&c, "[data-testid=detail-span]", "offline caption", |t| {
+    c.click("[data-testid=detail-range-1h]").await;
+    c.wait_text("[data-testid=detail-span]", "offline caption", |t| {
         t.starts_with("Offline: what this app saw since ")
     })
     .await;
@@ -1840,7 +1409,7 @@ async fn a_kpi_detail_shows_the_servers_history_with_its_thresholds() {
         json!(3),
         "the three values the app received"
     );
-    close(c).await;
+    c.close().await;
     drop(driver);
 }
 
@@ -1855,10 +1424,8 @@ async fn a_link_in_a_notification_opens_in_the_browser_after_asking() {
             "Details: https://status.example.com/incidents/42. Or file:///etc/passwd, javascript:alert(1)",
         )
         .await;
-    click(&c, "[data-testid=nav-notifications]").await;
-    wait_js(
-        &c,
-        "link drawn",
+    c.click("[data-testid=nav-notifications]").await;
+    c.wait_js("link drawn",
         "return document.querySelectorAll('[data-testid=notification-list] a[data-link]').length === 1",
     )
     .await;
@@ -1874,34 +1441,33 @@ async fn a_link_in_a_notification_opens_in_the_browser_after_asking() {
         "only the web link, without the full stop"
     );
     // Cancel: nothing opens, the window stays where it was.
-    click(&c, "[data-testid=notification-list] a[data-link]").await;
-    wait_text(&c, "[data-testid=link-confirm-url]", "asks first", |t| {
+    c.click("[data-testid=notification-list] a[data-link]")
+        .await;
+    c.wait_text("[data-testid=link-confirm-url]", "asks first", |t| {
         t == "https://status.example.com/incidents/42"
     })
     .await;
     sc.shot(&c, "link-confirm").await;
-    click(&c, "[data-testid=link-cancel]").await;
-    wait_js(
-        &c,
-        "closed",
+    c.click("[data-testid=link-cancel]").await;
+    c.wait_js("closed",
         "return document.querySelector('[data-testid=link-confirm]').hidden && location.href.includes('index.html')",
     )
     .await;
-    assert_eq!(sc.driver.opened(), "", "nothing opened on Cancel");
+    assert_eq!(opened(&sc.driver), "", "nothing opened on Cancel");
     // Open: the desktop is asked to open exactly that link.
-    click(&c, "[data-testid=notification-list] a[data-link]").await;
-    click(&c, "[data-testid=link-open]").await;
+    c.click("[data-testid=notification-list] a[data-link]")
+        .await;
+    c.click("[data-testid=link-open]").await;
     let deadline = Instant::now() + WAIT;
-    while sc.driver.opened().trim() != "https://status.example.com/incidents/42" {
+    while opened(&sc.driver).trim() != "https://status.example.com/incidents/42" {
         assert!(
             Instant::now() < deadline,
             "the browser was not asked: {:?}",
-            sc.driver.opened()
+            opened(&sc.driver)
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    wait_js(
-        &c,
+    c.wait_js(
         "confirmation closes",
         "return document.querySelector('[data-testid=link-confirm]').hidden",
     )
@@ -1922,6 +1488,6 @@ async fn a_link_in_a_notification_opens_in_the_browser_after_asking() {
             .contains("only web links"),
         "{refused}"
     );
-    assert_eq!(sc.driver.opened().lines().count(), 1);
+    assert_eq!(opened(&sc.driver).lines().count(), 1);
     sc.end(c).await;
 }

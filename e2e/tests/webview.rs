@@ -5,332 +5,56 @@
 //! Needs `tauri-driver` (cargo install) and `WebKitWebDriver` (Debian
 //! `webkit2gtk-driver`); scripts/test.sh installs both.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pulseboard_e2e::{app_binary, eventually, free_port, Desktop, Server, Session, TOKEN, WAIT};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-const TOKEN: &str = "e2e-token";
-/// Upper bound for anything awaited; a first debug WebKit start is slow.
-const WAIT: Duration = Duration::from_secs(60);
 
 /// One app at a time: each brings an X server and WebKit processes.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn app_binary() -> PathBuf {
-    // Built by `cargo test --workspace` (the desktop crate's binary).
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target"));
-    let p = target.join("debug/pulseboard");
-    assert!(
-        p.exists(),
-        "{} missing: build with `cargo build -p pulseboard`",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A pulseboard-server that can be stopped and started again on the same port.
-struct Server {
-    addr: SocketAddr,
-    db: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Server {
-    async fn start(db: PathBuf, addr: Option<SocketAddr>) -> Server {
-        Server::start_with(db, addr, None).await
-    }
-
-    /// `kpis`: run the simulator, pushing every module's KPIs at this period.
-    async fn start_with(db: PathBuf, addr: Option<SocketAddr>, kpis: Option<Duration>) -> Server {
-        let listener = TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().unwrap();
-        let mut config = pulseboard_server::Config::new(&db);
-        config.simulator = kpis.is_some();
-        if let Some(period) = kpis {
-            config.kpi_interval = period;
-            config.dashboard_interval = period;
-        }
-        config.token = Some(TOKEN.into());
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            pulseboard_server::run(listener, config, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Server {
-            addr,
-            db,
-            stop: Some(tx),
-            task: Some(task),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        self.stop().await;
-        *self = Server::start(self.db.clone(), Some(self.addr)).await;
-    }
-
-    async fn http(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = reqwest::Client::new()
-            .request(method, format!("{}{}", self.url(), path))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.expect("http");
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap()
-    }
-}
-
 /// tauri-driver under its own Xvfb and D-Bus session, with private XDG dirs,
 /// so the app it starts keeps its cache and settings between sessions.
-struct Driver {
-    /// The X server the app draws on (stopped on drop, after the driver).
-    xvfb: pulseboard_e2e::Xvfb,
-    child: Child,
-    port: u16,
-    _dirs: tempfile::TempDir,
+fn desktop() -> Desktop {
+    Desktop::start(pulseboard_e2e::SCREEN, &["import"], |_, _| {})
 }
 
-impl Driver {
-    fn start() -> Driver {
-        for tool in [
-            "Xvfb",
-            "import",
-            "dbus-run-session",
-            "tauri-driver",
-            "WebKitWebDriver",
-        ] {
-            assert!(
-                pulseboard_e2e::have(tool),
-                "{tool} is missing: run scripts/test.sh, which installs it"
-            );
-        }
-        // Our own X server: it picks its display number itself.
-        let xvfb = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
-        let dirs = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let native = free_port();
-        let child = xvfb
-            .command(dirs.path(), "tauri-driver")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native.to_string(),
-            ])
-            .env("PULSEBOARD_RETRY_MAX_MS", "1000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tauri-driver");
-        Driver {
-            xvfb,
-            child,
-            port,
-            _dirs: dirs,
-        }
-    }
-
-    /// Screenshot of the whole virtual screen, as a person would see it.
-    /// (WebDriver's own screenshot waits for a new frame, which a still page
-    /// under Xvfb never paints.)
-    fn shot(&self, name: &str) {
-        let dir = repo().join("test-artifacts");
-        let _ = std::fs::create_dir_all(&dir);
-        let out = dir.join(format!("e2e-{name}.png"));
-        let ok = Command::new("import")
-            .args(["-display", &self.xvfb.display, "-window", "root"])
-            .arg(&out)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("screenshot {name} failed");
-        }
-    }
-
-    /// Notifications saved as read in the app's cache file(s).
-    fn cached_read(&self) -> usize {
-        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "json") {
-                    out.push(p);
-                }
-            }
-        }
-        let mut files = Vec::new();
-        walk(&self._dirs.path().join("cache"), &mut files);
-        files
-            .iter()
-            .filter_map(|p| std::fs::read(p).ok())
-            .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
-            .map(|v| {
-                v["notifications"]
-                    .as_array()
-                    .map(|a| a.iter().filter(|n| n["read"] == json!(true)).count())
-                    .unwrap_or(0)
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Start the app (a new WebDriver session) with these arguments.
-    async fn app(&self, args: &[&str]) -> Client {
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "tauri:options": {"application": app_binary(), "args": args}
-        }}});
-        let base = format!("http://127.0.0.1:{}", self.port);
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let r = http
-                .post(format!("{base}/session"))
-                .json(&caps)
-                .send()
-                .await;
-            match r {
-                Ok(resp) => {
-                    let v: Value = resp.json().await.expect("session answer");
-                    let sid = v["value"]["sessionId"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("no session: {v}"))
-                        .to_string();
-                    return Client {
-                        http,
-                        base: format!("{base}/session/{sid}"),
-                    };
-                }
-                // tauri-driver not listening yet: retry until the deadline.
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("no WebDriver session: {e}"),
+/// Notifications saved as read in the app's cache file(s).
+fn cached_read(d: &Desktop) -> usize {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
             }
         }
     }
+    let mut files = Vec::new();
+    walk(&d.dirs().join("cache"), &mut files);
+    files
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+        .map(|v| {
+            v["notifications"]
+                .as_array()
+                .map(|a| a.iter().filter(|n| n["read"] == json!(true)).count())
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
-/// A W3C WebDriver session, spoken directly over HTTP (only what these
-/// tests need: run a script, take a screenshot, end the session).
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
-        let mut r = self
-            .http
-            .request(method, format!("{}{}", self.base, path))
-            .timeout(Duration::from_secs(30));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        pulseboard_e2e::webdriver(r).await
-    }
-
-    /// Run `script` in the page (`arguments[i]` are `args`).
-    async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value, String> {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
+async fn pill(c: &Session, what: &str, needle: &str) -> String {
+    c.wait_text("[data-testid=pill]", what, |t| t.contains(needle))
         .await
-    }
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let pg = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &pg]).status();
-        let _ = self.child.wait();
-    }
-}
-
-/// Text of the first element matching `css` (None: no such element). Read
-/// through a script: WebKitWebDriver's "Get Element Text" returns "" here.
-async fn text_of(c: &Client, css: &str) -> Result<Option<String>, String> {
-    let v = c
-        .execute(
-            "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
-            vec![json!(css)],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(v.as_str().map(|s| s.trim().to_string()))
-}
-
-/// Poll the DOM (WebDriver has no push) until `css`'s text satisfies `ok`.
-async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + WAIT;
-    let mut last;
-    loop {
-        match text_of(c, css).await {
-            Ok(Some(t)) if ok(&t) => return t,
-            Ok(Some(t)) => last = t,
-            Ok(None) => last = format!("(no element {css})"),
-            Err(e) => last = format!("(script failed: {e})"),
-        }
-        if Instant::now() > deadline {
-            panic!("{what}: `{css}` never matched; last text {last:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn pill(c: &Client, what: &str, needle: &str) -> String {
-    wait_text(c, "[data-testid=pill]", what, |t| t.contains(needle)).await
-}
-
-async fn badge(c: &Client) -> Option<String> {
+async fn badge(c: &Session) -> Option<String> {
     let v = c
         .execute(
             "const b = document.querySelector('[data-testid=unread-badge]'); return b && !b.hidden ? b.textContent.trim() : null;",
@@ -341,7 +65,7 @@ async fn badge(c: &Client) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
-async fn wait_badge(c: &Client, want: Option<&str>) {
+async fn wait_badge(c: &Session, want: Option<&str>) {
     let deadline = Instant::now() + WAIT;
     while badge(c).await.as_deref() != want {
         assert!(
@@ -351,23 +75,6 @@ async fn wait_badge(c: &Client, want: Option<&str>) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// End the session: the app quits.
-async fn close(c: Client) {
-    let _ = c.call(reqwest::Method::DELETE, "", None).await;
-}
-
-/// Click like a user: the element's own click().
-async fn click(c: &Client, css: &str) {
-    let found = c
-        .execute(
-            "const e = document.querySelector(arguments[0]); if (!e) return false; e.click(); return true;",
-            vec![json!(css)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
-    assert_eq!(found, json!(true), "nothing to click at {css}");
 }
 
 fn local_hms(rfc3339: &str) -> String {
@@ -382,7 +89,7 @@ fn local_hms(rfc3339: &str) -> String {
 /// a tauri-driver with its own screen and XDG dirs.
 struct Scene {
     srv: Server,
-    driver: Driver,
+    driver: Desktop,
     _dir: tempfile::TempDir,
     _serial: tokio::sync::MutexGuard<'static, ()>,
 }
@@ -394,77 +101,49 @@ impl Scene {
         let srv = Server::start(dir.path().join("s.db"), None).await;
         Scene {
             srv,
-            driver: Driver::start(),
+            driver: desktop(),
             _dir: dir,
             _serial: serial,
         }
     }
 
     /// Start the app against this scene's server with `token`.
-    async fn app(&self, token: &str) -> Client {
+    async fn app(&self, token: &str) -> Session {
         self.driver
             .app(&["--server", &self.srv.url(), "--token", token])
             .await
     }
 }
 
-/// Poll `f` until it gives `Some`, or fail with `what` after `within`.
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        let last = match f().await {
-            Ok(v) => return v,
-            Err(e) => e,
-        };
-        if Instant::now() > deadline {
-            panic!("{what}: not within {within:?}; last: {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Run `script` and return its value (a failed script is an `Err` to retry).
-async fn js(c: &Client, script: &str) -> Result<Value, String> {
-    c.execute(script, vec![]).await
-}
-
 /// Notifications shown as read in the list.
 const READ_ITEMS: &str =
     "return document.querySelectorAll('[data-testid=notification-item][data-read=true]').length";
 
-/// The pid of the running app (a descendant of tauri-driver).
-fn app_pid(driver: &Driver) -> Option<u32> {
-    let want = std::fs::canonicalize(app_binary()).ok()?;
-    let mut kids: std::collections::HashMap<u32, Vec<u32>> = Default::default();
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name (which may hold spaces): state, ppid, ...
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.to_string()) else {
-            continue;
-        };
-        if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
-            kids.entry(ppid).or_default().push(pid);
-        }
-    }
-    let mut todo = vec![driver.child.id()];
-    while let Some(p) = todo.pop() {
-        for &k in kids.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            if std::fs::read_link(format!("/proc/{k}/exe")).ok().as_ref() == Some(&want) {
-                return Some(k);
-            }
-            todo.push(k);
-        }
-    }
-    None
+/// Start the app again (one of two notifications read before): the badge
+/// says one unread and exactly one notification shows as read; screenshot
+/// `shot`; the scene ends.
+async fn restarted_shows_one_read(mut sc: Scene, shot: &str) {
+    let c = sc.app(TOKEN).await;
+    pill(&c, "live after restart", "Live").await;
+    wait_badge(&c, Some("1")).await;
+    c.click("[data-testid=nav-notifications]").await;
+    // The list is drawn on the next frame, and read state learned from the
+    // server (catch-up) may land after the badge: wait for it, with a
+    // deadline, instead of reading once.
+    eventually(
+        WAIT,
+        "exactly one notification shows as read after the restart",
+        || async {
+            let read = c.execute(READ_ITEMS, vec![]).await?;
+            (read == json!(1))
+                .then_some(())
+                .ok_or(format!("{read} read"))
+        },
+    )
+    .await;
+    sc.driver.shot(shot, None);
+    c.close().await;
+    sc.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,26 +171,23 @@ async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
             Some(json!({"kpis": [{"key": "revenue", "label": "Revenue", "value": 4321987, "unit": "USD", "delta": 12.5, "status": "ok"}]})),
         )
         .await;
-    wait_text(
-        &c,
-        "[data-testid=kpi-finance-revenue]",
-        "new revenue",
-        |t| t.contains("4,321,987"),
-    )
+    c.wait_text("[data-testid=kpi-finance-revenue]", "new revenue", |t| {
+        t.contains("4,321,987")
+    })
     .await;
     let when = local_hms(put["updatedAt"].as_str().unwrap());
-    wait_text(&c, "[data-testid=last-updated-finance]", "new time", |t| {
+    c.wait_text("[data-testid=last-updated-finance]", "new time", |t| {
         t.contains(&when)
     })
     .await;
-    sc.driver.shot("kpi-update");
-    close(c).await;
+    sc.driver.shot("e2e-kpi-update", None);
+    c.close().await;
     sc.srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
-    let mut sc = Scene::new().await;
+    let sc = Scene::new().await;
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     wait_badge(&c, None).await;
@@ -526,13 +202,13 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
             .await;
     }
     wait_badge(&c, Some("2")).await;
-    click(&c, "[data-testid=nav-notifications]").await;
-    wait_text(&c, "[data-testid=notification-list]", "both listed", |t| {
+    c.click("[data-testid=nav-notifications]").await;
+    c.wait_text("[data-testid=notification-list]", "both listed", |t| {
         t.contains("Payroll approved") && t.contains("Backup finished")
     })
     .await;
-    sc.driver.shot("notifications-unread");
-    click(&c, "[data-testid=mark-read]").await;
+    sc.driver.shot("e2e-notifications-unread", None);
+    c.click("[data-testid=mark-read]").await;
     wait_badge(&c, Some("1")).await;
     // The server was told, not just the window.
     let deadline = Instant::now() + WAIT;
@@ -545,43 +221,23 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
         assert!(Instant::now() < deadline, "server never saw the mark-read");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    sc.driver.shot("notifications-one-read");
+    sc.driver.shot("e2e-notifications-one-read", None);
     // A restart, not a crash: ending the WebDriver session kills the app
     // (SIGKILL, no chance to save), so wait until it has saved what it shows
     // (the cache is written ~1 s after a change). Killed before that, the
     // read state must come back from the server: that is
     // `app_killed_right_after_a_mark_read_shows_it_read_after_a_restart`.
     eventually(WAIT, "the app saved the read state", || async {
-        let n = sc.driver.cached_read();
+        let n = cached_read(&sc.driver);
         (n == 1)
             .then_some(())
             .ok_or(format!("{n} read in the cache"))
     })
     .await;
-    close(c).await;
+    c.close().await;
 
     // Restart the app: still one unread, the read one shows as read.
-    let c = sc.app(TOKEN).await;
-    pill(&c, "live after restart", "Live").await;
-    wait_badge(&c, Some("1")).await;
-    click(&c, "[data-testid=nav-notifications]").await;
-    // The list is drawn on the next frame, and read state learned from the
-    // server (catch-up) may land after the badge: wait for it, with a
-    // deadline, instead of reading once.
-    eventually(
-        WAIT,
-        "exactly one notification shows as read after the restart",
-        || async {
-            let read = js(&c, READ_ITEMS).await?;
-            (read == json!(1))
-                .then_some(())
-                .ok_or(format!("{read} read"))
-        },
-    )
-    .await;
-    sc.driver.shot("notifications-after-restart");
-    close(c).await;
-    sc.srv.stop().await;
+    restarted_shows_one_read(sc, "e2e-notifications-after-restart").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -596,14 +252,15 @@ async fn server_down_shows_offline_with_cached_values_then_live_again() {
         .await;
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
-    wait_text(&c, "[data-testid=kpi-hr-headcount]", "value shown", |t| {
+    c.wait_text("[data-testid=kpi-hr-headcount]", "value shown", |t| {
         t.contains("5,150")
     })
     .await;
 
     sc.srv.stop().await;
     pill(&c, "offline", "Offline").await;
-    let v = text_of(&c, "[data-testid=kpi-hr-headcount]")
+    let v = c
+        .try_text_of("[data-testid=kpi-hr-headcount]")
         .await
         .unwrap()
         .unwrap_or_default();
@@ -611,12 +268,12 @@ async fn server_down_shows_offline_with_cached_values_then_live_again() {
         v.contains("5,150"),
         "cached value still visible while offline: {v}"
     );
-    sc.driver.shot("offline");
+    sc.driver.shot("e2e-offline", None);
 
     sc.srv.restart().await;
     pill(&c, "live again", "Live").await;
-    sc.driver.shot("live-again");
-    close(c).await;
+    sc.driver.shot("e2e-live-again", None);
+    c.close().await;
     sc.srv.stop().await;
 }
 
@@ -633,13 +290,10 @@ async fn html_in_a_notification_is_shown_as_text() {
             Some(json!({"title": evil, "body": "<b>bold?</b>", "severity": "warning"})),
         )
         .await;
-    click(&c, "[data-testid=nav-notifications]").await;
-    wait_text(
-        &c,
-        "[data-testid=notification-list]",
-        "shown as text",
-        |t| t.contains(evil),
-    )
+    c.click("[data-testid=nav-notifications]").await;
+    c.wait_text("[data-testid=notification-list]", "shown as text", |t| {
+        t.contains(evil)
+    })
     .await;
     let made = c
         .execute(
@@ -651,8 +305,8 @@ async fn html_in_a_notification_is_shown_as_text() {
     assert_eq!(made, json!(0), "no element was created from server text");
     let title = c.execute("return document.title", vec![]).await.unwrap();
     assert_ne!(title, json!("pwned"));
-    sc.driver.shot("html-as-text");
-    close(c).await;
+    sc.driver.shot("e2e-html-as-text", None);
+    c.close().await;
     sc.srv.stop().await;
 }
 
@@ -672,8 +326,8 @@ async fn wrong_token_shows_unauthorized() {
         .await;
     let c = sc.app("wrong").await;
     pill(&c, "unauthorized", "Unauthorized").await;
-    sc.driver.shot("unauthorized");
-    close(c).await;
+    sc.driver.shot("e2e-unauthorized", None);
+    c.close().await;
     sc.srv.stop().await;
 }
 
@@ -683,28 +337,26 @@ async fn reconnecting_in_settings_clears_once_live_again() {
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     sc.srv.stop().await;
-    wait_text(&c, "[data-testid=pill]", "leaves live", |t| {
-        !t.contains("Live")
-    })
-    .await;
-    click(&c, "[data-testid=nav-settings]").await;
+    c.wait_text("[data-testid=pill]", "leaves live", |t| !t.contains("Live"))
+        .await;
+    c.click("[data-testid=nav-settings]").await;
     sc.srv.restart().await;
-    click(&c, "[data-testid=reconnect]").await;
+    c.click("[data-testid=reconnect]").await;
     pill(&c, "live again", "Live").await;
     // Once Live, the Settings view must not still say it is reconnecting.
-    wait_text(&c, "[data-testid=settings-status]", "status settles", |t| {
+    c.wait_text("[data-testid=settings-status]", "status settles", |t| {
         !t.contains("Reconnecting")
     })
     .await;
     // Clicking while Live: the status clears again after the new session.
-    click(&c, "[data-testid=reconnect]").await;
+    c.click("[data-testid=reconnect]").await;
     pill(&c, "live after reconnect", "Live").await;
-    wait_text(&c, "[data-testid=settings-status]", "status settles", |t| {
+    c.wait_text("[data-testid=settings-status]", "status settles", |t| {
         !t.contains("Reconnecting")
     })
     .await;
-    sc.driver.shot("settings-reconnected");
-    close(c).await;
+    sc.driver.shot("e2e-settings-reconnected", None);
+    c.close().await;
     sc.srv.stop().await;
 }
 
@@ -739,15 +391,14 @@ async fn fixing_a_wrong_token_in_settings_shows_the_servers_values_not_demo_ones
         .await;
     let c = sc.app("wrong").await;
     pill(&c, "unauthorized", "Unauthorized").await;
-    wait_text(
-        &c,
+    c.wait_text(
         "[data-testid=kpi-finance-revenue]",
         "demo value first",
         |t| t.contains("1,250,000"),
     )
     .await;
 
-    click(&c, "[data-testid=nav-settings]").await;
+    c.click("[data-testid=nav-settings]").await;
     let typed = c
         .execute(
             "const t = document.querySelector('#set-token'); t.value = arguments[0]; \
@@ -757,13 +408,13 @@ async fn fixing_a_wrong_token_in_settings_shows_the_servers_values_not_demo_ones
         .await
         .unwrap();
     assert_eq!(typed, json!(true));
-    click(&c, "[data-testid=settings-save]").await;
-    wait_text(&c, "[data-testid=settings-status]", "saved", |t| {
+    c.click("[data-testid=settings-save]").await;
+    c.wait_text("[data-testid=settings-status]", "saved", |t| {
         t.contains("Saved")
     })
     .await;
     pill(&c, "live with the fixed token", "Live").await;
-    click(&c, "[data-testid=nav-home]").await;
+    c.click("[data-testid=nav-home]").await;
 
     // Every card shows the server's values, and only them.
     for (css, want) in [
@@ -772,17 +423,18 @@ async fn fixing_a_wrong_token_in_settings_shows_the_servers_values_not_demo_ones
         ("[data-testid=kpi-hr-headcount]", "5,150"),
         ("[data-testid=kpi-security-open_incidents]", "9"),
     ] {
-        wait_text(&c, css, "the server's value", |t| t.contains(want)).await;
+        c.wait_text(css, "the server's value", |t| t.contains(want))
+            .await;
     }
     eventually(WAIT, "no demo row or sparkline point left", || async {
-        let v = js(
-            &c,
+        let v = c.execute(
             "const rows = document.querySelectorAll('#module-grid .kpi-row').length; \
              const grid = document.querySelector('#module-grid').innerText; \
              const bent = [...document.querySelectorAll('#module-grid .spark-line')].filter((p) => { \
                const ys = (p.getAttribute('d') || '').match(/,[0-9.]+/g) || []; \
                return new Set(ys).size > 1; }).length; \
              return {rows, bent, demo: ['1,250,000', '412', '15,230', '1,284'].filter((d) => grid.includes(d))};",
+            vec![],
         )
         .await?;
         (v == json!({"rows": 4, "bent": 0, "demo": []}))
@@ -790,19 +442,15 @@ async fn fixing_a_wrong_token_in_settings_shows_the_servers_values_not_demo_ones
             .ok_or(v.to_string())
     })
     .await;
-    sc.driver.shot("token-fixed");
+    sc.driver.shot("e2e-token-fixed", None);
     // The dashboard too: the server's ten tiles, each with one point.
-    click(&c, "[data-testid=nav-dashboard]").await;
-    wait_text(
-        &c,
-        "[data-testid=kpi-dashboard-s1]",
-        "dashboard value",
-        |t| t.contains("900,001"),
-    )
+    c.click("[data-testid=nav-dashboard]").await;
+    c.wait_text("[data-testid=kpi-dashboard-s1]", "dashboard value", |t| {
+        t.contains("900,001")
+    })
     .await;
     eventually(WAIT, "no demo tile or sparkline point on the dashboard", || async {
-        let v = js(
-            &c,
+        let v = c.execute(
             "const root = document.querySelector('#view-dashboard'); \
              const ours = root.querySelectorAll('[data-testid^=kpi-dashboard-s], [data-testid^=kpi-dashboard-t]').length; \
              const all = root.querySelectorAll('[data-testid^=kpi-dashboard-]').length; \
@@ -810,6 +458,7 @@ async fn fixing_a_wrong_token_in_settings_shows_the_servers_values_not_demo_ones
                const ys = (p.getAttribute('d') || '').match(/,[0-9.]+/g) || []; \
                return new Set(ys).size > 1; }).length; \
              return {ours, all, bent};",
+            vec![],
         )
         .await?;
         (v == json!({"ours": 10, "all": 10, "bent": 0}))
@@ -817,8 +466,8 @@ async fn fixing_a_wrong_token_in_settings_shows_the_servers_values_not_demo_ones
             .ok_or(v.to_string())
     })
     .await;
-    sc.driver.shot("token-fixed-dashboard");
-    close(c).await;
+    sc.driver.shot("e2e-token-fixed-dashboard", None);
+    c.close().await;
     sc.srv.stop().await;
 }
 
@@ -893,15 +542,15 @@ impl Drop for ServerProcess {
 async fn busy_server_goes_away(sig: &str) {
     let _serial = SERIAL.lock().await;
     let srv = ServerProcess::start_busy().await;
-    let driver = Driver::start();
+    let driver = desktop();
     let c = driver.app(&["--server", &srv.url, "--token", TOKEN]).await;
     pill(&c, "goes live", "Live").await;
     // Live and busy: wait until pushed values are being drawn.
-    let before = text_of(&c, "[data-testid=last-updated-finance]")
+    let before = c
+        .try_text_of("[data-testid=last-updated-finance]")
         .await
         .unwrap();
-    wait_text(
-        &c,
+    c.wait_text(
         "[data-testid=last-updated-finance]",
         "a push arrives",
         |t| Some(t.to_string()) != before,
@@ -913,13 +562,16 @@ async fn busy_server_goes_away(sig: &str) {
         Duration::from_secs(5),
         "the pill leaves Live after the server went away",
         || async {
-            let t = text_of(&c, "[data-testid=pill]").await?.unwrap_or_default();
+            let t = c
+                .try_text_of("[data-testid=pill]")
+                .await?
+                .unwrap_or_default();
             (!t.contains("Live")).then_some(()).ok_or(t)
         },
     )
     .await;
     eprintln!("kill {sig}: noticed after {:?}", gone.elapsed());
-    close(c).await;
+    c.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -934,7 +586,7 @@ async fn a_stopped_busy_server_is_noticed_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
-    let mut sc = Scene::new().await;
+    let sc = Scene::new().await;
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     for t in ["Invoice overdue", "Quota reached"] {
@@ -947,12 +599,12 @@ async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
             .await;
     }
     wait_badge(&c, Some("2")).await;
-    click(&c, "[data-testid=nav-notifications]").await;
-    wait_text(&c, "[data-testid=notification-list]", "both listed", |t| {
+    c.click("[data-testid=nav-notifications]").await;
+    c.wait_text("[data-testid=notification-list]", "both listed", |t| {
         t.contains("Invoice overdue") && t.contains("Quota reached")
     })
     .await;
-    click(&c, "[data-testid=mark-read]").await;
+    c.click("[data-testid=mark-read]").await;
     // The server has it: kill the app before its cache can be written.
     eventually(WAIT, "the server saw the mark-read", || async {
         let n = sc
@@ -963,44 +615,15 @@ async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
         (n == 1).then_some(()).ok_or(n.to_string())
     })
     .await;
-    let pid = app_pid(&sc.driver).expect("the app's pid");
+    let pid = sc.driver.app_pid().expect("the app's pid");
     let killed = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    close(c).await;
+    c.close().await;
 
-    let c = sc.app(TOKEN).await;
-    pill(&c, "live after restart", "Live").await;
-    wait_badge(&c, Some("1")).await;
-    click(&c, "[data-testid=nav-notifications]").await;
-    eventually(
-        WAIT,
-        "the notification shows as read after the restart",
-        || async {
-            let read = js(&c, READ_ITEMS).await?;
-            (read == json!(1))
-                .then_some(())
-                .ok_or(format!("{read} read"))
-        },
-    )
-    .await;
-    sc.driver.shot("read-after-kill");
-    close(c).await;
-    sc.srv.stop().await;
-}
-
-/// Set a form field's value as typing would leave it.
-async fn type_into(c: &Client, css: &str, value: &str) {
-    let found = c
-        .execute(
-            "const e = document.querySelector(arguments[0]); if (!e) return false; e.value = arguments[1]; e.dispatchEvent(new Event('input', {bubbles: true})); return true;",
-            vec![json!(css), json!(value)],
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
-    assert_eq!(found, json!(true), "no field at {css}");
+    restarted_shows_one_read(sc, "e2e-read-after-kill").await;
 }
 
 /// First start with no settings and no `--server`: the window opens on the
@@ -1011,40 +634,41 @@ async fn type_into(c: &Client, css: &str, value: &str) {
 async fn first_run_opens_the_setup_and_tests_the_connection() {
     let mut sc = Scene::new().await;
     let c = sc.driver.app(&[]).await;
-    wait_text(&c, "[data-testid=setup]", "setup shown", |t| {
+    c.wait_text("[data-testid=setup]", "setup shown", |t| {
         t.contains("Connect to your Pulseboard server")
     })
     .await;
     pill(&c, "demo data labelled as such", "Demo data").await;
 
-    type_into(&c, "[data-testid=setup-server]", &sc.srv.url()).await;
-    type_into(&c, "[data-testid=setup-token]", "wrong").await;
-    click(&c, "[data-testid=setup-test]").await;
-    wait_text(&c, "[data-testid=setup-result]", "wrong token", |t| {
+    c.type_into("[data-testid=setup-server]", &sc.srv.url())
+        .await;
+    c.type_into("[data-testid=setup-token]", "wrong").await;
+    c.click("[data-testid=setup-test]").await;
+    c.wait_text("[data-testid=setup-result]", "wrong token", |t| {
         t.contains("refused the token")
     })
     .await;
-    type_into(&c, "[data-testid=setup-token]", TOKEN).await;
-    click(&c, "[data-testid=setup-test]").await;
-    wait_text(&c, "[data-testid=setup-result]", "right token", |t| {
+    c.type_into("[data-testid=setup-token]", TOKEN).await;
+    c.click("[data-testid=setup-test]").await;
+    c.wait_text("[data-testid=setup-result]", "right token", |t| {
         t.contains("Connected to the Pulseboard server")
     })
     .await;
-    sc.driver.shot("first-run-setup");
+    sc.driver.shot("e2e-first-run-setup", None);
 
-    click(&c, "[data-testid=setup-save]").await;
+    c.click("[data-testid=setup-save]").await;
     pill(&c, "live after saving", "Live").await;
     assert_eq!(
-        text_of(&c, "[data-testid=setup]").await.unwrap(),
+        c.try_text_of("[data-testid=setup]").await.unwrap(),
         None,
         "the setup is gone once saved"
     );
-    close(c).await;
+    c.close().await;
 
     // The saved settings are used on the next start: no setup.
     let c = sc.driver.app(&[]).await;
     pill(&c, "live from saved settings", "Live").await;
-    assert_eq!(text_of(&c, "[data-testid=setup]").await.unwrap(), None);
-    close(c).await;
+    assert_eq!(c.try_text_of("[data-testid=setup]").await.unwrap(), None);
+    c.close().await;
     sc.srv.stop().await;
 }

@@ -29,6 +29,8 @@ struct NodeServer {
     child: Child,
     addr: SocketAddr,
     http: reqwest::Client,
+    /// What it was started with (a restart starts the same).
+    args: Vec<String>,
 }
 
 impl NodeServer {
@@ -76,6 +78,7 @@ impl NodeServer {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             http: reqwest::Client::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         }
     }
 
@@ -107,6 +110,29 @@ impl NodeServer {
     /// SIGKILL, no goodbye: what survives must already be on disk.
     async fn kill(mut self) {
         self.child.kill().await.expect("kill node server");
+    }
+}
+
+impl TestServer for NodeServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn notify(&self, title: &str) -> Value {
+        NodeServer::notify(self, title).await
+    }
+
+    /// Killed, then a new process with the same arguments (its `--state`
+    /// file is the storage).
+    async fn restart(self) -> Self {
+        let args = self.args.clone();
+        self.kill().await;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        NodeServer::start(&args).await
+    }
+
+    async fn stop(self) {
+        self.kill().await;
     }
 }
 
@@ -215,43 +241,8 @@ async fn polling_only_server_with_auto_falls_back_to_polling() {
 async fn restart_with_state_file_catches_up_each_missed_notification_once() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
-    let state_arg = state.to_str().unwrap();
-    let node = NodeServer::start(&["--state", state_arg]).await;
-    let proxy = Proxy::start(node.addr).await;
-    let mut c = start(config(&proxy.url(), TransportMode::Websocket, None));
-    until_live(&mut c.rx).await;
-    node.notify("one").await;
-    until_event(&mut c.rx, "notification:new").await;
-
-    // The link drops and the Node server dies; a new process on the same
-    // state file gets notifications while the client cannot reach it.
-    proxy.set(Mode::Refuse);
-    until_state(&mut c.rx, "reconnecting").await;
-    node.kill().await;
-    let node = NodeServer::start(&["--state", state_arg]).await;
-    for t in ["two", "three", "four"] {
-        node.notify(t).await;
-    }
-    proxy.retarget(node.addr);
-    proxy.set(Mode::Forward);
-
-    let seen = titles_until_live(&mut c.rx).await;
-    assert_eq!(
-        seen,
-        vec!["two", "three", "four"],
-        "each missed notification once, in order"
-    );
-    // Live again: a new one arrives as an event, with the next seq.
-    let five = node.notify("five").await;
-    assert_eq!(five["seq"], 5, "seq continues across the restart");
-    let n = until_event(&mut c.rx, "notification:new").await;
-    assert_eq!(n["title"], "five");
-    let seqs: Vec<u64> = c
-        .store
-        .read(|s| s.notifications.iter().map(|n| n.seq).collect());
-    assert_eq!(seqs, vec![1, 2, 3, 4, 5], "no gap, no duplicate");
-    assert_eq!(c.store.read(|s| s.unread_count), 5);
-    c.client.shutdown().await;
+    let node = NodeServer::start(&["--state", state.to_str().unwrap()]).await;
+    restart_catches_up_each_missed_notification_once(node, TransportMode::Websocket).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

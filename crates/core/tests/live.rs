@@ -147,44 +147,11 @@ async fn wrong_token_is_unauthorized_quickly_without_retry_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_mid_stream_catches_up_each_notification_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
-    let srv = server(&db, None).await;
-    let proxy = Proxy::start(srv.addr).await;
-    let mut c = start(config(&proxy.url(), TransportMode::Auto, None));
-    until_state(&mut c.rx, "live").await;
-    let http = Http::new(&srv.url(), None);
-    http.notify("one").await;
-    until_event(&mut c.rx, "notification:new").await;
-
-    // The link drops and the server restarts; meanwhile notifications are posted.
-    proxy.set(Mode::Refuse);
-    until_state(&mut c.rx, "reconnecting").await;
-    srv.stop().await.unwrap();
-    let srv = server(&db, None).await;
-    let http = Http::new(&srv.url(), None);
-    for t in ["two", "three", "four"] {
-        http.notify(t).await;
-    }
-    proxy.retarget(srv.addr);
-    proxy.set(Mode::Forward);
-    let seen = titles_until_live(&mut c.rx).await;
-    assert_eq!(
-        seen,
-        vec!["two", "three", "four"],
-        "each missed notification once, in order"
-    );
-    let seqs: Vec<u64> = c
-        .store
-        .read(|s| s.notifications.iter().map(|n| n.seq).collect());
-    assert_eq!(
-        seqs,
-        vec![1, 2, 3, 4],
-        "seq never repeats across the restart"
-    );
-    assert_eq!(c.store.read(|s| s.unread_count), 4);
-    c.client.shutdown().await;
-    srv.stop().await.unwrap();
+    restart_catches_up_each_missed_notification_once(
+        RustServer::start().await,
+        TransportMode::Auto,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
