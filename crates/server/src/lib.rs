@@ -1008,8 +1008,18 @@ async fn serve(
         shutdown.await;
         tracing::info!("shutting down");
         // Long-polling requests are held open by Socket.IO; close every
-        // socket so the graceful shutdown does not wait for them.
-        io.close().await;
+        // socket so the graceful shutdown does not wait for them. Bounded:
+        // a test run under heavy load once waited here for minutes, and a
+        // stopping server must stop (systemd, an operator's Ctrl-C).
+        if tokio::time::timeout(SHUTDOWN_GRACE, io.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "Socket.IO sockets still closing after {:?}; stopping anyway",
+                SHUTDOWN_GRACE
+            );
+        }
     };
     let net = net::Net {
         caps: crate::guard::ConnCaps::new(config.max_connections, config.max_connections_per_addr),
