@@ -719,7 +719,11 @@ impl Server {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
-            let _ = t.await;
+            // A stopping server must stop: a hang fails here, not forever.
+            tokio::time::timeout(WAIT, t)
+                .await
+                .expect("the server stops within the deadline")
+                .ok();
         }
     }
 
