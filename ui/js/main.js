@@ -358,7 +358,6 @@ async function resync() {
 }
 
 function markRead(id) {
-  enqueue({ type: 'mark-read-local', ids: [id] });
   ipc.markRead([id]).catch((err) => {
     console.error('mark_read failed', ipc.errorMessage(err));
     resync();
@@ -367,7 +366,6 @@ function markRead(id) {
 
 function markAllRead() {
   if (unreadCount(state) === 0) return;
-  enqueue({ type: 'mark-read-local', all: true });
   ipc.markAllRead().catch((err) => {
     console.error('mark_all_read failed', ipc.errorMessage(err));
     resync();
