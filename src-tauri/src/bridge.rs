@@ -1,6 +1,8 @@
-//! Core updates -> webview events and tray state. One enum of front-end
-//! messages, with its names in one place; the core never sees an AppHandle.
+//! Core updates -> the window's update channel and tray state. One enum of
+//! front-end messages, with its names in one place; the core never sees an
+//! AppHandle.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -13,6 +15,7 @@ use pulseboard_protocol::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
@@ -21,9 +24,7 @@ use tokio::sync::mpsc;
 use crate::tray::{self, MenuId, Tray};
 use crate::{open_window, AppCore, View, MAIN_WINDOW};
 
-/// Event carrying a batch (JSON array) of [`UiMessage`]s, oldest first.
-pub const EVENT_UPDATE: &str = "pb:update";
-/// Shortest time between two `pb:update` emits while updates keep coming.
+/// Shortest time between two update batches while updates keep coming.
 /// Each emit is a script evaluation in the webview, which draws at most once
 /// per display frame anyway: under a flood, one batch per frame instead of
 /// one evaluation per event. A quiet stream is emitted after [`GATHER`].
@@ -180,14 +181,47 @@ pub fn emit_navigate<R: Runtime>(app: &AppHandle<R>, view: &str) {
     let _ = app.emit_to(MAIN_WINDOW, EVENT_NAVIGATE, view);
 }
 
+/// Where the window's updates go: the [`Channel`] its page gave with
+/// [`subscribe_updates`] (Tauri's event system is not made for throughput;
+/// a channel delivers in order, large batches by fetch instead of a script).
+#[derive(Default)]
+pub struct Updates(Mutex<Option<Channel>>);
+
+impl Updates {
+    /// Send the batches over `channel` from now on (a new page replaces the
+    /// channel of the one before it).
+    pub fn subscribe(&self, channel: Channel) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(channel);
+    }
+
+    fn current(&self) -> Option<Channel> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The page asks for its updates: each batch (a JSON array of
+/// [`UiMessage`]s, oldest first) goes over `channel`. It subscribes before
+/// it asks `get_state`, so nothing falls between the two.
+#[tauri::command]
+pub fn subscribe_updates(updates: tauri::State<'_, Updates>, channel: Channel) {
+    updates.subscribe(channel);
+}
+
 fn emit<R: Runtime>(app: &AppHandle<R>, batch: &[UiMessage]) {
-    if batch.is_empty() {
+    if batch.is_empty() || app.get_webview_window(MAIN_WINDOW).is_none() {
         return;
     }
-    if app.get_webview_window(MAIN_WINDOW).is_some() {
-        if let Err(e) = app.emit_to(MAIN_WINDOW, EVENT_UPDATE, batch) {
-            tracing::debug!("could not reach the window: {e}");
+    // No page listening yet: its get_state answer will hold all of this.
+    let Some(channel) = app.try_state::<Updates>().and_then(|u| u.current()) else {
+        return;
+    };
+    match serde_json::to_string(batch) {
+        Ok(json) => {
+            if let Err(e) = channel.send(InvokeResponseBody::Json(json)) {
+                tracing::debug!("could not reach the window: {e}");
+            }
         }
+        Err(e) => tracing::warn!("cannot serialise an update batch: {e}"),
     }
 }
 

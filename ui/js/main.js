@@ -1,7 +1,7 @@
 // @ts-check
 // Wiring: IPC -> queue -> pure reducer -> at most one render per animation frame.
 //
-// Every `pb:update` payload is pushed on a queue. Once per frame the queue is
+// Every update message (the shell's channel) is pushed on a queue. Once per frame the queue is
 // folded into the state by `applyAll` (pure), then only the parts whose state
 // references changed are redrawn, and only the visible view. While the window
 // is hidden (no animation frames) a timer still folds the queue so it never

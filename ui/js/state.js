@@ -310,7 +310,7 @@ function sameJson(a, b) {
 }
 
 /**
- * Apply one message to the state. Messages are the `pb:update` payloads from
+ * Apply one message to the state. Messages are the update batches' messages from
  * the Rust shell, plus local ones the window emits itself:
  * - `{type: "ack-local", ids: [..]}` or `{type: "ack-local", all: true}` (the
  *   acknowledgement sent to Rust, shown at once; Rust's `acknowledged` answer
