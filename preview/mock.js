@@ -114,6 +114,8 @@ export function createMockBackend() {
     updatedAt: iso(start - 9000),
   };
 
+  // The dashboard's sparklines (Rust keeps them in its store).
+  const dashboardHistory = {};
   const notifications = [];
   const seedNotes = [
     ['Nightly reports ready', 'All 12 scheduled reports were generated.', 'success', 'reports', true],
@@ -205,6 +207,14 @@ export function createMockBackend() {
     emit('pb:update', payload);
   };
   const clone = (v) => JSON.parse(JSON.stringify(v));
+  // What Rust's bridge sends when its notification list changed.
+  const notes = (added, read) => ({
+    type: 'notifications',
+    added: clone(added),
+    read,
+    keepFrom: notifications.length ? notifications[0].seq : seq + 1,
+    unread: unread(),
+  });
   // The preview has no Rust to word the connection: a stand-in that names
   // the state (the real words come from pulseboard_core::view).
   const previewView = () => ({
@@ -223,6 +233,7 @@ export function createMockBackend() {
     return {
       modules,
       dashboard,
+      dashboardHistory,
       notifications,
       unreadCount: unread(),
       lastSeq: seq,
@@ -249,7 +260,13 @@ export function createMockBackend() {
       return kpi(k, next, h[Math.max(0, h.length - 8)]);
     });
     view.latest = { module: m, kpis, updatedAt: iso(Date.now()) };
-    update({ type: 'event', event: `kpi:update:${m}`, data: clone(view.latest) });
+    // As Rust's bridge sends it: the update, and the module as kept.
+    update({
+      type: 'module',
+      event: `kpi:update:${m}`,
+      data: clone(view.latest),
+      view: clone({ latest: view.latest, history: view.history }),
+    });
     // Its tiles on the dashboard follow at once.
     const mirrors = (list) => list.some((k) => SEED.walk[k.key] && SEED.walk[k.key].module === m);
     if (mirrors(dashboard.summary) || mirrors(dashboard.topKpis)) tickDashboard(false);
@@ -264,7 +281,17 @@ export function createMockBackend() {
     dashboard.summary = step(dashboard.summary);
     dashboard.topKpis = step(dashboard.topKpis);
     dashboard.updatedAt = iso(Date.now());
-    update({ type: 'event', event: 'dashboard:update', data: clone(dashboard) });
+    for (const k of [...dashboard.summary, ...dashboard.topKpis]) {
+      const h = (dashboardHistory[k.key] ||= []);
+      h.push(k.value);
+      if (h.length > 60) h.shift();
+    }
+    update({
+      type: 'dashboard',
+      event: 'dashboard:update',
+      data: clone(dashboard),
+      view: clone({ latest: dashboard, history: dashboardHistory }),
+    });
   }
 
   function newNotification(title, body, severity, module) {
@@ -272,7 +299,7 @@ export function createMockBackend() {
     const n = { id: `n-${seq}`, seq, title, body, severity, module, createdAt: iso(Date.now()), read: false };
     notifications.push(n);
     if (notifications.length > 500) notifications.shift();
-    update({ type: 'event', event: 'notification:new', data: clone(n) });
+    update(notes([n], []));
   }
 
   const names = Object.keys(SEED.modules);
@@ -395,15 +422,13 @@ export function createMockBackend() {
     mark_read: ({ ids } = {}) => {
       if (!Array.isArray(ids)) throw 'mark_read needs `ids`';
       for (const n of notifications) if (ids.includes(n.id)) n.read = true;
-      update({ type: 'event', event: 'notification:read', data: { ids, unreadCount: unread() } });
-      update({ type: 'unread', count: unread() });
+      update(notes([], ids));
       return null;
     },
     mark_all_read: () => {
       const ids = notifications.filter((n) => !n.read).map((n) => n.id);
       for (const n of notifications) n.read = true;
-      update({ type: 'event', event: 'notification:read', data: { ids, unreadCount: 0 } });
-      update({ type: 'unread', count: 0 });
+      update(notes([], ids));
       return null;
     },
     acknowledge_alerts: ({ ids, all } = {}) => {

@@ -15,6 +15,7 @@ fn main() {
             "test_connection",
             "plain_http_warning",
             "kpi_history",
+            "subscribe_updates",
         ]),
     ))
     .expect("tauri-build");

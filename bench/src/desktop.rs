@@ -628,7 +628,7 @@ const PROBE: &str = r#"
 window.__pbLat = [];
 window.__pulseboardProbe = (msgs, at) => {
   for (const m of msgs) {
-    if (m && m.type === 'event' && typeof m.event === 'string' && m.event.startsWith('kpi:update:')) {
+    if (m && m.type === 'module' && typeof m.event === 'string' && m.event.startsWith('kpi:update:')) {
       const k = m.data && m.data.kpis && m.data.kpis[0];
       if (k && k.key === 'sent_ms') window.__pbLat.push(at - k.value);
     }

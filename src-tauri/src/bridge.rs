@@ -1,16 +1,21 @@
-//! Core updates -> webview events and tray state. One enum of front-end
-//! messages, with its names in one place; the core never sees an AppHandle.
+//! Core updates -> the window's update channel and tray state. One enum of
+//! front-end messages, with its names in one place; the core never sees an
+//! AppHandle.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pulseboard_core::{
-    connection_view, Command, ConnectionState, ConnectionView, DataSource, Dnd, State, Store,
-    Update,
+    connection_view, dashboard_shown, module_shown, Command, ConnectionState, ConnectionView,
+    DashboardShown, DataSource, Dnd, ModuleShown, State, Store, Update,
 };
-use pulseboard_protocol::{Alert, MarkRead, ServerEvent};
+use pulseboard_protocol::{
+    Alert, Dashboard, MarkRead, Module, ModuleKpis, Notification, ServerEvent,
+};
 use serde::Serialize;
 use serde_json::Value;
+use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
@@ -19,9 +24,7 @@ use tokio::sync::mpsc;
 use crate::tray::{self, MenuId, Tray};
 use crate::{open_window, AppCore, View, MAIN_WINDOW};
 
-/// Event carrying a batch (JSON array) of [`UiMessage`]s, oldest first.
-pub const EVENT_UPDATE: &str = "pb:update";
-/// Shortest time between two `pb:update` emits while updates keep coming.
+/// Shortest time between two update batches while updates keep coming.
 /// Each emit is a script evaluation in the webview, which draws at most once
 /// per display frame anyway: under a flood, one batch per frame instead of
 /// one evaluation per event. A quiet stream is emitted after [`GATHER`].
@@ -45,17 +48,55 @@ pub enum UiMessage {
         /// New state.
         state: ConnectionState,
     },
-    /// A server event was accepted.
+    /// Module KPIs the core accepted (it decided which are newer), in
+    /// order, one message each.
+    Module {
+        /// Wire name (`kpi:update:{module}`), for probes and logs.
+        event: &'static str,
+        /// The update as accepted.
+        data: ModuleKpis,
+        /// On the batch's last message of this module: the module as the
+        /// core keeps it now (latest KPIs, bounded history), for the page
+        /// to swap in. Absent on the earlier ones, which it includes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
+        view: Option<ModuleShown>,
+    },
+    /// A dashboard the core accepted, in order, one message each.
+    Dashboard {
+        /// Wire name (`dashboard:update`).
+        event: &'static str,
+        /// The update as accepted.
+        data: Dashboard,
+        /// On the batch's last dashboard message: the dashboard as the core
+        /// keeps it now (with its bounded history), for the page to swap in.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(test, ts(optional))]
+        view: Option<DashboardShown>,
+    },
+    /// Another server event was accepted (`connection:status`).
     Event {
         /// Wire name.
         event: &'static str,
         /// Wire payload.
         data: Value,
     },
-    /// Unread count changed.
-    Unread {
-        /// New count.
-        count: u64,
+    /// What the core changed in its notification list in this batch: the
+    /// page applies it as it is (no dedupe, no bound, no count of its own).
+    /// The list stays sorted by `seq` with unique ids, as the core keeps it.
+    Notifications {
+        /// Accepted as new and still kept, oldest first, as the core holds
+        /// them now (read or not): each goes in its `seq`'s place, replacing
+        /// one with the same `seq`.
+        added: Vec<Notification>,
+        /// Ids the core now shows as read.
+        read: Vec<String>,
+        /// The core keeps no notification with a lower `seq` (it pruned
+        /// them): the page drops those.
+        #[serde(rename = "keepFrom")]
+        keep_from: u64,
+        /// The unread count, as the core has it.
+        unread: u64,
     },
     /// Data source changed.
     Source {
@@ -95,19 +136,43 @@ pub enum UiMessage {
     },
 }
 
-impl From<Update> for UiMessage {
-    fn from(u: Update) -> Self {
-        match u {
+impl UiMessage {
+    /// The message for an update the page takes as it is; `None` for the
+    /// ones a batch gathers into one message of the core's state
+    /// (notifications, alerts).
+    fn of(u: Update) -> Option<Self> {
+        Some(match u {
             Update::Connection(state) => UiMessage::Connection { state },
-            Update::Event(e) => UiMessage::Event {
-                event: e.name(),
-                data: e.payload(),
-            },
-            Update::UnreadCount(count) => UiMessage::Unread { count },
+            Update::Event(
+                ServerEvent::NotificationNew(_)
+                | ServerEvent::NotificationRead(_)
+                | ServerEvent::AlertSystem(_),
+            )
+            | Update::UnreadCount(_)
+            | Update::NotificationsRead(_) => return None,
+            Update::Event(e) => {
+                let event = e.name();
+                match e {
+                    ServerEvent::KpiUpdate(data) => UiMessage::Module {
+                        event,
+                        data,
+                        view: None,
+                    },
+                    ServerEvent::DashboardUpdate(data) => UiMessage::Dashboard {
+                        event,
+                        data,
+                        view: None,
+                    },
+                    e => UiMessage::Event {
+                        event,
+                        data: e.payload(),
+                    },
+                }
+            }
             Update::Source(source) => UiMessage::Source { source },
             Update::Reset(state) => UiMessage::Resync { state, view: None },
             Update::AlertsAcknowledged(ids) => UiMessage::Acknowledged { ids },
-        }
+        })
     }
 }
 
@@ -116,14 +181,47 @@ pub fn emit_navigate<R: Runtime>(app: &AppHandle<R>, view: &str) {
     let _ = app.emit_to(MAIN_WINDOW, EVENT_NAVIGATE, view);
 }
 
+/// Where the window's updates go: the [`Channel`] its page gave with
+/// [`subscribe_updates`] (Tauri's event system is not made for throughput;
+/// a channel delivers in order, large batches by fetch instead of a script).
+#[derive(Default)]
+pub struct Updates(Mutex<Option<Channel>>);
+
+impl Updates {
+    /// Send the batches over `channel` from now on (a new page replaces the
+    /// channel of the one before it).
+    pub fn subscribe(&self, channel: Channel) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(channel);
+    }
+
+    fn current(&self) -> Option<Channel> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The page asks for its updates: each batch (a JSON array of
+/// [`UiMessage`]s, oldest first) goes over `channel`. It subscribes before
+/// it asks `get_state`, so nothing falls between the two.
+#[tauri::command]
+pub fn subscribe_updates(updates: tauri::State<'_, Updates>, channel: Channel) {
+    updates.subscribe(channel);
+}
+
 fn emit<R: Runtime>(app: &AppHandle<R>, batch: &[UiMessage]) {
-    if batch.is_empty() {
+    if batch.is_empty() || app.get_webview_window(MAIN_WINDOW).is_none() {
         return;
     }
-    if app.get_webview_window(MAIN_WINDOW).is_some() {
-        if let Err(e) = app.emit_to(MAIN_WINDOW, EVENT_UPDATE, batch) {
-            tracing::debug!("could not reach the window: {e}");
+    // No page listening yet: its get_state answer will hold all of this.
+    let Some(channel) = app.try_state::<Updates>().and_then(|u| u.current()) else {
+        return;
+    };
+    match serde_json::to_string(batch) {
+        Ok(json) => {
+            if let Err(e) = channel.send(InvokeResponseBody::Json(json)) {
+                tracing::debug!("could not reach the window: {e}");
+            }
         }
+        Err(e) => tracing::warn!("cannot serialise an update batch: {e}"),
     }
 }
 
@@ -140,6 +238,13 @@ struct Batch {
     resync: bool,
     /// The alert history changed: send it after this batch.
     alerts: bool,
+    /// The notifications or the unread count changed: send the change
+    /// after this batch.
+    notes: bool,
+    /// `seq`s of the notifications the core accepted as new.
+    added: Vec<u64>,
+    /// Ids the core marked read (the server's or the user's).
+    read: Vec<String>,
     /// Updates taken.
     taken: usize,
 }
@@ -162,11 +267,24 @@ impl Batch {
                 ) {
                     self.resync = true;
                 }
-                if matches!(u, Update::Event(ServerEvent::AlertSystem(_))) {
-                    self.alerts = true;
-                } else {
-                    self.messages.push(UiMessage::from(u));
+                match &u {
+                    Update::Event(ServerEvent::AlertSystem(_)) => self.alerts = true,
+                    Update::Event(ServerEvent::NotificationNew(n)) => {
+                        self.notes = true;
+                        self.added.push(n.seq);
+                    }
+                    Update::Event(ServerEvent::NotificationRead(r)) => {
+                        self.notes = true;
+                        self.read.extend(r.ids.iter().cloned());
+                    }
+                    Update::NotificationsRead(ids) => {
+                        self.notes = true;
+                        self.read.extend(ids.iter().cloned());
+                    }
+                    Update::UnreadCount(_) => self.notes = true,
+                    _ => {}
                 }
+                self.messages.extend(UiMessage::of(u));
             }
             Err(RecvError::Lagged(_)) => {
                 // Missed updates: the full state replaces everything before it.
@@ -175,22 +293,35 @@ impl Batch {
                 self.messages.push(UiMessage::Resync { state, view: None });
                 self.tray = true;
                 self.alerts = false;
+                self.notes = false;
+                self.added.clear();
+                self.read.clear();
             }
             Err(RecvError::Closed) => self.closed = true,
         }
     }
 
     /// The messages to emit: after a wholesale change, the whole state
-    /// (which includes every message gathered before it); the alert history
-    /// once if it changed.
+    /// (which includes every message gathered before it); otherwise the
+    /// alert history once if it changed, and the notification list's change
+    /// (work in proportion to the change, not to the list).
     fn finish(&mut self, store: &Store) {
         if self.resync {
             self.messages.clear();
             let state = Box::new(store.snapshot());
             self.messages.push(UiMessage::Resync { state, view: None });
-        } else if self.alerts {
+            return;
+        }
+        store.read(|s| attach_views(s, &mut self.messages));
+        if self.alerts {
             let alerts = store.read(|s| s.alerts.iter().cloned().collect());
             self.messages.push(UiMessage::Alerts { alerts });
+        }
+        if self.notes {
+            let added = std::mem::take(&mut self.added);
+            let read = std::mem::take(&mut self.read);
+            self.messages
+                .push(store.read(|s| notifications_change(s, &added, read)));
         }
     }
 
@@ -204,6 +335,48 @@ impl Batch {
                 Err(TryRecvError::Closed) => self.add(Err(RecvError::Closed), store),
             }
         }
+    }
+}
+
+/// Give the last message of each module, and the last dashboard message,
+/// the view the core keeps now: the page swaps those in and decides nothing
+/// (newest-wins, the history's bound and its demo reset are the core's).
+fn attach_views(s: &State, messages: &mut [UiMessage]) {
+    let mut modules: Vec<Module> = Vec::new();
+    let mut dashboard = false;
+    for m in messages.iter_mut().rev() {
+        match m {
+            UiMessage::Module { data, view, .. } if !modules.contains(&data.module) => {
+                modules.push(data.module);
+                *view = module_shown(s, data.module);
+            }
+            UiMessage::Dashboard { view, .. } if !dashboard => {
+                dashboard = true;
+                *view = dashboard_shown(s);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The change of the core's notification list: the ones accepted as new
+/// (`added` seqs) that it still keeps, as it keeps them now; the ids marked
+/// read; where the kept list starts; the unread count.
+fn notifications_change(s: &State, added: &[u64], mut read: Vec<String>) -> UiMessage {
+    let list = &s.notifications;
+    // Kept sorted by seq: each lookup is a binary search.
+    let added = added
+        .iter()
+        .filter_map(|seq| list.binary_search_by_key(seq, |n| n.seq).ok())
+        .map(|i| list[i].clone())
+        .collect();
+    read.sort_unstable();
+    read.dedup();
+    UiMessage::Notifications {
+        added,
+        read,
+        keep_from: list.front().map_or(s.last_seq + 1, |n| n.seq),
+        unread: s.unread_count,
     }
 }
 
@@ -353,13 +526,15 @@ mod tests {
             Module::Hr,
             Utc::now(),
         )));
-        let v = serde_json::to_value(UiMessage::from(u)).unwrap();
-        assert_eq!(v["type"], "event");
+        let v = serde_json::to_value(UiMessage::of(u)).unwrap();
+        assert_eq!(v["type"], "module");
         assert_eq!(v["event"], "kpi:update:hr");
         assert_eq!(v["data"]["module"], "hr");
-        let v = serde_json::to_value(UiMessage::from(Update::UnreadCount(3))).unwrap();
-        assert_eq!(v, serde_json::json!({"type": "unread", "count": 3}));
-        let v = serde_json::to_value(UiMessage::from(Update::Connection(
+        assert!(
+            UiMessage::of(Update::UnreadCount(3)).is_none(),
+            "the count goes in the batch's `notifications` message"
+        );
+        let v = serde_json::to_value(UiMessage::of(Update::Connection(
             ConnectionState::Unauthorized {
                 message: "unauthorized".into(),
             },
@@ -367,7 +542,7 @@ mod tests {
         .unwrap();
         assert_eq!(v["type"], "connection");
         assert_eq!(v["state"]["state"], "unauthorized");
-        let v = serde_json::to_value(UiMessage::from(Update::Source(DataSource::Server))).unwrap();
+        let v = serde_json::to_value(UiMessage::of(Update::Source(DataSource::Server))).unwrap();
         assert_eq!(v["source"]["kind"], "server");
     }
 
@@ -475,21 +650,179 @@ mod tests {
         );
     }
 
-    /// The page still applies two bounds of the core store to the events it
-    /// gets (KPI history, notifications kept). Until those rules move to
-    /// Rust, the copies must not drift: this fails when one side changes.
+    /// Each accepted KPI update goes out in order (what the benchmark probe
+    /// times), and the batch's last one per module carries the module as the
+    /// core keeps it (bounded history, demo values gone), as does the last
+    /// dashboard: the page swaps those in.
     #[test]
-    fn the_pages_copies_of_the_stores_bounds_match_the_core() {
-        use pulseboard_core::store::{HISTORY_LEN, MAX_NOTIFICATIONS};
+    fn kpis_go_out_in_order_with_the_cores_view_on_the_last_of_each_module() {
+        use pulseboard_core::store::HISTORY_LEN;
+        let now = Utc::now();
+        let mut state = pulseboard_core::cache::demo_state("http://x", now);
+        // Already on server data (going there is a resync), demo values kept.
+        state.source = DataSource::Server;
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        let n = HISTORY_LEN + 5;
+        for i in 0..n {
+            let mut k = sample::module_kpis(Module::Finance, now);
+            k.kpis[0].value = i as f64;
+            k.updated_at = now + chrono::Duration::seconds(i as i64 + 1);
+            store.apply(|s| s.apply_kpis(k, now));
+        }
+        // Older than what the core has: not accepted, not sent.
+        let old = sample::module_kpis(Module::Finance, now);
+        store.apply(|s| s.apply_kpis(old, now));
+        store.apply(|s| s.apply_kpis(sample::module_kpis(Module::Hr, now), now));
+        let mut d = sample::dashboard(now);
+        d.summary[0].value = 1.0;
+        d.updated_at = now + chrono::Duration::seconds(1);
+        store.apply(|s| s.apply_dashboard(d.clone(), now));
+        d.summary[0].value = 2.0;
+        d.updated_at = now + chrono::Duration::seconds(2);
+        store.apply(|s| s.apply_dashboard(d.clone(), now));
+        let mut batch = Batch::default();
+        batch.drain(&mut rx, &store);
+        batch.finish(&store);
+        let v = serde_json::to_value(&batch.messages).unwrap();
+        let v = v.as_array().unwrap();
+        let finance: Vec<&Value> = v
+            .iter()
+            .filter(|m| m["type"] == "module" && m["data"]["module"] == "finance")
+            .collect();
+        let values: Vec<f64> = finance
+            .iter()
+            .map(|m| m["data"]["kpis"][0]["value"].as_f64().unwrap())
+            .collect();
+        let want: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        assert_eq!(values, want, "each accepted one, in order; the old one not");
+        assert!(finance[..n - 1].iter().all(|m| m.get("view").is_none()));
+        let view = &finance[n - 1]["view"];
+        let key = view["latest"]["kpis"][0]["key"].as_str().unwrap();
+        let history: Vec<f64> = view["history"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let want: Vec<f64> = (5..n).map(|i| i as f64).collect();
+        assert_eq!(history, want, "bounded by the core, no demo point");
+        assert_eq!(view["latest"]["kpis"][0]["value"], (n - 1) as f64);
+        let hr: Vec<&Value> = v.iter().filter(|m| m["data"]["module"] == "hr").collect();
+        assert!(hr.is_empty() || hr.last().unwrap().get("view").is_some());
+        let dash: Vec<&Value> = v.iter().filter(|m| m["type"] == "dashboard").collect();
+        assert_eq!(dash.len(), 2);
+        assert!(dash[0].get("view").is_none());
+        let key = d.summary[0].key.as_str();
+        assert_eq!(
+            dash[1]["view"]["history"][key],
+            serde_json::json!([1.0, 2.0])
+        );
+        assert!(
+            !v.iter().any(|m| m["type"] == "event"),
+            "no raw KPI event for the page to re-decide: {v:?}"
+        );
+    }
+
+    /// No rule of the core's store is copied in the page any more.
+    #[test]
+    fn the_page_holds_no_copy_of_the_stores_bounds() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/state.js");
         let js = std::fs::read_to_string(path).unwrap();
-        for (name, want) in [
-            ("HISTORY_LEN", HISTORY_LEN),
-            ("MAX_NOTIFICATIONS", MAX_NOTIFICATIONS),
-        ] {
-            let line = format!("export const {name} = {want};");
-            assert!(js.contains(&line), "ui/js/state.js must say `{line}`");
+        for name in ["HISTORY_LEN", "MAX_NOTIFICATIONS"] {
+            assert!(!js.contains(name), "ui/js/state.js still has {name}");
         }
+    }
+
+    fn note(seq: u64) -> Notification {
+        Notification {
+            id: format!("n-{seq}"),
+            seq,
+            title: "t".into(),
+            body: "b".into(),
+            severity: pulseboard_protocol::NotificationSeverity::Info,
+            module: None,
+            created_at: Utc::now(),
+            read: false,
+        }
+    }
+
+    /// The batch's `notifications` messages, as JSON.
+    fn notes_sent(rx: &mut Receiver<Update>, store: &Store) -> Vec<Value> {
+        let mut batch = Batch::default();
+        batch.drain(rx, store);
+        batch.finish(store);
+        let v = serde_json::to_value(&batch.messages).unwrap();
+        let all = v.as_array().unwrap();
+        assert!(
+            !all.iter().any(|m| m["type"] == "event"
+                && m["event"].as_str().unwrap().starts_with("notification")),
+            "no raw notification event for the page to re-decide: {v}"
+        );
+        all.iter()
+            .filter(|m| m["type"] == "notifications")
+            .cloned()
+            .collect()
+    }
+
+    fn seqs(m: &Value) -> Vec<u64> {
+        m["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["seq"].as_u64().unwrap())
+            .collect()
+    }
+
+    /// The page gets what the core decided about notifications, once per
+    /// batch: the ones it accepted (not the repeats, not the ones it pruned
+    /// at once), the ids it marked read, where its list starts, its count.
+    #[test]
+    fn notifications_go_out_as_the_cores_decisions_once_per_batch() {
+        use pulseboard_core::store::MAX_NOTIFICATIONS;
+        let mut state = State::empty("http://x");
+        state.source = DataSource::Server;
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        let now = Utc::now();
+        store.apply(|s| s.apply_notification(note(2), now));
+        store.apply(|s| s.apply_notification(note(1), now));
+        store.apply(|s| s.apply_notification(note(2), now));
+        let sent = notes_sent(&mut rx, &store);
+        assert_eq!(sent.len(), 1, "one message per batch: {sent:?}");
+        let mut got = seqs(&sent[0]);
+        got.sort_unstable();
+        assert_eq!(got, [1, 2], "the repeat of 2 was not sent");
+        assert_eq!(sent[0]["unread"], 2);
+        assert_eq!(sent[0]["keepFrom"], 1);
+
+        // The user marks one read: Rust's optimistic mark-read, as ids.
+        store.apply(|s| s.mark_read_local(MarkRead::Ids(vec!["n-1".into()])));
+        let sent = notes_sent(&mut rx, &store);
+        assert_eq!(sent[0]["read"], serde_json::json!(["n-1"]));
+        assert_eq!(sent[0]["unread"], 1);
+        assert!(seqs(&sent[0]).is_empty());
+
+        // Past the bound, the core prunes the oldest: the page is told
+        // where the kept list starts, and gets only what is still kept.
+        let last = MAX_NOTIFICATIONS as u64 + 10;
+        for seq in 3..=last {
+            store.apply(|s| s.apply_notification(note(seq), now));
+        }
+        let mut added = Vec::new();
+        let mut keep_from = 0;
+        let mut unread = 0;
+        while added.len() < MAX_NOTIFICATIONS - 2 {
+            let sent = notes_sent(&mut rx, &store);
+            assert!(!sent.is_empty(), "every accepted one arrives");
+            added.extend(seqs(&sent[0]));
+            keep_from = sent[0]["keepFrom"].as_u64().unwrap();
+            unread = sent[0]["unread"].as_u64().unwrap();
+        }
+        assert_eq!(keep_from, 11);
+        assert_eq!(added.first(), Some(&11), "the pruned ones are not sent");
+        assert_eq!(added.last(), Some(&last));
+        assert_eq!(unread, store.read(|s| s.unread_count));
     }
 
     #[test]

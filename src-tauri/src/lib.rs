@@ -153,6 +153,7 @@ pub fn build_app<R: Runtime>(
 ) -> tauri::Builder<R> {
     builder
         .manage(core)
+        .manage(bridge::Updates::default())
         .invoke_handler(tauri::generate_handler![
             commands::get_state,
             commands::mark_read,
@@ -167,6 +168,7 @@ pub fn build_app<R: Runtime>(
             commands::test_connection,
             commands::plain_http_warning,
             commands::kpi_history,
+            bridge::subscribe_updates,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

@@ -168,14 +168,31 @@ fn save_settings_validates_persists_and_reconnects_on_new_server_or_token() {
     );
 }
 
-/// Every `pb:update` the window gets, as (arrival, messages).
+/// Every update batch the window gets, as (arrival, messages): subscribed
+/// as the page does (`subscribe_updates`), with a channel read here. A batch
+/// holding only the connection's words is left out: the bridge's 1 s tick
+/// sends one at start, whenever it happens to run, and no test here is about
+/// those words (`bridge::tests` are).
 fn window_updates(h: &Harness) -> std::sync::mpsc::Receiver<(std::time::Instant, Vec<Value>)> {
-    use tauri::{Listener, Manager};
+    use tauri::ipc::{Channel, InvokeResponseBody};
+    use tauri::Manager;
     let (tx, rx) = std::sync::mpsc::channel();
-    h.webview.app_handle().listen_any("pb:update", move |e| {
-        let batch: Vec<Value> = serde_json::from_str(e.payload()).expect("a JSON array");
+    let channel = Channel::new(move |body| {
+        let batch: Vec<Value> = match body {
+            InvokeResponseBody::Json(s) => serde_json::from_str(&s),
+            InvokeResponseBody::Raw(b) => serde_json::from_slice(&b),
+        }
+        .expect("a JSON array");
+        if batch.iter().all(|m| m["type"] == "connection-view") {
+            return Ok(());
+        }
         let _ = tx.send((std::time::Instant::now(), batch));
+        Ok(())
     });
+    h.webview
+        .app_handle()
+        .state::<pulseboard_app::bridge::Updates>()
+        .subscribe(channel);
     rx
 }
 

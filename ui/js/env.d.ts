@@ -3,7 +3,11 @@
 interface Window {
   /** Tauri's API (`withGlobalTauri`), absent in a plain browser. */
   __TAURI__?: {
-    core: { invoke(name: string, args?: Record<string, unknown>): Promise<any> };
+    core: {
+      invoke(name: string, args?: Record<string, unknown>): Promise<any>;
+      /** An IPC channel the shell sends messages over (the update stream). */
+      Channel: new () => { onmessage: (message: any) => void };
+    };
     event: { listen(name: string, cb: (e: { payload: any }) => void): Promise<() => void> };
   };
   /** Counters for diagnosing floods (main.js). */

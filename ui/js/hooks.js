@@ -11,7 +11,7 @@
 //   start, from main.js's `pulseboard:*` performance marks; `boot`: the first
 //   frame was drawn from the shell's snapshot).
 // - `window.__pulseboardProbe = (messages, drawnAt) => ...`, set by a test or
-//   benchmark: called after each frame with the `pb:update` messages that
+//   benchmark: called after each frame with the update messages that
 //   frame drew and the epoch ms when the DOM was updated.
 // - With `?stats`, the counters are mirrored into `<html data-stats>` every
 //   500 ms.
@@ -26,7 +26,7 @@ function mark(name) {
 
 /**
  * Install the hooks; `content` is the element KPI values are drawn in.
- * Returns what main.js calls: `message(msg, queueLength)` for each `pb:update`
+ * Returns what main.js calls: `message(msg, queueLength)` for each update
  * message, `frame(ms)` after each frame.
  */
 export function install(content) {

@@ -1,10 +1,12 @@
 // @ts-check
 // Every call to the Rust shell goes through this file. What the commands
-// return and what `pb:update` carries are typed in ./types.d.ts, generated
-// from the Rust types (`tsc` checks this file against them).
+// return and what the update stream carries are typed in ./types.d.ts,
+// generated from the Rust types (`tsc` checks this file against them).
 //
 // In the Tauri window (`withGlobalTauri: true`) it uses
-// `window.__TAURI__.core.invoke` and `window.__TAURI__.event.listen`. In a
+// `window.__TAURI__.core.invoke`, a `window.__TAURI__.core.Channel` for the
+// update stream (`subscribe_updates`) and `window.__TAURI__.event.listen`
+// for `pb:navigate`. In a
 // plain browser (previews, screenshots, tests) it falls back to an in-memory
 // mock driven by demo data (preview/mock.js, outside ui/: never shipped), so
 // the page still renders.
@@ -28,9 +30,11 @@ export const COMMANDS = Object.freeze({
   testConnection: 'test_connection',
   plainHttpWarning: 'plain_http_warning',
   kpiHistory: 'kpi_history',
+  subscribeUpdates: 'subscribe_updates',
 });
 
 export const EVENTS = Object.freeze({
+  /** The browser preview's mock sends its updates as this event. */
   update: 'pb:update',
   navigate: 'pb:navigate',
 });
@@ -45,6 +49,7 @@ function tauri() {
  * @property {boolean} mock
  * @property {(name: string, args?: Record<string, unknown>) => Promise<any>} invoke
  * @property {(name: string, cb: (e: { payload: any }) => void) => Promise<() => void>} listen
+ * @property {(take: (batch: any) => void) => Promise<() => void>} updates
  */
 
 /** @type {Promise<Backend> | null} */
@@ -58,9 +63,21 @@ function backend() {
       mock: false,
       invoke: (name, args) => t.core.invoke(name, args),
       listen: (name, cb) => t.event.listen(name, cb),
+      // The update stream: a channel the shell sends each batch over, in order.
+      updates: async (take) => {
+        const channel = new t.core.Channel();
+        channel.onmessage = take;
+        await t.core.invoke(COMMANDS.subscribeUpdates, { channel });
+        return () => {
+          channel.onmessage = () => {};
+        };
+      },
     });
   } else {
-    backendPromise = import('../../preview/mock.js').then(({ createMockBackend }) => createMockBackend());
+    backendPromise = import('../../preview/mock.js').then(async ({ createMockBackend }) => {
+      const mock = await createMockBackend();
+      return { ...mock, updates: (take) => mock.listen(EVENTS.update, (e) => take(e && e.payload)) };
+    });
   }
   return backendPromise;
 }
@@ -199,16 +216,16 @@ export function kpiHistory(module, key, range) {
 }
 
 /**
- * Listen to `pb:update`; `cb` gets each message. The shell sends a batch (an
- * array, oldest first); a single message is accepted too. Resolves to an
- * unlisten function.
+ * Subscribe to the shell's updates; `cb` gets each message. The shell sends
+ * batches (arrays, oldest first) over a channel; a single message is accepted
+ * too. Resolves once subscribed (so a `get_state` after it misses nothing),
+ * to an unsubscribe function.
  * @param {(msg: UiMessage) => void} cb
  * @returns {Promise<() => void>}
  */
 export async function onUpdate(cb) {
   const b = await backend();
-  return b.listen(EVENTS.update, (e) => {
-    const p = e && e.payload;
+  return b.updates((p) => {
     if (Array.isArray(p)) for (const m of p) cb(m);
     else cb(p);
   });

@@ -1,7 +1,7 @@
 // @ts-check
 // Wiring: IPC -> queue -> pure reducer -> at most one render per animation frame.
 //
-// Every `pb:update` payload is pushed on a queue. Once per frame the queue is
+// Every update message (the shell's channel) is pushed on a queue. Once per frame the queue is
 // folded into the state by `applyAll` (pure), then only the parts whose state
 // references changed are redrawn, and only the visible view. While the window
 // is hidden (no animation frames) a timer still folds the queue so it never
@@ -358,7 +358,6 @@ async function resync() {
 }
 
 function markRead(id) {
-  enqueue({ type: 'mark-read-local', ids: [id] });
   ipc.markRead([id]).catch((err) => {
     console.error('mark_read failed', ipc.errorMessage(err));
     resync();
@@ -367,7 +366,6 @@ function markRead(id) {
 
 function markAllRead() {
   if (unreadCount(state) === 0) return;
-  enqueue({ type: 'mark-read-local', all: true });
   ipc.markAllRead().catch((err) => {
     console.error('mark_all_read failed', ipc.errorMessage(err));
     resync();

@@ -3,15 +3,23 @@
 // (time is always passed in), so every rule below is unit-tested in Node.
 //
 // The state mirrors the Rust core `State` (crates/core/src/store.rs) as it is
-// serialised to the UI, plus a few UI-only fields (settings, dashboard
-// history). The alert history is Rust's (an `alerts` message replaces it:
-// Rust dedupes and bounds it), so is which alerts are acknowledged
-// (`acknowledgedAlerts`, changed through the `acknowledge_alerts` command); the
-// page only applies an acknowledgement at once while the command is on its way.
-// The connection's words are Rust's too (`connectionView`). `applyUpdate` never mutates its input: it returns the
-// same object when nothing changed, or a new object in which only the changed
-// parts are new references. The renderer compares references to know what to
-// redraw (per module, dashboard, notifications, alerts, pill).
+// serialised to the UI, plus a few UI-only fields (settings, server info).
+// Every rule of that state is Rust's: the page applies what Rust decided and
+// decides nothing itself.
+// - KPIs: each `module` / `dashboard` message is an update the core accepted
+//   (newest-wins is Rust's); the batch's last one carries the view the core
+//   keeps (latest + bounded history), which the page swaps in.
+// - Notifications: a `notifications` message says what the core changed
+//   (accepted, marked read, pruned, the unread count); mark-read is
+//   optimistic in Rust, so the page shows it when Rust sends it back.
+// - Alerts: an `alerts` message replaces the history (deduped and bounded
+//   there), and `acknowledged` the acknowledged set; the page only shows an
+//   acknowledgement at once while the command is on its way.
+// - The connection's words (`connectionView`).
+// `applyUpdate` never mutates its input: it returns the same object when
+// nothing changed, or a new object in which only the changed parts are new
+// references. The renderer compares references to know what to redraw (per
+// module, dashboard, notifications, alerts, pill).
 
 // What Rust sends is typed in ./types.d.ts (generated from the Rust types):
 // `tsc` checks the reads below against it, so a field renamed in Rust fails
@@ -23,13 +31,12 @@
 /** @typedef {import('./types').UiSettings} UiSettings */
 /**
  * Messages the window makes itself (see applyUpdate).
- * @typedef {{ type: 'mark-read-local', ids?: string[], all?: boolean }
- *   | { type: 'ack-local', ids?: string[], all?: boolean }
+ * @typedef {{ type: 'ack-local', ids?: string[], all?: boolean }
  *   | { type: 'settings', settings: UiSettings }} LocalMessage
  */
 /**
  * What the page keeps besides Rust's state.
- * @typedef {{ serverInfo?: any, dashboardHistory?: any, settings?: UiSettings | null,
+ * @typedef {{ serverInfo?: any, settings?: UiSettings | null,
  *   connectionView?: ConnectionView | null }} UiParts
  */
 
@@ -40,10 +47,6 @@ export const MODULE_LABELS = Object.freeze({
   hr: 'HR',
   security: 'Security',
 });
-/** Values kept per KPI for sparklines: the Rust HISTORY_LEN (a bridge.rs test fails when they differ). */
-export const HISTORY_LEN = 60;
-/** Notifications kept in memory: the Rust MAX_NOTIFICATIONS (a bridge.rs test fails when they differ). */
-export const MAX_NOTIFICATIONS = 500;
 /** Notifications rendered at most. */
 export const MAX_RENDERED_NOTIFICATIONS = 200;
 /** Alert severities, most severe first. */
@@ -68,10 +71,17 @@ export function parseTime(iso) {
   return Date.parse(iso);
 }
 
-function boundedHistory(values) {
-  if (!Array.isArray(values)) return [];
-  const nums = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
-  return nums.length > HISTORY_LEN ? nums.slice(nums.length - HISTORY_LEN) : nums;
+/** Rust's history of one KPI (bounded there); only numbers drawn. */
+function historyOf(values) {
+  return Array.isArray(values) ? values.filter((v) => typeof v === 'number' && Number.isFinite(v)) : [];
+}
+
+/** Rust's history per KPI key. */
+function historyMap(raw) {
+  const out = {};
+  if (!isObject(raw)) return out;
+  for (const [k, v] of Object.entries(raw)) out[k] = historyOf(v);
+  return out;
 }
 
 function validKpiList(list) {
@@ -142,7 +152,7 @@ function normalizeModules(raw) {
     const history = {};
     const rawHistory = isObject(view.history) ? view.history : {};
     for (const k of validKpiList(view.latest.kpis)) {
-      const h = boundedHistory(rawHistory[k.key]);
+      const h = historyOf(rawHistory[k.key]);
       history[k.key] = h.length ? h : [k.value];
     }
     out[m] = {
@@ -154,30 +164,11 @@ function normalizeModules(raw) {
   return out;
 }
 
-function sortedNotifications(list) {
-  if (!Array.isArray(list)) return [];
-  const seen = new Set();
-  const out = [];
-  for (const n of list) {
-    if (!validNotification(n) || seen.has(n.seq) || seen.has('id:' + n.id)) continue;
-    seen.add(n.seq);
-    seen.add('id:' + n.id);
-    out.push(normalizeNotification(n));
-  }
-  out.sort((a, b) => a.seq - b.seq);
-  return out.length > MAX_NOTIFICATIONS ? out.slice(out.length - MAX_NOTIFICATIONS) : out;
+/** Rust's notification list (sorted by seq, unique, bounded there). */
+function notificationList(list) {
+  return Array.isArray(list) ? list.filter(validNotification).map(normalizeNotification) : [];
 }
 
-function dashboardHistoryFrom(dashboard, prev = {}) {
-  if (!dashboard) return {};
-  const out = {};
-  for (const k of [...validKpiList(dashboard.summary), ...validKpiList(dashboard.topKpis)]) {
-    const before = prev[k.key] || [];
-    const next = before.concat([k.value]);
-    out[k.key] = next.length > HISTORY_LEN ? next.slice(next.length - HISTORY_LEN) : next;
-  }
-  return out;
-}
 
 const TONES = ['live', 'warn', 'error', 'demo', 'neutral'];
 
@@ -198,12 +189,6 @@ function validView(v) {
   };
 }
 
-function localUnread(notifications) {
-  let n = 0;
-  for (const x of notifications) if (!x.read) n += 1;
-  return n;
-}
-
 // ------------------------------------------------------------------ state
 
 /**
@@ -216,26 +201,18 @@ function localUnread(notifications) {
 export function initialState(snapshot = {}, ui = {}) {
   /** @type {Partial<CoreState>} */
   const s = isObject(snapshot.state) ? snapshot.state : {};
-  const notifications = sortedNotifications(s.notifications);
+  const notifications = notificationList(s.notifications);
   const dashboard = validDashboard(s.dashboard) ? s.dashboard : null;
   const alerts = Array.isArray(s.alerts)
     ? s.alerts.filter(validAlert).map(normalizeAlert)
     : [];
-  const lastSeq = Math.max(
-    typeof s.lastSeq === 'number' ? s.lastSeq : 0,
-    notifications.length ? notifications[notifications.length - 1].seq : 0,
-  );
   return {
     modules: normalizeModules(s.modules),
     dashboard,
     dashboardDemo: s.dashboardDemo === true,
-    dashboardHistory: ui.dashboardHistory || dashboardHistoryFrom(dashboard),
+    dashboardHistory: historyMap(s.dashboardHistory),
     notifications,
-    unreadCount:
-      typeof s.unreadCount === 'number' && s.unreadCount >= 0
-        ? s.unreadCount
-        : localUnread(notifications),
-    lastSeq,
+    unreadCount: typeof s.unreadCount === 'number' && s.unreadCount >= 0 ? s.unreadCount : 0,
     alerts,
     connection: isObject(s.connection) ? s.connection : { state: 'connecting', server: '' },
     // What the pill says, worded by Rust; null until Rust said it (the
@@ -252,114 +229,75 @@ export function initialState(snapshot = {}, ui = {}) {
 
 /** @typedef {ReturnType<typeof initialState>} UiState */
 
-function applyKpis(state, data) {
-  if (!validModuleKpis(data)) return state;
-  const prev = state.modules[data.module];
-  // Built-in demo values are replaced by the first server data whatever its
-  // time, and their history is dropped (as the Rust store does): a sparkline
-  // never joins a demo value to a real one.
-  const fromDemo = Boolean(prev && prev.demo);
-  // Once data comes from the server, equal or older timestamps are repeats
-  // (e.g. an event already contained in the get_state snapshot).
-  if (prev && !fromDemo && state.source && state.source.kind === 'server') {
-    const a = parseTime(data.updatedAt);
-    const b = parseTime(prev.latest.updatedAt);
-    if (!Number.isNaN(a) && !Number.isNaN(b) && a <= b) return state;
-  }
-  // The very same update twice (e.g. queued while get_state was answering).
-  if (
-    prev &&
-    prev.latest.updatedAt === data.updatedAt &&
-    JSON.stringify(prev.latest.kpis) === JSON.stringify(data.kpis)
-  ) {
-    return state;
-  }
-  const kpis = validKpiList(data.kpis);
-  const history = {};
-  for (const k of kpis) {
-    const before = prev && !fromDemo && prev.history[k.key] ? prev.history[k.key] : [];
-    const next = before.concat([k.value]);
-    history[k.key] = next.length > HISTORY_LEN ? next.slice(next.length - HISTORY_LEN) : next;
-  }
+/**
+ * A module as Rust keeps it (a `module` message's `view`): swapped in. The
+ * messages before it in the batch are steps it already includes.
+ */
+function applyModuleView(state, view) {
+  if (!isObject(view) || !validModuleKpis(view.latest)) return state;
+  const kpis = validKpiList(view.latest.kpis);
+  const history = historyMap(view.history);
   return {
     ...state,
-    modules: { ...state.modules, [data.module]: { latest: { ...data, kpis }, history } },
+    modules: {
+      ...state.modules,
+      [view.latest.module]: { latest: { ...view.latest, kpis }, history, demo: false },
+    },
   };
 }
 
-function applyDashboard(state, d) {
-  if (!validDashboard(d)) return state;
-  if (state.dashboard && !state.dashboardDemo && state.source && state.source.kind === 'server') {
-    const a = parseTime(d.updatedAt);
-    const b = parseTime(state.dashboard.updatedAt);
-    if (!Number.isNaN(a) && !Number.isNaN(b) && a <= b) return state;
-  }
+/** The dashboard as Rust keeps it (a `dashboard` message's `view`): swapped in. */
+function applyDashboardView(state, view) {
+  if (!isObject(view) || !validDashboard(view.latest)) return state;
   return {
     ...state,
-    dashboard: d,
+    dashboard: view.latest,
     dashboardDemo: false,
-    dashboardHistory: dashboardHistoryFrom(d, state.dashboardDemo ? {} : state.dashboardHistory),
+    dashboardHistory: historyMap(view.history),
   };
 }
 
-function applyNotification(state, raw) {
-  if (!validNotification(raw)) return state;
-  const list = state.notifications;
-  if (list.some((x) => x.seq === raw.seq || x.id === raw.id)) return state;
-  // Older than everything kept while the list is full: it was pruned.
-  if (list.length >= MAX_NOTIFICATIONS && raw.seq < list[0].seq) return state;
-  const n = normalizeNotification(raw);
-  let pos = list.length;
-  while (pos > 0 && list[pos - 1].seq > n.seq) pos -= 1;
-  let next = list.slice(0, pos).concat([n], list.slice(pos));
-  if (next.length > MAX_NOTIFICATIONS) next = next.slice(next.length - MAX_NOTIFICATIONS);
-  return {
-    ...state,
-    notifications: next,
-    unreadCount: n.read ? state.unreadCount : state.unreadCount + 1,
-    lastSeq: Math.max(state.lastSeq, n.seq),
-  };
-}
-
-function markReadIn(notifications, ids) {
-  const all = ids === 'all';
-  const set = all ? null : new Set(ids);
-  let changed = false;
-  const next = notifications.map((n) => {
-    if (!n.read && (all || set.has(n.id))) {
+/**
+ * Apply what Rust changed in its notification list (a `notifications`
+ * message): drop what it no longer keeps, put each added one in its seq's
+ * place, show the ids it marked read, take its count. Nothing is decided here.
+ */
+function applyNotifications(state, msg) {
+  let list = state.notifications;
+  const keepFrom = typeof msg.keepFrom === 'number' ? msg.keepFrom : 0;
+  let drop = 0;
+  while (drop < list.length && list[drop].seq < keepFrom) drop += 1;
+  if (drop > 0) list = list.slice(drop);
+  const added = Array.isArray(msg.added) ? msg.added.filter(validNotification) : [];
+  if (added.length > 0) {
+    list = list.slice();
+    for (const raw of added) {
+      const n = normalizeNotification(raw);
+      let pos = list.length;
+      while (pos > 0 && list[pos - 1].seq > n.seq) pos -= 1;
+      if (pos > 0 && list[pos - 1].seq === n.seq) list[pos - 1] = n;
+      else list.splice(pos, 0, n);
+    }
+  }
+  const read = new Set(idList(msg.read));
+  if (read.size > 0) {
+    let changed = false;
+    const next = list.map((n) => {
+      if (n.read || !read.has(n.id)) return n;
       changed = true;
       return { ...n, read: true };
-    }
-    return n;
-  });
-  return changed ? next : notifications;
-}
-
-function applyRead(state, data) {
-  if (!isObject(data) || !Array.isArray(data.ids)) return state;
-  const notifications = markReadIn(state.notifications, data.ids);
+    });
+    if (changed) list = next;
+  }
   const unreadCount =
-    typeof data.unreadCount === 'number' && data.unreadCount >= 0
-      ? data.unreadCount
-      : Math.min(state.unreadCount, localUnread(notifications));
-  if (notifications === state.notifications && unreadCount === state.unreadCount) return state;
-  return { ...state, notifications, unreadCount };
+    typeof msg.unread === 'number' && msg.unread >= 0 ? msg.unread : state.unreadCount;
+  if (list === state.notifications && unreadCount === state.unreadCount) return state;
+  return { ...state, notifications: list, unreadCount };
 }
 
 function applyEvent(state, name, data) {
   if (typeof name !== 'string') return state;
-  if (name.startsWith('kpi:update:')) {
-    // The event name and the payload must agree on the module.
-    if (!isObject(data) || name !== 'kpi:update:' + data.module) return state;
-    return applyKpis(state, data);
-  }
   switch (name) {
-    case 'dashboard:update':
-      return applyDashboard(state, data);
-    case 'notification:new':
-      return applyNotification(state, data);
-    case 'notification:read':
-      return applyRead(state, data);
     case 'connection:status':
       return isObject(data) ? { ...state, serverInfo: data } : state;
     default:
@@ -372,9 +310,8 @@ function sameJson(a, b) {
 }
 
 /**
- * Apply one message to the state. Messages are the `pb:update` payloads from
+ * Apply one message to the state. Messages are the update batches' messages from
  * the Rust shell, plus local ones the window emits itself:
- * - `{type: "mark-read-local", ids: [..]}` or `{type: "mark-read-local", all: true}`
  * - `{type: "ack-local", ids: [..]}` or `{type: "ack-local", all: true}` (the
  *   acknowledgement sent to Rust, shown at once; Rust's `acknowledged` answer
  *   replaces it)
@@ -402,51 +339,31 @@ export function applyUpdate(state, msg, now) {
       if (!view || sameJson(view, state.connectionView)) return state;
       return { ...state, connectionView: view };
     }
-    case 'unread':
-      if (typeof msg.count !== 'number' || msg.count < 0 || msg.count === state.unreadCount) {
-        return state;
-      }
-      return { ...state, unreadCount: msg.count };
+    case 'notifications':
+      return applyNotifications(state, msg);
+    case 'module':
+    case 'dashboard':
     case 'event': {
-      const next = applyEvent(state, msg.event, msg.data);
+      const next =
+        msg.type === 'module'
+          ? applyModuleView(state, msg.view)
+          : msg.type === 'dashboard'
+            ? applyDashboardView(state, msg.view)
+            : applyEvent(state, msg.event, msg.data);
       if (next === state || now === undefined || now === null) return next;
       const stamp = typeof now === 'number' ? new Date(now).toISOString() : String(now);
       return { ...next, lastUpdate: stamp };
     }
     case 'resync': {
       if (!isObject(msg.state)) return state;
-      const next = initialState(
+      return initialState(
         { state: msg.state, settings: state.settings },
         {
           serverInfo: state.serverInfo,
-          dashboardHistory: undefined,
           // The connection's words come along when they changed too.
           connectionView: validView(msg.view) || state.connectionView,
         },
       );
-      // Dashboard history lives only here (the core keeps none): a resync
-      // (sent on every return to Live) keeps it, adding the dashboard if it
-      // is new; demo values start it afresh.
-      if (state.dashboard && !state.dashboardDemo && next.dashboard && !next.dashboardDemo) {
-        next.dashboardHistory =
-          next.dashboard.updatedAt === state.dashboard.updatedAt
-            ? state.dashboardHistory
-            : dashboardHistoryFrom(next.dashboard, state.dashboardHistory);
-      }
-      return next;
-    }
-    case 'mark-read-local': {
-      const ids = msg.all === true ? 'all' : Array.isArray(msg.ids) ? msg.ids : null;
-      if (!ids) return state;
-      const notifications = markReadIn(state.notifications, ids);
-      const unreadCount =
-        ids === 'all'
-          ? 0
-          : notifications === state.notifications
-            ? state.unreadCount
-            : Math.min(state.unreadCount, localUnread(notifications));
-      if (notifications === state.notifications && unreadCount === state.unreadCount) return state;
-      return { ...state, notifications, unreadCount };
     }
     case 'alerts': {
       // Rust's alert history (deduped and bounded there): swapped as it is.

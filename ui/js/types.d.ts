@@ -167,6 +167,21 @@ topKpis: Array<Kpi>,
 updatedAt: string, };
 
 /**
+ * The dashboard as the window draws it: the core's latest and the bounded
+ * history per KPI key it keeps.
+ */
+export type DashboardShown = { 
+/**
+ * Latest dashboard.
+ */
+latest: Dashboard, 
+/**
+ * Recent values per KPI key, oldest first (at most
+ * [`crate::store::HISTORY_LEN`]).
+ */
+history: { [key in string]: Array<number> }, };
+
+/**
  * Where the data on screen comes from.
  */
 export type DataSource = { "kind": "demo" } | { "kind": "cache", 
@@ -247,6 +262,21 @@ kpis: Array<Kpi>,
  * When the server last changed them.
  */
 updatedAt: string, };
+
+/**
+ * One module as the window draws it: the core's latest KPIs and the bounded
+ * history it keeps (the window swaps it in; it decides nothing).
+ */
+export type ModuleShown = { 
+/**
+ * Latest KPIs.
+ */
+latest: ModuleKpis, 
+/**
+ * Recent values per KPI key, oldest first (at most
+ * [`crate::store::HISTORY_LEN`]).
+ */
+history: { [key in string]: Array<number> }, };
 
 /**
  * One module as shown: latest KPIs plus bounded history per KPI.
@@ -356,6 +386,12 @@ dashboard: Dashboard | null,
  */
 dashboardDemo: boolean, 
 /**
+ * Recent values per dashboard KPI key (summary and top KPIs), oldest
+ * first, at most [`HISTORY_LEN`]: the dashboard's sparklines. Demo
+ * values leave none.
+ */
+dashboardHistory: { [key in string]: Array<number> }, 
+/**
  * Notifications, oldest first, unique by `seq`.
  */
 notifications: Array<Notification>, 
@@ -437,7 +473,34 @@ export type UiMessage = { "type": "connection",
 /**
  * New state.
  */
-state: ConnectionState, } | { "type": "event", 
+state: ConnectionState, } | { "type": "module", 
+/**
+ * Wire name (`kpi:update:{module}`), for probes and logs.
+ */
+event: string, 
+/**
+ * The update as accepted.
+ */
+data: ModuleKpis, 
+/**
+ * On the batch's last message of this module: the module as the
+ * core keeps it now (latest KPIs, bounded history), for the page
+ * to swap in. Absent on the earlier ones, which it includes.
+ */
+view?: ModuleShown, } | { "type": "dashboard", 
+/**
+ * Wire name (`dashboard:update`).
+ */
+event: string, 
+/**
+ * The update as accepted.
+ */
+data: Dashboard, 
+/**
+ * On the batch's last dashboard message: the dashboard as the core
+ * keeps it now (with its bounded history), for the page to swap in.
+ */
+view?: DashboardShown, } | { "type": "event", 
 /**
  * Wire name.
  */
@@ -445,11 +508,26 @@ event: string,
 /**
  * Wire payload.
  */
-data: JsonValue, } | { "type": "unread", 
+data: JsonValue, } | { "type": "notifications", 
 /**
- * New count.
+ * Accepted as new and still kept, oldest first, as the core holds
+ * them now (read or not): each goes in its `seq`'s place, replacing
+ * one with the same `seq`.
  */
-count: number, } | { "type": "source", 
+added: Array<Notification>, 
+/**
+ * Ids the core now shows as read.
+ */
+read: Array<string>, 
+/**
+ * The core keeps no notification with a lower `seq` (it pruned
+ * them): the page drops those.
+ */
+keepFrom: number, 
+/**
+ * The unread count, as the core has it.
+ */
+unread: number, } | { "type": "source", 
 /**
  * New source.
  */

@@ -24,4 +24,7 @@ pub use notifier::{
 pub use plain_http::{plain_remote_host, plain_token_warning};
 pub use store::{AlertAck, ConnectionState, DataSource, State, Store, TransportKind, Update};
 pub use supervisor::{Client, ClientConfig, Command, TransportMode};
-pub use view::{connection_view, ConnectionView, Tone};
+pub use view::{
+    connection_view, dashboard_shown, module_shown, ConnectionView, DashboardShown, ModuleShown,
+    Tone,
+};

@@ -173,6 +173,12 @@ pub struct State {
     /// The dashboard holds built-in demo values.
     #[serde(default)]
     pub dashboard_demo: bool,
+    /// Recent values per dashboard KPI key (summary and top KPIs), oldest
+    /// first, at most [`HISTORY_LEN`]: the dashboard's sparklines. Demo
+    /// values leave none.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
+    pub dashboard_history: BTreeMap<String, VecDeque<f64>>,
     /// Notifications, oldest first, unique by `seq`.
     #[cfg_attr(feature = "ts", ts(as = "Vec<Notification>"))]
     pub notifications: VecDeque<Notification>,
@@ -231,6 +237,9 @@ pub enum Update {
     Reset(Box<State>),
     /// The user acknowledged alerts: every acknowledged id now kept, sorted.
     AlertsAcknowledged(Vec<String>),
+    /// Notifications marked read here at once (optimistic mark-read): the
+    /// ids that turned read, so a copy can follow without re-deciding.
+    NotificationsRead(Vec<String>),
 }
 
 /// Which alerts to acknowledge.
@@ -250,6 +259,7 @@ impl State {
             modules: BTreeMap::new(),
             dashboard: None,
             dashboard_demo: false,
+            dashboard_history: BTreeMap::new(),
             notifications: VecDeque::new(),
             unread_count: 0,
             last_seq: 0,
@@ -410,6 +420,26 @@ impl State {
     fn put_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
         let mut out = Vec::new();
         self.mark_server(now, &mut out);
+        if self.dashboard_demo {
+            // Never a sparkline from a demo value to a real one.
+            self.dashboard_history.clear();
+        }
+        // A key in both lists counts once (the later value).
+        let values: BTreeMap<&str, f64> = d
+            .summary
+            .iter()
+            .chain(&d.top_kpis)
+            .map(|k| (k.key.as_str(), k.value))
+            .collect();
+        for (key, value) in &values {
+            let h = self.dashboard_history.entry(key.to_string()).or_default();
+            if h.len() >= HISTORY_LEN {
+                h.pop_front();
+            }
+            h.push_back(*value);
+        }
+        self.dashboard_history
+            .retain(|key, _| values.contains_key(key.as_str()));
         self.dashboard = Some(d.clone());
         self.dashboard_demo = false;
         out.push(Update::Event(ServerEvent::DashboardUpdate(d)));
@@ -572,7 +602,7 @@ impl State {
 
     /// Mark read locally at once and queue the request for the server.
     pub fn mark_read_local(&mut self, req: MarkRead) -> Vec<Update> {
-        let mut changed = false;
+        let mut turned = Vec::new();
         for n in self.notifications.iter_mut() {
             let hit = match &req {
                 MarkRead::All => true,
@@ -580,9 +610,10 @@ impl State {
             };
             if hit && !n.read {
                 n.read = true;
-                changed = true;
+                turned.push(n.id.clone());
             }
         }
+        let changed = !turned.is_empty();
         let before = self.unread_count;
         self.unread_count = match &req {
             MarkRead::All => 0,
@@ -593,11 +624,14 @@ impl State {
             self.outbox.clear();
         }
         self.outbox.push(req);
-        if self.unread_count != before {
-            vec![Update::UnreadCount(self.unread_count)]
-        } else {
-            Vec::new()
+        let mut out = Vec::new();
+        if changed {
+            out.push(Update::NotificationsRead(turned));
         }
+        if self.unread_count != before {
+            out.push(Update::UnreadCount(self.unread_count));
+        }
+        out
     }
 
     /// The server acknowledged the oldest outbox entry.
@@ -682,6 +716,10 @@ mod tests {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
     }
 
+    fn dash(at: i64) -> Dashboard {
+        pulseboard_protocol::sample::dashboard(t(at))
+    }
+
     fn notif(seq: u64) -> Notification {
         Notification {
             id: format!("n-{seq}"),
@@ -745,7 +783,17 @@ mod tests {
         s.apply_notification(notif(1), t(0));
         s.apply_notification(notif(2), t(0));
         let u = s.mark_read_local(MarkRead::Ids(vec!["n-1".into()]));
-        assert_eq!(u, vec![Update::UnreadCount(1)]);
+        assert_eq!(
+            u,
+            vec![
+                Update::NotificationsRead(vec!["n-1".into()]),
+                Update::UnreadCount(1)
+            ],
+            "which ids turned read, and the count"
+        );
+        let u = s.mark_read_local(MarkRead::Ids(vec!["n-1".into()]));
+        assert!(u.is_empty(), "already read: nothing to tell");
+        s.outbox.pop();
         assert_eq!(s.outbox.len(), 1);
         // a stale server count does not undo the local read while queued
         s.set_unread_count(2);
@@ -819,6 +867,32 @@ mod tests {
             "demo dashboard replaced"
         );
         assert!(!s.dashboard_demo);
+    }
+
+    #[test]
+    fn the_dashboard_keeps_a_bounded_history_with_no_demo_point() {
+        let mut s = State::empty("x");
+        s.apply_dashboard(dash(1000), t(0));
+        s.dashboard_demo = true;
+        let mut d = dash(2000);
+        d.summary[0].value = 7.0;
+        s.apply_dashboard(d.clone(), t(1));
+        let key = d.summary[0].key.clone();
+        assert_eq!(s.dashboard_history[&key], [7.0], "no demo point kept");
+        for i in 0..(HISTORY_LEN as i64 + 5) {
+            let mut d = dash(3000 + i);
+            d.summary[0].value = i as f64;
+            s.apply_dashboard(d, t(2));
+        }
+        let h = s.dashboard_history[&key].clone();
+        assert_eq!(h.len(), HISTORY_LEN, "bounded");
+        assert_eq!(h.back(), Some(&(HISTORY_LEN as f64 + 4.0)), "newest kept");
+        let keys = d.summary.len() + d.top_kpis.len();
+        assert!(s.dashboard_history.len() <= keys);
+        // An older dashboard is a repeat: no point added.
+        s.source = DataSource::Server;
+        s.apply_dashboard(dash(1), t(3));
+        assert_eq!(s.dashboard_history[&key], h);
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! What the user is told about the connection, worded once. The tray's
+//! What the window draws, as the core decided it: the KPI views it swaps
+//! in ([`module_shown`], [`dashboard_shown`]), and what the user is told
+//! about the connection, worded once. The tray's
 //! status line and the window's pill (and its tooltip, and the Settings
 //! view's connection line) all show [`connection_view`]: no other place
 //! words a connection state.
@@ -10,7 +12,55 @@
 use chrono::{DateTime, Local, TimeZone, Utc};
 use serde::Serialize;
 
+use std::collections::{BTreeMap, VecDeque};
+
+use pulseboard_protocol::{Dashboard, Module, ModuleKpis};
+
 use crate::store::{ConnectionState, DataSource, State, TransportKind};
+
+/// One module as the window draws it: the core's latest KPIs and the bounded
+/// history it keeps (the window swaps it in; it decides nothing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ModuleShown {
+    /// Latest KPIs.
+    pub latest: ModuleKpis,
+    /// Recent values per KPI key, oldest first (at most
+    /// [`crate::store::HISTORY_LEN`]).
+    #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
+    pub history: BTreeMap<String, VecDeque<f64>>,
+}
+
+/// The dashboard as the window draws it: the core's latest and the bounded
+/// history per KPI key it keeps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardShown {
+    /// Latest dashboard.
+    pub latest: Dashboard,
+    /// Recent values per KPI key, oldest first (at most
+    /// [`crate::store::HISTORY_LEN`]).
+    #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
+    pub history: BTreeMap<String, VecDeque<f64>>,
+}
+
+/// Module `m` as the window draws it, if the core has it.
+pub fn module_shown(s: &State, m: Module) -> Option<ModuleShown> {
+    s.modules.get(&m).map(|v| ModuleShown {
+        latest: v.latest.clone(),
+        history: v.history.clone(),
+    })
+}
+
+/// The dashboard as the window draws it, if the core has one.
+pub fn dashboard_shown(s: &State) -> Option<DashboardShown> {
+    s.dashboard.as_ref().map(|d| DashboardShown {
+        latest: d.clone(),
+        history: s.dashboard_history.clone(),
+    })
+}
 
 /// How the state looks: the pill's colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
