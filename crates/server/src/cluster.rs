@@ -7,9 +7,14 @@
 //! on the channel [`CHANNEL`]; the other nodes deliver it to their sockets:
 //! - KPI, dashboard, alert and `notification:read` events carry their room
 //!   and payload;
-//! - for notifications the message only says "something new": each node
-//!   reads what it has not delivered yet from the shared store (`seq` after
-//!   its cursor, in commit order) and delivers it in `seq` order, each once.
+//! - for notifications the message only says "something new": each node's
+//!   fan-in task ([`spawn_fan_in`]) reads what it has not delivered yet from
+//!   the shared store (`seq` after its cursor, in commit order, one cheap
+//!   read-only query per page, [`crate::storage::Storage::notifications_since`])
+//!   and delivers it in `seq` order, each once. The node that stored a
+//!   notification wakes its own task the same way. Wake-ups that come while
+//!   the task reads coalesce into one more read, so a burst of
+//!   notifications costs a node a few reads, not one per notification.
 //!   A node that missed messages (Redis was gone) delivers everything it
 //!   missed at the next message or when its subscription is back.
 //!
@@ -38,6 +43,13 @@ pub(crate) const CHANNEL: &str = "pulseboard:events";
 
 /// How long a publish or a (re)connect waits for Redis.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most notifications one fan-in read returns; a shorter page ends the read.
+pub(crate) const FAN_IN_PAGE: usize = 200;
+
+/// After the store failed, the fan-in tries again this soon even without a
+/// wake-up (the notifications are in the store; nobody may post again).
+const FAN_IN_RETRY: Duration = Duration::from_secs(1);
 
 /// One message between nodes.
 #[derive(Debug, Serialize, Deserialize)]
@@ -169,7 +181,7 @@ pub(crate) fn spawn_subscriber(app: Arc<App>, bus: Arc<Bus>) -> tokio::task::Joi
                     tracing::info!("subscribed to the cluster channel");
                     backoff = Duration::from_millis(100);
                     // Whatever was posted while we were not subscribed.
-                    app.fan_in().await;
+                    app.fan_in();
                     let mut stream = pubsub.into_on_message();
                     while let Some(msg) = stream.next().await {
                         let Ok(text) = msg.get_payload::<String>() else {
@@ -204,4 +216,35 @@ async fn subscribe(bus: &Bus) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = bus.client.get_async_pubsub().await?;
     pubsub.subscribe(CHANNEL).await?;
     Ok(pubsub)
+}
+
+/// The fan-in task of a node: each wake-up ([`App::fan_in`]) reads the
+/// notifications after its cursor and delivers them to this node's sockets
+/// ([`App::fan_in_from`]). The only reader of the cursor, so notifications
+/// go out in `seq` order, each once, with no lock held across the database
+/// round trip. After a storage failure it tries again by itself
+/// ([`FAN_IN_RETRY`]). Runs until aborted.
+pub(crate) fn spawn_fan_in(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut cursor = app.fan_from;
+        let mut failed = false;
+        loop {
+            if failed {
+                // Woken or not: the store may be back.
+                let _ = tokio::time::timeout(FAN_IN_RETRY, app.fan_wake.notified()).await;
+            } else {
+                app.fan_wake.notified().await;
+            }
+            match app.fan_in_from(cursor).await {
+                Ok(c) => {
+                    cursor = c;
+                    failed = false;
+                }
+                Err(c) => {
+                    cursor = c;
+                    failed = true;
+                }
+            }
+        }
+    })
 }

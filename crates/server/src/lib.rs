@@ -254,8 +254,9 @@ pub(crate) struct App {
     /// Serialises KPI/dashboard changes with their broadcast, so subscribers
     /// see updates in the order they were applied.
     publish: tokio::sync::Mutex<()>,
-    /// Serialises notification store + broadcast, so `notification:new`
-    /// goes out in `seq` order.
+    /// One node: serialises notification store + broadcast, so
+    /// `notification:new` goes out in `seq` order. (A cluster node does not
+    /// take it to store: its fan-in task delivers in `seq` order.)
     notify: tokio::sync::Mutex<()>,
     dropped: AtomicU64,
     /// Sockets disconnected because their send buffer was full.
@@ -269,9 +270,12 @@ pub(crate) struct App {
     conn_caps: Mutex<Option<Arc<crate::guard::ConnCaps>>>,
     /// The Redis side of a cluster node (`--redis`).
     bus: Option<Arc<cluster::Bus>>,
-    /// Cluster: the highest `seq` delivered to this node's sockets (held
-    /// while delivering, so notifications go out in `seq` order, each once).
-    fanned: tokio::sync::Mutex<u64>,
+    /// Cluster: the `seq` this node's fan-in starts after (the last one
+    /// stored when the node started; the fan-in task then keeps its cursor).
+    fan_from: u64,
+    /// Cluster: wakes the fan-in task ([`cluster::spawn_fan_in`]); wake-ups
+    /// while it reads coalesce into one more read.
+    fan_wake: tokio::sync::Notify,
     /// The store is shared with other nodes (PostgreSQL): KPIs and the
     /// dashboard another node put are read from it before answering.
     shared: bool,
@@ -311,7 +315,7 @@ impl App {
             Some(url) => Some(Arc::new(cluster::Bus::new(url).map_err(Error::Config)?)),
             None => None,
         };
-        let fanned = if bus.is_some() {
+        let fan_from = if bus.is_some() {
             store.last_seq().await?
         } else {
             0
@@ -330,7 +334,8 @@ impl App {
             prune_wake: tokio::sync::Notify::new(),
             conn_caps: Mutex::new(None),
             bus,
-            fanned: tokio::sync::Mutex::new(fanned),
+            fan_from,
+            fan_wake: tokio::sync::Notify::new(),
             shared: config
                 .db_path
                 .to_str()
@@ -687,27 +692,33 @@ impl App {
     }
 
     /// Store a notification, then broadcast `notification:new`.
+    ///
+    /// In a cluster no lock is held across the insert: `seq` is allocated
+    /// in commit order by the store, and this node's fan-in task (woken
+    /// here) delivers everything after its cursor in `seq` order, each once,
+    /// like the other nodes (woken through Redis) do.
     pub(crate) async fn add_notification(
         &self,
         new: NewNotification,
     ) -> Result<Notification, StorageError> {
-        let order = self.notify.lock().await;
-        let stored = self
-            .store
-            .insert_notification(new, chrono::SubsecRound::trunc_subsecs(Utc::now(), 3))
-            .await?;
+        let now = || chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
         if let Some(bus) = &self.bus {
-            // What other nodes stored before it goes out first, in `seq` order.
-            self.fan_in().await;
-            drop(order);
+            let stored = self.store.insert_notification(new, now()).await?;
+            self.fan_in();
             self.published(bus.publish(cluster::Kind::Notifications).await);
-        } else {
-            self.deliver(
-                self.room_sockets(socket::NOTIFICATIONS_ROOM),
-                events::NOTIFICATION_NEW,
-                &stored,
-            );
+            if self.retain_count.is_some() {
+                self.prune_wake.notify_one();
+            }
+            return Ok(stored);
         }
+        let order = self.notify.lock().await;
+        let stored = self.store.insert_notification(new, now()).await?;
+        self.deliver(
+            self.room_sockets(socket::NOTIFICATIONS_ROOM),
+            events::NOTIFICATION_NEW,
+            &stored,
+        );
+        drop(order);
         if self.retain_count.is_some() {
             self.prune_wake.notify_one();
         }
@@ -785,35 +796,41 @@ impl App {
         }
     }
 
-    /// Cluster: deliver to this node's notification subscribers every
-    /// notification stored after the last one delivered, in `seq` order.
-    /// A storage failure leaves the rest for the next call.
-    pub(crate) async fn fan_in(&self) {
-        let mut upto = self.fanned.lock().await;
+    /// Cluster: ask the fan-in task to deliver to this node's notification
+    /// subscribers every notification stored after its cursor, in `seq`
+    /// order (see [`cluster::spawn_fan_in`]). Does not wait.
+    pub(crate) fn fan_in(&self) {
+        self.fan_wake.notify_one();
+    }
+
+    /// Cluster: read the notifications after `cursor` from the store, page
+    /// by page until a short page, and deliver them to this node's
+    /// notification subscribers in `seq` order. Returns the new cursor, or
+    /// `Err` with the cursor reached when the store failed (the rest is
+    /// read at the next try).
+    pub(crate) async fn fan_in_from(&self, mut cursor: u64) -> Result<u64, u64> {
         loop {
             let page = match self
                 .store
-                .notifications_after(storage::DEFAULT_VIEWER, *upto)
+                .notifications_since(cursor, cluster::FAN_IN_PAGE)
                 .await
             {
                 Ok(p) => p,
                 Err(e) => {
                     self.storage_failed(&e);
-                    return;
+                    return Err(cursor);
                 }
             };
-            if page.is_empty() {
-                return;
-            }
-            for mut n in page {
-                // New: unread for every viewer (the page was read as one).
-                n.read = false;
-                *upto = n.seq;
+            for n in &page.notifications {
                 self.deliver(
                     self.room_sockets(socket::NOTIFICATIONS_ROOM),
                     events::NOTIFICATION_NEW,
-                    &n,
+                    n,
                 );
+            }
+            cursor = page.upto.max(cursor);
+            if !page.full {
+                return Ok(cursor);
             }
         }
     }
@@ -831,7 +848,7 @@ impl App {
     pub(crate) async fn on_cluster_message(&self, kind: cluster::Kind) {
         self.edge.metrics.cluster_in.inc();
         match kind {
-            cluster::Kind::Notifications => self.fan_in().await,
+            cluster::Kind::Notifications => self.fan_in(),
             cluster::Kind::Room {
                 room,
                 event,
@@ -998,10 +1015,12 @@ async fn serve(
         })
     };
     let pruner = App::spawn_pruner(&app);
-    let subscriber = app
-        .bus
-        .clone()
-        .map(|bus| cluster::spawn_subscriber(app.clone(), bus));
+    let subscriber = app.bus.clone().map(|bus| {
+        (
+            cluster::spawn_subscriber(app.clone(), bus),
+            cluster::spawn_fan_in(app.clone()),
+        )
+    });
 
     let io = app.io.clone();
     let stop = async move {
@@ -1033,8 +1052,9 @@ async fn serve(
     if let Some(sim) = sim {
         sim.abort();
     }
-    if let Some(subscriber) = subscriber {
+    if let Some((subscriber, fan_in)) = subscriber {
         subscriber.abort();
+        fan_in.abort();
     }
     if let Some(pruner) = pruner {
         pruner.abort();

@@ -71,6 +71,7 @@ suite!(
     catch_up_reports_which_of_the_clients_unread_are_read_now,
     retention_prunes_oldest_first_keeps_counts_and_never_reuses_seq,
     seq_is_allocated_in_commit_order,
+    fan_in_pages_are_in_seq_order_unread_and_end_short,
     every_store_has_its_own_lasting_server_id,
     kpi_history_is_downsampled_in_time_order_and_bounded,
     kpi_history_is_pruned_by_age_and_says_truncated,
@@ -575,11 +576,83 @@ async fn seq_is_allocated_in_commit_order(open: Open<'_>) {
             seen
         })
     };
+    // A cluster node's fan-in reads the same way (small pages, so both full
+    // and short pages happen while the writers race).
+    let fan_in = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut cursor = 0;
+            let mut seen = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while seen.len() < 400 {
+                assert!(Instant::now() < deadline, "fan-in stuck at {cursor}");
+                let page = store.notifications_since(cursor, 7).await.expect("page");
+                assert!(page.upto >= cursor, "the cursor never goes back");
+                seen.extend(page.notifications.iter().map(|n| n.seq));
+                cursor = page.upto;
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
     for w in writers {
         w.await.expect("writer");
     }
     let seen = reader.await.expect("reader");
     assert_eq!(seen, (1..=400).collect::<Vec<u64>>());
+    let seen = fan_in.await.expect("fan-in");
+    assert_eq!(seen, (1..=400).collect::<Vec<u64>>(), "fan-in order");
+}
+
+/// The fan-in read of a cluster node: pages after a cursor in `seq` order,
+/// every notification unread (new for everyone, whatever one viewer has
+/// read), `full` only when the page is as long as asked, and the cursor
+/// moves past what retention deleted.
+async fn fan_in_pages_are_in_seq_order_unread_and_end_short(open: Open<'_>) {
+    let store = open("f");
+    let empty = store.notifications_since(0, 2).await.expect("empty");
+    assert!(empty.notifications.is_empty() && !empty.full && empty.upto == 0);
+    let ids = add(&*store, 5).await;
+    store
+        .mark_read_ids(D, vec![ids[0].clone()])
+        .await
+        .expect("read");
+    let seqs = |p: &pulseboard_server::storage::NewPage| {
+        p.notifications.iter().map(|n| n.seq).collect::<Vec<_>>()
+    };
+    let p = store.notifications_since(0, 2).await.expect("page 1");
+    assert_eq!((seqs(&p), p.upto, p.full), (vec![1, 2], 2, true));
+    assert!(p.notifications.iter().all(|n| !n.read), "new: unread");
+    assert_eq!(p.notifications[0].id, ids[0]);
+    assert_eq!(p.notifications[0].title, "t0");
+    let p = store.notifications_since(2, 2).await.expect("page 2");
+    assert_eq!((seqs(&p), p.upto, p.full), (vec![3, 4], 4, true));
+    let p = store.notifications_since(4, 2).await.expect("page 3");
+    assert_eq!(
+        (seqs(&p), p.upto, p.full),
+        (vec![5], 5, false),
+        "short page"
+    );
+    let p = store
+        .notifications_since(5, 2)
+        .await
+        .expect("after the end");
+    assert_eq!((seqs(&p), p.upto, p.full), (vec![], 5, false));
+    // The fan-in touches no read state.
+    assert_counts(&*store, D, 4).await;
+    let pruned = store
+        .prune(Retention {
+            count: Some(2),
+            before: None,
+        })
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 3);
+    let p = store
+        .notifications_since(1, 10)
+        .await
+        .expect("after pruning");
+    assert_eq!((seqs(&p), p.upto, p.full), (vec![4, 5], 5, false));
 }
 
 #[cfg(unix)]

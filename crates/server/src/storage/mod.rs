@@ -219,6 +219,21 @@ pub struct CatchUp {
     pub truncated: bool,
 }
 
+/// One page of a cluster node's fan-in ([`Storage::notifications_since`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewPage {
+    /// Notifications with `seq` after the cursor, in `seq` order, all unread
+    /// (`read: false`: they are new for every viewer). Rows that cannot be
+    /// decoded are left out (and logged), but still move `upto`.
+    pub notifications: Vec<Notification>,
+    /// The highest `seq` the page read (the cursor when it read nothing):
+    /// the next page starts after it.
+    pub upto: u64,
+    /// The page read as many rows as asked: more may follow. A short page
+    /// means everything committed when it was read has been read.
+    pub full: bool,
+}
+
 /// What retention keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Retention {
@@ -360,6 +375,18 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
         }
         Ok(total)
     }
+
+    /// The fan-in read of a cluster node: at most `limit` notifications with
+    /// `seq > after_seq`, in `seq` (= commit) order, as one read-only query
+    /// that touches no viewer's state. Because `seq` is allocated in commit
+    /// order, what it returns is every committed notification between the
+    /// cursor and [`NewPage::upto`]: a reader that always continues after
+    /// `upto` sees each notification once, none skipped.
+    async fn notifications_since(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<NewPage, StorageError>;
 
     /// Notifications with `seq > after_seq` as `viewer` sees them, oldest
     /// first, at most [`limits::MAX_CATCH_UP`].

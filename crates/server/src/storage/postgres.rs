@@ -48,8 +48,8 @@ use tokio_postgres::NoTls;
 use super::{
     at_from_ms, prune_prefix, slot_of,
     sqlite::{row_to_notification, severity_str, to_i64, to_u64, ts, Row},
-    CatchUp, HistoryAnswer, MarkReadOutcome, Storage, StorageError, KV_HISTORY_PRUNED_UPTO,
-    MAX_READ_EVENT_IDS, PRUNE_BATCH,
+    CatchUp, HistoryAnswer, MarkReadOutcome, NewPage, Storage, StorageError,
+    KV_HISTORY_PRUNED_UPTO, MAX_READ_EVENT_IDS, PRUNE_BATCH,
 };
 use pulseboard_protocol::{history::SLOT_SECS, HistoryPoint};
 
@@ -273,18 +273,25 @@ impl Storage for PostgresStore {
     ) -> Result<Notification, StorageError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // Locks the counter row until commit: seq in commit order.
-        let seq: i64 = tx
-            .query_one(
-                "UPDATE counters SET last = last + 1 WHERE name = 'seq' RETURNING last",
-                &[],
+        // Statements prepared once per pooled connection (one round trip
+        // each afterwards instead of two).
+        let next = tx
+            .prepare_cached("UPDATE counters SET last = last + 1 WHERE name = 'seq' RETURNING last")
+            .await?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO notifications (seq, id, title, body, severity, module, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .await?
-            .get(0);
+            .await?;
+        let unread = tx
+            .prepare_cached("UPDATE viewers SET unread = unread + 1")
+            .await?;
+        // Locks the counter row until commit: seq in commit order.
+        let seq: i64 = tx.query_one(&next, &[]).await?.get(0);
         let id = format!("n-{seq}");
         tx.execute(
-            "INSERT INTO notifications (seq, id, title, body, severity, module, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &insert,
             &[
                 &seq,
                 &id,
@@ -296,8 +303,7 @@ impl Storage for PostgresStore {
             ],
         )
         .await?;
-        tx.execute("UPDATE viewers SET unread = unread + 1", &[])
-            .await?;
+        tx.execute(&unread, &[]).await?;
         tx.commit().await?;
         Ok(Notification {
             id,
@@ -393,6 +399,51 @@ impl Storage for PostgresStore {
             read,
             truncated: after < pruned_upto,
         })
+    }
+
+    /// The fan-in page: one prepared (cached per connection) read-only
+    /// statement in autocommit, one round trip; no transaction, no viewer
+    /// row. A statement sees one snapshot, and `seq` commits in order, so
+    /// the rows it returns have no gaps that a later commit could fill.
+    async fn notifications_since(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<NewPage, StorageError> {
+        let after = to_i64(after_seq);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT seq, id, title, body, severity, module, created_at
+                 FROM notifications WHERE seq > $1 ORDER BY seq ASC LIMIT $2",
+            )
+            .await?;
+        let rows = client.query(&stmt, &[&after, &limit]).await?;
+        let mut page = NewPage {
+            upto: after_seq,
+            full: limit > 0 && rows.len() as i64 >= limit,
+            ..NewPage::default()
+        };
+        for r in rows {
+            let row: Row = (
+                r.get(0),
+                Some(r.get(1)),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+                false,
+            );
+            let seq = row.0;
+            page.upto = page.upto.max(to_u64(seq));
+            match row_to_notification(row) {
+                Some(n) => page.notifications.push(n),
+                None => tracing::warn!(seq, "skipping undecodable notification row"),
+            }
+        }
+        Ok(page)
     }
 
     async fn unread_count(&self, viewer: &str) -> Result<u64, StorageError> {

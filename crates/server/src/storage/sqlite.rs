@@ -53,7 +53,7 @@ use pulseboard_protocol::{limits, Module, NewNotification, Notification, Notific
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::{
-    at_from_ms, prune_prefix, slot_of, CatchUp, HistoryAnswer, MarkReadOutcome, Storage,
+    at_from_ms, prune_prefix, slot_of, CatchUp, HistoryAnswer, MarkReadOutcome, NewPage, Storage,
     StorageError, DEFAULT_VIEWER, KV_HISTORY_PRUNED_UPTO, MAX_READ_EVENT_IDS, PRUNE_BATCH,
 };
 use pulseboard_protocol::{history::SLOT_SECS, HistoryPoint};
@@ -480,6 +480,53 @@ impl Storage for SqliteStore {
                 read,
                 truncated: after < pruned_upto,
             })
+        })
+        .await
+    }
+
+    /// The fan-in page: one read-only statement (atomic on its own), no
+    /// viewer row.
+    async fn notifications_since(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<NewPage, StorageError> {
+        let after = to_i64(after_seq);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, id, title, body, severity, module, created_at
+                 FROM notifications WHERE seq > ?1 ORDER BY seq ASC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    false,
+                ))
+            })?;
+            let mut page = NewPage {
+                upto: to_u64(after),
+                ..NewPage::default()
+            };
+            let mut read = 0i64;
+            for row in rows {
+                let row: Row = row?;
+                read += 1;
+                page.upto = page.upto.max(to_u64(row.0));
+                let seq = row.0;
+                match row_to_notification(row) {
+                    Some(n) => page.notifications.push(n),
+                    None => tracing::warn!(seq, "skipping undecodable notification row"),
+                }
+            }
+            page.full = limit > 0 && read >= limit;
+            Ok(page)
         })
         .await
     }
