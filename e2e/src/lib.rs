@@ -228,6 +228,9 @@ impl Driver {
                 .http
                 .post(format!("{base}/session"))
                 .json(&caps)
+                // WebKitWebDriver waits for the app to connect: an app that
+                // died at start would otherwise hang the test for ever.
+                .timeout(WAIT)
                 .send()
                 .await
             {
