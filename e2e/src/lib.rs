@@ -636,6 +636,17 @@ impl Desktop {
 
     /// Start the debug app ([`app_binary`]) with these arguments.
     pub async fn app(&self, args: &[&str]) -> Session {
+        // The app is single-instance: one still quitting (a closed session)
+        // would take the new start's arguments and the new process would
+        // exit at once, leaving WebKitWebDriver waiting for it.
+        let deadline = Instant::now() + WAIT;
+        while let Some(pid) = self.app_pid() {
+            assert!(
+                Instant::now() < deadline,
+                "the previous app (pid {pid}) did not quit"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.driver
             .session(&app_binary(), args)
             .await
