@@ -6,32 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::pulseboard;
+use common::{plain_http_404, pulseboard};
 
 use pulseboard_app::connection_test::{test_connection, Outcome};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// Generous: the machine is loaded, and each step gets this much.
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A web server that answers every request with 404.
-async fn plain_http_404() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found")
-                    .await;
-            });
-        }
-    });
-    url
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_server_with_the_right_token_is_reachable() {

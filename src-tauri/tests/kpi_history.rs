@@ -7,15 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pulseboard, Server};
+use common::{plain_http_404, pulseboard, Server};
 
 use chrono::{TimeZone, Utc};
 use pulseboard_app::commands::{
     fetch_history, history_view, HistoryMiss, HistorySource, HISTORY_TIMEOUT,
 };
 use pulseboard_protocol::{HistoryRange, Module};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 const TOKEN: &str = "history-token";
 
@@ -117,19 +115,7 @@ async fn without_the_server_the_view_says_what_it_shows_instead() {
     assert_eq!(down, Err(HistoryMiss::Offline));
 
     // A server that answers 404 to everything: no history served.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found")
-                    .await;
-            });
-        }
-    });
+    let url = plain_http_404().await;
     let old = fetch_history(
         &url,
         None,

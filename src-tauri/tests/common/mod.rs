@@ -1,6 +1,8 @@
 //! An in-process pulseboard-server for the shell's tests.
 
 use pulseboard_server::{Config, ServerHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 /// A server on 127.0.0.1:0 with its database in a temp dir (kept while the
 /// value lives).
@@ -25,4 +27,22 @@ pub async fn pulseboard(token: Option<&str>) -> Server {
         _handle: handle,
         _dir: dir,
     }
+}
+
+/// A web server that answers every request with 404.
+pub async fn plain_http_404() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found")
+                    .await;
+            });
+        }
+    });
+    url
 }
