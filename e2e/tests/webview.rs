@@ -193,13 +193,7 @@ async fn unread_badge_mark_read_and_read_state_survives_a_restart() {
     wait_badge(&c, None).await;
 
     for t in ["Payroll approved", "Backup finished"] {
-        sc.srv
-            .http(
-                reqwest::Method::POST,
-                "/api/notifications",
-                Some(json!({"title": t, "body": "details", "severity": "info"})),
-            )
-            .await;
+        sc.srv.notify("info", t, "details").await;
     }
     wait_badge(&c, Some("2")).await;
     c.click("[data-testid=nav-notifications]").await;
@@ -283,13 +277,7 @@ async fn html_in_a_notification_is_shown_as_text() {
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     let evil = "<img src=x onerror=\"document.title='pwned'\">";
-    sc.srv
-        .http(
-            reqwest::Method::POST,
-            "/api/notifications",
-            Some(json!({"title": evil, "body": "<b>bold?</b>", "severity": "warning"})),
-        )
-        .await;
+    sc.srv.notify("warning", evil, "<b>bold?</b>").await;
     c.click("[data-testid=nav-notifications]").await;
     c.wait_text("[data-testid=notification-list]", "shown as text", |t| {
         t.contains(evil)
@@ -590,13 +578,7 @@ async fn app_killed_right_after_a_mark_read_shows_it_read_after_a_restart() {
     let c = sc.app(TOKEN).await;
     pill(&c, "goes live", "Live").await;
     for t in ["Invoice overdue", "Quota reached"] {
-        sc.srv
-            .http(
-                reqwest::Method::POST,
-                "/api/notifications",
-                Some(json!({"title": t, "body": "details", "severity": "info"})),
-            )
-            .await;
+        sc.srv.notify("info", t, "details").await;
     }
     wait_badge(&c, Some("2")).await;
     c.click("[data-testid=nav-notifications]").await;
