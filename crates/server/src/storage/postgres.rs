@@ -198,6 +198,12 @@ impl PostgresStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, StorageError> {
         Ok(self.pool.get().await?)
     }
+
+    /// The one `BIGINT` that `sql` (no parameters) selects, as a count.
+    async fn number(&self, sql: &str) -> Result<u64, StorageError> {
+        let n: i64 = self.client().await?.query_one(sql, &[]).await?.get(0);
+        Ok(to_u64(n))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -541,21 +547,12 @@ impl Storage for PostgresStore {
     }
 
     async fn notification_count(&self) -> Result<u64, StorageError> {
-        let client = self.client().await?;
-        let n: i64 = client
-            .query_one("SELECT COUNT(*) FROM notifications", &[])
-            .await?
-            .get(0);
-        Ok(to_u64(n))
+        self.number("SELECT COUNT(*) FROM notifications").await
     }
 
     async fn last_seq(&self) -> Result<u64, StorageError> {
-        let client = self.client().await?;
-        let n: i64 = client
-            .query_one("SELECT last FROM counters WHERE name = 'seq'", &[])
-            .await?
-            .get(0);
-        Ok(to_u64(n))
+        self.number("SELECT last FROM counters WHERE name = 'seq'")
+            .await
     }
 
     async fn prune_batch(
@@ -712,12 +709,7 @@ impl Storage for PostgresStore {
     }
 
     async fn kpi_history_rows(&self) -> Result<u64, StorageError> {
-        let client = self.client().await?;
-        let n: i64 = client
-            .query_one("SELECT COUNT(*) FROM kpi_history", &[])
-            .await?
-            .get(0);
-        Ok(to_u64(n))
+        self.number("SELECT COUNT(*) FROM kpi_history").await
     }
 
     async fn prune_kpi_history_batch(

@@ -361,6 +361,15 @@ impl SqliteStore {
         .await
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
+
+    /// The one integer that `sql` (no parameters) selects, as a count.
+    async fn number(&self, sql: &'static str) -> Result<u64, StorageError> {
+        self.with_conn(move |conn| {
+            let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
+            Ok(to_u64(n))
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -635,11 +644,7 @@ impl Storage for SqliteStore {
 
     /// Number of stored notifications (for retention by count).
     async fn notification_count(&self) -> Result<u64, StorageError> {
-        self.with_conn(|conn| {
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM notifications", [], |r| r.get(0))?;
-            Ok(to_u64(n))
-        })
-        .await
+        self.number("SELECT COUNT(*) FROM notifications").await
     }
 
     /// Delete at most [`PRUNE_BATCH`] of the oldest notifications: the first
@@ -799,11 +804,7 @@ impl Storage for SqliteStore {
     }
 
     async fn kpi_history_rows(&self) -> Result<u64, StorageError> {
-        self.with_conn(|conn| {
-            let n: i64 = conn.query_row("SELECT COUNT(*) FROM kpi_history", [], |r| r.get(0))?;
-            Ok(to_u64(n))
-        })
-        .await
+        self.number("SELECT COUNT(*) FROM kpi_history").await
     }
 
     async fn prune_kpi_history_batch(
