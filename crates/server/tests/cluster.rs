@@ -343,14 +343,7 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
     wait_redis(&http, b, "down").await;
     let during = post_notification(&http, a, "during").await;
 
-    let metrics = http
-        .get(format!("{}/metrics", a.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = common::metrics(a).await;
     assert!(
         common::metric(&metrics, "pulseboard_cluster_messages_unsent_total") >= 1.0,
         "{metrics}"
@@ -373,14 +366,7 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
     )
     .await;
     assert_eq!(event(&mut on_b, "alert:system").await["title"], "back");
-    let metrics = http
-        .get(format!("{}/metrics", b.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = common::metrics(b).await;
     assert!(
         common::metric(&metrics, "pulseboard_cluster_messages_in_total") >= 3.0,
         "{metrics}"
