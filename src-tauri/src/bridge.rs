@@ -2,6 +2,7 @@
 //! front-end messages, with its names in one place; the core never sees an
 //! AppHandle.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -183,19 +184,52 @@ pub fn emit_navigate<R: Runtime>(app: &AppHandle<R>, view: &str) {
 
 /// Where the window's updates go: the [`Channel`] its page gave with
 /// [`subscribe_updates`] (Tauri's event system is not made for throughput;
-/// a channel delivers in order, large batches by fetch instead of a script).
+/// a channel delivers in order, large batches by fetch instead of a script),
+/// and what that page was sent of each KPI history.
 #[derive(Default)]
-pub struct Updates(Mutex<Option<Channel>>);
+pub struct Updates(Mutex<Page>);
+
+#[derive(Default)]
+struct Page {
+    channel: Option<Channel>,
+    sent: Sent,
+}
+
+/// What the page was sent of each KPI history: the store's history
+/// generation ([`State::history_gen`]) when the last view of it was read.
+/// The next view carries only the values added after that; a history not
+/// here goes whole (and so does one that started over).
+#[derive(Debug, Default)]
+struct Sent {
+    modules: BTreeMap<Module, u64>,
+    dashboard: Option<u64>,
+}
 
 impl Updates {
     /// Send the batches over `channel` from now on (a new page replaces the
-    /// channel of the one before it).
+    /// channel of the one before it, and gets each history whole first).
     pub fn subscribe(&self, channel: Channel) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(channel);
+        let mut page = self.page();
+        page.channel = Some(channel);
+        page.sent = Sent::default();
+    }
+
+    /// The page takes a whole state (`get_state`'s, read by `read`): what
+    /// it was sent before is replaced, so the next view of each history goes
+    /// whole. No batch is made while `read` runs, so every view made after
+    /// it is whole until the page was sent one.
+    pub fn restart<T>(&self, read: impl FnOnce() -> T) -> T {
+        let mut page = self.page();
+        page.sent = Sent::default();
+        read()
+    }
+
+    fn page(&self) -> std::sync::MutexGuard<'_, Page> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn current(&self) -> Option<Channel> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.page().channel.clone()
     }
 }
 
@@ -305,14 +339,21 @@ impl Batch {
     /// (which includes every message gathered before it); otherwise the
     /// alert history once if it changed, and the notification list's change
     /// (work in proportion to the change, not to the list).
-    fn finish(&mut self, store: &Store) {
+    /// The KPI views carry only the history values the page was not sent
+    /// (`sent`, which this updates), or whole histories after a resync.
+    fn finish(&mut self, store: &Store, sent: &mut Sent) {
         if self.resync {
             self.messages.clear();
             let state = Box::new(store.snapshot());
             self.messages.push(UiMessage::Resync { state, view: None });
+            *sent = Sent::default();
             return;
         }
-        store.read(|s| attach_views(s, &mut self.messages));
+        if matches!(self.messages.first(), Some(UiMessage::Resync { .. })) {
+            // Fell behind: the page takes a whole state first.
+            *sent = Sent::default();
+        }
+        store.read(|s| attach_views(s, &mut self.messages, sent));
         if self.alerts {
             let alerts = store.read(|s| s.alerts.iter().cloned().collect());
             self.messages.push(UiMessage::Alerts { alerts });
@@ -339,20 +380,36 @@ impl Batch {
 }
 
 /// Give the last message of each module, and the last dashboard message,
-/// the view the core keeps now: the page swaps those in and decides nothing
-/// (newest-wins, the history's bound and its demo reset are the core's).
-fn attach_views(s: &State, messages: &mut [UiMessage]) {
+/// the view the core keeps now: the latest values and the history values
+/// added since the page's last view of it (`sent`), or the whole history
+/// when it has none or the history started over. The page swaps the latest
+/// in, extends its history and trims it to the bound sent; it decides
+/// nothing (newest-wins, the bound and the demo reset are the core's).
+fn attach_views(s: &State, messages: &mut [UiMessage], sent: &mut Sent) {
+    let gen = s.history_gen();
     let mut modules: Vec<Module> = Vec::new();
     let mut dashboard = false;
     for m in messages.iter_mut().rev() {
         match m {
             UiMessage::Module { data, view, .. } if !modules.contains(&data.module) => {
                 modules.push(data.module);
-                *view = module_shown(s, data.module);
+                *view = module_shown(s, data.module, sent.modules.get(&data.module).copied());
+                if let Some(v) = view {
+                    sent.modules.insert(data.module, gen);
+                    if v.latest.as_ref() == Some(data) {
+                        v.latest = None;
+                    }
+                }
             }
-            UiMessage::Dashboard { view, .. } if !dashboard => {
+            UiMessage::Dashboard { data, view, .. } if !dashboard => {
                 dashboard = true;
-                *view = dashboard_shown(s);
+                *view = dashboard_shown(s, sent.dashboard);
+                if let Some(v) = view {
+                    sent.dashboard = Some(gen);
+                    if v.latest.as_ref() == Some(data) {
+                        v.latest = None;
+                    }
+                }
             }
             _ => {}
         }
@@ -443,7 +500,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                         .max(GATHER);
                     tokio::time::sleep(wait).await;
                     batch.drain(&mut rx, core.store());
-                    batch.finish(core.store());
+                    match app.try_state::<Updates>() {
+                        Some(u) => batch.finish(core.store(), &mut u.page().sent),
+                        None => batch.finish(core.store(), &mut Sent::default()),
+                    }
                     let now = Utc::now();
                     if let Some(view) = batch
                         .tray
@@ -628,7 +688,7 @@ mod tests {
         store.apply(|s| s.apply_alert(alert("a-2"), Utc::now()));
         let mut batch = Batch::default();
         batch.drain(&mut rx, &store);
-        batch.finish(&store);
+        batch.finish(&store, &mut Sent::default());
         let v = serde_json::to_value(&batch.messages).unwrap();
         let alerts: Vec<&Value> = v
             .as_array()
@@ -683,7 +743,7 @@ mod tests {
         store.apply(|s| s.apply_dashboard(d.clone(), now));
         let mut batch = Batch::default();
         batch.drain(&mut rx, &store);
-        batch.finish(&store);
+        batch.finish(&store, &mut Sent::default());
         let v = serde_json::to_value(&batch.messages).unwrap();
         let v = v.as_array().unwrap();
         let finance: Vec<&Value> = v
@@ -698,7 +758,12 @@ mod tests {
         assert_eq!(values, want, "each accepted one, in order; the old one not");
         assert!(finance[..n - 1].iter().all(|m| m.get("view").is_none()));
         let view = &finance[n - 1]["view"];
-        let key = view["latest"]["kpis"][0]["key"].as_str().unwrap();
+        assert!(
+            view.get("latest").is_none(),
+            "the latest is the message's data: not sent twice"
+        );
+        assert_eq!(view["full"], true, "a first view is whole");
+        let key = finance[n - 1]["data"]["kpis"][0]["key"].as_str().unwrap();
         let history: Vec<f64> = view["history"][key]
             .as_array()
             .unwrap()
@@ -707,7 +772,6 @@ mod tests {
             .collect();
         let want: Vec<f64> = (5..n).map(|i| i as f64).collect();
         assert_eq!(history, want, "bounded by the core, no demo point");
-        assert_eq!(view["latest"]["kpis"][0]["value"], (n - 1) as f64);
         let hr: Vec<&Value> = v.iter().filter(|m| m["data"]["module"] == "hr").collect();
         assert!(hr.is_empty() || hr.last().unwrap().get("view").is_some());
         let dash: Vec<&Value> = v.iter().filter(|m| m["type"] == "dashboard").collect();
@@ -721,6 +785,249 @@ mod tests {
         assert!(
             !v.iter().any(|m| m["type"] == "event"),
             "no raw KPI event for the page to re-decide: {v:?}"
+        );
+    }
+
+    /// One update of each module, at step `i`, values moving as a
+    /// simulator's do (two decimals).
+    fn burst(store: &Store, i: usize, now: DateTime<Utc>) {
+        for m in Module::ALL {
+            let mut k = sample::module_kpis(m, now);
+            for (j, kpi) in k.kpis.iter_mut().enumerate() {
+                let wave = ((i * 7 + j * 13) % 17) as f64 / 100.0;
+                kpi.value = (kpi.value * (1.0 + wave) * 100.0).round() / 100.0;
+            }
+            k.updated_at = now + chrono::Duration::milliseconds(i as i64 + 1);
+            store.apply(|s| s.apply_kpis(k, now));
+        }
+    }
+
+    /// The page's copy of each module's history, kept from the `module`
+    /// messages as ui/js/state.js keeps it: a whole history replaces it,
+    /// added values are appended and trimmed to the bound the message says.
+    fn take_views(page: &mut BTreeMap<String, Value>, messages: &[Value]) {
+        for m in messages.iter().filter(|m| m["type"] == "module") {
+            let Some(view) = m.get("view") else { continue };
+            let latest = view.get("latest").unwrap_or(&m["data"]);
+            let module = latest["module"].as_str().unwrap().to_string();
+            let keep = view["keep"].as_u64().unwrap() as usize;
+            let old = page.remove(&module).unwrap_or(Value::Null);
+            let mut next = serde_json::Map::new();
+            for (key, added) in view["history"].as_object().unwrap() {
+                let mut h: Vec<Value> = match (view["full"].as_bool().unwrap(), &old[key]) {
+                    (false, Value::Array(a)) => a.clone(),
+                    _ => Vec::new(),
+                };
+                h.extend(added.as_array().unwrap().iter().cloned());
+                let drop = h.len().saturating_sub(keep);
+                next.insert(key.clone(), Value::Array(h.split_off(drop)));
+            }
+            page.insert(module, Value::Object(next));
+        }
+    }
+
+    /// Under a stream of bursts, the page is sent only the history values
+    /// it has not got, and what it builds from them is the history the core
+    /// holds; a new page (or one that took get_state) gets it whole again.
+    /// Prints a four-module burst's batch size with whole histories (as
+    /// before) and with only what was added (BENCHMARKS.md).
+    #[test]
+    fn kpi_views_carry_only_what_the_page_lacks_and_rebuild_the_cores_history() {
+        use pulseboard_core::store::HISTORY_LEN;
+        let now = Utc::now();
+        let mut state = pulseboard_core::cache::demo_state("http://x", now);
+        state.source = DataSource::Server;
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        let mut sent = Sent::default();
+        let mut page = BTreeMap::new();
+        let mut i = 0;
+        for bursts in [1, 2, 1, HISTORY_LEN + 3, 1, 5, 1] {
+            for _ in 0..bursts {
+                i += 1;
+                burst(&store, i, now);
+            }
+            let mut batch = Batch::default();
+            batch.drain(&mut rx, &store);
+            batch.finish(&store, &mut sent);
+            let v = serde_json::to_value(&batch.messages).unwrap();
+            take_views(&mut page, v.as_array().unwrap());
+            let core: BTreeMap<String, Value> = store.read(|s| {
+                s.modules
+                    .iter()
+                    .map(|(m, v)| (m.to_string(), serde_json::to_value(&v.history).unwrap()))
+                    .collect()
+            });
+            assert_eq!(page, core, "after {i} bursts");
+        }
+        // Full histories; now one more burst, sent both ways.
+        let mut fresh = store.subscribe();
+        i += 1;
+        burst(&store, i, now);
+        let size = |rx: &mut Receiver<Update>, sent: &mut Sent| {
+            let mut batch = Batch::default();
+            batch.drain(rx, &store);
+            batch.finish(&store, sent);
+            let json = serde_json::to_string(&batch.messages).unwrap();
+            let v: Value = serde_json::from_str(&json).unwrap();
+            (json.len(), v)
+        };
+        let (whole, v) = size(&mut fresh, &mut Sent::default());
+        let views = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m.get("view").is_some());
+        assert_eq!(views.clone().count(), 4);
+        assert!(views.clone().all(|m| m["view"]["full"] == true));
+        // The same batch as it went before only the added values were sent:
+        // each view with the whole history and the latest KPIs again.
+        let mut before = v.clone();
+        for m in before.as_array_mut().unwrap() {
+            let data = m["data"].clone();
+            if let Some(view) = m.get_mut("view").and_then(Value::as_object_mut) {
+                view.remove("full");
+                view.remove("keep");
+                view.insert("latest".into(), data);
+            }
+        }
+        let before = serde_json::to_string(&before).unwrap().len();
+        let (added, v) = size(&mut rx, &mut sent);
+        let views: Vec<&Value> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m.get("view").is_some())
+            .collect();
+        assert_eq!(views.len(), 4);
+        for m in &views {
+            assert_eq!(m["view"]["full"], false);
+            for h in m["view"]["history"].as_object().unwrap().values() {
+                assert_eq!(h.as_array().unwrap().len(), 1, "one value per key: {m}");
+            }
+        }
+        take_views(&mut page, v.as_array().unwrap());
+        let core = store.read(|s| serde_json::to_value(&s.modules[&Module::Hr].history).unwrap());
+        assert_eq!(page["hr"], core);
+        println!(
+            "four-module burst, batch JSON: {before} bytes as before (whole histories, latest twice), \
+             {whole} bytes whole, {added} bytes with only the added values"
+        );
+        assert!(added * 2 < whole, "{added} vs {whole}");
+        // Below Tauri's 8 KiB limit for a channel message sent by script.
+        assert!(added < 8192, "{added}");
+        // A page that took a whole state gets whole histories next.
+        let updates = Updates::default();
+        updates.page().sent = sent;
+        updates.restart(|| ());
+        i += 1;
+        burst(&store, i, now);
+        let (_, v) = size(&mut rx, &mut updates.page().sent);
+        assert!(v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m.get("view"))
+            .all(|view| view["full"] == true));
+    }
+
+    /// What a page receives of the KPIs under bursts of updates (every
+    /// message with a view, in order, from its `get_state` on, with one more
+    /// `get_state` midway), and the histories the core holds after it:
+    /// `src-tauri/tests/fixtures/kpi-views.json`, which the page's own test
+    /// (ui/test/state.test.js) replays through ui/js/state.js and compares.
+    fn kpi_views_fixture() -> String {
+        use chrono::TimeZone;
+        use pulseboard_core::store::HISTORY_LEN;
+        let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        let mut state = pulseboard_core::cache::demo_state("http://x", t0);
+        state.connection = ConnectionState::Connecting {
+            server: String::new(),
+        };
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        let updates = Updates::default();
+        let get_state = || {
+            let state = updates.restart(|| store.snapshot());
+            serde_json::json!({"type": "resync", "state": state})
+        };
+        let mut stream = vec![get_state()];
+        let mut i: usize = 0;
+        for bursts in [1, 2, HISTORY_LEN + 1, 1, 3, 0, 2, 1, 4] {
+            if bursts == 0 {
+                stream.push(get_state());
+                continue;
+            }
+            for _ in 0..bursts {
+                i += 1;
+                let at = t0 + chrono::Duration::seconds(i as i64);
+                for m in [Module::Hr] {
+                    let mut k = sample::module_kpis(m, at);
+                    for (j, kpi) in k.kpis.iter_mut().enumerate() {
+                        kpi.value = (i * 10 + j) as f64 + 0.25;
+                    }
+                    // Another set of keys for a while: the history starts over.
+                    if m == Module::Hr && (66..=67).contains(&i) {
+                        k.kpis.truncate(2);
+                    }
+                    store.apply(|s| s.apply_kpis(k, t0));
+                }
+                let mut d = sample::dashboard(at);
+                d.summary[0].value = i as f64;
+                store.apply(|s| s.apply_dashboard(d, t0));
+            }
+            let mut batch = Batch::default();
+            batch.drain(&mut rx, &store);
+            batch.finish(&store, &mut updates.page().sent);
+            let v = serde_json::to_value(&batch.messages).unwrap();
+            stream.extend(
+                v.as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| m.get("view").is_some())
+                    .cloned(),
+            );
+        }
+        let core = store.read(|s| {
+            serde_json::json!({
+                "modules": { "hr": s.modules[&Module::Hr].history },
+                "dashboard": s.dashboard_history,
+            })
+        });
+        // One message a line: small, and a change shows where it is.
+        let line = |v: &Value| serde_json::to_string(v).unwrap();
+        let messages: Vec<String> = stream.iter().map(line).collect();
+        format!(
+            "{{\"about\": {},\n\"messages\": [\n{}\n],\n\"core\": {}\n}}\n",
+            line(&Value::from(
+                "Generated by src-tauri/src/bridge.rs (test kpi_views_fixture_is_current): what a page \
+                 receives of the KPIs under bursts, and the histories the core holds after it. \
+                 PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib kpi_views_fixture writes it again."
+            )),
+            messages.join(",\n"),
+            line(&core)
+        )
+    }
+
+    /// The page's replay of Rust's KPI views (ui/test/state.test.js) runs on
+    /// what this Rust sends now.
+    #[test]
+    fn kpi_views_fixture_is_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kpi-views.json");
+        let want = kpi_views_fixture();
+        let v: Value = serde_json::from_str(&want).unwrap();
+        let views = v["messages"].as_array().unwrap();
+        assert!(views.iter().any(|m| m["view"]["full"] == false));
+        assert!(views.iter().any(|m| m["view"]["full"] == true));
+        if std::env::var_os("PULSEBOARD_WRITE_TYPES").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is stale: run PULSEBOARD_WRITE_TYPES=1 cargo test -p pulseboard --lib kpi_views_fixture",
+            path.display()
         );
     }
 
@@ -751,7 +1058,7 @@ mod tests {
     fn notes_sent(rx: &mut Receiver<Update>, store: &Store) -> Vec<Value> {
         let mut batch = Batch::default();
         batch.drain(rx, store);
-        batch.finish(store);
+        batch.finish(store, &mut Sent::default());
         let v = serde_json::to_value(&batch.messages).unwrap();
         let all = v.as_array().unwrap();
         assert!(

@@ -133,8 +133,9 @@ pub fn snapshot(core: &AppCore) -> Snapshot {
 
 /// The whole state, once, at window start.
 #[tauri::command]
-pub fn get_state(core: State<'_, AppCore>) -> Snapshot {
-    snapshot(&core)
+pub fn get_state(core: State<'_, AppCore>, updates: State<'_, crate::bridge::Updates>) -> Snapshot {
+    // The page replaces its copy: its next KPI views go whole.
+    updates.restart(|| snapshot(&core))
 }
 
 /// Mark notifications read (works offline: queued in the outbox).

@@ -8,7 +8,9 @@
 // decides nothing itself.
 // - KPIs: each `module` / `dashboard` message is an update the core accepted
 //   (newest-wins is Rust's); the batch's last one carries the view the core
-//   keeps (latest + bounded history), which the page swaps in.
+//   keeps: the latest values, which the page swaps in, and the history values
+//   added since Rust's previous view (or the whole history), which it appends
+//   and trims to the bound the view states.
 // - Notifications: a `notifications` message says what the core changed
 //   (accepted, marked read, pruned, the unread count); mark-read is
 //   optimistic in Rust, so the page shows it when Rust sends it back.
@@ -159,6 +161,8 @@ function normalizeModules(raw) {
       latest: { ...view.latest, kpis: validKpiList(view.latest.kpis) },
       history,
       demo: view.demo === true,
+      // From a whole state: Rust's next view of it is whole.
+      chained: false,
     };
   }
   return out;
@@ -211,6 +215,7 @@ export function initialState(snapshot = {}, ui = {}) {
     dashboard,
     dashboardDemo: s.dashboardDemo === true,
     dashboardHistory: historyMap(s.dashboardHistory),
+    dashboardChained: false,
     notifications,
     unreadCount: typeof s.unreadCount === 'number' && s.unreadCount >= 0 ? s.unreadCount : 0,
     alerts,
@@ -230,30 +235,70 @@ export function initialState(snapshot = {}, ui = {}) {
 /** @typedef {ReturnType<typeof initialState>} UiState */
 
 /**
- * A module as Rust keeps it (a `module` message's `view`): swapped in. The
- * messages before it in the batch are steps it already includes.
+ * A history extended from Rust's views (`ModuleShown` / `DashboardShown`): a
+ * whole one (`full`) replaces the page's; otherwise the values Rust added
+ * since its previous view are appended and the oldest dropped past `keep`
+ * (Rust's bound, sent with each view). A key Rust did not send is no longer
+ * kept. `chained`: the page's copy is built from this stream's views alone.
+ * After a whole state (get_state, resync) it is not, and added values cannot
+ * go on it: Rust then sends each history whole first, and until that view
+ * arrives the copy stays as it is.
+ * @param {Record<string, number[]>} prev
+ * @param {boolean} chained
+ * @param {{ history?: any, full?: boolean, keep?: number }} view
+ * @returns {{ history: Record<string, number[]>, chained: boolean }}
  */
-function applyModuleView(state, view) {
-  if (!isObject(view) || !validModuleKpis(view.latest)) return state;
-  const kpis = validKpiList(view.latest.kpis);
-  const history = historyMap(view.history);
+function extendHistory(prev, chained, view) {
+  const keep = typeof view.keep === 'number' && view.keep > 0 ? view.keep : Infinity;
+  const whole = view.full !== false;
+  if (!whole && !chained) return { history: prev, chained: false };
+  /** @type {Record<string, number[]>} */
+  const history = {};
+  if (isObject(view.history)) {
+    for (const [k, v] of Object.entries(view.history)) {
+      const h = whole ? historyOf(v) : (prev[k] || []).concat(historyOf(v));
+      history[k] = h.length > keep ? h.slice(h.length - keep) : h;
+    }
+  }
+  return { history, chained: true };
+}
+
+/**
+ * A module as Rust keeps it (a `module` message's `view`): its latest KPIs
+ * (the view's, or the message's `data` when the view leaves them out) are
+ * swapped in, its history extended as Rust says. The messages before it in
+ * the batch are steps it already includes.
+ */
+function applyModuleView(state, msg) {
+  const view = msg.view;
+  if (!isObject(view)) return state;
+  const latest = isObject(view.latest) ? view.latest : msg.data;
+  if (!validModuleKpis(latest)) return state;
+  const kpis = validKpiList(latest.kpis);
+  const prev = state.modules[latest.module];
+  const { history, chained } = extendHistory(prev ? prev.history : {}, prev ? prev.chained === true : false, view);
   return {
     ...state,
     modules: {
       ...state.modules,
-      [view.latest.module]: { latest: { ...view.latest, kpis }, history, demo: false },
+      [latest.module]: { latest: { ...latest, kpis }, history, demo: false, chained },
     },
   };
 }
 
-/** The dashboard as Rust keeps it (a `dashboard` message's `view`): swapped in. */
-function applyDashboardView(state, view) {
-  if (!isObject(view) || !validDashboard(view.latest)) return state;
+/** The dashboard as Rust keeps it (a `dashboard` message's `view`): swapped in, its history extended. */
+function applyDashboardView(state, msg) {
+  const view = msg.view;
+  if (!isObject(view)) return state;
+  const latest = isObject(view.latest) ? view.latest : msg.data;
+  if (!validDashboard(latest)) return state;
+  const { history, chained } = extendHistory(state.dashboardHistory, state.dashboardChained, view);
   return {
     ...state,
-    dashboard: view.latest,
+    dashboard: latest,
     dashboardDemo: false,
-    dashboardHistory: historyMap(view.history),
+    dashboardHistory: history,
+    dashboardChained: chained,
   };
 }
 
@@ -346,9 +391,9 @@ export function applyUpdate(state, msg, now) {
     case 'event': {
       const next =
         msg.type === 'module'
-          ? applyModuleView(state, msg.view)
+          ? applyModuleView(state, msg)
           : msg.type === 'dashboard'
-            ? applyDashboardView(state, msg.view)
+            ? applyDashboardView(state, msg)
             : applyEvent(state, msg.event, msg.data);
       if (next === state || now === undefined || now === null) return next;
       const stamp = typeof now === 'number' ? new Date(now).toISOString() : String(now);

@@ -167,19 +167,27 @@ topKpis: Array<Kpi>,
 updatedAt: string, };
 
 /**
- * The dashboard as the window draws it: the core's latest and the bounded
- * history per KPI key it keeps.
+ * The dashboard as the window draws it: the core's latest and its history
+ * per KPI key, whole or only what was added (as in [`ModuleShown`]).
  */
 export type DashboardShown = { 
 /**
- * Latest dashboard.
+ * Latest dashboard; absent in a message whose `data` is it.
  */
-latest: Dashboard, 
+latest?: Dashboard, 
 /**
- * Recent values per KPI key, oldest first (at most
- * [`crate::store::HISTORY_LEN`]).
+ * Per KPI key, oldest first: whole when `full`, otherwise the values
+ * added since the previous dashboard view sent to the window.
  */
-history: { [key in string]: Array<number> }, };
+history: { [key in string]: Array<number> }, 
+/**
+ * `history` is the whole history (replace); false: append.
+ */
+full: boolean, 
+/**
+ * Keep at most this many values per key.
+ */
+keep: number, };
 
 /**
  * Where the data on screen comes from.
@@ -264,19 +272,33 @@ kpis: Array<Kpi>,
 updatedAt: string, };
 
 /**
- * One module as the window draws it: the core's latest KPIs and the bounded
- * history it keeps (the window swaps it in; it decides nothing).
+ * One module as the window draws it: the core's latest KPIs and what the
+ * window needs of the bounded history the core keeps (the window swaps the
+ * latest in and extends or replaces its history as told; it decides
+ * nothing).
  */
 export type ModuleShown = { 
 /**
- * Latest KPIs.
+ * Latest KPIs; absent in a message whose `data` is them (the usual
+ * case: the page takes that instead of a second copy).
  */
-latest: ModuleKpis, 
+latest?: ModuleKpis, 
 /**
- * Recent values per KPI key, oldest first (at most
- * [`crate::store::HISTORY_LEN`]).
+ * Per KPI key, oldest first: the whole history the core keeps when
+ * `full`, otherwise only the values added since the previous view of
+ * this module sent to the window. A key missing here is no longer kept.
  */
-history: { [key in string]: Array<number> }, };
+history: { [key in string]: Array<number> }, 
+/**
+ * `history` is the whole history (replace the window's); false: append
+ * it to the window's.
+ */
+full: boolean, 
+/**
+ * Keep at most this many values per key (the core's bound,
+ * [`crate::store::HISTORY_LEN`]): the window drops older ones.
+ */
+keep: number, };
 
 /**
  * One module as shown: latest KPIs plus bounded history per KPI.

@@ -1,5 +1,6 @@
 import './helpers.js';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import {
   activeCriticalAlert,
@@ -72,6 +73,44 @@ test('a module message without a view is a step the batch draws later: nothing c
   const s2 = applyAll(s, batch);
   assert.deepEqual(s2.modules.hr.history.a, [1, 2]);
   assert.equal(s2.modules.hr.latest.kpis[0].value, 2);
+});
+
+// Rust sends a history whole once, then only the values it added since
+// its previous view, with the bound to keep (`keep`).
+const viewMsg = (data, view) => ({ type: 'module', event: `kpi:update:${data.module}`, data, view });
+
+test('added values are appended to the whole history Rust sent first and trimmed to its bound', () => {
+  let s = fresh();
+  s = applyUpdate(s, viewMsg(moduleKpis('hr', { a: 3, b: 30 }, 3), { history: { a: [1, 2, 3], b: [30] }, full: true, keep: 4 }));
+  assert.deepEqual(s.modules.hr.history, { a: [1, 2, 3], b: [30] });
+  s = applyUpdate(s, viewMsg(moduleKpis('hr', { a: 5, b: 50 }, 5), { history: { a: [4, 5], b: [40, 50] }, full: false, keep: 4 }));
+  assert.deepEqual(s.modules.hr.history, { a: [2, 3, 4, 5], b: [30, 40, 50] }, 'appended, the oldest dropped past 4');
+  assert.equal(s.modules.hr.latest.kpis[0].value, 5, "the message's data is the latest when the view leaves it out");
+  s = applyUpdate(s, viewMsg(moduleKpis('hr', { a: 6 }, 6), { history: { a: [6] }, full: false, keep: 4 }));
+  assert.deepEqual(s.modules.hr.history, { a: [3, 4, 5, 6] }, 'a key Rust no longer sends is gone');
+  s = applyUpdate(s, viewMsg(moduleKpis('hr', { a: 7 }, 7), { history: { a: [7] }, full: true, keep: 4 }));
+  assert.deepEqual(s.modules.hr.history, { a: [7] }, 'a whole history replaces');
+});
+
+test("added values never go on a copy that did not come from Rust's views; the next whole one does", () => {
+  // From get_state: Rust sends each history whole next.
+  let s = fresh({ modules: { hr: { latest: moduleKpis('hr', { a: 3 }), history: { a: [1, 2, 3] } } } });
+  const stale = applyUpdate(s, viewMsg(moduleKpis('hr', { a: 9 }, 9), { history: { a: [8, 9] }, full: false, keep: 60 }));
+  assert.deepEqual(stale.modules.hr.history.a, [1, 2, 3], 'not appended to a copy they do not follow');
+  assert.equal(stale.modules.hr.latest.kpis[0].value, 9, 'the latest is still shown');
+  s = applyUpdate(stale, viewMsg(moduleKpis('hr', { a: 9 }, 9), { history: { a: [7, 8, 9] }, full: true, keep: 60 }));
+  s = applyUpdate(s, viewMsg(moduleKpis('hr', { a: 10 }, 10), { history: { a: [10] }, full: false, keep: 60 }));
+  assert.deepEqual(s.modules.hr.history.a, [7, 8, 9, 10]);
+});
+
+test("replaying what Rust sends of the KPIs gives the histories Rust holds (src-tauri/tests/fixtures/kpi-views.json)", () => {
+  const fx = JSON.parse(readFileSync(new URL('../../src-tauri/tests/fixtures/kpi-views.json', import.meta.url), 'utf8'));
+  const views = fx.messages.filter((m) => m.view);
+  assert.ok(views.filter((m) => m.view.full === false).length >= 6, 'only the added values, mostly');
+  const s = applyAll(initialState({}), fx.messages, at(0));
+  assert.deepEqual(s.modules.hr.history, fx.core.modules.hr);
+  assert.deepEqual(s.dashboardHistory, fx.core.dashboard);
+  assert.ok(Object.values(s.modules.hr.history).some((h) => h.length === 60), 'across the bound');
 });
 
 test('malformed messages are dropped', () => {

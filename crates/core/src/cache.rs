@@ -104,6 +104,7 @@ pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
                 history,
                 history_at: Default::default(),
                 demo: true,
+                marks: Default::default(),
             },
         );
     }

@@ -146,6 +146,51 @@ pub struct ModuleView {
     /// Built-in demo values: any server data replaces them, whatever its time.
     #[serde(default)]
     pub demo: bool,
+    /// Which generation each kept value was added in (bookkeeping for
+    /// [`State::module_added_since`]; not saved, not sent).
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub marks: HistoryMarks,
+}
+
+/// When the values of one history (a module's, or the dashboard's) were
+/// added: each update adds one value per KPI key and takes the state's next
+/// generation ([`State::history_gen`]). So a copy that was sent everything up
+/// to generation `G` needs only the values added after `G`, unless the
+/// history started over since (created, demo values dropped, another set of
+/// KPI keys): then it needs all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryMarks {
+    /// Generation of each update whose values are kept, oldest first (at
+    /// most [`HISTORY_LEN`]).
+    added: VecDeque<u64>,
+    /// Generation at which the history last started over.
+    restarted: u64,
+}
+
+impl HistoryMarks {
+    /// One update added a value to each key at generation `gen`; `restart`:
+    /// the history started over with it.
+    fn push(&mut self, gen: u64, restart: bool) {
+        if restart || self.added.is_empty() {
+            self.added.clear();
+            self.restarted = gen;
+        }
+        if self.added.len() >= HISTORY_LEN {
+            self.added.pop_front();
+        }
+        self.added.push_back(gen);
+    }
+
+    /// How many of each key's newest values were added after generation
+    /// `since` (at most [`HISTORY_LEN`]); `None` when the history started
+    /// over after `since`: a copy of it must be replaced, not extended.
+    pub fn added_since(&self, since: u64) -> Option<usize> {
+        if self.restarted > since {
+            return None;
+        }
+        Some(self.added.len() - self.added.partition_point(|&g| g <= since))
+    }
 }
 
 /// Counters a user or a test can read.
@@ -215,6 +260,15 @@ pub struct State {
     /// retention: some that were missed expired before this client saw them.
     #[serde(default)]
     pub notifications_expired: bool,
+    /// The last generation a history value was added in (see
+    /// [`HistoryMarks`]); counts from 0 for each state, not saved.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub(crate) history_gen: u64,
+    /// When the values of [`State::dashboard_history`] were added.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub(crate) dashboard_marks: HistoryMarks,
 }
 
 /// A change a subscriber may care about.
@@ -274,7 +328,28 @@ impl State {
             counters: Counters::default(),
             server_id: None,
             notifications_expired: false,
+            history_gen: 0,
+            dashboard_marks: HistoryMarks::default(),
         }
+    }
+
+    /// The last generation a history value (module or dashboard) was added
+    /// in: a copy sent the views read now has everything up to it.
+    pub fn history_gen(&self) -> u64 {
+        self.history_gen
+    }
+
+    /// How many of module `m`'s newest history values (per key) were added
+    /// after generation `since`; `None` when that history started over
+    /// after `since` (or the module is unknown): send it whole.
+    pub fn module_added_since(&self, m: Module, since: u64) -> Option<usize> {
+        self.modules.get(&m)?.marks.added_since(since)
+    }
+
+    /// [`State::module_added_since`] for the dashboard's history.
+    pub fn dashboard_added_since(&self, since: u64) -> Option<usize> {
+        self.dashboard.as_ref()?;
+        self.dashboard_marks.added_since(since)
     }
 
     /// Record the `serverId` a server announced. Another id than the one
@@ -370,6 +445,8 @@ impl State {
     fn put_kpis(&mut self, kpis: ModuleKpis, now: DateTime<Utc>) -> Vec<Update> {
         let mut out = Vec::new();
         self.mark_server(now, &mut out);
+        self.history_gen += 1;
+        let gen = self.history_gen;
         let view = self
             .modules
             .entry(kpis.module)
@@ -378,12 +455,21 @@ impl State {
                 history: BTreeMap::new(),
                 history_at: BTreeMap::new(),
                 demo: false,
+                marks: HistoryMarks::default(),
             });
+        // Another set of keys (or a key twice: two values in one update)
+        // starts the history over as far as a copy is concerned.
+        let keys: BTreeSet<&str> = kpis.kpis.iter().map(|k| k.key.as_str()).collect();
+        let restart = view.demo
+            || keys.len() != kpis.kpis.len()
+            || keys.len() != view.history.len()
+            || !view.history.keys().all(|k| keys.contains(k.as_str()));
         if view.demo {
             view.history.clear();
             view.history_at.clear();
             view.demo = false;
         }
+        view.marks.push(gen, restart);
         for k in &kpis.kpis {
             let h = view.history.entry(k.key.clone()).or_default();
             if h.len() == HISTORY_LEN {
@@ -420,6 +506,7 @@ impl State {
     fn put_dashboard(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
         let mut out = Vec::new();
         self.mark_server(now, &mut out);
+        let restart = self.dashboard_demo;
         if self.dashboard_demo {
             // Never a sparkline from a demo value to a real one.
             self.dashboard_history.clear();
@@ -431,6 +518,14 @@ impl State {
             .chain(&d.top_kpis)
             .map(|k| (k.key.as_str(), k.value))
             .collect();
+        let restart = restart
+            || values.len() != self.dashboard_history.len()
+            || !self
+                .dashboard_history
+                .keys()
+                .all(|k| values.contains_key(k.as_str()));
+        self.history_gen += 1;
+        self.dashboard_marks.push(self.history_gen, restart);
         for (key, value) in &values {
             let h = self.dashboard_history.entry(key.to_string()).or_default();
             if h.len() >= HISTORY_LEN {

@@ -16,49 +16,93 @@ use std::collections::{BTreeMap, VecDeque};
 
 use pulseboard_protocol::{Dashboard, Module, ModuleKpis};
 
-use crate::store::{ConnectionState, DataSource, State, TransportKind};
+use crate::store::{ConnectionState, DataSource, State, TransportKind, HISTORY_LEN};
 
-/// One module as the window draws it: the core's latest KPIs and the bounded
-/// history it keeps (the window swaps it in; it decides nothing).
+/// One module as the window draws it: the core's latest KPIs and what the
+/// window needs of the bounded history the core keeps (the window swaps the
+/// latest in and extends or replaces its history as told; it decides
+/// nothing).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModuleShown {
-    /// Latest KPIs.
-    pub latest: ModuleKpis,
-    /// Recent values per KPI key, oldest first (at most
-    /// [`crate::store::HISTORY_LEN`]).
+    /// Latest KPIs; absent in a message whose `data` is them (the usual
+    /// case: the page takes that instead of a second copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub latest: Option<ModuleKpis>,
+    /// Per KPI key, oldest first: the whole history the core keeps when
+    /// `full`, otherwise only the values added since the previous view of
+    /// this module sent to the window. A key missing here is no longer kept.
     #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
-    pub history: BTreeMap<String, VecDeque<f64>>,
+    pub history: BTreeMap<String, Vec<f64>>,
+    /// `history` is the whole history (replace the window's); false: append
+    /// it to the window's.
+    pub full: bool,
+    /// Keep at most this many values per key (the core's bound,
+    /// [`crate::store::HISTORY_LEN`]): the window drops older ones.
+    pub keep: usize,
 }
 
-/// The dashboard as the window draws it: the core's latest and the bounded
-/// history per KPI key it keeps.
+/// The dashboard as the window draws it: the core's latest and its history
+/// per KPI key, whole or only what was added (as in [`ModuleShown`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DashboardShown {
-    /// Latest dashboard.
-    pub latest: Dashboard,
-    /// Recent values per KPI key, oldest first (at most
-    /// [`crate::store::HISTORY_LEN`]).
+    /// Latest dashboard; absent in a message whose `data` is it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub latest: Option<Dashboard>,
+    /// Per KPI key, oldest first: whole when `full`, otherwise the values
+    /// added since the previous dashboard view sent to the window.
     #[cfg_attr(feature = "ts", ts(as = "BTreeMap<String, Vec<f64>>"))]
-    pub history: BTreeMap<String, VecDeque<f64>>,
+    pub history: BTreeMap<String, Vec<f64>>,
+    /// `history` is the whole history (replace); false: append.
+    pub full: bool,
+    /// Keep at most this many values per key.
+    pub keep: usize,
 }
 
-/// Module `m` as the window draws it, if the core has it.
-pub fn module_shown(s: &State, m: Module) -> Option<ModuleShown> {
-    s.modules.get(&m).map(|v| ModuleShown {
-        latest: v.latest.clone(),
-        history: v.history.clone(),
+/// Each key's newest `n` values, or all of them (`None`).
+fn newest(
+    history: &BTreeMap<String, VecDeque<f64>>,
+    n: Option<usize>,
+) -> BTreeMap<String, Vec<f64>> {
+    history
+        .iter()
+        .map(|(k, h)| {
+            let skip = n.map_or(0, |n| h.len().saturating_sub(n));
+            (k.clone(), h.iter().skip(skip).copied().collect())
+        })
+        .collect()
+}
+
+/// Module `m` as the window draws it, if the core has it: with the values
+/// added after generation `since` (what the window was sent last, see
+/// [`State::history_gen`]), or its whole history when `since` is `None` or
+/// the history started over after it.
+pub fn module_shown(s: &State, m: Module, since: Option<u64>) -> Option<ModuleShown> {
+    let v = s.modules.get(&m)?;
+    let added = since.and_then(|g| s.module_added_since(m, g));
+    Some(ModuleShown {
+        latest: Some(v.latest.clone()),
+        history: newest(&v.history, added),
+        full: added.is_none(),
+        keep: HISTORY_LEN,
     })
 }
 
-/// The dashboard as the window draws it, if the core has one.
-pub fn dashboard_shown(s: &State) -> Option<DashboardShown> {
-    s.dashboard.as_ref().map(|d| DashboardShown {
-        latest: d.clone(),
-        history: s.dashboard_history.clone(),
+/// The dashboard as the window draws it, if the core has one (history as in
+/// [`module_shown`]).
+pub fn dashboard_shown(s: &State, since: Option<u64>) -> Option<DashboardShown> {
+    let d = s.dashboard.as_ref()?;
+    let added = since.and_then(|g| s.dashboard_added_since(g));
+    Some(DashboardShown {
+        latest: Some(d.clone()),
+        history: newest(&s.dashboard_history, added),
+        full: added.is_none(),
+        keep: HISTORY_LEN,
     })
 }
 
@@ -309,6 +353,126 @@ mod tests {
             since: at(-60),
             transport,
         }
+    }
+
+    /// The window's copy of one history, kept as the page keeps it (ui/js/state.js):
+    /// a full view replaces it; otherwise each key's values are appended and
+    /// the oldest dropped past `keep`; a key not sent is no longer kept.
+    #[derive(Default, Debug)]
+    struct PageCopy(BTreeMap<String, Vec<f64>>);
+
+    impl PageCopy {
+        fn take(&mut self, history: &BTreeMap<String, Vec<f64>>, full: bool, keep: usize) {
+            if full {
+                self.0 = history.clone();
+                return;
+            }
+            let mut next = BTreeMap::new();
+            for (k, added) in history {
+                let mut h = self.0.remove(k).unwrap_or_default();
+                h.extend(added);
+                let drop = h.len().saturating_sub(keep);
+                h.drain(..drop);
+                next.insert(k.clone(), h);
+            }
+            self.0 = next;
+        }
+    }
+
+    fn as_vecs(h: &BTreeMap<String, VecDeque<f64>>) -> BTreeMap<String, Vec<f64>> {
+        h.iter()
+            .map(|(k, v)| (k.clone(), v.iter().copied().collect()))
+            .collect()
+    }
+
+    fn finance(keys: &[&str], v: f64, at: i64) -> ModuleKpis {
+        let mut k = pulseboard_protocol::sample::module_kpis(Module::Finance, at_secs(at));
+        let template = k.kpis[0].clone();
+        k.kpis = keys
+            .iter()
+            .map(|key| pulseboard_protocol::Kpi {
+                key: (*key).into(),
+                value: v,
+                ..template.clone()
+            })
+            .collect();
+        k
+    }
+
+    fn at_secs(s: i64) -> DateTime<Utc> {
+        t0() + chrono::Duration::seconds(s)
+    }
+
+    /// What the window holds after any number of updates, sent in batches
+    /// of any size with only the values added since the last one, is the
+    /// history the core holds: across the bound, a change of KPI keys and
+    /// the drop of the demo values.
+    #[test]
+    fn the_values_added_since_the_last_view_rebuild_the_cores_history() {
+        let mut s = crate::cache::demo_state("http://x", t0());
+        s.source = DataSource::Server;
+        let mut page = PageCopy::default();
+        let mut dash_page = PageCopy::default();
+        let mut since = None;
+        let mut dash_since = None;
+        let (mut full, mut deltas) = (0, 0);
+        // The page starts from the demo state (get_state), then views.
+        let first = module_shown(&s, Module::Finance, None).unwrap();
+        page.take(&first.history, first.full, first.keep);
+        let mut i = 0i64;
+        for batch in [1usize, 3, 1, 70, 2, 1, 5, 59, 60, 61, 1, 1, 13, 4, 1] {
+            for _ in 0..batch {
+                i += 1;
+                let keys: &[&str] = if (100..160).contains(&i) {
+                    &["a", "c"]
+                } else {
+                    &["a", "b"]
+                };
+                s.apply_kpis(finance(keys, i as f64, i), t0());
+                // Another module's updates take generations too.
+                let mut hr = pulseboard_protocol::sample::module_kpis(Module::Hr, at_secs(i));
+                hr.kpis[0].value = i as f64;
+                s.apply_kpis(hr, t0());
+                let mut d = pulseboard_protocol::sample::dashboard(at_secs(i));
+                d.summary[0].value = -(i as f64);
+                s.apply_dashboard(d, t0());
+            }
+            let v = module_shown(&s, Module::Finance, since).unwrap();
+            if v.full {
+                full += 1;
+            } else {
+                deltas += 1;
+                assert!(
+                    v.history.values().all(|h| h.len() <= batch),
+                    "only what the batch added: {batch} {v:?}"
+                );
+            }
+            assert_eq!(v.keep, crate::store::HISTORY_LEN);
+            page.take(&v.history, v.full, v.keep);
+            since = Some(s.history_gen());
+            assert_eq!(
+                page.0,
+                as_vecs(&s.modules[&Module::Finance].history),
+                "after {i} updates"
+            );
+            assert_eq!(page.0.len(), 2);
+            let d = dashboard_shown(&s, dash_since).unwrap();
+            dash_page.take(&d.history, d.full, d.keep);
+            dash_since = Some(s.history_gen());
+            assert_eq!(dash_page.0, as_vecs(&s.dashboard_history), "after {i}");
+        }
+        // Full: the first (demo values dropped) and each change of keys.
+        assert_eq!(full, 3, "{deltas} deltas");
+        assert!(deltas >= 10);
+        // One update after the last view: one value per key, not 60.
+        s.apply_kpis(finance(&["a", "b"], 0.5, i + 1), t0());
+        let v = module_shown(&s, Module::Finance, since).unwrap();
+        assert!(!v.full);
+        assert!(v.history.values().all(|h| h == &vec![0.5]), "{v:?}");
+        // Sent again without a new update: nothing to add.
+        let since = Some(s.history_gen());
+        let v = module_shown(&s, Module::Finance, since).unwrap();
+        assert!(!v.full && v.history.values().all(Vec::is_empty), "{v:?}");
     }
 
     #[test]
