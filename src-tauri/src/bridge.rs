@@ -1,6 +1,7 @@
-//! Core updates -> the window's update channel and tray state. One enum of
-//! front-end messages, with its names in one place; the core never sees an
-//! AppHandle.
+//! Core updates -> the window's update channel. One enum of front-end
+//! messages, with its names in one place; the core never sees an AppHandle.
+//! The tray (its look and its menu) is `tray.rs`'s: this loop only tells it
+//! when what it shows may have changed.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -8,22 +9,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pulseboard_core::{
-    connection_view, dashboard_shown, module_shown, Command, ConnectionState, ConnectionView,
-    DashboardShown, DataSource, Dnd, ModuleShown, State, Store, Update,
+    connection_view, dashboard_shown, module_shown, ConnectionState, ConnectionView,
+    DashboardShown, DataSource, ModuleShown, State, Store, Update,
 };
-use pulseboard_protocol::{
-    Alert, Dashboard, MarkRead, Module, ModuleKpis, Notification, ServerEvent,
-};
+use pulseboard_protocol::{Alert, Dashboard, Module, ModuleKpis, Notification, ServerEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::mpsc;
 
-use crate::tray::{self, MenuId, Tray};
-use crate::{open_window, AppCore, View, MAIN_WINDOW};
+use crate::tray;
+use crate::{AppCore, MAIN_WINDOW};
 
 /// Shortest time between two update batches while updates keep coming.
 /// Each emit is a script evaluation in the webview, which draws at most once
@@ -437,20 +435,6 @@ fn notifications_change(s: &State, added: &[u64], mut read: Vec<String>) -> UiMe
     }
 }
 
-/// Show the current state in the tray (no-op without a tray).
-pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
-    refresh_tray_at(app, core, Utc::now());
-}
-
-/// Show the state at `now` in the tray (no-op without a tray).
-fn refresh_tray_at<R: Runtime>(app: &AppHandle<R>, core: &AppCore, now: DateTime<Utc>) {
-    if let Some(t) = app.try_state::<Tray<R>>() {
-        let dnd = core.settings().dnd;
-        let look = core.store().read(|s| tray::look(s, dnd, now));
-        t.show(look);
-    }
-}
-
 /// The connection view at `now`, when it differs from the one last sent.
 fn changed_view(
     store: &Store,
@@ -465,19 +449,12 @@ fn changed_view(
     Some(view)
 }
 
-/// Start draining core updates and view requests.
-pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<View>) {
+/// Start forwarding core updates to the window (and telling the tray when
+/// what it shows may have changed).
+pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     let core = app.state::<AppCore>();
     let mut rx = core.store().subscribe();
-    refresh_tray(&app, &core);
-    let app2 = app.clone();
-    tauri::async_runtime::spawn(async move {
-        while let Some(view) = ui_rx.recv().await {
-            if let Err(e) = open_window(&app2, view) {
-                tracing::warn!("cannot open the window: {e}");
-            }
-        }
-    });
+    tray::refresh(&app, &core);
     tauri::async_runtime::spawn(async move {
         // Countdowns ("Reconnecting in 3s") move once a second, in the tray
         // and in the window: Rust words them, the page only draws.
@@ -519,7 +496,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());
                     if batch.tray {
-                        refresh_tray_at(&app, &core, now);
+                        tray::refresh_at(&app, &core, now);
                     }
                     if batch.closed {
                         break;
@@ -529,7 +506,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
                     let now = Utc::now();
                     if let Some(view) = changed_view(core.store(), now, &mut sent_view) {
                         emit(&app, &[UiMessage::ConnectionView { view }]);
-                        refresh_tray_at(&app, &core, now);
+                        tray::refresh_at(&app, &core, now);
                     }
                 }
             }
@@ -537,48 +514,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<V
     });
 }
 
-fn set_dnd<R: Runtime>(app: &AppHandle<R>, core: &AppCore, dnd: Dnd) {
-    let mut s = core.settings();
-    s.dnd = dnd;
-    // Applied even when it cannot be saved: the click still counts for now.
-    if let Err(e) = core.settings_dir().save(&s) {
-        tracing::warn!("could not save settings: {e}");
-    }
-    crate::commands::apply_settings(app, core, s, None);
-}
-
-/// Handle a tray menu click.
-pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let Some(core) = app.try_state::<AppCore>() else {
-        return;
-    };
-    let open = |v| {
-        if let Err(e) = open_window(app, v) {
-            tracing::warn!("cannot open the window: {e}");
-        }
-    };
-    match MenuId::parse(id) {
-        Some(MenuId::Open) => open(View::Home),
-        Some(MenuId::Alert) => open(View::Alerts),
-        Some(MenuId::Unread) => open(View::Notifications),
-        Some(MenuId::Settings) => open(View::Settings),
-        Some(MenuId::MarkAllRead) => core.command(Command::MarkRead(MarkRead::All)),
-        Some(MenuId::Reconnect) => core.command(Command::Reconnect),
-        Some(MenuId::DndOff) => set_dnd(app, &core, Dnd::Off),
-        Some(MenuId::DndOn) => set_dnd(app, &core, Dnd::On),
-        Some(MenuId::DndSilence) => set_dnd(app, &core, Dnd::SilenceAll),
-        Some(MenuId::Quit) => {
-            core.set_quitting();
-            app.exit(0);
-        }
-        Some(MenuId::Status) | None => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pulseboard_protocol::{sample, Module};
+    use pulseboard_protocol::{sample, MarkRead, Module};
 
     #[test]
     fn messages_have_the_shapes_the_window_reads() {

@@ -180,11 +180,23 @@ pub fn build_app<R: Runtime>(
                 let dnd = handle.state::<AppCore>().settings().dnd;
                 let tray = tray::Tray::build(&handle, dnd)?;
                 app.manage(tray);
-                app.on_menu_event(|app, ev| bridge::on_menu(app, ev.id().as_ref()));
+                app.on_menu_event(|app, ev| tray::on_menu(app, ev.id().as_ref()));
             }
-            bridge::spawn(handle.clone(), ui_rx);
+            bridge::spawn(handle.clone());
+            spawn_view_requests(handle.clone(), ui_rx);
             Ok(())
         })
+}
+
+/// Open the window on each view asked for (a notification's click).
+fn spawn_view_requests<R: Runtime>(app: AppHandle<R>, mut ui_rx: mpsc::UnboundedReceiver<View>) {
+    tauri::async_runtime::spawn(async move {
+        while let Some(view) = ui_rx.recv().await {
+            if let Err(e) = open_window(&app, view) {
+                tracing::warn!("cannot open the window: {e}");
+            }
+        }
+    });
 }
 
 fn icon_file() -> Option<PathBuf> {

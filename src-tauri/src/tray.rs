@@ -1,13 +1,18 @@
 //! The tray: icon, title and menu carry the state, because Linux trays give
 //! no clicks and no tooltips. [`look`] is pure and unit-tested; the rest
-//! applies it to Tauri's tray.
+//! applies it to Tauri's tray ([`refresh`], called by the bridge's loop when
+//! what it shows may have changed) and handles its menu ([`on_menu`]).
 
 use chrono::{DateTime, Utc};
 use pulseboard_core::{connection_view, ConnectionState, State};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::{open_window, AppCore, View};
+use pulseboard_core::Command;
+use pulseboard_protocol::MarkRead;
 
 // One Do-not-disturb enum (the core's); the local name stays until the
 // tray's wording rework lands, to keep that merge small.
@@ -370,6 +375,58 @@ impl<R: Runtime> Tray<R> {
         if let Some(l) = shown.as_mut() {
             l.dnd = ticks;
         }
+    }
+}
+
+/// Show the current state in the tray (no-op without a tray).
+pub fn refresh<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
+    refresh_at(app, core, Utc::now());
+}
+
+/// Show the state at `now` in the tray (no-op without a tray).
+pub(crate) fn refresh_at<R: Runtime>(app: &AppHandle<R>, core: &AppCore, now: DateTime<Utc>) {
+    if let Some(t) = app.try_state::<Tray<R>>() {
+        let dnd = core.settings().dnd;
+        let look = core.store().read(|s| look(s, dnd, now));
+        t.show(look);
+    }
+}
+
+fn set_dnd<R: Runtime>(app: &AppHandle<R>, core: &AppCore, dnd: Dnd) {
+    let mut s = core.settings();
+    s.dnd = dnd;
+    // Applied even when it cannot be saved: the click still counts for now.
+    if let Err(e) = core.settings_dir().save(&s) {
+        tracing::warn!("could not save settings: {e}");
+    }
+    crate::commands::apply_settings(app, core, s, None);
+}
+
+/// Handle a tray menu click.
+pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(core) = app.try_state::<AppCore>() else {
+        return;
+    };
+    let open = |v| {
+        if let Err(e) = open_window(app, v) {
+            tracing::warn!("cannot open the window: {e}");
+        }
+    };
+    match MenuId::parse(id) {
+        Some(MenuId::Open) => open(View::Home),
+        Some(MenuId::Alert) => open(View::Alerts),
+        Some(MenuId::Unread) => open(View::Notifications),
+        Some(MenuId::Settings) => open(View::Settings),
+        Some(MenuId::MarkAllRead) => core.command(Command::MarkRead(MarkRead::All)),
+        Some(MenuId::Reconnect) => core.command(Command::Reconnect),
+        Some(MenuId::DndOff) => set_dnd(app, &core, Dnd::Off),
+        Some(MenuId::DndOn) => set_dnd(app, &core, Dnd::On),
+        Some(MenuId::DndSilence) => set_dnd(app, &core, Dnd::SilenceAll),
+        Some(MenuId::Quit) => {
+            core.set_quitting();
+            app.exit(0);
+        }
+        Some(MenuId::Status) | None => {}
     }
 }
 

@@ -513,7 +513,7 @@ fn a_token_over_plain_http_to_another_host_is_warned_about_in_settings() {
 
 #[test]
 fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
-    use pulseboard_app::bridge::on_menu;
+    use pulseboard_app::tray::on_menu;
     use pulseboard_core::Dnd;
     use tauri::Manager;
     let h = harness();
@@ -560,7 +560,7 @@ fn tray_menu_do_not_disturb_stays_one_choice_and_alerts_are_named() {
 
 #[test]
 fn settings_changes_reach_the_alert_policy_from_the_window_and_the_tray() {
-    use pulseboard_app::bridge::on_menu;
+    use pulseboard_app::tray::on_menu;
     use pulseboard_core::{Dnd, PolicySettings};
     use pulseboard_protocol::NotificationSeverity;
     use tauri::Manager;
@@ -607,7 +607,7 @@ fn settings_changes_reach_the_alert_policy_from_the_window_and_the_tray() {
 
 #[test]
 fn do_not_disturb_from_the_tray_counts_even_when_settings_cannot_be_saved() {
-    use pulseboard_app::bridge::on_menu;
+    use pulseboard_app::tray::on_menu;
     use pulseboard_core::Dnd;
     use tauri::Manager;
     let h = harness();
