@@ -68,7 +68,7 @@ impl AppCore {
     }
 
     /// Whether a critical alert is waiting to be acknowledged (the store's
-    /// [`pulseboard_core::State::unseen_critical`]).
+    /// [`pulseboard_core::ClientState::unseen_critical`]).
     pub fn critical_unseen(&self) -> bool {
         self.store.read(|s| s.unseen_critical().is_some())
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use pulseboard_core::{
-    connection_view, dashboard_shown, module_shown, ConnectionState, ConnectionView,
-    DashboardShown, DataSource, ModuleShown, State, Store, Update,
+    connection_view, dashboard_shown, module_shown, ClientState, ConnectionState, ConnectionView,
+    DashboardShown, DataSource, ModuleShown, Store, Update,
 };
 use pulseboard_protocol::{Alert, Dashboard, Module, ModuleKpis, Notification, ServerEvent};
 use serde::Serialize;
@@ -118,7 +118,7 @@ pub enum UiMessage {
     /// window shows exactly what the core holds once caught up).
     Resync {
         /// Full state.
-        state: Box<State>,
+        state: Box<ClientState>,
         /// The connection's words, when they changed too (absent: as
         /// before), so a resync stays one message.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,7 +194,7 @@ struct Page {
 }
 
 /// What the page was sent of each KPI history: the store's history
-/// generation ([`State::history_gen`]) when the last view of it was read.
+/// generation ([`ClientState::history_gen`]) when the last view of it was read.
 /// The next view carries only the values added after that; a history not
 /// here goes whole (and so does one that started over).
 #[derive(Debug, Default)]
@@ -383,7 +383,7 @@ impl Batch {
 /// when it has none or the history started over. The page swaps the latest
 /// in, extends its history and trims it to the bound sent; it decides
 /// nothing (newest-wins, the bound and the demo reset are the core's).
-fn attach_views(s: &State, messages: &mut [UiMessage], sent: &mut Sent) {
+fn attach_views(s: &ClientState, messages: &mut [UiMessage], sent: &mut Sent) {
     let gen = s.history_gen();
     let mut modules: Vec<Module> = Vec::new();
     let mut dashboard = false;
@@ -417,7 +417,7 @@ fn attach_views(s: &State, messages: &mut [UiMessage], sent: &mut Sent) {
 /// The change of the core's notification list: the ones accepted as new
 /// (`added` seqs) that it still keeps, as it keeps them now; the ids marked
 /// read; where the kept list starts; the unread count.
-fn notifications_change(s: &State, added: &[u64], mut read: Vec<String>) -> UiMessage {
+fn notifications_change(s: &ClientState, added: &[u64], mut read: Vec<String>) -> UiMessage {
     let list = &s.notifications;
     // Kept sorted by seq: each lookup is a binary search.
     let added = added
@@ -618,7 +618,7 @@ mod tests {
     /// once per batch, instead of the events: the page only swaps it.
     #[test]
     fn alerts_go_out_as_the_cores_list_once_per_batch() {
-        let mut state = State::empty("http://x");
+        let mut state = ClientState::empty("http://x");
         state.source = DataSource::Server;
         let store = Store::new(state);
         let mut rx = store.subscribe();
@@ -1026,7 +1026,7 @@ mod tests {
     #[test]
     fn notifications_go_out_as_the_cores_decisions_once_per_batch() {
         use pulseboard_core::store::MAX_NOTIFICATIONS;
-        let mut state = State::empty("http://x");
+        let mut state = ClientState::empty("http://x");
         state.source = DataSource::Server;
         let store = Store::new(state);
         let mut rx = store.subscribe();
@@ -1073,7 +1073,7 @@ mod tests {
 
     #[test]
     fn the_connection_view_goes_out_as_rust_worded_it() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         s.source = DataSource::Server;
         s.connection = ConnectionState::Unauthorized {
             message: "unauthorized".into(),

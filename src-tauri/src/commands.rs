@@ -3,7 +3,7 @@
 //! window receives as its readable message (a string).
 
 use chrono::{DateTime, Utc};
-use pulseboard_core::{AlertAck, Command, Dnd, State as CoreState};
+use pulseboard_core::{AlertAck, ClientState, Command, Dnd};
 use pulseboard_protocol::{
     HistoryPoint, HistoryRange, KpiHistory, MarkRead, Module, NotificationSeverity, ProtocolError,
     Thresholds, Validate,
@@ -108,7 +108,7 @@ fn ui_settings(core: &AppCore) -> UiSettings {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snapshot {
     /// The core state.
-    pub state: CoreState,
+    pub state: ClientState,
     /// Settings.
     pub settings: UiSettings,
     /// Now, so the window's relative times agree with Rust's clock.

@@ -4,7 +4,7 @@
 //! what it shows may have changed) and handles its menu ([`on_menu`]).
 
 use chrono::{DateTime, Utc};
-use pulseboard_core::{connection_view, ConnectionState, State};
+use pulseboard_core::{connection_view, ClientState, ConnectionState};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -186,7 +186,7 @@ fn clamp(s: &str, max: usize) -> String {
 
 /// "1 critical alert: Disk full", "3 critical alerts: Disk full (newest)",
 /// from the core's notion of an unseen critical alert.
-fn alert_line(s: &State) -> Option<String> {
+fn alert_line(s: &ClientState) -> Option<String> {
     let newest = s.unseen_critical()?;
     let n = s
         .unacknowledged_alerts()
@@ -202,7 +202,7 @@ fn alert_line(s: &State) -> Option<String> {
 
 /// What the tray should show for `s` with Do-not-disturb at `dnd`. The
 /// status line is the window's pill text ([`connection_view`]): one wording.
-pub fn look(s: &State, dnd: Dnd, now: DateTime<Utc>) -> TrayLook {
+pub fn look(s: &ClientState, dnd: Dnd, now: DateTime<Utc>) -> TrayLook {
     let status = connection_view(s, now).text;
     let icon = match &s.connection {
         ConnectionState::Live { .. } => IconKind::Live,
@@ -441,7 +441,7 @@ mod tests {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
     }
 
-    fn alert(s: &mut State, id: &str, severity: AlertSeverity, title: &str, at: i64) {
+    fn alert(s: &mut ClientState, id: &str, severity: AlertSeverity, title: &str, at: i64) {
         s.apply(
             pulseboard_protocol::ServerEvent::AlertSystem(pulseboard_protocol::Alert {
                 id: id.into(),
@@ -456,7 +456,7 @@ mod tests {
 
     /// The look with DND off, and with `critical`: an unseen critical alert
     /// in the state (`false`: every alert acknowledged).
-    fn look_with(s: &State, critical: bool, now: DateTime<Utc>) -> TrayLook {
+    fn look_with(s: &ClientState, critical: bool, now: DateTime<Utc>) -> TrayLook {
         let mut s = s.clone();
         if critical {
             alert(&mut s, "a-test", AlertSeverity::Critical, "Disk full", 0);
@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn every_state_has_its_icon_and_words() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         s.source = DataSource::Demo;
         let l = look_with(&s, false, t(0));
         assert_eq!(l.icon, IconKind::Reconnecting);
@@ -542,7 +542,7 @@ mod tests {
 
     #[test]
     fn the_status_line_is_the_windows_pill_text() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         s.source = DataSource::Server;
         s.connection = ConnectionState::Reconnecting {
             attempt: 2,
@@ -559,7 +559,7 @@ mod tests {
 
     #[test]
     fn a_critical_alert_never_hides_the_connection_state() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         s.source = DataSource::Cache { saved_at: t(0) };
         s.connection = ConnectionState::Offline {
             since: t(0),
@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn unread_count_is_in_menu_and_title() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         assert_eq!(look_with(&s, false, t(0)).title, None);
         s.unread_count = 1;
         assert_eq!(look_with(&s, false, t(0)).unread, "1 unread notification");
@@ -613,7 +613,7 @@ mod tests {
         let l = look_with(&s, false, t(0));
         assert_eq!(l.unread, "12 unread notifications");
         assert_eq!(l.title.as_deref(), Some("12"));
-        assert!(!look(&State::empty("http://x"), Dnd::Off, t(0)).unread_dot);
+        assert!(!look(&ClientState::empty("http://x"), Dnd::Off, t(0)).unread_dot);
         s.unread_count = 61;
         let l = look(&s, Dnd::Off, t(0));
         assert!(l.unread_dot, "61 unread change the icon");
@@ -634,7 +634,7 @@ mod tests {
 
     #[test]
     fn mark_all_read_is_enabled_only_with_something_unread() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         let l = look(&s, Dnd::Off, t(0));
         assert_eq!(l.unread, "No unread notifications");
         assert!(!l.mark_all_read, "nothing to mark, yet clickable");
@@ -644,7 +644,7 @@ mod tests {
 
     #[test]
     fn exactly_one_do_not_disturb_choice_is_ticked() {
-        let s = State::empty("http://x");
+        let s = ClientState::empty("http://x");
         for (dnd, want) in [
             (Dnd::Off, [true, false, false]),
             (Dnd::On, [false, true, false]),
@@ -656,7 +656,7 @@ mod tests {
 
     #[test]
     fn the_tray_names_the_unseen_critical_alert() {
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         let l = look(&s, Dnd::Off, t(0));
         assert_eq!((l.alert, l.critical), (None, false));
         // Warnings and info do not make the line.

@@ -2,7 +2,7 @@
 // Pure state for the Pulseboard window: no DOM, no IPC, no clocks read here
 // (time is always passed in), so every rule below is unit-tested in Node.
 //
-// The state mirrors the Rust core `State` (crates/core/src/store.rs) as it is
+// The state mirrors the Rust core `ClientState` (crates/core/src/store.rs) as it is
 // serialised to the UI, plus a few UI-only fields (settings, server info).
 // Every rule of that state is Rust's: the page applies what Rust decided and
 // decides nothing itself.
@@ -28,7 +28,7 @@
 // the check, not the user.
 /** @typedef {import('./types').UiMessage} UiMessage */
 /** @typedef {import('./types').Snapshot} Snapshot */
-/** @typedef {import('./types').State} CoreState */
+/** @typedef {import('./types').ClientState} CoreState */
 /** @typedef {import('./types').ConnectionView} ConnectionView */
 /** @typedef {import('./types').UiSettings} UiSettings */
 /**

@@ -39,6 +39,83 @@ export type AlertSeverity = "info" | "warning" | "critical";
 export type Better = "up" | "down";
 
 /**
+ * Everything a user sees: the client's state. Its serde form is the cache
+ * file's (`cache::CacheFile` flattens it) and the window's whole-state
+ * messages' (`get_state`, `resync`); renaming the type changes neither
+ * (a type's name is not in its JSON).
+ */
+export type ClientState = { 
+/**
+ * Per-module KPIs.
+ */
+modules: { [key in Module]?: ModuleView }, 
+/**
+ * The dashboard, if known.
+ */
+dashboard: Dashboard | null, 
+/**
+ * The dashboard holds built-in demo values.
+ */
+dashboardDemo: boolean, 
+/**
+ * Recent values per dashboard KPI key (summary and top KPIs), oldest
+ * first, at most [`HISTORY_LEN`]: the dashboard's sparklines. Demo
+ * values leave none.
+ */
+dashboardHistory: { [key in string]: Array<number> }, 
+/**
+ * Notifications, oldest first, unique by `seq`.
+ */
+notifications: Array<Notification>, 
+/**
+ * Unread count (the server's when known, adjusted optimistically).
+ */
+unreadCount: number, 
+/**
+ * Highest `seq` seen: the catch-up point.
+ */
+lastSeq: number, 
+/**
+ * Recent alerts, oldest first: the alert history the window shows.
+ */
+alerts: Array<Alert>, 
+/**
+ * Ids of the kept [`ClientState::alerts`] the user has acknowledged (dismissed).
+ * Bounded with them: an alert that falls out of the history leaves it.
+ */
+acknowledgedAlerts: Array<string>, 
+/**
+ * Mark-read requests not yet acknowledged by the server.
+ */
+outbox: Array<{ ids: Array<string> } | { all: true }>, 
+/**
+ * Connection state.
+ */
+connection: ConnectionState, 
+/**
+ * Where the data comes from.
+ */
+source: DataSource, 
+/**
+ * Last time anything arrived from the server.
+ */
+lastUpdate: string | null, 
+/**
+ * Counters.
+ */
+counters: Counters, 
+/**
+ * Identity (`serverId`) of the store the notifications and read state
+ * came from; `None` until a version 2 server said it.
+ */
+serverId: string | null, 
+/**
+ * The server said notifications after the catch-up point were pruned by
+ * retention: some that were missed expired before this client saw them.
+ */
+notificationsExpired: boolean, };
+
+/**
  * What the connection is doing, as a user should be told.
  */
 export type ConnectionState = { "state": "connecting", 
@@ -377,7 +454,7 @@ export type Snapshot = {
 /**
  * The core state.
  */
-state: State, 
+state: ClientState, 
 /**
  * Settings.
  */
@@ -390,80 +467,6 @@ now: string,
  * What the pill says (later changes come as `connection-view` messages).
  */
 connectionView: ConnectionView, };
-
-/**
- * Everything a user sees.
- */
-export type State = { 
-/**
- * Per-module KPIs.
- */
-modules: { [key in Module]?: ModuleView }, 
-/**
- * The dashboard, if known.
- */
-dashboard: Dashboard | null, 
-/**
- * The dashboard holds built-in demo values.
- */
-dashboardDemo: boolean, 
-/**
- * Recent values per dashboard KPI key (summary and top KPIs), oldest
- * first, at most [`HISTORY_LEN`]: the dashboard's sparklines. Demo
- * values leave none.
- */
-dashboardHistory: { [key in string]: Array<number> }, 
-/**
- * Notifications, oldest first, unique by `seq`.
- */
-notifications: Array<Notification>, 
-/**
- * Unread count (the server's when known, adjusted optimistically).
- */
-unreadCount: number, 
-/**
- * Highest `seq` seen: the catch-up point.
- */
-lastSeq: number, 
-/**
- * Recent alerts, oldest first: the alert history the window shows.
- */
-alerts: Array<Alert>, 
-/**
- * Ids of the kept [`State::alerts`] the user has acknowledged (dismissed).
- * Bounded with them: an alert that falls out of the history leaves it.
- */
-acknowledgedAlerts: Array<string>, 
-/**
- * Mark-read requests not yet acknowledged by the server.
- */
-outbox: Array<{ ids: Array<string> } | { all: true }>, 
-/**
- * Connection state.
- */
-connection: ConnectionState, 
-/**
- * Where the data comes from.
- */
-source: DataSource, 
-/**
- * Last time anything arrived from the server.
- */
-lastUpdate: string | null, 
-/**
- * Counters.
- */
-counters: Counters, 
-/**
- * Identity (`serverId`) of the store the notifications and read state
- * came from; `None` until a version 2 server said it.
- */
-serverId: string | null, 
-/**
- * The server said notifications after the catch-up point were pruned by
- * retention: some that were missed expired before this client saw them.
- */
-notificationsExpired: boolean, };
 
 /**
  * The values at which a KPI turns warning and critical (version 2).
@@ -565,7 +568,7 @@ ids: Array<string>, } | { "type": "resync",
 /**
  * Full state.
  */
-state: State, 
+state: ClientState, 
 /**
  * The connection's words, when they changed too (absent: as
  * before), so a resync stays one message.

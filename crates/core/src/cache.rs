@@ -16,7 +16,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::store::{DataSource, ModuleView, State, Store};
+use crate::store::{ClientState, DataSource, ModuleView, Store};
 
 /// Version of the cache file format.
 pub const CACHE_VERSION: u32 = 1;
@@ -32,7 +32,7 @@ pub struct CacheFile {
     pub saved_at: DateTime<Utc>,
     /// What the user saw, including the mark-read outbox.
     #[serde(flatten)]
-    pub state: State,
+    pub state: ClientState,
 }
 
 /// Why a cache could not be used.
@@ -58,7 +58,7 @@ pub enum CacheError {
 
 impl CacheFile {
     /// Capture what should survive a restart.
-    pub fn from_state(s: &State, now: DateTime<Utc>) -> Self {
+    pub fn from_state(s: &ClientState, now: DateTime<Utc>) -> Self {
         CacheFile {
             version: CACHE_VERSION,
             saved_at: now,
@@ -67,9 +67,9 @@ impl CacheFile {
     }
 
     /// A state showing this cache, labelled with when it was saved.
-    pub fn into_state(self, server: &str) -> State {
-        let fresh = State::empty(server);
-        State {
+    pub fn into_state(self, server: &str) -> ClientState {
+        let fresh = ClientState::empty(server);
+        ClientState {
             connection: fresh.connection,
             counters: fresh.counters,
             source: DataSource::Cache {
@@ -86,10 +86,10 @@ impl CacheFile {
 /// history: any server data is newer under any newest-wins rule (the store's
 /// or a consumer's), so going Live replaces every demo value and no sparkline
 /// joins a demo value to a real one.
-pub fn demo_state(server: &str, now: DateTime<Utc>) -> State {
+pub fn demo_state(server: &str, now: DateTime<Utc>) -> ClientState {
     let _ = now;
     let stamp = DateTime::<Utc>::UNIX_EPOCH;
-    let mut s = State::empty(server);
+    let mut s = ClientState::empty(server);
     for m in Module::ALL {
         let latest = sample::module_kpis(m, stamp);
         let history = latest
@@ -143,7 +143,11 @@ pub fn load(path: &Path) -> Result<Option<CacheFile>, CacheError> {
 
 /// The state to start with: the cache if usable, else demo data. A corrupt
 /// cache is renamed to `<name>.corrupt` and reported, never fatal.
-pub fn initial_state(path: &Path, server: &str, now: DateTime<Utc>) -> (State, Option<CacheError>) {
+pub fn initial_state(
+    path: &Path,
+    server: &str,
+    now: DateTime<Utc>,
+) -> (ClientState, Option<CacheError>) {
     match load(path) {
         Ok(Some(c)) => (c.into_state(server), None),
         Ok(None) => (demo_state(server, now), None),
@@ -301,6 +305,57 @@ mod tests {
         assert!(matches!(loaded.source, DataSource::Cache { saved_at } if saved_at == c.saved_at));
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    /// A cache written before the state type was renamed (`State` ->
+    /// `ClientState`) and before the later optional fields (demo flags,
+    /// value times, dashboard history, acknowledged alerts, server id)
+    /// existed still loads: the type's name is not in the file.
+    #[test]
+    fn an_old_cache_still_loads() {
+        let old = r#"{
+  "version": 1,
+  "savedAt": "2024-05-01T12:00:00Z",
+  "modules": {
+    "finance": {
+      "latest": {"module": "finance", "updatedAt": "2024-05-01T11:59:00Z",
+        "kpis": [{"key": "revenue", "label": "Revenue", "value": 3.5, "unit": "USD"}]},
+      "history": {"revenue": [1.5, 2.5, 3.5]}
+    }
+  },
+  "dashboard": null,
+  "notifications": [{"id": "n-7", "seq": 7, "title": "Backup done", "body": "ok",
+    "severity": "success", "createdAt": "2024-05-01T11:00:00Z", "read": false}],
+  "unreadCount": 1,
+  "lastSeq": 7,
+  "alerts": [{"id": "a-1", "severity": "critical", "title": "Disk full", "message": "/var",
+    "createdAt": "2024-05-01T11:30:00Z"}],
+  "outbox": [{"ids": ["n-7"]}],
+  "connection": {"state": "live", "since": "2024-05-01T10:00:00Z", "transport": "websocket"},
+  "source": {"kind": "server"},
+  "lastUpdate": "2024-05-01T11:59:00Z",
+  "counters": {"droppedEvents": 2, "badAcks": 0, "connects": 3}
+}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        std::fs::write(&path, old).unwrap();
+        let (s, err) = initial_state(&path, "http://x", Utc::now());
+        assert!(err.is_none(), "{err:?}");
+        let saved_at = "2024-05-01T12:00:00Z".parse().unwrap();
+        assert_eq!(s.source, DataSource::Cache { saved_at });
+        let finance = &s.modules[&Module::Finance];
+        assert_eq!(finance.history["revenue"], [1.5, 2.5, 3.5]);
+        assert_eq!(finance.latest.kpis[0].value, 3.5);
+        assert!(!finance.demo && finance.history_at.is_empty());
+        assert_eq!((s.last_seq, s.unread_count), (7, 1));
+        assert_eq!(s.notifications[0].id, "n-7");
+        assert_eq!(s.alerts[0].id, "a-1");
+        assert!(s.acknowledged_alerts.is_empty() && s.server_id.is_none());
+        assert_eq!(s.outbox, vec![MarkRead::Ids(vec!["n-7".into()])]);
+        // Written again, it reads the same under the new name.
+        let again = serde_json::to_value(CacheFile::from_state(&s, saved_at)).unwrap();
+        assert_eq!(again["modules"]["finance"]["history"]["revenue"][2], 3.5);
+        assert_eq!(again["lastSeq"], 7);
     }
 
     #[cfg(unix)]

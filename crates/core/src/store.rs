@@ -1,6 +1,6 @@
 //! The state a user sees, and the typed updates it emits.
 //!
-//! [`State`] is plain data with pure methods (time is passed in), so every rule
+//! [`ClientState`] is plain data with pure methods (time is passed in), so every rule
 //! (dedupe by `seq`, newest-wins for KPIs, optimistic mark-read, bounded
 //! history) is unit-tested without a server. [`Store`] wraps it for sharing
 //! between the supervisor, the cache writer and the UI bridge.
@@ -147,7 +147,7 @@ pub struct ModuleView {
     #[serde(default)]
     pub demo: bool,
     /// Which generation each kept value was added in (bookkeeping for
-    /// [`State::module_added_since`]; not saved, not sent).
+    /// [`ClientState::module_added_since`]; not saved, not sent).
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub marks: HistoryMarks,
@@ -155,7 +155,7 @@ pub struct ModuleView {
 
 /// When the values of one history (a module's, or the dashboard's) were
 /// added: each update adds one value per KPI key and takes the state's next
-/// generation ([`State::history_gen`]). So a copy that was sent everything up
+/// generation ([`ClientState::history_gen`]). So a copy that was sent everything up
 /// to generation `G` needs only the values added after `G`, unless the
 /// history started over since (created, demo values dropped, another set of
 /// KPI keys): then it needs all of it.
@@ -206,11 +206,14 @@ pub struct Counters {
     pub connects: u64,
 }
 
-/// Everything a user sees.
+/// Everything a user sees: the client's state. Its serde form is the cache
+/// file's (`cache::CacheFile` flattens it) and the window's whole-state
+/// messages' (`get_state`, `resync`); renaming the type changes neither
+/// (a type's name is not in its JSON).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct State {
+pub struct ClientState {
     /// Per-module KPIs.
     pub modules: BTreeMap<Module, ModuleView>,
     /// The dashboard, if known.
@@ -234,7 +237,7 @@ pub struct State {
     /// Recent alerts, oldest first: the alert history the window shows.
     #[cfg_attr(feature = "ts", ts(as = "Vec<Alert>"))]
     pub alerts: VecDeque<Alert>,
-    /// Ids of the kept [`State::alerts`] the user has acknowledged (dismissed).
+    /// Ids of the kept [`ClientState::alerts`] the user has acknowledged (dismissed).
     /// Bounded with them: an alert that falls out of the history leaves it.
     #[serde(default)]
     pub acknowledged_alerts: BTreeSet<String>,
@@ -265,11 +268,15 @@ pub struct State {
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub(crate) history_gen: u64,
-    /// When the values of [`State::dashboard_history`] were added.
+    /// When the values of [`ClientState::dashboard_history`] were added.
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub(crate) dashboard_marks: HistoryMarks,
 }
+
+/// The former name of [`ClientState`] (it collided with Tauri's `State`),
+/// kept only so code written against it still builds; use [`ClientState`].
+pub type State = ClientState;
 
 /// A change a subscriber may care about.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,7 +295,7 @@ pub enum Update {
     /// (snapshots and catch-up applied, demo values gone) and when another
     /// server's store replaced the notifications. A copy that merged updates by its own rules
     /// (newest-wins, sparklines) is then exactly Rust's again.
-    Reset(Box<State>),
+    Reset(Box<ClientState>),
     /// The user acknowledged alerts: every acknowledged id now kept, sorted.
     AlertsAcknowledged(Vec<String>),
     /// Notifications marked read here at once (optimistic mark-read): the
@@ -306,10 +313,10 @@ pub enum AlertAck {
     All,
 }
 
-impl State {
+impl ClientState {
     /// An empty state (no modules, no dashboard).
     pub fn empty(server: &str) -> Self {
-        State {
+        ClientState {
             modules: BTreeMap::new(),
             dashboard: None,
             dashboard_demo: false,
@@ -346,7 +353,7 @@ impl State {
         self.modules.get(&m)?.marks.added_since(since)
     }
 
-    /// [`State::module_added_since`] for the dashboard's history.
+    /// [`ClientState::module_added_since`] for the dashboard's history.
     pub fn dashboard_added_since(&self, since: u64) -> Option<usize> {
         self.dashboard.as_ref()?;
         self.dashboard_marks.added_since(since)
@@ -412,7 +419,7 @@ impl State {
         self.put_kpis(kpis, now)
     }
 
-    /// Apply a dashboard as the server ordered it (see [`State::apply_kpis_in_order`]).
+    /// Apply a dashboard as the server ordered it (see [`ClientState::apply_kpis_in_order`]).
     pub fn apply_dashboard_in_order(&mut self, d: Dashboard, now: DateTime<Utc>) -> Vec<Update> {
         if !self.dashboard_demo && self.dashboard.as_ref() == Some(&d) {
             let mut out = Vec::new();
@@ -749,7 +756,7 @@ impl State {
 /// Shared handle to the state plus the update stream.
 #[derive(Clone)]
 pub struct Store {
-    state: Arc<RwLock<State>>,
+    state: Arc<RwLock<ClientState>>,
     tx: broadcast::Sender<Update>,
 }
 
@@ -758,7 +765,7 @@ pub const UPDATE_BUFFER: usize = 8192;
 
 impl Store {
     /// Wrap a state.
-    pub fn new(state: State) -> Self {
+    pub fn new(state: ClientState) -> Self {
         let (tx, _) = broadcast::channel(UPDATE_BUFFER);
         Store {
             state: Arc::new(RwLock::new(state)),
@@ -772,18 +779,18 @@ impl Store {
     }
 
     /// A copy of the current state.
-    pub fn snapshot(&self) -> State {
+    pub fn snapshot(&self) -> ClientState {
         self.read(|s| s.clone())
     }
 
     /// Read part of the state without copying all of it.
-    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+    pub fn read<T>(&self, f: impl FnOnce(&ClientState) -> T) -> T {
         let guard = self.state.read().unwrap_or_else(|e| e.into_inner());
         f(&guard)
     }
 
     /// Change the state and publish the updates the change returns.
-    pub fn update<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Update>)) -> T {
+    pub fn update<T>(&self, f: impl FnOnce(&mut ClientState) -> (T, Vec<Update>)) -> T {
         let (t, updates) = {
             let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
             f(&mut guard)
@@ -796,7 +803,7 @@ impl Store {
     }
 
     /// Change the state where only the updates matter.
-    pub fn apply(&self, f: impl FnOnce(&mut State) -> Vec<Update>) {
+    pub fn apply(&self, f: impl FnOnce(&mut ClientState) -> Vec<Update>) {
         self.update(|s| ((), f(s)))
     }
 }
@@ -847,7 +854,7 @@ mod tests {
 
     #[test]
     fn notifications_dedupe_by_seq_and_count_unread() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         assert_eq!(s.apply_notification(notif(2), t(1)).len(), 2); // source + event
         assert_eq!(s.apply_notification(notif(1), t(1)).len(), 1);
         assert!(
@@ -862,7 +869,7 @@ mod tests {
 
     #[test]
     fn notification_list_is_bounded() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         for i in 1..=(MAX_NOTIFICATIONS as u64 + 10) {
             s.apply_notification(notif(i), t(0));
         }
@@ -874,7 +881,7 @@ mod tests {
 
     #[test]
     fn mark_read_is_optimistic_and_queued() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         s.apply_notification(notif(1), t(0));
         s.apply_notification(notif(2), t(0));
         let u = s.mark_read_local(MarkRead::Ids(vec!["n-1".into()]));
@@ -907,7 +914,7 @@ mod tests {
 
     #[test]
     fn kpis_keep_bounded_history_and_ignore_stale() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         for i in 0..(HISTORY_LEN as i64 + 5) {
             s.apply_kpis(kpis(Module::Hr, i as f64, i + 1), t(0));
         }
@@ -926,7 +933,7 @@ mod tests {
 
     #[test]
     fn server_data_replaces_demo_and_says_so() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         s.apply_kpis(kpis(Module::Hr, 1.0, 100), t(0)); // from the cache/demo
         s.source = DataSource::Demo;
         let u = s.apply_kpis(kpis(Module::Hr, 2.0, 50), t(1));
@@ -966,7 +973,7 @@ mod tests {
 
     #[test]
     fn the_dashboard_keeps_a_bounded_history_with_no_demo_point() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         s.apply_dashboard(dash(1000), t(0));
         s.dashboard_demo = true;
         let mut d = dash(2000);
@@ -992,7 +999,7 @@ mod tests {
 
     #[test]
     fn another_server_id_drops_cursor_dedupe_memory_and_outbox() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         assert_eq!(s.adopt_server_id("a"), (false, vec![]), "first id adopted");
         for i in 1..=3 {
             s.apply_notification(notif(i), t(0));
@@ -1012,7 +1019,7 @@ mod tests {
 
     #[test]
     fn unread_ids_are_newest_first_and_bounded() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         for i in 1..=5 {
             s.apply_notification(notif(i), t(0));
         }
@@ -1022,7 +1029,7 @@ mod tests {
 
     #[test]
     fn in_order_kpis_follow_the_server_not_the_timestamps() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         s.apply_kpis_in_order(kpis(Module::Hr, 1.0, 3600), t(0)); // an hour ahead
         assert!(!s
             .apply_kpis_in_order(kpis(Module::Hr, 2.0, 5), t(1))
@@ -1041,7 +1048,7 @@ mod tests {
 
     #[test]
     fn alerts_dedupe_by_id() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         let a = Alert {
             id: "a-1".into(),
             severity: pulseboard_protocol::AlertSeverity::Critical,
@@ -1066,7 +1073,7 @@ mod tests {
     #[test]
     fn alerts_are_acknowledged_by_id_or_all_and_stay_bounded() {
         use pulseboard_protocol::AlertSeverity::{Critical, Info, Warning};
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         s.apply_alert(alert("a-1", Critical), t(0));
         s.apply_alert(alert("a-2", Warning), t(0));
         s.apply_alert(alert("a-3", Info), t(0));

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use pulseboard_protocol::{Dashboard, Module, ModuleKpis};
 
-use crate::store::{ConnectionState, DataSource, State, TransportKind, HISTORY_LEN};
+use crate::store::{ClientState, ConnectionState, DataSource, TransportKind, HISTORY_LEN};
 
 /// One module as the window draws it: the core's latest KPIs and what the
 /// window needs of the bounded history the core keeps (the window swaps the
@@ -80,9 +80,9 @@ fn newest(
 
 /// Module `m` as the window draws it, if the core has it: with the values
 /// added after generation `since` (what the window was sent last, see
-/// [`State::history_gen`]), or its whole history when `since` is `None` or
+/// [`ClientState::history_gen`]), or its whole history when `since` is `None` or
 /// the history started over after it.
-pub fn module_shown(s: &State, m: Module, since: Option<u64>) -> Option<ModuleShown> {
+pub fn module_shown(s: &ClientState, m: Module, since: Option<u64>) -> Option<ModuleShown> {
     let v = s.modules.get(&m)?;
     let added = since.and_then(|g| s.module_added_since(m, g));
     Some(ModuleShown {
@@ -95,7 +95,7 @@ pub fn module_shown(s: &State, m: Module, since: Option<u64>) -> Option<ModuleSh
 
 /// The dashboard as the window draws it, if the core has one (history as in
 /// [`module_shown`]).
-pub fn dashboard_shown(s: &State, since: Option<u64>) -> Option<DashboardShown> {
+pub fn dashboard_shown(s: &ClientState, since: Option<u64>) -> Option<DashboardShown> {
     let d = s.dashboard.as_ref()?;
     let added = since.and_then(|g| s.dashboard_added_since(g));
     Some(DashboardShown {
@@ -144,7 +144,7 @@ pub struct ConnectionView {
 }
 
 /// The view of `s` at `now`, times in the local time zone.
-pub fn connection_view(s: &State, now: DateTime<Utc>) -> ConnectionView {
+pub fn connection_view(s: &ClientState, now: DateTime<Utc>) -> ConnectionView {
     connection_view_in(s, now, &Local)
 }
 
@@ -167,7 +167,7 @@ fn retry_phrase(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// [`connection_view`] with times shown in `tz`.
-pub fn connection_view_in<Tz>(s: &State, now: DateTime<Utc>, tz: &Tz) -> ConnectionView
+pub fn connection_view_in<Tz>(s: &ClientState, now: DateTime<Utc>, tz: &Tz) -> ConnectionView
 where
     Tz: TimeZone,
     Tz::Offset: std::fmt::Display,
@@ -316,18 +316,18 @@ mod tests {
         t0() + chrono::Duration::milliseconds(ms)
     }
 
-    fn state(connection: ConnectionState, source: DataSource) -> State {
-        let mut s = State::empty("http://x");
+    fn state(connection: ConnectionState, source: DataSource) -> ClientState {
+        let mut s = ClientState::empty("http://x");
         s.connection = connection;
         s.source = source;
         s
     }
 
-    fn view(s: &State, now: DateTime<Utc>) -> ConnectionView {
+    fn view(s: &ClientState, now: DateTime<Utc>) -> ConnectionView {
         connection_view_in(s, now, &Utc)
     }
 
-    fn text(s: &State, now: DateTime<Utc>) -> String {
+    fn text(s: &ClientState, now: DateTime<Utc>) -> String {
         view(s, now).text
     }
 
