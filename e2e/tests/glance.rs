@@ -1216,6 +1216,64 @@ async fn a_kpi_opens_its_detail_with_the_history_the_window_has() {
     sc.end(c).await;
 }
 
+/// After a burst longer than the sparkline's bound, the history the window
+/// holds for a KPI is the one the core holds, though the window was sent
+/// only the values it lacked (issue #11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_burst_the_window_holds_the_cores_kpi_history() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    c.js(
+        "window.__views = []; window.__pulseboardProbe = (msgs) => { for (const m of msgs) if (m.view) window.__views.push(m.view.full); }; return true;",
+        vec![],
+    )
+    .await;
+    let n = 75;
+    for v in 1..=n {
+        sc.srv
+            .kpis(
+                "reports",
+                json!([{"key": "queue", "label": "Queued reports", "value": v}]),
+            )
+            .await;
+    }
+    c.wait_text("[data-testid=kpi-reports-queue]", "value", |t| {
+        t == n.to_string()
+    })
+    .await;
+    let (page, core) = eventually(WAIT, "the window's history is the core's", || async {
+        let v = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 const page = window.__pulseboardState().modules.reports;
+                 window.__TAURI__.core.invoke('get_state').then(
+                   (snap) => done({ page: page ? page.history : null, core: snap.state.modules.reports.history }),
+                   (e) => done({ error: String(e) }));",
+                vec![],
+            )
+            .await?;
+        if v["page"] == v["core"] {
+            Ok((v["page"].clone(), v["core"].clone()))
+        } else {
+            Err(format!("{v}"))
+        }
+    })
+    .await;
+    assert_eq!(page, core);
+    let held: Vec<f64> = core["queue"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    let want: Vec<f64> = ((n - 59)..=n).map(f64::from).collect();
+    assert_eq!(held, want, "the core's bound: the last 60");
+    let fulls = c.js("return window.__views;", vec![]).await;
+    assert!(
+        fulls.as_array().unwrap().iter().any(|f| f == &json!(false)),
+        "the window was sent only what it lacked: {fulls}"
+    );
+    sc.end(c).await;
+}
+
 /// The server's history of a KPI: one value every 100 minutes over the last
 /// 20 hours, stored before the server starts (what a server that has been
 /// running a day holds).

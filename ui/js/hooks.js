@@ -10,6 +10,8 @@
 //   paint is done; the start-up benchmark), and `startup` (ms after navigation
 //   start, from main.js's `pulseboard:*` performance marks; `boot`: the first
 //   frame was drawn from the shell's snapshot).
+// - `window.__pulseboardState()`: the page's state as the last frame drew it
+//   (what a test compares with Rust's, e.g. the KPI histories).
 // - `window.__pulseboardProbe = (messages, drawnAt) => ...`, set by a test or
 //   benchmark: called after each frame with the update messages that
 //   frame drew and the epoch ms when the DOM was updated.
@@ -25,11 +27,12 @@ function mark(name) {
 }
 
 /**
- * Install the hooks; `content` is the element KPI values are drawn in.
+ * Install the hooks; `content` is the element KPI values are drawn in,
+ * `state()` gives the page's state.
  * Returns what main.js calls: `message(msg, queueLength)` for each update
  * message, `frame(ms)` after each frame.
  */
-export function install(content) {
+export function install(content, state) {
   const startup = {
     get script() {
       return mark('script');
@@ -54,6 +57,7 @@ export function install(content) {
     startup,
   };
   window.__pulseboardStats = stats;
+  window.__pulseboardState = state;
   let batch = [];
   let kpiDrawn = false;
   if (/[?&]stats\b/.test(location.search)) {

@@ -561,7 +561,7 @@ function bind() {
 async function start() {
   if (wantHooks()) {
     try {
-      hooks = (await import('./hooks.js')).install(dom.content);
+      hooks = (await import('./hooks.js')).install(dom.content, () => state);
     } catch (err) {
       console.error('hooks failed', err);
     }
