@@ -347,11 +347,21 @@ impl Batch {
             *sent = Sent::default();
             return;
         }
-        if matches!(self.messages.first(), Some(UiMessage::Resync { .. })) {
-            // Fell behind: the page takes a whole state first.
-            *sent = Sent::default();
-        }
-        store.read(|s| attach_views(s, &mut self.messages, sent));
+        // A whole state in the batch (the bridge fell behind, or the core
+        // replaced its state): the page's copies before it are gone, so the
+        // views after it, and the next of every other history, go whole.
+        let after = match self
+            .messages
+            .iter()
+            .rposition(|m| matches!(m, UiMessage::Resync { .. }))
+        {
+            Some(i) => {
+                *sent = Sent::default();
+                i + 1
+            }
+            None => 0,
+        };
+        store.read(|s| attach_views(s, &mut self.messages[after..], sent));
         if self.alerts {
             let alerts = store.read(|s| s.alerts.iter().cloned().collect());
             self.messages.push(UiMessage::Alerts { alerts });
@@ -868,6 +878,66 @@ mod tests {
             .iter()
             .filter_map(|m| m.get("view"))
             .all(|view| view["full"] == true));
+    }
+
+    /// A whole state in the middle of a batch (the core's `Reset`) replaces
+    /// the page's copies: no view before it, whole views after it and next.
+    #[test]
+    fn after_a_whole_state_in_a_batch_the_kpi_views_go_whole() {
+        let now = Utc::now();
+        let mut state = pulseboard_core::cache::demo_state("http://x", now);
+        state.source = DataSource::Server;
+        let store = Store::new(state);
+        let mut rx = store.subscribe();
+        let mut sent = Sent::default();
+        let views = |rx: &mut Receiver<Update>, sent: &mut Sent| {
+            let mut batch = Batch::default();
+            batch.drain(rx, &store);
+            batch.finish(&store, sent);
+            let v = serde_json::to_value(&batch.messages).unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["type"] == "module")
+                .map(|m| {
+                    (
+                        m["data"]["module"].as_str().unwrap().to_string(),
+                        m["view"]["full"].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        burst(&store, 1, now);
+        burst(&store, 2, now);
+        assert!(views(&mut rx, &mut sent)
+            .iter()
+            .all(|(_, f)| f.is_null() || f == true));
+        burst(&store, 3, now);
+        let got = views(&mut rx, &mut sent);
+        assert!(got.iter().all(|(_, f)| f == false), "warm: {got:?}");
+        // finance, then the core's whole state, then hr.
+        let mut k = sample::module_kpis(Module::Finance, now);
+        k.updated_at = now + chrono::Duration::seconds(10);
+        store.apply(|s| s.apply_kpis(k, now));
+        store.apply(|s| vec![Update::Reset(Box::new(s.clone()))]);
+        let mut k = sample::module_kpis(Module::Hr, now);
+        k.updated_at = now + chrono::Duration::seconds(10);
+        store.apply(|s| s.apply_kpis(k, now));
+        let got = views(&mut rx, &mut sent);
+        assert_eq!(
+            got,
+            vec![
+                ("finance".to_string(), Value::Null),
+                ("hr".to_string(), Value::Bool(true))
+            ],
+            "no view before the whole state, a whole one after"
+        );
+        burst(&store, 4, now);
+        let got = views(&mut rx, &mut sent);
+        assert!(
+            got.iter().all(|(_, f)| f == true),
+            "every history whole next: {got:?}"
+        );
     }
 
     /// What a page receives of the KPIs under bursts of updates (every
