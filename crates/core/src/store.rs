@@ -466,11 +466,12 @@ impl ClientState {
             });
         // Another set of keys (or a key twice: two values in one update)
         // starts the history over as far as a copy is concerned.
-        let keys: BTreeSet<&str> = kpis.kpis.iter().map(|k| k.key.as_str()).collect();
-        let restart = view.demo
-            || keys.len() != kpis.kpis.len()
-            || keys.len() != view.history.len()
-            || !view.history.keys().all(|k| keys.contains(k.as_str()));
+        // (No allocation: a module has a handful of KPIs.)
+        let same_keys = kpis.kpis.len() == view.history.len()
+            && kpis.kpis.iter().enumerate().all(|(i, k)| {
+                view.history.contains_key(&k.key) && kpis.kpis[..i].iter().all(|o| o.key != k.key)
+            });
+        let restart = view.demo || !same_keys;
         if view.demo {
             view.history.clear();
             view.history_at.clear();
@@ -1044,6 +1045,51 @@ mod tests {
             s.modules[&Module::Hr].history["k"],
             VecDeque::from([1.0, 2.0])
         );
+    }
+
+    #[test]
+    fn history_marks_say_what_was_added_since_and_when_a_history_started_over() {
+        let mut s = ClientState::empty("x");
+        s.apply_kpis(kpis(Module::Hr, 1.0, 1), t(0));
+        let g1 = s.history_gen();
+        assert_eq!(s.module_added_since(Module::Hr, 0), None, "new since 0");
+        assert_eq!(s.module_added_since(Module::Hr, g1), Some(0));
+        s.apply_kpis(kpis(Module::Hr, 2.0, 2), t(0));
+        s.apply_kpis(kpis(Module::Hr, 3.0, 3), t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g1), Some(2));
+        // Another module's update takes a generation, adds nothing here.
+        s.apply_kpis(kpis(Module::Finance, 1.0, 4), t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g1), Some(2));
+        // A stale update adds nothing.
+        s.apply_kpis(kpis(Module::Hr, 9.0, 1), t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g1), Some(2));
+        // Another set of keys: started over.
+        let g = s.history_gen();
+        let mut two = kpis(Module::Hr, 4.0, 5);
+        let mut x = two.kpis[0].clone();
+        x.key = "x".into();
+        two.kpis.push(x);
+        s.apply_kpis(two, t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g), None);
+        // A key twice in one update (as many entries as kept keys) adds two
+        // values to it: started over.
+        let g = s.history_gen();
+        let mut dup = kpis(Module::Hr, 4.5, 6);
+        dup.kpis.push(dup.kpis[0].clone());
+        s.apply_kpis(dup, t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g), None);
+        // Another key: started over too.
+        let g = s.history_gen();
+        let mut other = kpis(Module::Hr, 5.0, 7);
+        other.kpis[0].key = "other".into();
+        s.apply_kpis(other, t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g), None);
+        let g = s.history_gen();
+        let mut other = kpis(Module::Hr, 6.0, 8);
+        other.kpis[0].key = "other".into();
+        s.apply_kpis(other, t(0));
+        assert_eq!(s.module_added_since(Module::Hr, g), Some(1));
+        assert_eq!(s.module_added_since(Module::Reports, 0), None, "unknown");
     }
 
     #[test]
