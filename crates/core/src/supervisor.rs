@@ -89,6 +89,10 @@ pub struct ClientConfig {
     /// PEM file of a private certificate authority trusted for `https://`
     /// servers in addition to the system roots.
     pub ca: Option<std::path::PathBuf>,
+    /// Folder of the caches of other servers (one per `serverId`, see
+    /// [`crate::cache::archive_server_state`]); None: a state of another
+    /// store is dropped when the client meets a new one.
+    pub server_caches: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -105,6 +109,7 @@ impl ClientConfig {
             ack_timeout: Duration::from_secs(5),
             heartbeat: Duration::from_secs(15),
             ca: None,
+            server_caches: None,
         }
     }
 }
@@ -949,21 +954,8 @@ impl Supervisor {
                 self.store.apply(|s| s.apply_dashboard_in_order(d, now))
             }
             ServerEvent::ConnectionStatus(cs) => {
-                let other_store = match &cs.server_id {
-                    Some(id) => self.store.update(|s| s.adopt_server_id(id)),
-                    None => false,
-                };
-                if other_store {
-                    self.publish_reset();
-                    tracing::info!(
-                        "server {} is another store: cursor, notifications and outbox reset",
-                        cs.server_id.as_deref().unwrap_or_default()
-                    );
-                    if let Phase::Live(s) = &mut self.phase {
-                        // Its mark-reads were about the other store.
-                        s.pending.retain(|r| !matches!(r, Req::MarkRead(_)));
-                        s.pending.push_front(Req::catch_up(Some(0)));
-                    }
+                if let Some(id) = &cs.server_id {
+                    self.meet_server_id(id);
                 }
                 self.store
                     .apply(|s| s.apply(ServerEvent::ConnectionStatus(cs), now));
@@ -986,6 +978,55 @@ impl Supervisor {
                     .apply(|s| s.apply(ServerEvent::NotificationNew(n), now));
             }
             other => self.store.apply(|s| s.apply(other, now)),
+        }
+    }
+
+    /// The server says which store it serves. Another one than the state's:
+    /// keep the state of the old store in its own cache, then show the new
+    /// store's own cache if one was kept (its cursor, notifications and
+    /// queued mark-reads) or nothing of it; catch up from that cursor.
+    fn meet_server_id(&mut self, id: &str) {
+        let old = self.store.read(|s| match &s.server_id {
+            Some(cur) if cur != id => Some(s.clone()),
+            _ => None,
+        });
+        let restored = match (&old, &self.config.server_caches) {
+            (Some(old), Some(dir)) => {
+                if let Err(e) = crate::cache::archive_server_state(dir, old) {
+                    tracing::warn!("could not keep the cache of the old server: {e}");
+                }
+                crate::cache::take_server_state(dir, id, &self.current_server())
+            }
+            _ => None,
+        };
+        let other_store = self.store.update(|s| {
+            let (other, out) = s.adopt_server_id(id);
+            if let (true, Some(mut kept)) = (other, restored) {
+                kept.connection = s.connection.clone();
+                kept.counters = s.counters.clone();
+                *s = kept;
+            }
+            (other, out)
+        });
+        if !other_store {
+            return;
+        }
+        self.publish_reset();
+        tracing::info!(
+            "server {id} is another store: its own cursor, notifications and outbox are used"
+        );
+        if let Phase::Live(s) = &mut self.phase {
+            // Queued mark-reads and catch-ups were about the other store.
+            s.pending
+                .retain(|r| !matches!(r, Req::MarkRead(_) | Req::Notifications { .. }));
+            s.pending.push_front(Req::Notifications {
+                after: None,
+                unread: true,
+                page: 0,
+            });
+            for m in self.store.read(|s| s.outbox.clone()) {
+                s.pending.push_back(Req::MarkRead(m));
+            }
         }
     }
 

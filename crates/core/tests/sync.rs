@@ -344,6 +344,89 @@ async fn one_client_across_a_server_swap_on_the_same_address_shows_every_new_not
     c.client.shutdown().await;
 }
 
+/// One cache per server: a store left for another is kept with its cursor
+/// and its queued mark-reads, and coming back to it shows it again and sends
+/// them, to that store only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_server_for_another_and_coming_back_loses_nothing_of_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = FakeServer::start(Fake::v2("store-a")).await;
+    for seq in 1..=3 {
+        a.store(seq, &format!("a {seq}"));
+    }
+    let b = FakeServer::start(Fake::v2("store-b")).await;
+    b.store(1, "b 1");
+    let proxy = Proxy::start(a.addr).await;
+    let mut cfg = config(&proxy.url(), TransportMode::Websocket, None);
+    cfg.server_caches = Some(dir.path().join("servers"));
+    let mut c = start(cfg);
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(c.store.read(|s| s.last_seq), 3);
+
+    // Cut off; a 2 is read meanwhile: queued for store A.
+    proxy.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    c.client.mark_read(MarkRead::Ids(vec!["n-2".into()]));
+    // Store B answers on that address now.
+    proxy.retarget(b.addr);
+    proxy.set(Mode::Forward);
+    until_store(&mut c, "store B shown", |s| {
+        s.server_id.as_deref() == Some("store-b") && s.notifications.len() == 1
+    })
+    .await;
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(titles(&c.store), vec!["b 1"]);
+    assert!(
+        b.with(|f| f.mark_reads.is_empty()),
+        "no mark-read of store A sent to store B"
+    );
+    assert!(dir.path().join("servers/store-a.json").exists());
+
+    // Back to store A, which got one more meanwhile.
+    a.store(4, "a 4");
+    let asked_before = a.with(|f| f.subscribes.len());
+    proxy.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    proxy.retarget(a.addr);
+    proxy.set(Mode::Forward);
+    until_store(&mut c, "store A shown again, and its outbox sent", |s| {
+        s.server_id.as_deref() == Some("store-a")
+            && s.notifications.len() == 4
+            && s.outbox.is_empty()
+    })
+    .await;
+    let shown: Vec<(String, bool)> = c.store.read(|s| {
+        s.notifications
+            .iter()
+            .map(|n| (n.title.clone(), n.read))
+            .collect()
+    });
+    assert_eq!(
+        shown,
+        vec![
+            ("a 1".into(), false),
+            ("a 2".into(), true),
+            ("a 3".into(), false),
+            ("a 4".into(), false)
+        ]
+    );
+    assert_eq!(
+        a.with(|f| f.mark_reads.clone()),
+        vec![json!({"ids": ["n-2"]})],
+        "the read queued for store A reached store A"
+    );
+    let asked: Vec<Value> = a.with(|f| f.subscribes[asked_before..].to_vec());
+    assert!(
+        !asked.is_empty() && asked.iter().all(|x| x["afterSeq"] == 3),
+        "caught up from store A's own cursor: {asked:?}"
+    );
+    assert!(
+        dir.path().join("servers/store-b.json").exists(),
+        "store B kept in turn"
+    );
+    c.client.shutdown().await;
+}
+
 // ---------------------------------------------------------------- gaps and paging
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
