@@ -553,6 +553,18 @@ async fn an_ack_that_never_arrives_is_resent_on_the_same_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_live_after_fixing_the_token_replaces_every_demo_value() {
+    demo_values_replaced_once_fixed(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_live_after_fixing_the_url_replaces_every_demo_value() {
+    demo_values_replaced_once_fixed(true).await;
+}
+
+/// Started on demo data with a wrong token (or a wrong URL: nothing
+/// listens there), fixed with `Command::Configure`: going Live loads the
+/// server's snapshot and leaves no demo value.
+async fn demo_values_replaced_once_fixed(wrong_url: bool) {
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir.path().join("s.db"), Some("right")).await;
     let http = Http::new(&srv.url(), Some("right"));
@@ -565,11 +577,19 @@ async fn going_live_after_fixing_the_token_replaces_every_demo_value() {
         .collect();
     let store = Store::new(demo);
     let mut rx = store.subscribe();
+    let (url, token, state) = if wrong_url {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        (url, "right", "reconnecting")
+    } else {
+        (srv.url(), "wrong", "unauthorized")
+    };
     let client = pulseboard_core::Client::start(
-        config(&srv.url(), TransportMode::Websocket, Some("wrong")),
+        config(&url, TransportMode::Websocket, Some(token)),
         store.clone(),
     );
-    until_state(&mut rx, "unauthorized").await;
+    until_state(&mut rx, state).await;
     client.send(Command::Configure {
         server: srv.url(),
         token: Some("right".into()),
