@@ -42,6 +42,8 @@ struct Fake {
     truncated: bool,
     /// Leave this many `module:subscribe` requests unanswered.
     swallow_module_subscribes: u32,
+    /// Catch-up page size (None: 500, the contract's).
+    page: Option<usize>,
 }
 
 impl Fake {
@@ -132,17 +134,18 @@ impl FakeServer {
                             let mut f = st2.lock().unwrap();
                             f.subscribes.push(d.clone());
                             let after = d["afterSeq"].as_u64().unwrap_or(0);
+                            let page = f.page.unwrap_or(500);
                             let list: Vec<Value> = if f.repeat_page {
                                 f.notifications
                                     .iter()
-                                    .take(500)
+                                    .take(page)
                                     .map(|n| f.with_read(n))
                                     .collect()
                             } else {
                                 f.notifications
                                     .iter()
                                     .filter(|n| n["seq"].as_u64().unwrap() > after)
-                                    .take(500)
+                                    .take(page)
                                     .map(|n| f.with_read(n))
                                     .collect()
                             };
@@ -481,6 +484,37 @@ async fn a_server_repeating_one_catch_up_page_cannot_keep_the_client_from_going_
         "paging stopped when a page did not move forward"
     );
     client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_page_over_the_cap_is_cut_and_paging_goes_on_from_the_cut() {
+    let mut f = Fake::v2("s");
+    f.page = Some(600);
+    let fake = FakeServer::start(f).await;
+    for seq in 1..=600 {
+        fake.store(seq, &format!("n{seq}"));
+    }
+    let mut c = start(config(&fake.url(), TransportMode::Websocket, None));
+    until_state(&mut c.rx, "live").await;
+    let asked: Vec<Value> = fake.with(|f| {
+        f.subscribes
+            .iter()
+            .take(2)
+            .map(|x| x["afterSeq"].clone())
+            .collect()
+    });
+    assert_eq!(
+        asked,
+        vec![json!(0), json!(500)],
+        "the page of 600 was cut to 500; the next one asked from there"
+    );
+    assert_eq!(
+        c.store.read(|s| s.counters.bad_acks),
+        1,
+        "the long page counted"
+    );
+    assert_eq!(c.store.read(|s| s.last_seq), 600);
+    c.client.shutdown().await;
 }
 
 // ---------------------------------------------------------------- clocks
