@@ -1039,7 +1039,7 @@ impl Supervisor {
     }
 
     /// Apply an ack; may return a follow-up request (the next catch-up page).
-    fn on_ack(&self, f: &InFlight, payload: Option<Value>) -> Option<Req> {
+    fn on_ack(&mut self, f: &InFlight, payload: Option<Value>) -> Option<Req> {
         let v = payload.unwrap_or(Value::Null);
         let now = Utc::now();
         let req = &f.req;
@@ -1089,7 +1089,7 @@ impl Supervisor {
     }
 
     fn on_catch_up(
-        &self,
+        &mut self,
         req: &Req,
         after_seq: u64,
         page: u32,
@@ -1124,6 +1124,20 @@ impl Supervisor {
                 )),
             );
             list.truncate(limits::MAX_CATCH_UP);
+        }
+        if let Some(last) = v.get("lastSeq").and_then(Value::as_u64) {
+            if last < after_seq && self.store.update(|s| (s.rolled_back_to(last), Vec::new())) {
+                // Restored from a backup: the seqs above `last` come again.
+                tracing::warn!("the server's store went back from seq {after_seq} to {last}");
+                self.publish_reset();
+                if let Phase::Live(s) = &mut self.phase {
+                    // Queued mark-reads as the outbox now has them.
+                    s.pending.retain(|r| !matches!(r, Req::MarkRead(_)));
+                    for m in self.store.read(|s| s.outbox.clone()) {
+                        s.pending.push_back(Req::MarkRead(m));
+                    }
+                }
+            }
         }
         let full = list.len() >= limits::MAX_CATCH_UP;
         let mut page_max = after_seq;
