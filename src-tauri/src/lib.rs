@@ -327,6 +327,9 @@ pub fn run() -> i32 {
     // An unusable CA file puts the connection in the certificate state,
     // which says why (and the window leads to Settings to fix it).
     config.ca = settings.ca.clone();
+    // One cache per server: the state of a store left for another is kept
+    // beside the current cache and shown again when the app comes back to it.
+    config.server_caches = Some(settings::cache_dir().join("servers"));
     if let Some(ms) = args.retry_max_ms {
         config.backoff.cap = Duration::from_millis(ms.max(100));
         config.backoff.initial = config.backoff.initial.min(config.backoff.cap);

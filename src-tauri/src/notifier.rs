@@ -44,8 +44,8 @@ struct Inner {
     app_name: String,
     icon: Option<String>,
     on_click: Option<ClickHandler>,
-    /// Whether the notification server supports actions; asked once.
-    actions: OnceLock<bool>,
+    /// What the notification server supports; asked once.
+    caps: OnceLock<Caps>,
     waiters: AtomicUsize,
     shown: AtomicU64,
     failed: AtomicU64,
@@ -81,7 +81,7 @@ impl DesktopNotifier {
                 app_name: app_name.to_string(),
                 icon: icon.map(|p| p.to_string_lossy().into_owned()),
                 on_click,
-                actions: OnceLock::new(),
+                caps: OnceLock::new(),
                 waiters: AtomicUsize::new(0),
                 shown: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
@@ -148,7 +148,7 @@ impl Inner {
     #[cfg(all(unix, not(target_os = "macos")))]
     fn click_slot(self: &Arc<Self>) -> Option<WaiterSlot> {
         self.on_click.as_ref()?;
-        if !*self.actions.get_or_init(actions_supported) {
+        if !self.caps().actions {
             return None;
         }
         let prev = self.waiters.fetch_add(1, Ordering::AcqRel);
@@ -166,11 +166,28 @@ impl Inner {
         }
     }
 
+    /// The notification server's capabilities (asked once, blocking).
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn caps(&self) -> Caps {
+        *self.caps.get_or_init(capabilities)
+    }
+
+    /// Elsewhere the body is plain text and there are no actions.
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn caps(&self) -> Caps {
+        *self.caps.get_or_init(Caps::default)
+    }
+
     fn show_now(self: &Arc<Self>, toast: Toast) {
+        // Server text: escaped where the daemon would render it as markup,
+        // as it is where the daemon shows the body as plain text.
+        let body = if self.caps().body_markup {
+            body_markup_escaped(&toast.body)
+        } else {
+            toast.body.clone()
+        };
         let mut n = notify_rust::Notification::new();
-        n.appname(&self.app_name)
-            .summary(&toast.title)
-            .body(&body_markup_escaped(&toast.body));
+        n.appname(&self.app_name).summary(&toast.title).body(&body);
         if let Some(icon) = &self.icon {
             n.icon(icon);
         }
@@ -244,10 +261,11 @@ impl Inner {
     }
 }
 
-/// Server text as a notification body. Daemons that advertise `body-markup`
-/// render a subset of HTML (`<a href>`, `<img>`, `<b>`...), so the text is
-/// escaped: `&`, `<` and `>` arrive as themselves, never as markup (a link
-/// or an image in a notification body is text the server was sent).
+/// Server text as a notification body for daemons that advertise
+/// `body-markup`: they render a subset of HTML (`<a href>`, `<img>`,
+/// `<b>`...), so the text is escaped: `&`, `<` and `>` arrive as themselves,
+/// never as markup (a link or an image in a notification body is text the
+/// server was sent). Daemons without it get the text as it is.
 pub fn body_markup_escaped(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -261,14 +279,31 @@ pub fn body_markup_escaped(text: &str) -> String {
     out
 }
 
-/// Whether the notification server offers actions (asked once, blocking).
+/// What the notification server supports, of what the notifier uses.
+#[derive(Debug, Clone, Copy, Default)]
+struct Caps {
+    /// Actions (the click).
+    actions: bool,
+    /// `body-markup`: the body is rendered as a subset of HTML.
+    body_markup: bool,
+}
+
+/// Ask the notification server (blocking). Unknown: no actions, and the
+/// body escaped all the same (text that shows `&lt;` is better than markup
+/// from a server).
 #[cfg(all(unix, not(target_os = "macos")))]
-fn actions_supported() -> bool {
+fn capabilities() -> Caps {
     match notify_rust::get_capabilities() {
-        Ok(caps) => caps.iter().any(|c| c == "actions"),
+        Ok(caps) => Caps {
+            actions: caps.iter().any(|c| c == "actions"),
+            body_markup: caps.iter().any(|c| c == "body-markup"),
+        },
         Err(e) => {
             tracing::debug!("cannot read notification server capabilities: {e}");
-            false
+            Caps {
+                actions: false,
+                body_markup: true,
+            }
         }
     }
 }

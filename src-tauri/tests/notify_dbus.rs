@@ -124,6 +124,8 @@ struct Recorder {
     stuck: Arc<Mutex<Vec<String>>>,
     /// Toasts with these summaries get clicked instead of closed.
     click: Arc<Mutex<HashSet<String>>>,
+    /// What `GetCapabilities` answers.
+    caps: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorder {
@@ -134,6 +136,7 @@ impl Recorder {
             open: Arc::new(watch::channel(0).0),
             stuck: Arc::default(),
             click: Arc::default(),
+            caps: Arc::new(Mutex::new(vec!["body".into(), "actions".into()])),
         }
     }
 
@@ -218,7 +221,7 @@ impl FakeServer {
     }
 
     fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into(), "actions".into()]
+        self.rec.caps.lock().unwrap().clone()
     }
 
     fn get_server_information(&self) -> (String, String, String, String) {
@@ -486,6 +489,35 @@ async fn scenarios(address: String) {
     let ids: HashSet<u32> = rec.shown().iter().map(|s| s.id).collect();
     assert_eq!(ids.len(), total, "each Notify got its own id");
     p.task.abort();
+
+    server_text_in_a_body_arrives_as_text(&rec).await;
+}
+
+/// Scenario 5: server text in a toast body arrives as text: escaped for a
+/// daemon that renders body markup (a link or an image must not be made of
+/// it), as it is for a daemon that shows the body as plain text.
+async fn server_text_in_a_body_arrives_as_text(rec: &Recorder) {
+    use pulseboard_core::{Notifier as _, Toast, ToastKind, Urgency};
+    let text = r#"<a href="https://evil">click</a> & <img src="x">"#;
+    let escaped = r#"&lt;a href="https://evil"&gt;click&lt;/a&gt; &amp; &lt;img src="x"&gt;"#;
+    for (caps, want) in [
+        (vec!["body", "body-markup", "actions"], escaped),
+        (vec!["body", "actions"], text),
+    ] {
+        *rec.caps.lock().unwrap() = caps.iter().map(|c| c.to_string()).collect();
+        // A new notifier asks the capabilities again.
+        let n = DesktopNotifier::new(APP_NAME, None, None);
+        let before = rec.len();
+        n.show(Toast {
+            id: "markup".into(),
+            title: "Server text".into(),
+            body: text.into(),
+            urgency: Urgency::Normal,
+            kind: ToastKind::Notification,
+        });
+        let shown = rec.wait_for(before + 1).await;
+        assert_eq!(shown[before].body, want, "daemon capabilities {caps:?}");
+    }
 }
 
 /// Scenario 1: one critical alert is one critical toast, with what the alert

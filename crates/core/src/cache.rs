@@ -201,6 +201,79 @@ pub fn save_store(store: &Store, path: &Path) -> Result<bool, CacheError> {
     }
 }
 
+/// Cached states of other servers kept at most (the least recently left
+/// go first).
+pub const MAX_SERVER_CACHES: usize = 16;
+
+/// The file of the cache of the store `server_id` in `dir`. None for an id
+/// that is not a plain name (`[A-Za-z0-9_-]`, at most 128 characters): the
+/// id comes from the server and must not choose a path.
+pub fn server_cache_path(dir: &Path, server_id: &str) -> Option<PathBuf> {
+    let plain = !server_id.is_empty()
+        && server_id.len() <= 128
+        && server_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    plain.then(|| dir.join(format!("{server_id}.json")))
+}
+
+/// One cache per server: keep `state` (what was shown of the store it names,
+/// its cursor and its queued mark-reads) in `dir` when the client leaves that
+/// store for another, so coming back shows it again and sends what was
+/// queued for it. A state with no `serverId` or only demo data is not kept.
+/// Only the [`MAX_SERVER_CACHES`] most recently left are kept.
+pub fn archive_server_state(dir: &Path, state: &State) -> Result<bool, CacheError> {
+    let Some(path) = state
+        .server_id
+        .as_deref()
+        .and_then(|id| server_cache_path(dir, id))
+    else {
+        return Ok(false);
+    };
+    if state.source == DataSource::Demo && state.outbox.is_empty() {
+        return Ok(false);
+    }
+    save(&path, &CacheFile::from_state(state, Utc::now()))?;
+    prune_server_caches(dir, &path);
+    Ok(true)
+}
+
+/// Keep the newest [`MAX_SERVER_CACHES`] files of `dir` (and `keep`).
+fn prune_server_caches(dir: &Path, keep: &Path) {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p != keep)
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    files.sort();
+    let extra = (files.len() + 1).saturating_sub(MAX_SERVER_CACHES);
+    for (_, p) in files.into_iter().take(extra) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// The kept state of the store `server_id` (see [`archive_server_state`]),
+/// taken out of `dir`: from now on it lives in the current cache. None when
+/// there is none (or it is unreadable, or of another store).
+pub fn take_server_state(dir: &Path, server_id: &str, server: &str) -> Option<State> {
+    let path = server_cache_path(dir, server_id)?;
+    let loaded = load(&path);
+    let _ = std::fs::remove_file(&path);
+    match loaded {
+        Ok(Some(c)) if c.state.server_id.as_deref() == Some(server_id) => {
+            Some(c.into_state(server))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    }
+}
+
 /// Keeps the cache current: after any update it waits `debounce` (collecting
 /// more updates), then writes once. Write errors are logged, never fatal.
 pub struct CacheWriter {
@@ -396,6 +469,59 @@ mod tests {
         let store = Store::new(demo_state("http://x", Utc::now()));
         assert!(!save_store(&store, &path).unwrap());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn one_cache_per_server_kept_on_leaving_and_taken_on_coming_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let servers = dir.path().join("servers");
+        let mut s = State::empty("http://x");
+        s.source = DataSource::Server;
+        s.server_id = Some("store-a".into());
+        s.last_seq = 7;
+        s.outbox.push(MarkRead::Ids(vec!["n-2".into()]));
+        assert!(archive_server_state(&servers, &s).unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&servers.join("store-a.json")), 0o600);
+            assert_eq!(mode(&servers), 0o700);
+        }
+        assert!(take_server_state(&servers, "store-b", "http://x").is_none());
+        let back = take_server_state(&servers, "store-a", "http://x").expect("kept");
+        assert_eq!(back.last_seq, 7);
+        assert_eq!(back.outbox, s.outbox, "what was queued for that store");
+        assert!(matches!(back.source, DataSource::Cache { .. }));
+        assert!(
+            take_server_state(&servers, "store-a", "http://x").is_none(),
+            "taken, not copied"
+        );
+    }
+
+    #[test]
+    fn a_server_id_never_chooses_a_path_and_old_caches_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let servers = dir.path().join("servers");
+        for id in ["../evil", "a/b", "", ".", "x y", &"a".repeat(129)] {
+            assert_eq!(server_cache_path(&servers, id), None, "{id:?}");
+            let mut s = State::empty("http://x");
+            s.source = DataSource::Server;
+            s.server_id = Some(id.to_string());
+            assert!(!archive_server_state(&servers, &s).unwrap());
+        }
+        assert!(!dir.path().join("evil.json").exists());
+        for i in 0..MAX_SERVER_CACHES + 3 {
+            let mut s = State::empty("http://x");
+            s.source = DataSource::Server;
+            s.server_id = Some(format!("s{i}"));
+            archive_server_state(&servers, &s).unwrap();
+        }
+        let n = std::fs::read_dir(&servers).unwrap().count();
+        assert_eq!(n, MAX_SERVER_CACHES);
+        assert!(servers
+            .join(format!("s{}.json", MAX_SERVER_CACHES + 2))
+            .exists());
     }
 
     #[tokio::test]

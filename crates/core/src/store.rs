@@ -389,6 +389,35 @@ impl ClientState {
         (true, out)
     }
 
+    /// The store went back to `last` (restored from a backup: same
+    /// `serverId`, but its highest `seq` is below this state's cursor). What
+    /// came after `last` is gone from it and those seqs and ids will be given
+    /// to new notifications: forget them (and queued mark-reads of them) so
+    /// the new ones are not taken for repeats. Returns true when anything
+    /// was dropped.
+    pub fn rolled_back_to(&mut self, last: u64) -> bool {
+        if self.last_seq <= last {
+            return false;
+        }
+        let gone: Vec<String> = self
+            .notifications
+            .iter()
+            .filter(|n| n.seq > last)
+            .map(|n| n.id.clone())
+            .collect();
+        self.notifications.retain(|n| n.seq <= last);
+        self.last_seq = last;
+        for m in self.outbox.iter_mut() {
+            if let MarkRead::Ids(ids) = m {
+                ids.retain(|id| !gone.contains(id));
+            }
+        }
+        self.outbox
+            .retain(|m| !matches!(m, MarkRead::Ids(ids) if ids.is_empty()));
+        self.unread_count = self.local_unread();
+        true
+    }
+
     /// Ids shown as unread, newest first, at most `limit`.
     pub fn unread_ids(&self, limit: usize) -> Vec<String> {
         self.notifications
@@ -1016,6 +1045,25 @@ mod tests {
         assert_eq!(s.server_id.as_deref(), Some("b"));
         // The new store's 1 is not a repeat of the old store's 1.
         assert!(!s.apply_notification(notif(1), t(0)).is_empty());
+    }
+
+    #[test]
+    fn a_store_gone_back_forgets_what_came_after_and_its_queued_reads() {
+        let mut s = State::empty("x");
+        for seq in 1..=5 {
+            s.apply_notification(notif(seq), t(0));
+        }
+        s.mark_read_local(MarkRead::Ids(vec!["n-2".into(), "n-5".into()]));
+        s.mark_read_local(MarkRead::Ids(vec!["n-4".into()]));
+        assert!(!s.rolled_back_to(5), "not behind: nothing to do");
+        assert!(s.rolled_back_to(3));
+        let seqs: Vec<u64> = s.notifications.iter().map(|n| n.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(s.last_seq, 3);
+        assert_eq!(s.outbox, vec![MarkRead::Ids(vec!["n-2".into()])]);
+        assert_eq!(s.unread_count, 2);
+        // A new n-4 is new, not a repeat.
+        assert!(!s.apply_notification(notif(4), t(1)).is_empty());
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct ClientConfig {
     /// PEM file of a private certificate authority trusted for `https://`
     /// servers in addition to the system roots.
     pub ca: Option<std::path::PathBuf>,
+    /// Folder of the caches of other servers (one per `serverId`, see
+    /// [`crate::cache::archive_server_state`]); None: a state of another
+    /// store is dropped when the client meets a new one.
+    pub server_caches: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -105,6 +109,7 @@ impl ClientConfig {
             ack_timeout: Duration::from_secs(5),
             heartbeat: Duration::from_secs(15),
             ca: None,
+            server_caches: None,
         }
     }
 }
@@ -949,21 +954,8 @@ impl Supervisor {
                 self.store.apply(|s| s.apply_dashboard_in_order(d, now))
             }
             ServerEvent::ConnectionStatus(cs) => {
-                let other_store = match &cs.server_id {
-                    Some(id) => self.store.update(|s| s.adopt_server_id(id)),
-                    None => false,
-                };
-                if other_store {
-                    self.publish_reset();
-                    tracing::info!(
-                        "server {} is another store: cursor, notifications and outbox reset",
-                        cs.server_id.as_deref().unwrap_or_default()
-                    );
-                    if let Phase::Live(s) = &mut self.phase {
-                        // Its mark-reads were about the other store.
-                        s.pending.retain(|r| !matches!(r, Req::MarkRead(_)));
-                        s.pending.push_front(Req::catch_up(Some(0)));
-                    }
+                if let Some(id) = &cs.server_id {
+                    self.meet_server_id(id);
                 }
                 self.store
                     .apply(|s| s.apply(ServerEvent::ConnectionStatus(cs), now));
@@ -989,6 +981,55 @@ impl Supervisor {
         }
     }
 
+    /// The server says which store it serves. Another one than the state's:
+    /// keep the state of the old store in its own cache, then show the new
+    /// store's own cache if one was kept (its cursor, notifications and
+    /// queued mark-reads) or nothing of it; catch up from that cursor.
+    fn meet_server_id(&mut self, id: &str) {
+        let old = self.store.read(|s| match &s.server_id {
+            Some(cur) if cur != id => Some(s.clone()),
+            _ => None,
+        });
+        let restored = match (&old, &self.config.server_caches) {
+            (Some(old), Some(dir)) => {
+                if let Err(e) = crate::cache::archive_server_state(dir, old) {
+                    tracing::warn!("could not keep the cache of the old server: {e}");
+                }
+                crate::cache::take_server_state(dir, id, &self.current_server())
+            }
+            _ => None,
+        };
+        let other_store = self.store.update(|s| {
+            let (other, out) = s.adopt_server_id(id);
+            if let (true, Some(mut kept)) = (other, restored) {
+                kept.connection = s.connection.clone();
+                kept.counters = s.counters.clone();
+                *s = kept;
+            }
+            (other, out)
+        });
+        if !other_store {
+            return;
+        }
+        self.publish_reset();
+        tracing::info!(
+            "server {id} is another store: its own cursor, notifications and outbox are used"
+        );
+        if let Phase::Live(s) = &mut self.phase {
+            // Queued mark-reads and catch-ups were about the other store.
+            s.pending
+                .retain(|r| !matches!(r, Req::MarkRead(_) | Req::Notifications { .. }));
+            s.pending.push_front(Req::Notifications {
+                after: None,
+                unread: true,
+                page: 0,
+            });
+            for m in self.store.read(|s| s.outbox.clone()) {
+                s.pending.push_back(Req::MarkRead(m));
+            }
+        }
+    }
+
     fn bad_ack(&self, req: &Req, e: &ProtocolError) {
         tracing::warn!("{:?}: {e}", req);
         self.store.apply(|s| {
@@ -998,7 +1039,7 @@ impl Supervisor {
     }
 
     /// Apply an ack; may return a follow-up request (the next catch-up page).
-    fn on_ack(&self, f: &InFlight, payload: Option<Value>) -> Option<Req> {
+    fn on_ack(&mut self, f: &InFlight, payload: Option<Value>) -> Option<Req> {
         let v = payload.unwrap_or(Value::Null);
         let now = Utc::now();
         let req = &f.req;
@@ -1048,7 +1089,7 @@ impl Supervisor {
     }
 
     fn on_catch_up(
-        &self,
+        &mut self,
         req: &Req,
         after_seq: u64,
         page: u32,
@@ -1083,6 +1124,20 @@ impl Supervisor {
                 )),
             );
             list.truncate(limits::MAX_CATCH_UP);
+        }
+        if let Some(last) = v.get("lastSeq").and_then(Value::as_u64) {
+            if last < after_seq && self.store.update(|s| (s.rolled_back_to(last), Vec::new())) {
+                // Restored from a backup: the seqs above `last` come again.
+                tracing::warn!("the server's store went back from seq {after_seq} to {last}");
+                self.publish_reset();
+                if let Phase::Live(s) = &mut self.phase {
+                    // Queued mark-reads as the outbox now has them.
+                    s.pending.retain(|r| !matches!(r, Req::MarkRead(_)));
+                    for m in self.store.read(|s| s.outbox.clone()) {
+                        s.pending.push_back(Req::MarkRead(m));
+                    }
+                }
+            }
         }
         let full = list.len() >= limits::MAX_CATCH_UP;
         let mut page_max = after_seq;

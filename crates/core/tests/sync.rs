@@ -42,6 +42,8 @@ struct Fake {
     truncated: bool,
     /// Leave this many `module:subscribe` requests unanswered.
     swallow_module_subscribes: u32,
+    /// Catch-up page size (None: 500, the contract's).
+    page: Option<usize>,
 }
 
 impl Fake {
@@ -132,17 +134,18 @@ impl FakeServer {
                             let mut f = st2.lock().unwrap();
                             f.subscribes.push(d.clone());
                             let after = d["afterSeq"].as_u64().unwrap_or(0);
+                            let page = f.page.unwrap_or(500);
                             let list: Vec<Value> = if f.repeat_page {
                                 f.notifications
                                     .iter()
-                                    .take(500)
+                                    .take(page)
                                     .map(|n| f.with_read(n))
                                     .collect()
                             } else {
                                 f.notifications
                                     .iter()
                                     .filter(|n| n["seq"].as_u64().unwrap() > after)
-                                    .take(500)
+                                    .take(page)
                                     .map(|n| f.with_read(n))
                                     .collect()
                             };
@@ -344,6 +347,89 @@ async fn one_client_across_a_server_swap_on_the_same_address_shows_every_new_not
     c.client.shutdown().await;
 }
 
+/// One cache per server: a store left for another is kept with its cursor
+/// and its queued mark-reads, and coming back to it shows it again and sends
+/// them, to that store only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_a_server_for_another_and_coming_back_loses_nothing_of_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = FakeServer::start(Fake::v2("store-a")).await;
+    for seq in 1..=3 {
+        a.store(seq, &format!("a {seq}"));
+    }
+    let b = FakeServer::start(Fake::v2("store-b")).await;
+    b.store(1, "b 1");
+    let proxy = Proxy::start(a.addr).await;
+    let mut cfg = config(&proxy.url(), TransportMode::Websocket, None);
+    cfg.server_caches = Some(dir.path().join("servers"));
+    let mut c = start(cfg);
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(c.store.read(|s| s.last_seq), 3);
+
+    // Cut off; a 2 is read meanwhile: queued for store A.
+    proxy.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    c.client.mark_read(MarkRead::Ids(vec!["n-2".into()]));
+    // Store B answers on that address now.
+    proxy.retarget(b.addr);
+    proxy.set(Mode::Forward);
+    until_store(&mut c, "store B shown", |s| {
+        s.server_id.as_deref() == Some("store-b") && s.notifications.len() == 1
+    })
+    .await;
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(titles(&c.store), vec!["b 1"]);
+    assert!(
+        b.with(|f| f.mark_reads.is_empty()),
+        "no mark-read of store A sent to store B"
+    );
+    assert!(dir.path().join("servers/store-a.json").exists());
+
+    // Back to store A, which got one more meanwhile.
+    a.store(4, "a 4");
+    let asked_before = a.with(|f| f.subscribes.len());
+    proxy.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    proxy.retarget(a.addr);
+    proxy.set(Mode::Forward);
+    until_store(&mut c, "store A shown again, and its outbox sent", |s| {
+        s.server_id.as_deref() == Some("store-a")
+            && s.notifications.len() == 4
+            && s.outbox.is_empty()
+    })
+    .await;
+    let shown: Vec<(String, bool)> = c.store.read(|s| {
+        s.notifications
+            .iter()
+            .map(|n| (n.title.clone(), n.read))
+            .collect()
+    });
+    assert_eq!(
+        shown,
+        vec![
+            ("a 1".into(), false),
+            ("a 2".into(), true),
+            ("a 3".into(), false),
+            ("a 4".into(), false)
+        ]
+    );
+    assert_eq!(
+        a.with(|f| f.mark_reads.clone()),
+        vec![json!({"ids": ["n-2"]})],
+        "the read queued for store A reached store A"
+    );
+    let asked: Vec<Value> = a.with(|f| f.subscribes[asked_before..].to_vec());
+    assert!(
+        !asked.is_empty() && asked.iter().all(|x| x["afterSeq"] == 3),
+        "caught up from store A's own cursor: {asked:?}"
+    );
+    assert!(
+        dir.path().join("servers/store-b.json").exists(),
+        "store B kept in turn"
+    );
+    c.client.shutdown().await;
+}
+
 // ---------------------------------------------------------------- gaps and paging
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,6 +484,37 @@ async fn a_server_repeating_one_catch_up_page_cannot_keep_the_client_from_going_
         "paging stopped when a page did not move forward"
     );
     client.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_page_over_the_cap_is_cut_and_paging_goes_on_from_the_cut() {
+    let mut f = Fake::v2("s");
+    f.page = Some(600);
+    let fake = FakeServer::start(f).await;
+    for seq in 1..=600 {
+        fake.store(seq, &format!("n{seq}"));
+    }
+    let mut c = start(config(&fake.url(), TransportMode::Websocket, None));
+    until_state(&mut c.rx, "live").await;
+    let asked: Vec<Value> = fake.with(|f| {
+        f.subscribes
+            .iter()
+            .take(2)
+            .map(|x| x["afterSeq"].clone())
+            .collect()
+    });
+    assert_eq!(
+        asked,
+        vec![json!(0), json!(500)],
+        "the page of 600 was cut to 500; the next one asked from there"
+    );
+    assert_eq!(
+        c.store.read(|s| s.counters.bad_acks),
+        1,
+        "the long page counted"
+    );
+    assert_eq!(c.store.read(|s| s.last_seq), 600);
+    c.client.shutdown().await;
 }
 
 // ---------------------------------------------------------------- clocks
@@ -470,6 +587,18 @@ async fn an_ack_that_never_arrives_is_resent_on_the_same_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn going_live_after_fixing_the_token_replaces_every_demo_value() {
+    demo_values_replaced_once_fixed(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_live_after_fixing_the_url_replaces_every_demo_value() {
+    demo_values_replaced_once_fixed(true).await;
+}
+
+/// Started on demo data with a wrong token (or a wrong URL: nothing
+/// listens there), fixed with `Command::Configure`: going Live loads the
+/// server's snapshot and leaves no demo value.
+async fn demo_values_replaced_once_fixed(wrong_url: bool) {
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir.path().join("s.db"), Some("right")).await;
     let http = Http::new(&srv.url(), Some("right"));
@@ -482,11 +611,19 @@ async fn going_live_after_fixing_the_token_replaces_every_demo_value() {
         .collect();
     let store = Store::new(demo);
     let mut rx = store.subscribe();
+    let (url, token, state) = if wrong_url {
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        (url, "right", "reconnecting")
+    } else {
+        (srv.url(), "wrong", "unauthorized")
+    };
     let client = pulseboard_core::Client::start(
-        config(&srv.url(), TransportMode::Websocket, Some("wrong")),
+        config(&url, TransportMode::Websocket, Some(token)),
         store.clone(),
     );
-    until_state(&mut rx, "unauthorized").await;
+    until_state(&mut rx, state).await;
     client.send(Command::Configure {
         server: srv.url(),
         token: Some("right".into()),

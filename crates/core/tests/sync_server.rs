@@ -95,3 +95,73 @@ async fn one_client_across_a_server_swap_on_the_same_address_fresh_database_show
     c.client.shutdown().await;
     new.stop().await.unwrap();
 }
+
+/// The server's database restored from a backup: the same `serverId`, but
+/// its seqs went back. New notifications get the seqs (and ids) of ones the
+/// client saw before the restore, and must be shown all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_restored_from_a_backup_shows_every_new_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let live_db = dir.path().join("live.db");
+    let backup_db = dir.path().join("backup.db");
+    let srv = server(&live_db, None).await;
+    let http = Http::new(&srv.url(), None);
+    for t in ["one", "two", "three"] {
+        http.notify(t).await;
+    }
+    srv.stop().await.unwrap();
+    // The backup: the database files as they are now (seq 3).
+    for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(rest) = name.strip_prefix("live.db") {
+            std::fs::copy(e.path(), dir.path().join(format!("backup.db{rest}"))).unwrap();
+        }
+    }
+    let srv = server(&live_db, None).await;
+    let http = Http::new(&srv.url(), None);
+    http.notify("four").await;
+    http.notify("five").await;
+    let proxy = Proxy::start(srv.addr).await;
+    let mut c = start(config(&proxy.url(), TransportMode::Websocket, None));
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(c.store.read(|s| s.last_seq), 5);
+    let server_id = c.store.read(|s| s.server_id.clone());
+
+    // The server comes back with the backup, on the same address.
+    proxy.set(Mode::Refuse);
+    until_state(&mut c.rx, "reconnecting").await;
+    srv.stop().await.unwrap();
+    let restored = server(&backup_db, None).await;
+    let http = Http::new(&restored.url(), None);
+    proxy.retarget(restored.addr);
+    proxy.set(Mode::Forward);
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(
+        c.store.read(|s| s.server_id.clone()),
+        server_id,
+        "the same store"
+    );
+    let n = http.notify("after the restore").await;
+    assert_eq!(n["seq"], 4, "the restored store gives seq 4 again");
+    let store = c.store.clone();
+    until(&mut c.rx, "the new one shown", |_| {
+        store
+            .read(|s| {
+                s.notifications
+                    .iter()
+                    .any(|n| n.title == "after the restore")
+            })
+            .then_some(())
+    })
+    .await;
+    let titles: Vec<String> = c
+        .store
+        .read(|s| s.notifications.iter().map(|n| n.title.clone()).collect());
+    assert_eq!(titles, vec!["one", "two", "three", "after the restore"]);
+    assert_eq!(
+        c.store.read(|s| s.unread_count),
+        http.snapshot().await["unreadCount"].as_u64().unwrap()
+    );
+    c.client.shutdown().await;
+    restored.stop().await.unwrap();
+}

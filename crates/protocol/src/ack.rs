@@ -70,6 +70,12 @@ pub struct NotificationSubscribeAck {
     /// True when notifications after `afterSeq` were pruned by retention (version 2).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// With an empty page after a non-zero `afterSeq`: the highest `seq` the
+    /// store has assigned (Pulseboard extension). Lower than `afterSeq`: the
+    /// store went back (restored from a backup) and the seqs above it will be
+    /// given again, to new notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
 }
 
 impl Validate for NotificationSubscribeAck {

@@ -104,6 +104,9 @@ fn acks_round_trip() {
     round_trip::<NotificationSubscribeAck>(
         json!({"ok": true, "notifications": [], "unreadCount": 0}),
     );
+    round_trip::<NotificationSubscribeAck>(
+        json!({"ok": true, "notifications": [], "unreadCount": 0, "lastSeq": 3}),
+    );
     round_trip::<MarkReadAck>(json!({"ok": true, "unreadCount": 2}));
     let e =
         decode_ack::<MarkReadAck>(json!({"ok": false, "error": "unknown module `x`"})).unwrap_err();

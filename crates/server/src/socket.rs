@@ -203,30 +203,40 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
 
 /// `notification:subscribe`: join the rooms first (so nothing stored after
 /// the page was read is missed: it is broadcast to the room), then answer
-/// with the viewer's page, unread count, read catch-up and `truncated`.
+/// with the viewer's page, unread count, read catch-up and `truncated`; an
+/// empty page after a non-zero `afterSeq` also says the store's `lastSeq`,
+/// so a client whose cursor is ahead of a store restored from a backup
+/// notices it.
 async fn notification_subscribe(s: &SocketRef, app: &App, req: NotificationSubscribe) -> Value {
     let viewer = Viewer::of(s);
     s.join(NOTIFICATIONS_ROOM);
     s.join(viewer_room(&viewer));
     let asked = req.unread.is_some();
-    match app
+    let after_seq = req.after_seq.unwrap_or(0);
+    let c = match app
         .store
-        .catch_up(
-            &viewer.0,
-            req.after_seq.unwrap_or(0),
-            req.unread.unwrap_or_default(),
-        )
+        .catch_up(&viewer.0, after_seq, req.unread.unwrap_or_default())
         .await
     {
-        Ok(c) => to_value(&NotificationSubscribeAck {
-            ok: true,
-            notifications: c.notifications,
-            unread_count: c.unread_count,
-            read: asked.then_some(c.read),
-            truncated: c.truncated,
-        }),
-        Err(e) => storage_failure(e),
-    }
+        Ok(c) => c,
+        Err(e) => return storage_failure(e),
+    };
+    let last_seq = if c.notifications.is_empty() && after_seq > 0 {
+        match app.store.last_seq().await {
+            Ok(n) => Some(n),
+            Err(e) => return storage_failure(e),
+        }
+    } else {
+        None
+    };
+    to_value(&NotificationSubscribeAck {
+        ok: true,
+        notifications: c.notifications,
+        unread_count: c.unread_count,
+        read: asked.then_some(c.read),
+        truncated: c.truncated,
+        last_seq,
+    })
 }
 
 /// Decode an event payload; on failure, the ready-made `{"ok": false}` ack.
