@@ -4,7 +4,7 @@
 use std::{path::PathBuf, time::Instant};
 
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
-use pulseboard_core::{State, Store};
+use pulseboard_core::{ClientState, Store};
 use pulseboard_protocol::{
     sample, Alert, AlertSeverity, Module, Notification, NotificationSeverity, ServerEvent,
 };
@@ -111,7 +111,7 @@ fn measure(a: &Args, kpi_only: bool, variant: &str) -> (f64, Vec<f64>, f64) {
         let t0;
         match variant {
             "state" => {
-                let mut state = State::empty("bench");
+                let mut state = ClientState::empty("bench");
                 t0 = Instant::now();
                 for (name, v) in events {
                     let ev = ServerEvent::decode(name, v).expect("valid event");
@@ -119,7 +119,7 @@ fn measure(a: &Args, kpi_only: bool, variant: &str) -> (f64, Vec<f64>, f64) {
                 }
             }
             "store" => {
-                let store = Store::new(State::empty("bench"));
+                let store = Store::new(ClientState::empty("bench"));
                 let _rx = store.subscribe(); // one subscriber, as in the app
                 t0 = Instant::now();
                 for (name, v) in events {
@@ -133,7 +133,7 @@ fn measure(a: &Args, kpi_only: bool, variant: &str) -> (f64, Vec<f64>, f64) {
             }
             "text" => {
                 drop(events);
-                let mut state = State::empty("bench");
+                let mut state = ClientState::empty("bench");
                 t0 = Instant::now();
                 for (name, s) in texts {
                     let v: Value = serde_json::from_str(&s).expect("json");

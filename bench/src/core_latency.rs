@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pulseboard_core::{Client, ClientConfig, State, Store, TransportMode, Update};
+use pulseboard_core::{Client, ClientConfig, ClientState, Store, TransportMode, Update};
 use pulseboard_protocol::{Module, ServerEvent};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -66,7 +66,7 @@ async fn measure(a: Args) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let url = server.url();
 
-    let store = Store::new(State::empty(&url));
+    let store = Store::new(ClientState::empty(&url));
     let mut cc = ClientConfig::new(url.clone());
     cc.transport = TransportMode::Websocket;
     cc.modules = vec![Module::Finance];

@@ -15,7 +15,7 @@ use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
 
-use pulseboard_core::{Client, ClientConfig, ConnectionState, State, Store, TransportMode};
+use pulseboard_core::{Client, ClientConfig, ClientState, ConnectionState, Store, TransportMode};
 use serde::Serialize;
 
 use crate::settings;
@@ -161,7 +161,7 @@ async fn socket_io_connect(
     config.ca = ca.map(Path::to_path_buf);
     config.transport = TransportMode::Auto;
     config.connect_timeout = wait;
-    let store = Store::new(State::empty(server));
+    let store = Store::new(ClientState::empty(server));
     let mut updates = store.subscribe();
     let client = Client::start(config, store.clone());
     let answer = tokio::time::timeout(wait * 2, async {

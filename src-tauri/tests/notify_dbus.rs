@@ -22,7 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use pulseboard_app::notifier::{ClickHandler, DesktopNotifier};
 use pulseboard_core::notifier::{spawn_alerts_with, AlertsTask, PolicySettings, RunOptions};
-use pulseboard_core::{AlertPolicy, Dnd, PolicyConfig, PolicyCounters, State, Store};
+use pulseboard_core::{AlertPolicy, ClientState, Dnd, PolicyConfig, PolicyCounters, Store};
 use pulseboard_protocol::{Alert, AlertSeverity, Notification, NotificationSeverity};
 use tokio::sync::{mpsc, watch};
 use zbus::message::Header;
@@ -335,7 +335,7 @@ struct Pipeline {
 impl Pipeline {
     fn start(config: PolicyConfig) -> Pipeline {
         let clock = TestClock(Arc::new(AtomicI64::new(1_700_000_000_000)));
-        let store = Store::new(State::empty("notify-dbus-test"));
+        let store = Store::new(ClientState::empty("notify-dbus-test"));
         let (click_tx, clicks) = mpsc::unbounded_channel();
         let on_click: ClickHandler = Arc::new(move |id| {
             let _ = click_tx.send(id);

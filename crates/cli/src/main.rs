@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 // One rule for the CLI and the app: pulseboard_core::plain_http.
 use pulseboard_core::{
-    plain_remote_host, Client, ClientConfig, State, Store, TransportMode, Update,
+    plain_remote_host, Client, ClientConfig, ClientState, Store, TransportMode, Update,
 };
 use pulseboard_protocol::{AlertSeverity, Module, NewAlert, NewNotification, NotificationSeverity};
 use serde_json::{json, Value};
@@ -136,7 +136,7 @@ async fn tail(target: Target, transport: TransportMode) -> ExitCode {
     config.token = target.token.clone();
     config.ca = target.ca.clone();
     config.transport = transport;
-    let store = Store::new(State::empty(target.primary()));
+    let store = Store::new(ClientState::empty(target.primary()));
     let mut rx = store.subscribe();
     let mut out = std::io::stdout().lock();
     // The state before the first change: connecting.

@@ -222,7 +222,7 @@ pub fn server_cache_path(dir: &Path, server_id: &str) -> Option<PathBuf> {
 /// store for another, so coming back shows it again and sends what was
 /// queued for it. A state with no `serverId` or only demo data is not kept.
 /// Only the [`MAX_SERVER_CACHES`] most recently left are kept.
-pub fn archive_server_state(dir: &Path, state: &State) -> Result<bool, CacheError> {
+pub fn archive_server_state(dir: &Path, state: &ClientState) -> Result<bool, CacheError> {
     let Some(path) = state
         .server_id
         .as_deref()
@@ -258,7 +258,7 @@ fn prune_server_caches(dir: &Path, keep: &Path) {
 /// The kept state of the store `server_id` (see [`archive_server_state`]),
 /// taken out of `dir`: from now on it lives in the current cache. None when
 /// there is none (or it is unreadable, or of another store).
-pub fn take_server_state(dir: &Path, server_id: &str, server: &str) -> Option<State> {
+pub fn take_server_state(dir: &Path, server_id: &str, server: &str) -> Option<ClientState> {
     let path = server_cache_path(dir, server_id)?;
     let loaded = load(&path);
     let _ = std::fs::remove_file(&path);
@@ -475,7 +475,7 @@ mod tests {
     fn one_cache_per_server_kept_on_leaving_and_taken_on_coming_back() {
         let dir = tempfile::tempdir().unwrap();
         let servers = dir.path().join("servers");
-        let mut s = State::empty("http://x");
+        let mut s = ClientState::empty("http://x");
         s.source = DataSource::Server;
         s.server_id = Some("store-a".into());
         s.last_seq = 7;
@@ -505,14 +505,14 @@ mod tests {
         let servers = dir.path().join("servers");
         for id in ["../evil", "a/b", "", ".", "x y", &"a".repeat(129)] {
             assert_eq!(server_cache_path(&servers, id), None, "{id:?}");
-            let mut s = State::empty("http://x");
+            let mut s = ClientState::empty("http://x");
             s.source = DataSource::Server;
             s.server_id = Some(id.to_string());
             assert!(!archive_server_state(&servers, &s).unwrap());
         }
         assert!(!dir.path().join("evil.json").exists());
         for i in 0..MAX_SERVER_CACHES + 3 {
-            let mut s = State::empty("http://x");
+            let mut s = ClientState::empty("http://x");
             s.source = DataSource::Server;
             s.server_id = Some(format!("s{i}"));
             archive_server_state(&servers, &s).unwrap();

@@ -22,9 +22,7 @@ pub use notifier::{
     run_alerts, spawn_alerts, AlertsTask, Notifier, PolicySettings, RecordingNotifier,
 };
 pub use plain_http::{plain_remote_host, plain_token_warning};
-pub use store::{
-    AlertAck, ClientState, ConnectionState, DataSource, State, Store, TransportKind, Update,
-};
+pub use store::{AlertAck, ClientState, ConnectionState, DataSource, Store, TransportKind, Update};
 pub use supervisor::{Client, ClientConfig, Command, TransportMode};
 pub use view::{
     connection_view, dashboard_shown, module_shown, ConnectionView, DashboardShown, ModuleShown,

@@ -274,10 +274,6 @@ pub struct ClientState {
     pub(crate) dashboard_marks: HistoryMarks,
 }
 
-/// The former name of [`ClientState`] (it collided with Tauri's `State`),
-/// kept only so code written against it still builds; use [`ClientState`].
-pub type State = ClientState;
-
 /// A change a subscriber may care about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
@@ -1049,7 +1045,7 @@ mod tests {
 
     #[test]
     fn a_store_gone_back_forgets_what_came_after_and_its_queued_reads() {
-        let mut s = State::empty("x");
+        let mut s = ClientState::empty("x");
         for seq in 1..=5 {
             s.apply_notification(notif(seq), t(0));
         }

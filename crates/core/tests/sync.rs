@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
-use pulseboard_core::{Command, ConnectionState, State, Store, TransportMode, Update};
+use pulseboard_core::{ClientState, Command, ConnectionState, Store, TransportMode, Update};
 use pulseboard_protocol::{MarkRead, Module};
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Data, SocketRef};
@@ -244,7 +244,7 @@ fn titles(store: &Store) -> Vec<String> {
 }
 
 /// Wait for a condition on the state, checked after every update.
-async fn until_store(c: &mut Running, what: &str, pred: impl Fn(&State) -> bool) {
+async fn until_store(c: &mut Running, what: &str, pred: impl Fn(&ClientState) -> bool) {
     if c.store.read(&pred) {
         return;
     }
@@ -462,7 +462,7 @@ async fn a_server_repeating_one_catch_up_page_cannot_keep_the_client_from_going_
     for seq in 1..=500 {
         fake.store(seq, &format!("n{seq}"));
     }
-    let store = Store::new(State::empty(&fake.url()));
+    let store = Store::new(ClientState::empty(&fake.url()));
     store.apply(|s| s.mark_read_local(MarkRead::Ids(vec!["n-7".into()])));
     let mut rx = store.subscribe();
     let client = pulseboard_core::Client::start(

@@ -417,7 +417,7 @@ impl Drop for NodeProcess {
 /// ends with all 300, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_clients_node_costs_no_notification() {
-    use pulseboard_core::{Client as Desktop, ClientConfig, ConnectionState, State, Store};
+    use pulseboard_core::{Client as Desktop, ClientConfig, ClientState, ConnectionState, Store};
 
     let pg = services::Postgres::start();
     let db = pg.database("pb").await;
@@ -443,7 +443,7 @@ async fn kill_9_of_the_clients_node_costs_no_notification() {
         }
     }
 
-    let store = Store::new(State::empty(&b.url));
+    let store = Store::new(ClientState::empty(&b.url));
     let desktop = Desktop::start(
         ClientConfig::with_servers(&[b.url.clone(), c.url.clone()]),
         store.clone(),

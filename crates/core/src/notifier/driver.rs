@@ -201,7 +201,7 @@ mod tests {
     use super::*;
     use crate::alerts::{PolicyConfig, ToastKind, Urgency};
     use crate::notifier::RecordingNotifier;
-    use crate::store::State;
+    use crate::store::ClientState;
     use chrono::TimeZone;
     use pulseboard_protocol::{Alert, AlertSeverity, Notification};
     use std::sync::Mutex;
@@ -230,7 +230,7 @@ mod tests {
     #[tokio::test]
     async fn run_alerts_shows_caps_groups_and_follows_settings() {
         let (now, clock) = manual_clock();
-        let store = Store::new(State::empty("test"));
+        let store = Store::new(ClientState::empty("test"));
         let rec = RecordingNotifier::new();
         let (settings, control) = watch::channel(PolicySettings::default());
         let policy = AlertPolicy::new(PolicyConfig {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pulseboard_core::{
-    Backoff, Client, ClientConfig, ConnectionState, State, Store, TransportMode, Update,
+    Backoff, Client, ClientConfig, ClientState, ConnectionState, Store, TransportMode, Update,
 };
 use pulseboard_server::{Config, ServerHandle};
 use serde_json::Value;
@@ -53,7 +53,7 @@ pub struct Running {
 }
 
 pub fn start(config: ClientConfig) -> Running {
-    let store = Store::new(State::empty(&config.server));
+    let store = Store::new(ClientState::empty(&config.server));
     let rx = store.subscribe();
     let client = Client::start(config, store.clone());
     Running { client, store, rx }
