@@ -722,8 +722,10 @@ async fn dead_busy_server_is_noticed(transport: TransportMode, cut: bool) {
     })
     .await;
     let took = t0.elapsed();
+    // The defect took ~12 s (the 15 s heartbeat); 8 s leaves a loaded machine
+    // room (the server's own shutdown is inside `took`) and still fails it.
     assert!(
-        took < Duration::from_secs(3),
+        took < Duration::from_secs(8),
         "still Live {took:?} after the server went away"
     );
     c.client.shutdown().await;
