@@ -566,6 +566,26 @@ fn packages_install_run_upgrade_remove_and_purge() {
     );
     let token = packaged_token();
     assert!(token.len() >= 32, "a random token: {token}");
+    let unit = std::fs::read_to_string(SERVER_FILES[2]).unwrap();
+    for line in [
+        "User=pulseboard",
+        "StateDirectory=pulseboard",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "ExecStart=/usr/bin/pulseboard-server --config /etc/pulseboard/server.toml",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit has {line}");
+    }
+    // Every file the packages installed, to check `dpkg -r` removes them all.
+    let installed: Vec<String> = ok("dpkg", &["-L", "pulseboard", "pulseboard-server"])
+        .lines()
+        .filter(|f| Path::new(f).is_file())
+        .map(str::to_string)
+        .collect();
+    assert!(
+        installed.len() > SERVER_FILES.len() + APP_FILES.len(),
+        "{installed:?}"
+    );
 
     if pulseboard_e2e::have("systemd-analyze") {
         // --man=no: the unit's Documentation= man page is checked by dpkg, not here.
@@ -580,6 +600,35 @@ fn packages_install_run_upgrade_remove_and_purge() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "systemd-analyze verify: {err}");
         assert!(!err.contains("pulseboard-server.service:"), "{err}");
+        // The hardening, as systemd rates it: each of these is a pass (a
+        // weaker ProtectSystem= than strict, or root, is a fail).
+        let out = Command::new("systemd-analyze")
+            .args([
+                "security",
+                "--offline=true",
+                "/usr/lib/systemd/system/pulseboard-server.service",
+            ])
+            .output()
+            .unwrap();
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "systemd-analyze security: {table}");
+        for check in [
+            "User=/DynamicUser=",
+            "NoNewPrivileges=",
+            "ProtectSystem=",
+            "ProtectHome=",
+            "PrivateTmp=",
+            "PrivateDevices=",
+            "CapabilityBoundingSet=~CAP_SYS_ADMIN",
+            "SystemCallFilter=~@mount",
+        ] {
+            assert!(
+                table
+                    .lines()
+                    .any(|l| l.starts_with(&format!("\u{2713} {check} "))),
+                "the unit passes {check}:\n{table}"
+            );
+        }
     } else {
         eprintln!("systemd-analyze not installed: unit not verified");
     }
@@ -672,6 +721,12 @@ fn packages_install_run_upgrade_remove_and_purge() {
     ok("dpkg", &["-r", "pulseboard", "pulseboard-server"]);
     for f in SERVER_FILES.iter().chain(APP_FILES) {
         assert!(!exists(f), "{f} removed");
+    }
+    for f in &installed {
+        assert!(
+            f.starts_with("/etc/pulseboard/") || !exists(f),
+            "{f} removed by dpkg -r"
+        );
     }
     assert!(exists("/etc/pulseboard/server.toml"));
     assert!(exists("/etc/pulseboard/server.env"));
