@@ -23,17 +23,25 @@ fn start_at_login_starts_hidden_and_can_be_turned_off() {
         exec.ends_with(" --hidden"),
         "starts in the tray only: {exec}"
     );
-    if pulseboard_e2e::have("desktop-file-validate") {
-        let out = Command::new("desktop-file-validate")
-            .arg(&entry)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
+    // Desktops skip an entry that does not validate: checked, never skipped.
+    assert!(
+        pulseboard_e2e::have("desktop-file-validate"),
+        "desktop-file-validate is missing: run scripts/test.sh, which installs it"
+    );
+    let out = Command::new("desktop-file-validate")
+        .arg(&entry)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no warnings: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     pulseboard_app::settings::set_autostart(false, Path::new("/usr/bin/pulseboard")).unwrap();
     assert!(!entry.exists(), "turned off: the entry is gone");
