@@ -1,6 +1,7 @@
 //! The real `pulseboard-server` binary with `--config FILE`: it listens where
-//! the file says unless a flag says otherwise, and refuses an unknown key
-//! with a message naming it (exit status 2, nothing started).
+//! the file says unless a flag or an environment variable says otherwise, and
+//! refuses an unknown key with a message naming it (exit status 2, nothing
+//! started); the packaged config file starts it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -32,10 +33,18 @@ impl Drop for Running {
 
 /// Start the server with `args` and return it with the address it printed.
 fn start(args: &[&str]) -> (Running, String) {
+    start_with_env(args, &[])
+}
+
+/// [`start`] with environment variables `env` set.
+fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> (Running, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .env_remove("PULSEBOARD_TOKEN")
         .env_remove("PULSEBOARD_CONFIG")
+        .env_remove("PULSEBOARD_DB")
+        .env_remove("PULSEBOARD_LISTEN")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -103,6 +112,30 @@ fn the_config_file_is_read_and_a_flag_overrides_it() {
     ]);
     assert!(healthz(&addr).contains("\"ok\""));
     assert!(other.exists(), "the database the flag names");
+    drop(server);
+
+    // So does the setting's environment variable (the service's
+    // EnvironmentFile), and a flag wins over both.
+    let from_env = dir.path().join("from-env.db");
+    let (server, addr) = start_with_env(
+        &["--config", conf.to_str().unwrap()],
+        &[("PULSEBOARD_DB", from_env.to_str().unwrap())],
+    );
+    assert!(healthz(&addr).contains("\"ok\""));
+    assert!(from_env.exists(), "the database the environment names");
+    drop(server);
+    let from_flag = dir.path().join("from-flag-over-env.db");
+    let (server, addr) = start_with_env(
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--db",
+            from_flag.to_str().unwrap(),
+        ],
+        &[("PULSEBOARD_DB", from_env.to_str().unwrap())],
+    );
+    assert!(healthz(&addr).contains("\"ok\""));
+    assert!(from_flag.exists(), "the flag wins over the environment");
     drop(server);
 }
 
