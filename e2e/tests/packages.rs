@@ -14,16 +14,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use pulseboard_e2e::single_instance::{self, app, wait_until, Bus, Group};
 
 /// A first start of WebKit under Xvfb on a loaded 2-core machine is slow.
 const START: Duration = Duration::from_secs(120);
 /// How long a second launch may take to hand over and exit.
 const HANDOVER: Duration = Duration::from_secs(3);
-/// The D-Bus name the single-instance plugin holds (the app identifier).
-const INSTANCE_NAME: &str = "app.pulseboard.desktop.SingleInstance";
+/// The installed desktop app.
+const APP: &str = "/usr/bin/pulseboard";
 
 fn dist() -> PathBuf {
     std::env::var_os("PULSEBOARD_DIST")
@@ -62,14 +64,6 @@ fn ok(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + deadline;
-    while !done() {
-        assert!(Instant::now() < end, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The token the package made at install time.
@@ -137,25 +131,6 @@ fn metric(addr: &str, name: &str) -> f64 {
         .unwrap_or(-1.0)
 }
 
-/// Stops a process group on drop.
-struct Group(Child);
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let pg = format!("-{}", self.0.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &pg]).status();
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &pg]).status();
-        let _ = self.0.wait();
-    }
-}
-
 /// The installed server, as the service runs it: user `pulseboard`, the
 /// packaged config and token. Only the address is ours (a flag, which wins
 /// over the file), so a running service or another test is never in the way.
@@ -218,180 +193,6 @@ fn installed_server_answers_healthz() {
     let owner = ok("stat", &["-c", "%U", "/var/lib/pulseboard/server.db"]);
     assert_eq!(owner.trim(), "pulseboard");
     drop(server);
-}
-
-/// A private session bus (the single-instance lock lives on it), stopped on drop.
-struct Bus {
-    child: Child,
-    address: String,
-}
-
-impl Bus {
-    fn start() -> Bus {
-        let mut child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start dbus-daemon");
-        let mut address = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        assert!(!address.trim().is_empty(), "dbus-daemon printed no address");
-        Bus {
-            child,
-            address: address.trim().to_string(),
-        }
-    }
-
-    fn has_owner(&self, name: &str) -> bool {
-        let out = Command::new("dbus-send")
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
-            .args([
-                "--session",
-                "--print-reply",
-                "--dest=org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus.NameHasOwner",
-                &format!("string:{name}"),
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("boolean true")
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `/usr/bin/pulseboard` on the display and bus with `args`, private XDG
-/// dirs under `dirs`, its log in `log`.
-fn app(x: &pulseboard_e2e::Xvfb, bus: &Bus, dirs: &Path, log: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new("/usr/bin/pulseboard");
-    c.args(args)
-        .env("DISPLAY", &x.display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .env("XDG_CONFIG_HOME", dirs.join("config"))
-        .env("XDG_CACHE_HOME", dirs.join("cache"))
-        .env("XDG_DATA_HOME", dirs.join("data"))
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("NO_AT_BRIDGE", "1")
-        .env("RUST_LOG", "info")
-        .env_remove("PULSEBOARD_TOKEN")
-        .env_remove("PULSEBOARD_SERVER")
-        .env_remove("PULSEBOARD_E2E")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .process_group(0);
-    c
-}
-
-fn log_has(log: &Path, text: &str) -> bool {
-    std::fs::read_to_string(log).is_ok_and(|l| l.contains(text))
-}
-
-/// Where nothing listens: the single-instance check needs no server.
-const NO_SERVER: &str = "http://127.0.0.1:9";
-const HANDED_OVER: &str = "another launch handed over to this one";
-const WINDOW_OPENED: &str = "dashboard window opened";
-
-/// Started hidden, then launched again twice: each second launch hands over
-/// and exits 0 within 3 s while the first keeps running; the one with
-/// `--hidden` opens nothing, the plain one opens the first's window.
-fn installed_app_is_single_instance() {
-    let dirs = tempfile::tempdir().unwrap();
-    let x = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
-    let bus = Bus::start();
-    let first_log = dirs.path().join("first.log");
-    let mut first = Group(
-        app(
-            &x,
-            &bus,
-            dirs.path(),
-            &first_log,
-            &["--server", NO_SERVER, "--hidden"],
-        )
-        .spawn()
-        .expect("start /usr/bin/pulseboard"),
-    );
-    wait_until(
-        "the first app holds the single-instance name",
-        START,
-        || {
-            if let Ok(Some(s)) = first.0.try_wait() {
-                panic!(
-                    "the first app exited ({s}): {}",
-                    std::fs::read_to_string(&first_log).unwrap_or_default()
-                );
-            }
-            bus.has_owner(INSTANCE_NAME)
-        },
-    );
-
-    let launches: [(u32, &[&str]); 2] = [
-        (2, &["--server", NO_SERVER, "--hidden"]),
-        (3, &["--server", NO_SERVER]),
-    ];
-    for (n, args) in launches {
-        let log = dirs.path().join(format!("launch-{n}.log"));
-        let t0 = Instant::now();
-        let mut again = app(&x, &bus, dirs.path(), &log, args).spawn().unwrap();
-        let status = loop {
-            if let Some(s) = again.try_wait().unwrap() {
-                break s;
-            }
-            if t0.elapsed() > HANDOVER {
-                let _ = again.kill();
-                let _ = again.wait();
-                panic!(
-                    "launch {n} {args:?} still running after {HANDOVER:?}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        eprintln!(
-            "launch {n} {args:?} exited {status} after {:?}",
-            t0.elapsed()
-        );
-        assert!(
-            status.success(),
-            "launch {n}: {status}: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        assert!(
-            first.0.try_wait().unwrap().is_none(),
-            "the first app is still running after launch {n}"
-        );
-    }
-    wait_until(
-        "the plain launch opens the first app's window",
-        START,
-        || log_has(&first_log, WINDOW_OPENED),
-    );
-    // The order in the first app's log says what opened the window: the
-    // hidden start and the --hidden launch did not (no window before the
-    // second hand-over), the plain launch did (once).
-    let text = std::fs::read_to_string(&first_log).unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| {
-            [HANDED_OVER, WINDOW_OPENED]
-                .into_iter()
-                .find(|e| l.contains(e))
-        })
-        .collect();
-    assert_eq!(
-        events,
-        [HANDED_OVER, HANDED_OVER, WINDOW_OPENED],
-        "started --hidden and a --hidden launch open no window; a plain launch opens it: {text}"
-    );
-    assert!(bus.has_owner(INSTANCE_NAME));
-    drop(first);
 }
 
 fn exists(p: &str) -> bool {
@@ -465,9 +266,9 @@ fn desktop_user_connects_with_saved_settings(home: &Path, addr: &str, log: &Path
     let x = pulseboard_e2e::Xvfb::start().expect("start Xvfb");
     let bus = Bus::start();
     let mut app = Group(
-        app(&x, &bus, home, log, &["--hidden"])
+        app(Path::new(APP), &x, &bus, home, log, &["--hidden"])
             .spawn()
-            .expect("start /usr/bin/pulseboard"),
+            .expect("start the installed app"),
     );
     wait_until(
         "the app connects with its saved settings and token",
@@ -634,7 +435,7 @@ fn packages_install_run_upgrade_remove_and_purge() {
     }
 
     installed_server_answers_healthz();
-    installed_app_is_single_instance();
+    single_instance::check(Path::new(APP), HANDOVER, START);
 
     // An upgrade to a newer version keeps the operator's settings, the
     // token and the data, and the desktop user's settings, token and cache.
