@@ -110,6 +110,8 @@ pub fn app(bin: &Path, x: &Xvfb, bus: &Bus, dirs: &Path, log: &Path, args: &[&st
         .env_remove("PULSEBOARD_TOKEN")
         .env_remove("PULSEBOARD_SERVER")
         .env_remove("PULSEBOARD_E2E")
+        .env_remove("PULSEBOARD_CA")
+        .env_remove("PULSEBOARD_RENDERING")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .process_group(0);
