@@ -9,11 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # WebKitWebDriver (webkit2gtk-driver) drives the webview; `import` (imagemagick)
-# takes the e2e screenshots from the virtual screen.
-if ! command -v WebKitWebDriver >/dev/null 2>&1 || ! command -v import >/dev/null 2>&1; then
+# takes the e2e screenshots from the virtual screen; desktop-file-validate
+# (desktop-file-utils) checks the autostart entry.
+if ! command -v WebKitWebDriver >/dev/null 2>&1 || ! command -v import >/dev/null 2>&1 \
+    || ! command -v desktop-file-validate >/dev/null 2>&1; then
   SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends webkit2gtk-driver imagemagick
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends webkit2gtk-driver imagemagick desktop-file-utils
 fi
 # nginx runs docs/deploy/nginx.conf in crates/server/tests/nginx.rs.
 if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then

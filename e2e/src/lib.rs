@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod single_instance;
+
 /// True when `tool` is on the PATH.
 pub fn have(tool: &str) -> bool {
     Command::new("sh")
