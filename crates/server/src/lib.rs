@@ -154,7 +154,7 @@ impl Config {
             rate_limit: 200,
             trusted_proxies: Vec::new(),
             event_rate_limit: 50,
-            max_connections: 1000,
+            max_connections: 10_000,
             max_connections_per_addr: 100,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),

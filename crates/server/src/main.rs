@@ -98,7 +98,7 @@ struct Cli {
           value_parser = clap::value_parser!(u32).range(1..))]
     event_rate_limit: u32,
     /// Open connections at most (all addresses).
-    #[arg(long, value_name = "N", env = "PULSEBOARD_MAX_CONNECTIONS", default_value_t = 1000,
+    #[arg(long, value_name = "N", env = "PULSEBOARD_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
     /// Open connections at most from one IP address.
@@ -170,6 +170,10 @@ async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+/// File descriptors the server needs besides its connections (database,
+/// log, listener, runtime).
+const FDS_BESIDES_CONNECTIONS: u64 = 64;
 
 fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
@@ -259,9 +263,19 @@ async fn main() -> ExitCode {
         );
     }
 
-    // Each connection is a file descriptor: make room for the caps.
-    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
-        tracing::warn!(%e, "could not raise the open file limit");
+    // Each connection is a file descriptor: make room for the caps, and say
+    // so when the system does not give enough (accept would fail first).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < cli.max_connections.saturating_add(FDS_BESIDES_CONNECTIONS) => {
+            tracing::warn!(
+                limit,
+                max_connections = cli.max_connections,
+                "the open file limit is below --max-connections: connections will be refused \
+                 by the system before the cap is reached (raise LimitNOFILE / ulimit -n)"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(%e, "could not raise the open file limit"),
     }
 
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {

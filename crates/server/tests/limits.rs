@@ -46,9 +46,11 @@ async fn healthz(http: &Client, server: &pulseboard_server::ServerHandle) -> Sta
         .unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
 }
 
-/// 1000 connections that send nothing or half a request header, all from one
-/// address: `/healthz` from another address still answers at once, and every
-/// one of them is closed by the server after the header timeout.
+/// 1000 connections that send nothing or half a request header, from ten
+/// addresses (100 each, the default per-address cap, so every one of them is
+/// admitted and held: none is refused), against the default connection caps:
+/// `/healthz` from another address still answers at once, and every one of
+/// them is closed by the server after the header timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_connections_do_not_stop_healthz_and_are_closed_after_the_timeout() {
     rlimit::increase_nofile_limit(u64::MAX).ok();
@@ -56,9 +58,9 @@ async fn half_open_connections_do_not_stop_healthz_and_are_closed_after_the_time
     let mut c = config(&dir);
     c.header_timeout = Duration::from_secs(2);
     let server = start(c).await;
-    let attacker: IpAddr = "127.0.0.2".parse().unwrap();
     let mut conns = Vec::new();
-    for i in 0..1000 {
+    for i in 0..1000u16 {
+        let attacker = IpAddr::from([127, 0, 2, 1 + (i / 100) as u8]);
         let mut s = connect_from(attacker, server.addr).await.expect("connect");
         if i % 2 == 0 {
             let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
@@ -71,6 +73,15 @@ async fn half_open_connections_do_not_stop_healthz_and_are_closed_after_the_time
         StatusCode::OK,
         "healthz while under attack"
     );
+    // All 1000 are held open by the server (none was turned away by a cap):
+    // what closes them below is the header timeout.
+    let m = metrics(&server).await;
+    assert_eq!(
+        metric(&m, "pulseboard_connections_refused_total"),
+        0.0,
+        "{m}"
+    );
+    assert!(metric(&m, "pulseboard_tcp_connections") >= 1000.0, "{m}");
 
     // Every half-open connection is closed by the server, well before the
     // test's own deadline (header timeout 2 s).
@@ -81,6 +92,41 @@ async fn half_open_connections_do_not_stop_healthz_and_are_closed_after_the_time
         .expect("all half-open connections closed by the server");
     assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(healthz(&http, &server).await, StatusCode::OK);
+    server.stop().await.unwrap();
+}
+
+/// An idle keep-alive connection (one request answered, then nothing) is
+/// closed by the server after the header timeout.
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.header_timeout = Duration::from_secs(1);
+    let server = start(c).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(common::WAIT, s.read(&mut buf))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        !answer.contains("connection: close"),
+        "kept alive: {answer}"
+    );
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(common::WAIT, closed_by_server(&mut s))
+        .await
+        .expect("the idle connection closed by the server");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     server.stop().await.unwrap();
 }
 
@@ -121,6 +167,44 @@ async fn connections_over_the_per_address_cap_get_503() {
         metric(&m, "pulseboard_connections_refused_total") >= 1.0,
         "{m}"
     );
+    drop(held);
+    server.stop().await.unwrap();
+}
+
+/// Over the global cap a connection from a new address gets a clean 503 and
+/// is closed; once a slot is free the next one is served.
+#[tokio::test]
+async fn connections_over_the_global_cap_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.max_connections = 3;
+    let server = start(c).await;
+    let mut held = Vec::new();
+    for i in 1..=3 {
+        let from = IpAddr::from([127, 0, 4, i]);
+        held.push(connect_from(from, server.addr).await.unwrap());
+    }
+    let mut extra = connect_from(IpAddr::from([127, 0, 4, 9]), server.addr)
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(common::WAIT, extra.read_to_string(&mut answer))
+        .await
+        .expect("answered and closed")
+        .ok();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too many connections"), "{answer}");
+    // A slot freed: the next connection is served.
+    drop(held.pop());
+    let http = Client::builder()
+        .local_address(IpAddr::from([127, 0, 4, 10]))
+        .build()
+        .unwrap();
+    eventually("a freed slot to be reused", || {
+        let (http, server) = (&http, &server);
+        async move { (healthz(http, server).await == StatusCode::OK).then_some(()) }
+    })
+    .await;
     drop(held);
     server.stop().await.unwrap();
 }
