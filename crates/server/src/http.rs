@@ -100,6 +100,9 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
+        // The timeout answers with an empty body: give it the JSON error
+        // every other refusal has.
+        .route_layer(middleware::map_response(json_timeout))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             guard::rate_limit,
@@ -113,6 +116,15 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .with_state(app)
+}
+
+/// 408 from the request timeout, as `{"error": "request timed out"}`.
+async fn json_timeout(resp: Response) -> Response {
+    if resp.status() == StatusCode::REQUEST_TIMEOUT {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "request timed out").into_response()
+    } else {
+        resp
+    }
 }
 
 /// Read and decode a body, mapping every failure to 400 or 413.

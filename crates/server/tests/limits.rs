@@ -398,3 +398,43 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     assert!(limited, "a forged X-Forwarded-For was believed");
     server.stop().await.unwrap();
 }
+
+/// An API request whose body never finishes gets 408 after the request
+/// timeout (the headers arrived in time, so the header timeout does not
+/// apply), and nothing is stored.
+#[tokio::test]
+async fn a_request_body_that_never_finishes_gets_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.request_timeout = Duration::from_secs(1);
+    let server = start(c).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(
+        b"POST /api/notifications HTTP/1.1\r\nHost: x\r\n\
+          content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"title\":",
+    )
+    .await
+    .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(common::WAIT, s.read(&mut buf))
+        .await
+        .expect("answered in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    let body: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    assert_eq!(body, json!({"error": "request timed out"}), "{answer}");
+    let snap: Value = Client::new()
+        .get(format!("{}/api/snapshot", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(snap["unreadCount"], 0);
+    server.stop().await.unwrap();
+}
