@@ -37,13 +37,23 @@ struct Cli {
     /// SQLite database file [default: $XDG_DATA_HOME/pulseboard/server.db],
     /// or a PostgreSQL URL (postgres://... or postgresql://...; the shared
     /// store of several nodes).
-    #[arg(long = "db", value_name = "PATH|URL", env = "PULSEBOARD_DB")]
+    #[arg(
+        long = "db",
+        value_name = "PATH|URL",
+        env = "PULSEBOARD_DB",
+        hide_env_values = true
+    )]
     db: Option<PathBuf>,
 
     /// Redis URL of a cluster (redis://host:port or unix:///path/redis.sock):
     /// live events reach the clients of every node using it. Give every
     /// node the same --db postgres://... too.
-    #[arg(long = "redis", value_name = "URL", env = "PULSEBOARD_REDIS")]
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        env = "PULSEBOARD_REDIS",
+        hide_env_values = true
+    )]
     redis: Option<String>,
     /// Run the demo simulator (random KPIs, fake notifications and alerts).
     /// It does not run on a store that real data went into.

@@ -435,7 +435,8 @@ async fn simulator_never_writes_over_real_data() {
     server.stop().await.unwrap();
 }
 
-/// `--help` shows which variables the token flags read, never their values.
+/// `--help` shows which variables the token flags read, never their values;
+/// nor the database and Redis URLs, which may carry a password.
 #[test]
 fn server_help_does_not_print_tokens_from_the_environment() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
@@ -443,11 +444,26 @@ fn server_help_does_not_print_tokens_from_the_environment() {
         .env("PULSEBOARD_TOKEN", "secret-full")
         .env("PULSEBOARD_VIEW_TOKENS", "alice=secret-view")
         .env("PULSEBOARD_PUBLISH_TOKENS", "ci=secret-publish")
+        .env(
+            "PULSEBOARD_DB",
+            "postgres://pulse:secret-pg@db.example/pulse",
+        )
+        .env(
+            "PULSEBOARD_REDIS",
+            "redis://:secret-redis@cache.example:6379",
+        )
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.contains("PULSEBOARD_VIEW_TOKENS"), "{text}");
+    for var in [
+        "PULSEBOARD_VIEW_TOKENS",
+        "PULSEBOARD_PUBLISH_TOKENS",
+        "PULSEBOARD_DB",
+        "PULSEBOARD_REDIS",
+    ] {
+        assert!(text.contains(var), "{var} not named: {text}");
+    }
     assert!(!text.contains("secret-"), "{text}");
 }
 
