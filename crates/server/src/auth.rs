@@ -343,10 +343,17 @@ pub(crate) fn check_handshake(
     };
     match app.edge.tokens.admit(given) {
         Some(a) if a.role.allows(Right::View) => {
+            let token = (!app.edge.tokens.is_open()).then(|| crate::guard::token_key(&a));
+            let parts = socket.req_parts();
+            let addr = socket_peer(socket).and_then(|peer| {
+                crate::guard::client_ip_of(&app.edge.trusted_proxies, peer, &parts.headers)
+            });
             socket.extensions.insert(Viewer(a.name));
-            socket
-                .extensions
-                .insert(crate::guard::EventLimiter::new(app.edge.event_rate));
+            socket.extensions.insert(crate::guard::EventLimiter::new(
+                app.edge.event_rate,
+                token,
+                addr,
+            ));
             Ok(())
         }
         Some(a) => {

@@ -33,14 +33,31 @@ fn quota(per_second: u32) -> Quota {
     Quota::per_second(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
-/// A Socket.IO connection's event budget (kept in the socket's extensions).
+/// A Socket.IO connection's event budget (kept in the socket's extensions):
+/// its own, and the keys of the budgets it shares with the other connections
+/// of its token and of its client address.
 #[derive(Clone)]
-pub(crate) struct EventLimiter(Arc<DefaultDirectRateLimiter>);
+pub(crate) struct EventLimiter {
+    own: Arc<DefaultDirectRateLimiter>,
+    token: Option<String>,
+    addr: Option<IpAddr>,
+}
 
 impl EventLimiter {
-    pub(crate) fn new(per_second: u32) -> EventLimiter {
-        EventLimiter(Arc::new(RateLimiter::direct(quota(per_second))))
+    /// `token`: the admitted token's key (none on an open server), `addr`:
+    /// the client address (none when unknown).
+    pub(crate) fn new(per_second: u32, token: Option<String>, addr: Option<IpAddr>) -> Self {
+        EventLimiter {
+            own: Arc::new(RateLimiter::direct(quota(per_second))),
+            token,
+            addr,
+        }
     }
+}
+
+/// The key of an admitted token in the per-token budgets (HTTP and events).
+pub(crate) fn token_key(a: &auth::Admitted) -> String {
+    format!("{:?}:{}", a.role, a.name)
 }
 
 /// The reason given to a client over its event budget.
@@ -53,7 +70,17 @@ pub(crate) fn event_allowed(app: &App, s: &SocketRef) -> Result<(), Value> {
     let Some(limiter) = s.extensions.get::<EventLimiter>() else {
         return Ok(());
     };
-    if limiter.0.check().is_ok() {
+    let shared = &app.edge.http_limits;
+    let allowed = limiter.own.check().is_ok()
+        && limiter
+            .token
+            .as_ref()
+            .is_none_or(|k| shared.events_per_token.check_key(k).is_ok())
+        && limiter
+            .addr
+            .as_ref()
+            .is_none_or(|ip| shared.events_per_addr.check_key(ip).is_ok());
+    if allowed {
         Ok(())
     } else {
         app.edge.metrics.rate_limited.inc();
@@ -65,17 +92,24 @@ pub(crate) fn event_allowed(app: &App, s: &SocketRef) -> Result<(), Value> {
     }
 }
 
-/// The HTTP API rate limiters.
+/// The rate limiters keyed by address and by token: HTTP API requests, and
+/// Socket.IO events over all the connections of a token or an address.
 pub(crate) struct HttpLimits {
     per_addr: DefaultKeyedRateLimiter<IpAddr>,
     per_token: DefaultKeyedRateLimiter<String>,
+    events_per_addr: DefaultKeyedRateLimiter<IpAddr>,
+    events_per_token: DefaultKeyedRateLimiter<String>,
 }
 
 impl HttpLimits {
-    pub(crate) fn new(per_second: u32) -> HttpLimits {
+    /// `per_second` HTTP requests, `events_per_second` Socket.IO events, per
+    /// address and per token.
+    pub(crate) fn new(per_second: u32, events_per_second: u32) -> HttpLimits {
         HttpLimits {
             per_addr: RateLimiter::keyed(quota(per_second)),
             per_token: RateLimiter::keyed(quota(per_second)),
+            events_per_addr: RateLimiter::keyed(quota(events_per_second)),
+            events_per_token: RateLimiter::keyed(quota(events_per_second)),
         }
     }
 
@@ -83,8 +117,12 @@ impl HttpLimits {
     pub(crate) fn forget_idle(&self) {
         self.per_addr.retain_recent();
         self.per_token.retain_recent();
+        self.events_per_addr.retain_recent();
+        self.events_per_token.retain_recent();
         self.per_addr.shrink_to_fit();
         self.per_token.shrink_to_fit();
+        self.events_per_addr.shrink_to_fit();
+        self.events_per_token.shrink_to_fit();
     }
 }
 
@@ -99,12 +137,21 @@ fn peer(req: &Request) -> Option<SocketAddr> {
 /// itself a trusted proxy (the left part of the header is whatever the client
 /// sent and cannot be trusted).
 pub(crate) fn client_ip(trusted: &[IpAddr], req: &Request) -> Option<IpAddr> {
-    let peer = peer(req)?.ip();
+    client_ip_of(trusted, peer(req)?.ip(), req.headers())
+}
+
+/// [`client_ip`] from the TCP peer and the request headers (a Socket.IO
+/// handshake has those, not an axum `Request`).
+pub(crate) fn client_ip_of(
+    trusted: &[IpAddr],
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> Option<IpAddr> {
     if !trusted.contains(&peer) {
         return Some(peer);
     }
     let mut client = peer;
-    for value in req.headers().get_all("x-forwarded-for").iter().rev() {
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
         let Ok(text) = value.to_str() else {
             return Some(client);
         };
@@ -138,7 +185,7 @@ pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: 
         // Only known tokens get a bucket: random tokens must not fill memory.
         if let Some(a) = app.edge.tokens.admit(auth::bearer(&req)) {
             if !app.edge.tokens.is_open() {
-                let key = format!("{:?}:{}", a.role, a.name);
+                let key = token_key(&a);
                 if let Err(not_until) = limits.per_token.check_key(&key) {
                     refused = Some(not_until.wait_time_from(limits.per_token.clock().now()));
                 }
@@ -343,12 +390,12 @@ mod tests {
 
     #[test]
     fn huge_quotas_do_not_break_the_limiter() {
-        let l = HttpLimits::new(u32::MAX);
+        let l = HttpLimits::new(u32::MAX, u32::MAX);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         for _ in 0..1000 {
             assert!(l.per_addr.check_key(&ip).is_ok());
         }
-        let one = HttpLimits::new(0);
+        let one = HttpLimits::new(0, 0);
         assert!(one.per_addr.check_key(&ip).is_ok());
         assert!(one.per_addr.check_key(&ip).is_err());
     }

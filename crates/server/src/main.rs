@@ -107,6 +107,11 @@ struct Cli {
     #[arg(long, value_name = "N", env = "PULSEBOARD_EVENT_RATE_LIMIT", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..))]
     event_rate_limit: u32,
+    /// Socket.IO events per second per token and per client address, over
+    /// all their connections, before `rate limited`.
+    #[arg(long, value_name = "N", env = "PULSEBOARD_SHARED_EVENT_RATE_LIMIT",
+          default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    shared_event_rate_limit: u32,
     /// Open connections at most (all addresses).
     #[arg(long, value_name = "N", env = "PULSEBOARD_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -255,6 +260,7 @@ async fn main() -> ExitCode {
     config.rate_limit = cli.rate_limit;
     config.trusted_proxies = cli.trusted_proxies.clone();
     config.event_rate_limit = cli.event_rate_limit;
+    config.shared_event_rate_limit = cli.shared_event_rate_limit;
     config.max_connections = usize::try_from(cli.max_connections).unwrap_or(usize::MAX);
     config.max_connections_per_addr =
         usize::try_from(cli.max_connections_per_addr).unwrap_or(usize::MAX);

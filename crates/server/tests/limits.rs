@@ -307,6 +307,88 @@ async fn socket_events_over_the_rate_are_refused_and_counted() {
     server.stop().await.unwrap();
 }
 
+/// Socket.IO events count against budgets shared by all the connections of
+/// a token and of a client address (`--shared-event-rate-limit`): four
+/// connections of one token from four addresses, or of four tokens from one
+/// address, each sending 5 events (within its own rate, its address's or
+/// token's budget when those are not shared), are refused together once the
+/// shared budget of 5 is spent; another token from another address is
+/// unaffected.
+#[tokio::test]
+async fn socket_events_are_limited_per_token_and_per_address_across_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.view_tokens = ["alice", "bob", "t1", "t2", "t3", "t4"]
+        .into_iter()
+        .map(|n| (n.to_string(), format!("{n}-token")))
+        .collect();
+    c.event_rate_limit = 1000;
+    c.shared_event_rate_limit = 5;
+    let server = start(c).await;
+    let ip = |n: u8| Some(IpAddr::from([127, 0, 5, n]));
+    async fn open_all(
+        server: &pulseboard_server::ServerHandle,
+        who: &[(&str, Option<IpAddr>)],
+    ) -> Vec<Polling> {
+        let mut conns = Vec::new();
+        for (name, from) in who {
+            let mut p = Polling::open_from(server, auth(&format!("{name}-token")), *from).await;
+            assert_eq!(p.connected().await, Ok(()), "{name}");
+            conns.push(p);
+        }
+        conns
+    }
+    /// 20 events, 5 on each of the four connections in turn; how many were
+    /// refused.
+    async fn refused(conns: &mut [Polling]) -> usize {
+        let mut refused = 0;
+        for i in 0..20 {
+            let p = &mut conns[i % conns.len()];
+            let ack = p
+                .call("module:subscribe", Some(json!({"module": "finance"})))
+                .await;
+            if ack == json!({"ok": false, "error": "rate limited"}) {
+                refused += 1;
+            } else {
+                assert_eq!(ack["ok"], true, "{ack}");
+            }
+        }
+        refused
+    }
+
+    // One token from four addresses.
+    let mut alice = open_all(
+        &server,
+        &[
+            ("alice", ip(1)),
+            ("alice", ip(2)),
+            ("alice", ip(3)),
+            ("alice", ip(4)),
+        ],
+    )
+    .await;
+    let n = refused(&mut alice).await;
+    assert!(n >= 10, "only {n} of 20 refused for one token at 5/s");
+    // Another token from another address has its own budgets.
+    let mut bob = open_all(&server, &[("bob", ip(5))]).await;
+    let ack = bob[0]
+        .call("module:subscribe", Some(json!({"module": "hr"})))
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+
+    // Four tokens from one address.
+    let mut shared = open_all(
+        &server,
+        &[("t1", ip(6)), ("t2", ip(6)), ("t3", ip(6)), ("t4", ip(6))],
+    )
+    .await;
+    let n = refused(&mut shared).await;
+    assert!(n >= 10, "only {n} of 20 refused for one address at 5/s");
+    let m = metrics(&server).await;
+    assert!(metric(&m, "pulseboard_rate_limited_total") >= 20.0, "{m}");
+    server.stop().await.unwrap();
+}
+
 /// An Engine.IO session that never sends the Socket.IO connect (with the
 /// token) is closed after the handshake timeout.
 #[tokio::test]
