@@ -111,3 +111,44 @@ async fn a_bad_key_file_is_a_clear_startup_error() {
     let err = pulseboard_server::spawn(c).await.unwrap_err().to_string();
     assert!(err.contains("private key"), "{err}");
 }
+
+/// Over the connection cap a TLS port closes the connection without writing
+/// anything (a plain-text 503 would reach a TLS client as a corrupt record);
+/// a client under the cap is served.
+#[tokio::test]
+async fn over_the_cap_a_tls_port_closes_without_plain_text() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
+    let mut c = config(&dir);
+    c.tls = Some((cert, key));
+    c.max_connections_per_addr = 1;
+    let server = start(c).await;
+    let held = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut extra = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(common::WAIT, extra.read_to_end(&mut got))
+        .await
+        .expect("closed in time")
+        .ok();
+    assert!(
+        got.is_empty(),
+        "wrote to a TLS client: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    drop(held);
+    let ca_pem = std::fs::read(&ca).unwrap();
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap())
+        .build()
+        .unwrap();
+    common::eventually("a slot for a TLS client", || {
+        let (trusted, url) = (&trusted, server.url());
+        async move {
+            let r = trusted.get(format!("{url}/healthz")).send().await.ok()?;
+            (r.status() == StatusCode::OK).then_some(())
+        }
+    })
+    .await;
+    server.stop().await.unwrap();
+}
