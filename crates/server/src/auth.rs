@@ -409,19 +409,32 @@ pub(crate) async fn authorize(
             );
             ApiError::new(StatusCode::FORBIDDEN, events::FORBIDDEN).into_response()
         }
-        None => {
-            app.edge.metrics.auth_refused.inc();
-            app.edge.refusals.refused(
-                &format!(
-                    "{} {} with unknown or missing token",
-                    req.method(),
-                    req.uri().path()
-                ),
-                peer,
-            );
-            ApiError::new(StatusCode::UNAUTHORIZED, events::UNAUTHORIZED).into_response()
-        }
+        None => unauthorized(&app, &req, peer),
     }
+}
+
+/// 401 for an unknown or missing token: counted and logged (rate-limited).
+fn unauthorized(app: &App, req: &Request, peer: Option<IpAddr>) -> Response {
+    app.edge.metrics.auth_refused.inc();
+    app.edge.refusals.refused(
+        &format!(
+            "{} {} with unknown or missing token",
+            req.method(),
+            req.uri().path()
+        ),
+        peer,
+    );
+    ApiError::new(StatusCode::UNAUTHORIZED, events::UNAUTHORIZED).into_response()
+}
+
+/// For a path no route serves: the 401 a request without a known token
+/// gets (so only token holders learn which paths exist), or `None`.
+pub(crate) fn unknown_token(app: &App, req: &Request) -> Option<Response> {
+    if app.edge.tokens.admit(bearer(req)).is_some() {
+        return None;
+    }
+    let peer = crate::guard::client_ip(&app.edge.trusted_proxies, req);
+    Some(unauthorized(app, req, peer))
 }
 
 #[cfg(test)]

@@ -173,17 +173,26 @@ pub(crate) fn client_ip_of(
 /// Axum middleware for the HTTP API: 429 with `Retry-After` once an address
 /// or a (known) token is over `--rate-limit` requests per second.
 pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    match over_rate(&app, &req) {
+        None => next.run(req).await,
+        Some(refused) => refused,
+    }
+}
+
+/// Count an HTTP API request and check the address and token budgets: the
+/// 429 answer when over one of them.
+pub(crate) fn over_rate(app: &App, req: &Request) -> Option<Response> {
     app.edge.metrics.http_requests.inc();
     let limits = &app.edge.http_limits;
     let mut refused = None;
-    if let Some(ip) = client_ip(&app.edge.trusted_proxies, &req) {
+    if let Some(ip) = client_ip(&app.edge.trusted_proxies, req) {
         if let Err(not_until) = limits.per_addr.check_key(&ip) {
             refused = Some(not_until.wait_time_from(limits.per_addr.clock().now()));
         }
     }
     if refused.is_none() {
         // Only known tokens get a bucket: random tokens must not fill memory.
-        if let Some(a) = app.edge.tokens.admit(auth::bearer(&req)) {
+        if let Some(a) = app.edge.tokens.admit(auth::bearer(req)) {
             if !app.edge.tokens.is_open() {
                 let key = token_key(&a);
                 if let Err(not_until) = limits.per_token.check_key(&key) {
@@ -192,13 +201,10 @@ pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: 
             }
         }
     }
-    match refused {
-        None => next.run(req).await,
-        Some(wait) => {
-            app.edge.metrics.rate_limited.inc();
-            too_many(wait)
-        }
-    }
+    refused.map(|wait| {
+        app.edge.metrics.rate_limited.inc();
+        too_many(wait)
+    })
 }
 
 fn too_many(wait: Duration) -> Response {
