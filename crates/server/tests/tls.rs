@@ -152,3 +152,50 @@ async fn over_the_cap_a_tls_port_closes_without_plain_text() {
     .await;
     server.stop().await.unwrap();
 }
+
+/// A connection to the TLS port that never sends its TLS hello, and one that
+/// completes the TLS handshake but sends no request, are both closed by the
+/// server after the header timeout.
+#[tokio::test]
+async fn silent_connections_to_the_tls_port_are_closed_after_the_header_timeout() {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
+    use tokio::io::AsyncReadExt;
+    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
+    let mut c = config(&dir);
+    c.tls = Some((cert, key));
+    c.header_timeout = Duration::from_secs(1);
+    let server = start(c).await;
+
+    let started = tokio::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(common::WAIT, silent.read_to_end(&mut buf))
+        .await
+        .expect("closed by the server")
+        .ok();
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&std::fs::read(&ca).unwrap()).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake");
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(common::WAIT, tls.read_to_end(&mut buf))
+        .await
+        .expect("closed by the server")
+        .ok();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    server.stop().await.unwrap();
+}
