@@ -99,6 +99,7 @@ pub(crate) struct HttpLimits {
     per_token: DefaultKeyedRateLimiter<String>,
     events_per_addr: DefaultKeyedRateLimiter<IpAddr>,
     events_per_token: DefaultKeyedRateLimiter<String>,
+    sessions_per_addr: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl HttpLimits {
@@ -110,6 +111,7 @@ impl HttpLimits {
             per_token: RateLimiter::keyed(quota(per_second)),
             events_per_addr: RateLimiter::keyed(quota(events_per_second)),
             events_per_token: RateLimiter::keyed(quota(events_per_second)),
+            sessions_per_addr: RateLimiter::keyed(quota(per_second)),
         }
     }
 
@@ -119,10 +121,12 @@ impl HttpLimits {
         self.per_token.retain_recent();
         self.events_per_addr.retain_recent();
         self.events_per_token.retain_recent();
+        self.sessions_per_addr.retain_recent();
         self.per_addr.shrink_to_fit();
         self.per_token.shrink_to_fit();
         self.events_per_addr.shrink_to_fit();
         self.events_per_token.shrink_to_fit();
+        self.sessions_per_addr.shrink_to_fit();
     }
 }
 
@@ -205,6 +209,36 @@ pub(crate) fn over_rate(app: &App, req: &Request) -> Option<Response> {
         app.edge.metrics.rate_limited.inc();
         too_many(wait)
     })
+}
+
+/// Tower middleware in front of the Socket.IO layer: a request that opens a
+/// new Engine.IO session (`/socket.io/` without `sid`, either transport)
+/// counts against `--rate-limit` per client address; over it, 429 with
+/// `Retry-After`. Requests of an existing session pass: its events have
+/// their own budgets. Without this, one keep-alive connection could open
+/// thousands of sessions a second, each living until the handshake timeout.
+pub(crate) async fn limit_new_sessions(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let new_session = req.uri().path().starts_with("/socket.io/")
+        && !req
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|p| p.starts_with("sid="));
+    if new_session {
+        if let Some(ip) = client_ip(&app.edge.trusted_proxies, &req) {
+            let limits = &app.edge.http_limits;
+            if let Err(not_until) = limits.sessions_per_addr.check_key(&ip) {
+                app.edge.metrics.rate_limited.inc();
+                return too_many(not_until.wait_time_from(limits.sessions_per_addr.clock().now()));
+            }
+        }
+    }
+    next.run(req).await
 }
 
 fn too_many(wait: Duration) -> Response {

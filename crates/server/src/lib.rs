@@ -972,6 +972,10 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
                 app.clone(),
                 crate::guard::check_origin,
             ))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                crate::guard::limit_new_sessions,
+            ))
             .layer(layer)
             .service(http::router(app.clone(), config.request_timeout)),
     );

@@ -389,6 +389,69 @@ async fn socket_events_are_limited_per_token_and_per_address_across_connections(
     server.stop().await.unwrap();
 }
 
+/// Opening Engine.IO sessions counts against `--rate-limit` per address
+/// (either transport): a burst of handshakes from one address gets 429 with
+/// `Retry-After`, while the session it already has goes on polling and
+/// another address can still open one.
+#[tokio::test]
+async fn new_engine_io_sessions_are_rate_limited_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&dir);
+    c.rate_limit = 3;
+    let server = start(c).await;
+    let from = |n: u8| {
+        Client::builder()
+            .local_address(IpAddr::from([127, 0, 7, n]))
+            .build()
+            .unwrap()
+    };
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
+    let a = from(1);
+    let open = a.get(&base).send().await.unwrap().text().await.unwrap();
+    let hs: Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+    let session = format!("{base}&sid={}", hs["sid"].as_str().unwrap());
+    let mut limited = None;
+    for _ in 0..10 {
+        let resp = a.get(&base).send().await.unwrap();
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let resp = limited.expect("a 429 within 10 handshakes at 3/s");
+    assert!(resp.headers().contains_key("retry-after"));
+    // The WebSocket transport's handshake too.
+    let mut s = connect_from(IpAddr::from([127, 0, 7, 1]), server.addr)
+        .await
+        .unwrap();
+    s.write_all(
+        format!(
+            "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\n\
+             Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(common::WAIT, s.read_exact(&mut head))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    assert_eq!(&head[9..12], b"429");
+    // The open session is not limited; another address opens its own.
+    for _ in 0..5 {
+        let resp = a.post(&session).body("3").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "the existing session");
+    }
+    let resp = from(2).get(&base).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "another address");
+    server.stop().await.unwrap();
+}
+
 /// An Engine.IO session that never sends the Socket.IO connect (with the
 /// token) is closed after the handshake timeout.
 #[tokio::test]
