@@ -153,6 +153,8 @@ pub fn rust_server_argv(server_bin: &Path, db: &str) -> Vec<String> {
         "1000000".into(),
         "--event-rate-limit".into(),
         "1000000".into(),
+        "--shared-event-rate-limit".into(),
+        "1000000".into(),
     ]
 }
 

@@ -112,11 +112,50 @@ async fn token_over_plain_http_to_a_remote_host_is_warned_about() {
     ])
     .await;
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+
+    // `send` and `tail` warn too (`tail` before its first connection attempt).
+    let out = cli(&[
+        "send",
+        "--server",
+        "http://0.0.0.0:1",
+        "--token",
+        "tok",
+        "notification",
+        "--title",
+        "t",
+    ])
+    .await;
+    assert!(
+        stderr(&out).contains("warning: sending the token over plain http://"),
+        "{}",
+        stderr(&out)
+    );
+    let mut child = Command::new(BIN)
+        .args(["tail", "--server", "http://0.0.0.0:1", "--token", "tok"])
+        .env_remove("PULSEBOARD_TOKEN")
+        .env_remove("PULSEBOARD_CA")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let warned = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if l.contains("warning: sending the token over plain http://") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(warned, Ok(true), "tail did not warn");
+    child.kill().await.unwrap();
 }
 
 #[tokio::test]
 async fn help_does_not_print_the_token_from_the_environment() {
-    for sub in ["tail", "snapshot"] {
+    for sub in ["tail", "snapshot", "send"] {
         let out = Command::new(BIN)
             .args([sub, "--help"])
             .env("PULSEBOARD_TOKEN", "very-secret-value")

@@ -343,10 +343,17 @@ pub(crate) fn check_handshake(
     };
     match app.edge.tokens.admit(given) {
         Some(a) if a.role.allows(Right::View) => {
+            let token = (!app.edge.tokens.is_open()).then(|| crate::guard::token_key(&a));
+            let parts = socket.req_parts();
+            let addr = socket_peer(socket).and_then(|peer| {
+                crate::guard::client_ip_of(&app.edge.trusted_proxies, peer, &parts.headers)
+            });
             socket.extensions.insert(Viewer(a.name));
-            socket
-                .extensions
-                .insert(crate::guard::EventLimiter::new(app.edge.event_rate));
+            socket.extensions.insert(crate::guard::EventLimiter::new(
+                app.edge.event_rate,
+                token,
+                addr,
+            ));
             Ok(())
         }
         Some(a) => {
@@ -402,19 +409,32 @@ pub(crate) async fn authorize(
             );
             ApiError::new(StatusCode::FORBIDDEN, events::FORBIDDEN).into_response()
         }
-        None => {
-            app.edge.metrics.auth_refused.inc();
-            app.edge.refusals.refused(
-                &format!(
-                    "{} {} with unknown or missing token",
-                    req.method(),
-                    req.uri().path()
-                ),
-                peer,
-            );
-            ApiError::new(StatusCode::UNAUTHORIZED, events::UNAUTHORIZED).into_response()
-        }
+        None => unauthorized(&app, &req, peer),
     }
+}
+
+/// 401 for an unknown or missing token: counted and logged (rate-limited).
+fn unauthorized(app: &App, req: &Request, peer: Option<IpAddr>) -> Response {
+    app.edge.metrics.auth_refused.inc();
+    app.edge.refusals.refused(
+        &format!(
+            "{} {} with unknown or missing token",
+            req.method(),
+            req.uri().path()
+        ),
+        peer,
+    );
+    ApiError::new(StatusCode::UNAUTHORIZED, events::UNAUTHORIZED).into_response()
+}
+
+/// For a path no route serves: the 401 a request without a known token
+/// gets (so only token holders learn which paths exist), or `None`.
+pub(crate) fn unknown_token(app: &App, req: &Request) -> Option<Response> {
+    if app.edge.tokens.admit(bearer(req)).is_some() {
+        return None;
+    }
+    let peer = crate::guard::client_ip(&app.edge.trusted_proxies, req);
+    Some(unauthorized(app, req, peer))
 }
 
 #[cfg(test)]

@@ -33,14 +33,31 @@ fn quota(per_second: u32) -> Quota {
     Quota::per_second(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
-/// A Socket.IO connection's event budget (kept in the socket's extensions).
+/// A Socket.IO connection's event budget (kept in the socket's extensions):
+/// its own, and the keys of the budgets it shares with the other connections
+/// of its token and of its client address.
 #[derive(Clone)]
-pub(crate) struct EventLimiter(Arc<DefaultDirectRateLimiter>);
+pub(crate) struct EventLimiter {
+    own: Arc<DefaultDirectRateLimiter>,
+    token: Option<String>,
+    addr: Option<IpAddr>,
+}
 
 impl EventLimiter {
-    pub(crate) fn new(per_second: u32) -> EventLimiter {
-        EventLimiter(Arc::new(RateLimiter::direct(quota(per_second))))
+    /// `token`: the admitted token's key (none on an open server), `addr`:
+    /// the client address (none when unknown).
+    pub(crate) fn new(per_second: u32, token: Option<String>, addr: Option<IpAddr>) -> Self {
+        EventLimiter {
+            own: Arc::new(RateLimiter::direct(quota(per_second))),
+            token,
+            addr,
+        }
     }
+}
+
+/// The key of an admitted token in the per-token budgets (HTTP and events).
+pub(crate) fn token_key(a: &auth::Admitted) -> String {
+    format!("{:?}:{}", a.role, a.name)
 }
 
 /// The reason given to a client over its event budget.
@@ -53,7 +70,17 @@ pub(crate) fn event_allowed(app: &App, s: &SocketRef) -> Result<(), Value> {
     let Some(limiter) = s.extensions.get::<EventLimiter>() else {
         return Ok(());
     };
-    if limiter.0.check().is_ok() {
+    let shared = &app.edge.http_limits;
+    let allowed = limiter.own.check().is_ok()
+        && limiter
+            .token
+            .as_ref()
+            .is_none_or(|k| shared.events_per_token.check_key(k).is_ok())
+        && limiter
+            .addr
+            .as_ref()
+            .is_none_or(|ip| shared.events_per_addr.check_key(ip).is_ok());
+    if allowed {
         Ok(())
     } else {
         app.edge.metrics.rate_limited.inc();
@@ -65,17 +92,26 @@ pub(crate) fn event_allowed(app: &App, s: &SocketRef) -> Result<(), Value> {
     }
 }
 
-/// The HTTP API rate limiters.
+/// The rate limiters keyed by address and by token: HTTP API requests, and
+/// Socket.IO events over all the connections of a token or an address.
 pub(crate) struct HttpLimits {
     per_addr: DefaultKeyedRateLimiter<IpAddr>,
     per_token: DefaultKeyedRateLimiter<String>,
+    events_per_addr: DefaultKeyedRateLimiter<IpAddr>,
+    events_per_token: DefaultKeyedRateLimiter<String>,
+    sessions_per_addr: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl HttpLimits {
-    pub(crate) fn new(per_second: u32) -> HttpLimits {
+    /// `per_second` HTTP requests, `events_per_second` Socket.IO events, per
+    /// address and per token.
+    pub(crate) fn new(per_second: u32, events_per_second: u32) -> HttpLimits {
         HttpLimits {
             per_addr: RateLimiter::keyed(quota(per_second)),
             per_token: RateLimiter::keyed(quota(per_second)),
+            events_per_addr: RateLimiter::keyed(quota(events_per_second)),
+            events_per_token: RateLimiter::keyed(quota(events_per_second)),
+            sessions_per_addr: RateLimiter::keyed(quota(per_second)),
         }
     }
 
@@ -83,8 +119,14 @@ impl HttpLimits {
     pub(crate) fn forget_idle(&self) {
         self.per_addr.retain_recent();
         self.per_token.retain_recent();
+        self.events_per_addr.retain_recent();
+        self.events_per_token.retain_recent();
+        self.sessions_per_addr.retain_recent();
         self.per_addr.shrink_to_fit();
         self.per_token.shrink_to_fit();
+        self.events_per_addr.shrink_to_fit();
+        self.events_per_token.shrink_to_fit();
+        self.sessions_per_addr.shrink_to_fit();
     }
 }
 
@@ -99,12 +141,21 @@ fn peer(req: &Request) -> Option<SocketAddr> {
 /// itself a trusted proxy (the left part of the header is whatever the client
 /// sent and cannot be trusted).
 pub(crate) fn client_ip(trusted: &[IpAddr], req: &Request) -> Option<IpAddr> {
-    let peer = peer(req)?.ip();
+    client_ip_of(trusted, peer(req)?.ip(), req.headers())
+}
+
+/// [`client_ip`] from the TCP peer and the request headers (a Socket.IO
+/// handshake has those, not an axum `Request`).
+pub(crate) fn client_ip_of(
+    trusted: &[IpAddr],
+    peer: IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> Option<IpAddr> {
     if !trusted.contains(&peer) {
         return Some(peer);
     }
     let mut client = peer;
-    for value in req.headers().get_all("x-forwarded-for").iter().rev() {
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
         let Ok(text) = value.to_str() else {
             return Some(client);
         };
@@ -126,32 +177,68 @@ pub(crate) fn client_ip(trusted: &[IpAddr], req: &Request) -> Option<IpAddr> {
 /// Axum middleware for the HTTP API: 429 with `Retry-After` once an address
 /// or a (known) token is over `--rate-limit` requests per second.
 pub(crate) async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    match over_rate(&app, &req) {
+        None => next.run(req).await,
+        Some(refused) => refused,
+    }
+}
+
+/// Count an HTTP API request and check the address and token budgets: the
+/// 429 answer when over one of them.
+pub(crate) fn over_rate(app: &App, req: &Request) -> Option<Response> {
     app.edge.metrics.http_requests.inc();
     let limits = &app.edge.http_limits;
     let mut refused = None;
-    if let Some(ip) = client_ip(&app.edge.trusted_proxies, &req) {
+    if let Some(ip) = client_ip(&app.edge.trusted_proxies, req) {
         if let Err(not_until) = limits.per_addr.check_key(&ip) {
             refused = Some(not_until.wait_time_from(limits.per_addr.clock().now()));
         }
     }
     if refused.is_none() {
         // Only known tokens get a bucket: random tokens must not fill memory.
-        if let Some(a) = app.edge.tokens.admit(auth::bearer(&req)) {
+        if let Some(a) = app.edge.tokens.admit(auth::bearer(req)) {
             if !app.edge.tokens.is_open() {
-                let key = format!("{:?}:{}", a.role, a.name);
+                let key = token_key(&a);
                 if let Err(not_until) = limits.per_token.check_key(&key) {
                     refused = Some(not_until.wait_time_from(limits.per_token.clock().now()));
                 }
             }
         }
     }
-    match refused {
-        None => next.run(req).await,
-        Some(wait) => {
-            app.edge.metrics.rate_limited.inc();
-            too_many(wait)
+    refused.map(|wait| {
+        app.edge.metrics.rate_limited.inc();
+        too_many(wait)
+    })
+}
+
+/// Tower middleware in front of the Socket.IO layer: a request that opens a
+/// new Engine.IO session (`/socket.io/` without `sid`, either transport)
+/// counts against `--rate-limit` per client address; over it, 429 with
+/// `Retry-After`. Requests of an existing session pass: its events have
+/// their own budgets. Without this, one keep-alive connection could open
+/// thousands of sessions a second, each living until the handshake timeout.
+pub(crate) async fn limit_new_sessions(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let new_session = req.uri().path().starts_with("/socket.io/")
+        && !req
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|p| p.starts_with("sid="));
+    if new_session {
+        if let Some(ip) = client_ip(&app.edge.trusted_proxies, &req) {
+            let limits = &app.edge.http_limits;
+            if let Err(not_until) = limits.sessions_per_addr.check_key(&ip) {
+                app.edge.metrics.rate_limited.inc();
+                return too_many(not_until.wait_time_from(limits.sessions_per_addr.clock().now()));
+            }
         }
     }
+    next.run(req).await
 }
 
 fn too_many(wait: Duration) -> Response {
@@ -343,12 +430,12 @@ mod tests {
 
     #[test]
     fn huge_quotas_do_not_break_the_limiter() {
-        let l = HttpLimits::new(u32::MAX);
+        let l = HttpLimits::new(u32::MAX, u32::MAX);
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         for _ in 0..1000 {
             assert!(l.per_addr.check_key(&ip).is_ok());
         }
-        let one = HttpLimits::new(0);
+        let one = HttpLimits::new(0, 0);
         assert!(one.per_addr.check_key(&ip).is_ok());
         assert!(one.per_addr.check_key(&ip).is_err());
     }

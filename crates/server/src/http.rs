@@ -100,6 +100,9 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
+        // The timeout answers with an empty body: give it the JSON error
+        // every other refusal has.
+        .route_layer(middleware::map_response(json_timeout))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             guard::rate_limit,
@@ -113,6 +116,15 @@ pub(crate) fn router(app: Arc<App>, request_timeout: Duration) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .with_state(app)
+}
+
+/// 408 from the request timeout, as `{"error": "request timed out"}`.
+async fn json_timeout(resp: Response) -> Response {
+    if resp.status() == StatusCode::REQUEST_TIMEOUT {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "request timed out").into_response()
+    } else {
+        resp
+    }
 }
 
 /// Read and decode a body, mapping every failure to 400 or 413.
@@ -180,12 +192,26 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         .into_response()
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not found")
+/// Unknown path: like an API route, rate-limited (429) and 401 without a
+/// known token; 404 otherwise.
+async fn not_found(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
+    guard::over_rate(&app, &req)
+        .or_else(|| auth::unknown_token(&app, &req))
+        .unwrap_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not found").into_response())
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+/// Wrong method: on the open probes (`/healthz`, `/readyz`, `/metrics`) a
+/// plain 405; elsewhere, like an API route, 429 / 401 first.
+async fn method_not_allowed(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
+    let open = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    let refused = if open {
+        None
+    } else {
+        guard::over_rate(&app, &req).or_else(|| auth::unknown_token(&app, &req))
+    };
+    refused.unwrap_or_else(|| {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()
+    })
 }
 
 async fn snapshot(

@@ -111,6 +111,9 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Socket.IO events per second per connection before `rate limited`.
     pub event_rate_limit: u32,
+    /// Socket.IO events per second per token and per client address, over
+    /// all their connections, before `rate limited`.
+    pub shared_event_rate_limit: u32,
     /// Open TCP connections at most, all addresses together.
     pub max_connections: usize,
     /// Open TCP connections at most from one IP address.
@@ -154,7 +157,8 @@ impl Config {
             rate_limit: 200,
             trusted_proxies: Vec::new(),
             event_rate_limit: 50,
-            max_connections: 1000,
+            shared_event_rate_limit: 1000,
+            max_connections: 10_000,
             max_connections_per_addr: 100,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
@@ -192,6 +196,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("event_rate_limit", &self.event_rate_limit)
+            .field("shared_event_rate_limit", &self.shared_event_rate_limit)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_addr", &self.max_connections_per_addr)
             .field("header_timeout", &self.header_timeout)
@@ -940,7 +945,10 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         tokens,
         refusals: auth::RefusalLog::new(),
         metrics: Arc::new(metrics::Metrics::new()),
-        http_limits: crate::guard::HttpLimits::new(config.rate_limit),
+        http_limits: crate::guard::HttpLimits::new(
+            config.rate_limit,
+            config.shared_event_rate_limit,
+        ),
         event_rate: config.event_rate_limit,
         allow_origins: config
             .allow_origins
@@ -963,6 +971,10 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
             .layer(axum::middleware::from_fn_with_state(
                 app.clone(),
                 crate::guard::check_origin,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                crate::guard::limit_new_sessions,
             ))
             .layer(layer)
             .service(http::router(app.clone(), config.request_timeout)),

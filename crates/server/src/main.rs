@@ -37,13 +37,23 @@ struct Cli {
     /// SQLite database file [default: $XDG_DATA_HOME/pulseboard/server.db],
     /// or a PostgreSQL URL (postgres://... or postgresql://...; the shared
     /// store of several nodes).
-    #[arg(long = "db", value_name = "PATH|URL", env = "PULSEBOARD_DB")]
+    #[arg(
+        long = "db",
+        value_name = "PATH|URL",
+        env = "PULSEBOARD_DB",
+        hide_env_values = true
+    )]
     db: Option<PathBuf>,
 
     /// Redis URL of a cluster (redis://host:port or unix:///path/redis.sock):
     /// live events reach the clients of every node using it. Give every
     /// node the same --db postgres://... too.
-    #[arg(long = "redis", value_name = "URL", env = "PULSEBOARD_REDIS")]
+    #[arg(
+        long = "redis",
+        value_name = "URL",
+        env = "PULSEBOARD_REDIS",
+        hide_env_values = true
+    )]
     redis: Option<String>,
     /// Run the demo simulator (random KPIs, fake notifications and alerts).
     /// It does not run on a store that real data went into.
@@ -97,8 +107,13 @@ struct Cli {
     #[arg(long, value_name = "N", env = "PULSEBOARD_EVENT_RATE_LIMIT", default_value_t = 50,
           value_parser = clap::value_parser!(u32).range(1..))]
     event_rate_limit: u32,
+    /// Socket.IO events per second per token and per client address, over
+    /// all their connections, before `rate limited`.
+    #[arg(long, value_name = "N", env = "PULSEBOARD_SHARED_EVENT_RATE_LIMIT",
+          default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    shared_event_rate_limit: u32,
     /// Open connections at most (all addresses).
-    #[arg(long, value_name = "N", env = "PULSEBOARD_MAX_CONNECTIONS", default_value_t = 1000,
+    #[arg(long, value_name = "N", env = "PULSEBOARD_MAX_CONNECTIONS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
     /// Open connections at most from one IP address.
@@ -171,6 +186,10 @@ async fn shutdown_signal() {
     }
 }
 
+/// File descriptors the server needs besides its connections (database,
+/// log, listener, runtime).
+const FDS_BESIDES_CONNECTIONS: u64 = 64;
+
 fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
@@ -241,6 +260,7 @@ async fn main() -> ExitCode {
     config.rate_limit = cli.rate_limit;
     config.trusted_proxies = cli.trusted_proxies.clone();
     config.event_rate_limit = cli.event_rate_limit;
+    config.shared_event_rate_limit = cli.shared_event_rate_limit;
     config.max_connections = usize::try_from(cli.max_connections).unwrap_or(usize::MAX);
     config.max_connections_per_addr =
         usize::try_from(cli.max_connections_per_addr).unwrap_or(usize::MAX);
@@ -259,9 +279,19 @@ async fn main() -> ExitCode {
         );
     }
 
-    // Each connection is a file descriptor: make room for the caps.
-    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
-        tracing::warn!(%e, "could not raise the open file limit");
+    // Each connection is a file descriptor: make room for the caps, and say
+    // so when the system does not give enough (accept would fail first).
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < cli.max_connections.saturating_add(FDS_BESIDES_CONNECTIONS) => {
+            tracing::warn!(
+                limit,
+                max_connections = cli.max_connections,
+                "the open file limit is below --max-connections: connections will be refused \
+                 by the system before the cap is reached (raise LimitNOFILE / ulimit -n)"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(%e, "could not raise the open file limit"),
     }
 
     let listener = match tokio::net::TcpListener::bind(cli.listen).await {

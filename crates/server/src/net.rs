@@ -76,8 +76,13 @@ pub(crate) async fn serve(
         let Some(slot) = net.caps.admit(peer.ip()) else {
             net.metrics.connections_refused.inc();
             tracing::debug!(%peer, "connection cap reached; refusing");
-            // Best effort, never blocks: the peer may not read at all.
-            let _ = stream.try_write(guard::BUSY_RESPONSE);
+            // Best effort, never blocks: the peer may not read at all. A TLS
+            // port only closes: plain HTTP would reach a TLS client as a
+            // corrupt record, and a handshake per refused connection would
+            // cost what the cap is there to save.
+            if net.tls.is_none() {
+                let _ = stream.try_write(guard::BUSY_RESPONSE);
+            }
             drop(stream);
             continue;
         };

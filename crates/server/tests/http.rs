@@ -311,11 +311,14 @@ async fn unknown_module_and_routes_are_404_json() {
         "{err}"
     );
 
-    let resp = client
-        .get(format!("{}/nope", server.url()))
-        .send()
-        .await
-        .expect("get");
+    let resp = authed(
+        &client,
+        reqwest::Method::GET,
+        format!("{}/nope", server.url()),
+    )
+    .send()
+    .await
+    .expect("get");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(json_of(resp).await["error"].is_string());
 

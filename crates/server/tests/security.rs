@@ -435,7 +435,8 @@ async fn simulator_never_writes_over_real_data() {
     server.stop().await.unwrap();
 }
 
-/// `--help` shows which variables the token flags read, never their values.
+/// `--help` shows which variables the token flags read, never their values;
+/// nor the database and Redis URLs, which may carry a password.
 #[test]
 fn server_help_does_not_print_tokens_from_the_environment() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
@@ -443,11 +444,26 @@ fn server_help_does_not_print_tokens_from_the_environment() {
         .env("PULSEBOARD_TOKEN", "secret-full")
         .env("PULSEBOARD_VIEW_TOKENS", "alice=secret-view")
         .env("PULSEBOARD_PUBLISH_TOKENS", "ci=secret-publish")
+        .env(
+            "PULSEBOARD_DB",
+            "postgres://pulse:secret-pg@db.example/pulse",
+        )
+        .env(
+            "PULSEBOARD_REDIS",
+            "redis://:secret-redis@cache.example:6379",
+        )
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.contains("PULSEBOARD_VIEW_TOKENS"), "{text}");
+    for var in [
+        "PULSEBOARD_VIEW_TOKENS",
+        "PULSEBOARD_PUBLISH_TOKENS",
+        "PULSEBOARD_DB",
+        "PULSEBOARD_REDIS",
+    ] {
+        assert!(text.contains(var), "{var} not named: {text}");
+    }
     assert!(!text.contains("secret-"), "{text}");
 }
 
@@ -567,4 +583,70 @@ async fn simulate_flag_turns_the_simulator_on_and_no_simulator_is_accepted() {
         }
         child.kill().await.unwrap();
     }
+}
+
+/// A path no route serves, or a wrong method on an API route, tells nothing
+/// without a token (401, as every route but the probes), is rate-limited
+/// like the API (no unlimited token-guessing through it), and is 404 / 405
+/// with one. The probes keep a plain 405.
+#[tokio::test]
+async fn unknown_paths_and_methods_need_the_token_and_are_rate_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = roles(&dir);
+    c.rate_limit = 3;
+    let server = start(c).await;
+    let url = server.url();
+    let http = Client::new();
+    let (s, b) = status_and_body(http.get(format!("{url}/nope")).send().await.unwrap()).await;
+    assert_eq!(
+        (s, b),
+        (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}))
+    );
+    let resp = http
+        .delete(format!("{url}/api/snapshot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = http.delete(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // Token guesses through unknown paths run into the rate limit.
+    let from = |n: u8| {
+        Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 6, n]))
+            .build()
+            .unwrap()
+    };
+    let guesser = from(1);
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let resp = guesser
+            .get(format!("{url}/nope"))
+            .bearer_auth(format!("guess-{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // With a token: 404 and 405 as before.
+    let client = from(2);
+    let resp = client
+        .get(format!("{url}/nope"))
+        .bearer_auth(VIEW)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = client
+        .delete(format!("{url}/api/snapshot"))
+        .bearer_auth(VIEW)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    server.stop().await.unwrap();
 }

@@ -2,7 +2,7 @@
 //! have (read state per viewer, read catch-up, retention, `seq` in commit
 //! order, `serverId`) is written once against `dyn Storage` and run for each
 //! store (SQLite, and PostgreSQL started by the test) by `suite!`; SQLite specifics (migration of version 1
-//! read state, private files, cost with a million rows) follow it.
+//! read state, private files) and the cost with a million rows (both stores) follow it.
 
 use std::{
     collections::BTreeSet,
@@ -182,6 +182,23 @@ async fn two_viewers_read_state_is_independent(open: Open<'_>) {
     assert!(out.changed.is_empty());
     assert_eq!(out.unread, 0);
     assert_counts(store, "bob", 2).await;
+    // Changed ids come back in the order asked, each once; unknown ids are
+    // left out.
+    let out = store
+        .mark_read_ids(
+            "carol",
+            vec![
+                more[1].clone(),
+                "n-999".into(),
+                more[1].clone(),
+                ids[1].clone(),
+            ],
+        )
+        .await
+        .expect("carol marks");
+    assert_eq!(out.changed, vec![more[1].clone(), ids[1].clone()]);
+    assert_eq!(out.unread, 5);
+    assert_counts(store, "carol", 5).await;
 }
 
 async fn catch_up_reports_which_of_the_clients_unread_are_read_now(open: Open<'_>) {
@@ -679,12 +696,15 @@ async fn database_is_private() {
     assert_eq!(mode(&shared.join("s.db")), 0o600);
 }
 
+/// Notifications in the million-row tests.
+const MILLION: i64 = 1_000_000;
+
 /// With a million unread notifications, what every connect does (unread
 /// count, read catch-up of 1000 ids, a page) and mark-read / mark-all cost a
 /// small fraction of one pass over the table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_notifications_stay_fast() {
-    const N: i64 = 1_000_000;
+    const N: i64 = MILLION;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.db");
     drop(Store::open(&path).expect("create"));
@@ -716,42 +736,115 @@ async fn a_million_notifications_stay_fast() {
         assert_eq!(n, N);
         t.elapsed()
     };
+    a_million_rows_cost_a_fraction_of_a_scan(&store, scan).await;
+}
 
-    // Connect-time work, 20 connects.
-    let unread: Vec<String> = ((N - 999)..=N).map(|s| format!("n-{s}")).collect();
-    let t = Instant::now();
-    for _ in 0..20 {
-        let c = store
-            .catch_up(D, (N - 100) as u64, unread.clone())
+/// The same on PostgreSQL: a million rows made with `generate_series`, the
+/// calibration one pass over the table in the same database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_notifications_stay_fast_on_postgres() {
+    const N: i64 = MILLION;
+    let pg = services::Postgres::start();
+    let url = pg.database("big").await;
+    let store = PostgresStore::connect(&url).await.expect("open postgres");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let task = tokio::spawn(conn);
+    client
+        .batch_execute(&format!(
+            "BEGIN;
+             INSERT INTO notifications (seq, id, title, body, severity, module, created_at)
+             SELECT x, 'n-' || x, 'title', 'body', 'info', 'finance', '2026-11-01T00:00:00.000Z'
+             FROM generate_series(1, {N}) AS x;
+             UPDATE counters SET last = {N} WHERE name = 'seq';
+             COMMIT;"
+        ))
+        .await
+        .expect("bulk insert");
+    client
+        .batch_execute("VACUUM ANALYZE notifications")
+        .await
+        .expect("vacuum");
+    // The viewer's row is made (with one count) on its first use, not per
+    // connect: make it before measuring.
+    assert_eq!(store.unread_count(D).await.expect("count"), N as u64);
+    // Calibrate: the fastest of three passes over the table.
+    let mut scan = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let n: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM notifications WHERE created_at > ''",
+                &[],
+            )
             .await
-            .expect("catch up");
-        assert_eq!(c.unread_count, N as u64);
-        assert_eq!(c.notifications.len(), 100);
-        assert!(c.read.is_empty());
+            .expect("scan")
+            .get(0);
+        assert_eq!(n, N);
+        scan = scan.min(t.elapsed());
     }
-    let connect = t.elapsed() / 20;
+    drop(client);
+    let _ = task.await;
+    a_million_rows_cost_a_fraction_of_a_scan(&store, scan).await;
+}
 
-    // Three batches of 200 ids; the fastest counts (one slow moment of a
-    // loaded machine is not what this measures).
+/// On a store holding [`MILLION`] notifications, all unread by [`D`]: a
+/// connect's catch-up, marking 200 ids, marking all read and an insert each
+/// take under a quarter of `scan` (one pass over the table). Each is timed
+/// several times and the fastest counts: a slow moment of a loaded machine
+/// is not what this measures, while work that scans the table can never be
+/// faster than the scan.
+async fn a_million_rows_cost_a_fraction_of_a_scan(store: &dyn Storage, scan: Duration) {
+    const N: i64 = MILLION;
+    // Viewers made before timing (a viewer's first use counts its unread
+    // once; that is not per connect).
+    let viewers = [D, "m1", "m2"];
+    for v in viewers {
+        assert_eq!(store.unread_count(v).await.expect("count"), N as u64);
+    }
+    // Connect-time work: 4 rounds of 5 connects.
+    let unread: Vec<String> = ((N - 999)..=N).map(|s| format!("n-{s}")).collect();
+    let mut connect = Duration::MAX;
+    for _ in 0..4 {
+        let t = Instant::now();
+        for _ in 0..5 {
+            let c = store
+                .catch_up(D, (N - 100) as u64, unread.clone())
+                .await
+                .expect("catch up");
+            assert_eq!(c.unread_count, N as u64);
+            assert_eq!(c.notifications.len(), 100);
+            assert!(c.read.is_empty());
+        }
+        connect = connect.min(t.elapsed() / 5);
+    }
+
+    // Three batches of 200 ids.
     let mut mark_ids = Duration::MAX;
     for batch in unread.chunks(200).take(3) {
         let t = Instant::now();
-        store
+        let out = store
             .mark_read_ids(D, batch.to_vec())
             .await
             .expect("mark ids");
         mark_ids = mark_ids.min(t.elapsed());
+        assert_eq!(out.changed.len(), 200);
     }
     assert_eq!(store.unread_count(D).await.expect("count"), N as u64 - 600);
 
-    let t = Instant::now();
-    let out = store.mark_all_read(D).await.expect("mark all");
-    let mark_all = t.elapsed();
-    assert_eq!(out.unread, 0);
-    assert_eq!(out.changed.len(), 1000, "at most 1000 ids listed");
+    // Mark all, once per viewer.
+    let mut mark_all = Duration::MAX;
+    for v in viewers {
+        let t = Instant::now();
+        let out = store.mark_all_read(v).await.expect("mark all");
+        mark_all = mark_all.min(t.elapsed());
+        assert_eq!(out.unread, 0);
+        assert_eq!(out.changed.len(), 1000, "at most 1000 ids listed");
+    }
 
     let t = Instant::now();
-    add(&store, 20).await;
+    add(store, 20).await;
     let insert = t.elapsed() / 20;
     assert_eq!(store.unread_count(D).await.expect("count"), 20);
 
@@ -766,7 +859,7 @@ async fn a_million_notifications_stay_fast() {
         ("insert", insert),
     ] {
         assert!(
-            took * 8 < scan,
+            took * 4 < scan,
             "{what} took {took:?}, not much less than a full scan ({scan:?})"
         );
     }

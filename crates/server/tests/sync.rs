@@ -90,6 +90,7 @@ fn config(dir: &tempfile::TempDir) -> Config {
     c.max_connections_per_addr = 10_000;
     c.rate_limit = 1_000_000;
     c.event_rate_limit = 1_000_000;
+    c.shared_event_rate_limit = 1_000_000;
     c
 }
 

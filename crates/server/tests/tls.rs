@@ -111,3 +111,91 @@ async fn a_bad_key_file_is_a_clear_startup_error() {
     let err = pulseboard_server::spawn(c).await.unwrap_err().to_string();
     assert!(err.contains("private key"), "{err}");
 }
+
+/// Over the connection cap a TLS port closes the connection without writing
+/// anything (a plain-text 503 would reach a TLS client as a corrupt record);
+/// a client under the cap is served.
+#[tokio::test]
+async fn over_the_cap_a_tls_port_closes_without_plain_text() {
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
+    let mut c = config(&dir);
+    c.tls = Some((cert, key));
+    c.max_connections_per_addr = 1;
+    let server = start(c).await;
+    let held = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut extra = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(common::WAIT, extra.read_to_end(&mut got))
+        .await
+        .expect("closed in time")
+        .ok();
+    assert!(
+        got.is_empty(),
+        "wrote to a TLS client: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    drop(held);
+    let ca_pem = std::fs::read(&ca).unwrap();
+    let trusted = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca_pem).unwrap())
+        .build()
+        .unwrap();
+    common::eventually("a slot for a TLS client", || {
+        let (trusted, url) = (&trusted, server.url());
+        async move {
+            let r = trusted.get(format!("{url}/healthz")).send().await.ok()?;
+            (r.status() == StatusCode::OK).then_some(())
+        }
+    })
+    .await;
+    server.stop().await.unwrap();
+}
+
+/// A connection to the TLS port that never sends its TLS hello, and one that
+/// completes the TLS handshake but sends no request, are both closed by the
+/// server after the header timeout.
+#[tokio::test]
+async fn silent_connections_to_the_tls_port_are_closed_after_the_header_timeout() {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
+    use tokio::io::AsyncReadExt;
+    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
+    let mut c = config(&dir);
+    c.tls = Some((cert, key));
+    c.header_timeout = Duration::from_secs(1);
+    let server = start(c).await;
+
+    let started = tokio::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(common::WAIT, silent.read_to_end(&mut buf))
+        .await
+        .expect("closed by the server")
+        .ok();
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&std::fs::read(&ca).unwrap()).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .expect("TLS handshake");
+    let started = tokio::time::Instant::now();
+    tokio::time::timeout(common::WAIT, tls.read_to_end(&mut buf))
+        .await
+        .expect("closed by the server")
+        .ok();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    server.stop().await.unwrap();
+}

@@ -34,7 +34,10 @@
 //! applies what is missing under a transaction-scoped advisory lock, so
 //! several nodes starting at once do not race.
 
-use std::time::Duration;
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -377,21 +380,27 @@ impl Storage for PostgresStore {
                 None => tracing::warn!(seq, "skipping undecodable notification row"),
             }
         }
+        // Which of the client's unread ids are read now: one query (the id
+        // index), not a round trip per id (1000 of them cost more than a
+        // pass over a million rows).
         let mut read = Vec::new();
-        for id in unread {
-            if read.contains(&id) {
-                continue;
-            }
-            let is_read = tx
-                .query_opt(
-                    "SELECT 1 FROM notifications n WHERE n.id = $1 AND (n.seq <= $2 OR EXISTS
-                        (SELECT 1 FROM reads r WHERE r.viewer = $3 AND r.seq = n.seq))",
-                    &[&id, &v.read_upto, &viewer],
+        if !unread.is_empty() {
+            let read_now: HashSet<String> = tx
+                .query(
+                    "SELECT n.id FROM notifications n WHERE n.id = ANY($1) AND (n.seq <= $2 OR
+                        EXISTS (SELECT 1 FROM reads r WHERE r.viewer = $3 AND r.seq = n.seq))",
+                    &[&unread, &v.read_upto, &viewer],
                 )
                 .await?
-                .is_some();
-            if is_read {
-                read.push(id);
+                .into_iter()
+                .map(|r| r.get(0))
+                .collect();
+            // In the client's order, each once.
+            let mut listed = HashSet::new();
+            for id in unread {
+                if read_now.contains(&id) && listed.insert(id.clone()) {
+                    read.push(id);
+                }
             }
         }
         let pruned_upto = kv_get_on(&tx, KV_PRUNED_UPTO)
@@ -468,26 +477,34 @@ impl Storage for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let v = viewer_state(&tx, viewer, true).await?;
+        // Two queries for the whole batch, not two round trips per id.
+        let seq_of: HashMap<String, i64> = tx
+            .query(
+                "SELECT id, seq FROM notifications WHERE id = ANY($1) AND seq > $2",
+                &[&ids, &v.read_upto],
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         let mut changed = Vec::new();
-        for id in ids {
-            let Some(seq) = tx
-                .query_opt("SELECT seq FROM notifications WHERE id = $1", &[&id])
-                .await?
-                .map(|r| r.get::<_, i64>(0))
-            else {
-                continue;
-            };
-            if seq <= v.read_upto {
-                continue;
-            }
-            let added = tx
-                .execute(
-                    "INSERT INTO reads (viewer, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&viewer, &seq],
+        if !seq_of.is_empty() {
+            let seqs: Vec<i64> = seq_of.values().copied().collect();
+            let mut added: HashSet<i64> = tx
+                .query(
+                    "INSERT INTO reads (viewer, seq) SELECT $1, s FROM unnest($2::bigint[]) AS s
+                     ON CONFLICT DO NOTHING RETURNING seq",
+                    &[&viewer, &seqs],
                 )
-                .await?;
-            if added > 0 {
-                changed.push(id);
+                .await?
+                .into_iter()
+                .map(|r| r.get(0))
+                .collect();
+            // In the order asked, each once.
+            for id in ids {
+                if seq_of.get(&id).is_some_and(|seq| added.remove(seq)) {
+                    changed.push(id);
+                }
             }
         }
         let unread = (v.unread - changed.len() as i64).max(0);

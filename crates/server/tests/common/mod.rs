@@ -74,7 +74,20 @@ pub struct Polling {
 impl Polling {
     /// Engine.IO handshake, then a Socket.IO connect with `auth`.
     pub async fn open(server: &ServerHandle, auth: Option<Value>) -> Polling {
-        let http = Client::new();
+        Polling::open_from(server, auth, None).await
+    }
+
+    /// [`Polling::open`] from the local address `from` (any 127.x.y.z on
+    /// Linux loopback), so one test can be several client addresses.
+    pub async fn open_from(
+        server: &ServerHandle,
+        auth: Option<Value>,
+        from: Option<std::net::IpAddr>,
+    ) -> Polling {
+        let http = Client::builder()
+            .local_address(from)
+            .build()
+            .expect("http client");
         let base = format!("{}/socket.io/?EIO=4&transport=polling", server.url());
         let open = http
             .get(&base)
