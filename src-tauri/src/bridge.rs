@@ -464,7 +464,7 @@ fn changed_view(
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     let core = app.state::<AppCore>();
     let mut rx = core.store().subscribe();
-    tray::refresh(&app, &core);
+    tray::refresh(&app);
     tauri::async_runtime::spawn(async move {
         // Countdowns ("Reconnecting in 3s") move once a second, in the tray
         // and in the window: Rust words them, the page only draws.
@@ -506,7 +506,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                     emit(&app, &batch.messages);
                     last_emit = Some(Instant::now());
                     if batch.tray {
-                        tray::refresh_at(&app, &core, now);
+                        tray::refresh_at(&app, now);
                     }
                     if batch.closed {
                         break;
@@ -516,7 +516,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                     let now = Utc::now();
                     if let Some(view) = changed_view(core.store(), now, &mut sent_view) {
                         emit(&app, &[UiMessage::ConnectionView { view }]);
-                        tray::refresh_at(&app, &core, now);
+                        tray::refresh_at(&app, now);
                     }
                 }
             }

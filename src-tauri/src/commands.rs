@@ -176,7 +176,7 @@ pub fn acknowledge_alerts<R: Runtime>(
         (None, _) => return Err(CommandError::NoAlertIds),
     };
     core.store().apply(|s| s.acknowledge_alerts(&ack));
-    crate::tray::refresh(&app, &core);
+    crate::tray::refresh(&app);
     Ok(core
         .store()
         .read(|s| s.acknowledged_alerts.iter().cloned().collect()))

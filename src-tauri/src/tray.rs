@@ -379,16 +379,37 @@ impl<R: Runtime> Tray<R> {
 }
 
 /// Show the current state in the tray (no-op without a tray).
-pub fn refresh<R: Runtime>(app: &AppHandle<R>, core: &AppCore) {
-    refresh_at(app, core, Utc::now());
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    refresh_at(app, Utc::now());
 }
 
-/// Show the state at `now` in the tray (no-op without a tray).
-pub(crate) fn refresh_at<R: Runtime>(app: &AppHandle<R>, core: &AppCore, now: DateTime<Utc>) {
-    if let Some(t) = app.try_state::<Tray<R>>() {
-        let dnd = core.settings().dnd;
-        let look = core.store().read(|s| look(s, dnd, now));
-        t.show(look);
+/// Show the state at `now` in the tray (no-op without a tray), on the main
+/// thread.
+///
+/// Every tray change is made on the main thread, in order. Tauri runs a tray
+/// or menu call made on another thread on the main thread and waits for it;
+/// the bridge used to do that while holding [`Tray`]'s lock, and a command
+/// running on the main thread that wanted the lock (saving settings ticks
+/// the DND entries) then waited for the bridge: both hung for ever (seen as
+/// a window that stopped answering after "Save" in the first-run setup, about
+/// one run in ten of the webview e2e suite). The look is computed there too,
+/// so it always has the settings of the moment it is shown.
+pub(crate) fn refresh_at<R: Runtime>(app: &AppHandle<R>, now: DateTime<Utc>) {
+    if app.try_state::<Tray<R>>().is_none() {
+        return;
+    }
+    let handle = app.clone();
+    let show = move || {
+        if let (Some(t), Some(core)) =
+            (handle.try_state::<Tray<R>>(), handle.try_state::<AppCore>())
+        {
+            let dnd = core.settings().dnd;
+            let look = core.store().read(|s| look(s, dnd, now));
+            t.show(look);
+        }
+    };
+    if let Err(e) = app.run_on_main_thread(show) {
+        tracing::warn!("tray update not scheduled: {e}");
     }
 }
 
