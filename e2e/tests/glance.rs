@@ -1549,3 +1549,69 @@ async fn a_link_in_a_notification_opens_in_the_browser_after_asking() {
     assert_eq!(opened(&sc.driver).lines().count(), 1);
     sc.end(c).await;
 }
+
+/// Saving settings while the tray is busy never hangs the app. The bridge
+/// refreshes the tray on every new notification; saving settings (a command
+/// on the main thread) ticks the tray's Do-not-disturb entries. The bridge
+/// used to make its tray calls under the tray's lock, and Tauri runs those
+/// on the main thread and waits: a save that wanted the lock at that moment
+/// hung the window for good (first seen as the first-run "Save" never
+/// answering, about one webview e2e run in ten). Here notifications arrive
+/// as fast as the server takes them while the page saves settings 30 times;
+/// every save must answer.
+#[tokio::test]
+async fn saving_settings_while_the_tray_changes_never_hangs() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poster = {
+        let stop = stop.clone();
+        let url = sc.srv.url();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            // Accepted notifications (the server's rate limit refuses some).
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let r = http
+                    .post(format!("{url}/api/notifications"))
+                    .bearer_auth(TOKEN)
+                    .json(
+                        &json!({"title": format!("busy {n}"), "body": "tray", "severity": "info"}),
+                    )
+                    .send()
+                    .await;
+                if r.is_ok_and(|r| r.status().is_success()) {
+                    n += 1;
+                }
+            }
+            n
+        })
+    };
+    let saved = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const invoke = window.__TAURI__.core.invoke;
+             (async () => {
+               const order = ['on', 'off', 'silence_all'];
+               for (let i = 0; i < 30; i++) {
+                 const s = await invoke('get_settings');
+                 s.dnd = order[i % 3];
+                 await invoke('save_settings', { settings: s });
+               }
+               return 30;
+             })().then(done, (e) => done(String(e)));",
+            vec![],
+        )
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let posted = poster.await.unwrap();
+    assert_eq!(
+        saved,
+        Ok(json!(30)),
+        "every save answered while {posted} notifications were accepted"
+    );
+    assert!(posted > 10, "the tray was busy: {posted} notifications");
+    // The window still answers.
+    pill(&c, "Live").await;
+    sc.end(c).await;
+}
