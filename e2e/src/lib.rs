@@ -192,9 +192,25 @@ impl Driver {
     /// Start `tauri` (a prepared `tauri-driver` command, e.g. from
     /// [`Xvfb::command`], with the environment the app should get) on free
     /// ports, its output discarded.
-    pub fn spawn(mut tauri: Command) -> std::io::Result<Driver> {
+    pub fn spawn(tauri: Command) -> std::io::Result<Driver> {
+        Driver::spawn_logged(tauri, None)
+    }
+
+    /// [`Driver::spawn`], with the output of tauri-driver, WebKitWebDriver
+    /// and the app (they inherit it) appended to `log` when given.
+    pub fn spawn_logged(mut tauri: Command, log: Option<&Path>) -> std::io::Result<Driver> {
         let port = free_port();
         let native = free_port();
+        let (out, err) = match log {
+            Some(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                (Stdio::from(f.try_clone()?), Stdio::from(f))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = tauri
             .args([
                 "--port",
@@ -202,8 +218,8 @@ impl Driver {
                 "--native-port",
                 &native.to_string(),
             ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out)
+            .stderr(err)
             .spawn()?;
         Ok(Driver {
             child,
@@ -627,7 +643,8 @@ impl Desktop {
         let mut tauri = xvfb.command(dirs.path(), "tauri-driver");
         tauri.env("PULSEBOARD_RETRY_MAX_MS", "1000");
         setup(dirs.path(), &mut tauri);
-        let driver = Driver::spawn(tauri).expect("start tauri-driver");
+        let driver =
+            Driver::spawn_logged(tauri, Some(&dirs.path().join(LOG))).expect("start tauri-driver");
         Desktop { driver, xvfb, dirs }
     }
 
@@ -649,10 +666,49 @@ impl Desktop {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        self.driver
-            .session(&app_binary(), args)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
+        match self.driver.session(&app_binary(), args).await {
+            Ok(s) => s,
+            Err(e) => panic!("{e}\n{}", self.post_mortem()),
+        }
+    }
+
+    /// What a failed start leaves to read: whether the app runs (and then
+    /// where each of its threads is waiting, from gdb), and the end of the
+    /// desktop's log (tauri-driver, WebKitWebDriver and the app).
+    pub fn post_mortem(&self) -> String {
+        let mut out = String::new();
+        match self.app_pid() {
+            None => out.push_str("the app is not running (it exited or never started)\n"),
+            Some(pid) => {
+                out.push_str(&format!("the app runs (pid {pid}); its threads:\n"));
+                let bt = Command::new("timeout")
+                    .args(["30", "gdb", "-p", &pid.to_string(), "-batch", "-ex"])
+                    .arg("thread apply all bt 12")
+                    .stdin(Stdio::null())
+                    .output();
+                match bt {
+                    Ok(o) => {
+                        let text = String::from_utf8_lossy(&o.stdout);
+                        for line in text
+                            .lines()
+                            .filter(|l| l.starts_with("Thread ") || l.starts_with('#'))
+                        {
+                            out.push_str(line);
+                            out.push('\n');
+                        }
+                    }
+                    Err(e) => out.push_str(&format!("(no gdb: {e})\n")),
+                }
+            }
+        }
+        let log = std::fs::read_to_string(self.dirs().join(LOG)).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        out.push_str("last lines of the desktop's log:\n");
+        for l in &lines[lines.len().saturating_sub(40)..] {
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
     }
 
     /// The running app's pid.
@@ -665,6 +721,9 @@ impl Desktop {
         self.xvfb.shot(name, crop);
     }
 }
+
+/// The desktop's log file (in [`Desktop::dirs`]).
+const LOG: &str = "desktop.log";
 
 /// The token the in-process [`Server`] asks for.
 pub const TOKEN: &str = "e2e-token";
