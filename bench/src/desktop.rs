@@ -36,9 +36,13 @@ pub struct Args {
     /// The hello-world Tauri app (bench/hello-tauri).
     #[arg(long, default_value = "target/release/hello-tauri")]
     pub hello: PathBuf,
-    /// Seconds of CPU measurement per memory/CPU case.
+    /// Seconds of CPU measurement per memory/CPU case under load.
     #[arg(long, default_value_t = 15.0)]
     pub secs: f64,
+    /// Seconds of CPU measurement per idle case: idle CPU is a few clock
+    /// ticks (10 ms each) per 15 s, so it is measured over longer.
+    #[arg(long, default_value_t = 60.0)]
+    pub idle_secs: f64,
     /// Seconds to let start-up work settle before measuring.
     #[arg(long, default_value_t = 5.0)]
     pub settle: f64,
@@ -137,12 +141,17 @@ async fn measure(a: Args) -> Result<(), String> {
     for &(load, kpi_ms) in mem_loads {
         let server = Server::start(kpi_ms).await?;
         for (name, hidden, rendering) in cases {
-            let r = mem_case(&a, &x, &app, &server.url(), hidden, rendering).await?;
+            let secs = if kpi_ms.is_some() {
+                a.secs
+            } else {
+                a.idle_secs
+            };
+            let r = mem_case(&a, &x, &app, &server.url(), hidden, rendering, secs).await?;
             let rec = json!({
                 "kind": "desktop_mem", "app": name, "load": load,
                 "mode": if hidden { "tray" } else { "window" },
                 "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
-                "render_path": r.render_path, "secs": a.secs,
+                "render_path": r.render_path, "secs": secs,
                 "cmd": util::command_line(),
             });
             eprintln!(
@@ -154,12 +163,12 @@ async fn measure(a: Args) -> Result<(), String> {
         server.stop().await;
     }
     for hidden in [false, true].into_iter().filter(|_| part("mem")) {
-        let r = mem_case(&a, &x, &hello, "", hidden, None).await?;
+        let r = mem_case(&a, &x, &hello, "", hidden, None, a.idle_secs).await?;
         let rec = json!({
             "kind": "desktop_mem", "app": "hello-tauri", "load": "idle",
             "mode": if hidden { "tray" } else { "window" },
             "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
-            "render_path": r.render_path, "secs": a.secs,
+            "render_path": r.render_path, "secs": a.idle_secs,
         });
         eprintln!(
             "[desktop] hello-tauri {}: {:.0} MB, {:.2} % CPU",
@@ -376,6 +385,7 @@ async fn mem_case(
     server: &str,
     hidden: bool,
     rendering: Option<&str>,
+    secs: f64,
 ) -> Result<MemCase, String> {
     let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let log = dirs.path().join("app.log");
@@ -408,7 +418,7 @@ async fn mem_case(
     let pids = tree(g.pid());
     let (c0, by0) = (cpu_secs(&pids), cpu_by_comm(&pids));
     let t0 = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(a.secs)).await;
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     let pids = tree(g.pid());
     let (c1, by1) = (cpu_secs(&pids), cpu_by_comm(&pids));
     let dt = t0.elapsed().as_secs_f64();

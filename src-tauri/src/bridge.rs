@@ -459,6 +459,13 @@ fn changed_view(
     Some(view)
 }
 
+/// Whether the connection view can change with the clock alone ("Reconnecting
+/// in 3s"): only then does the bridge look at it every second. None: nothing
+/// sent yet.
+fn counting(sent: Option<&ConnectionView>) -> bool {
+    sent.is_none_or(|v| v.counting)
+}
+
 /// Start forwarding core updates to the window (and telling the tray when
 /// what it shows may have changed).
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
@@ -512,7 +519,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                         break;
                     }
                 },
-                _ = tick.tick() => {
+                // Only while the view counts down: an idle window gets no
+                // wakeups from here (the first tick sends the first view).
+                _ = tick.tick(), if counting(sent_view.as_ref()) => {
                     let now = Utc::now();
                     if let Some(view) = changed_view(core.store(), now, &mut sent_view) {
                         emit(&app, &[UiMessage::ConnectionView { view }]);
@@ -528,6 +537,38 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
 mod tests {
     use super::*;
     use pulseboard_protocol::{sample, MarkRead, Module};
+
+    /// An idle window (Live, nothing arriving) is never woken by the bridge's
+    /// clock; a countdown is, once a second.
+    #[test]
+    fn only_a_countdown_wakes_the_bridge() {
+        let now = Utc::now();
+        let view = |c: ConnectionState| {
+            let mut s = ClientState::empty("http://x");
+            s.connection = c;
+            s.source = DataSource::Server;
+            connection_view(&s, now)
+        };
+        let live = view(ConnectionState::Live {
+            since: now,
+            transport: pulseboard_core::TransportKind::Websocket,
+        });
+        assert!(!counting(Some(&live)), "live: nothing on screen moves");
+        let connecting = view(ConnectionState::Connecting {
+            server: "http://x".into(),
+        });
+        assert!(!counting(Some(&connecting)));
+        let retrying = view(ConnectionState::Reconnecting {
+            attempt: 2,
+            next_retry_at: now + chrono::Duration::seconds(5),
+            reason: "refused".into(),
+        });
+        assert!(
+            counting(Some(&retrying)),
+            "\"Reconnecting in 5s\" counts down"
+        );
+        assert!(counting(None), "the first tick sends the first view");
+    }
 
     #[test]
     fn messages_have_the_shapes_the_window_reads() {

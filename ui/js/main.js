@@ -10,10 +10,11 @@
 import * as ipc from './ipc.js';
 import { applyAll, initialState, unreadCount } from './state.js';
 import { setText } from './dom.js';
-import { renderHome, tickHome } from './views/home.js';
-import { bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
+import { nextClockChange } from './clock.js';
+import { homeClock, renderHome, tickHome } from './views/home.js';
+import { alertsClock, bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
 import { bindDetail, createDetailChart, findKpi, renderDetail } from './views/detail.js';
-import { renderDashboard } from './views/dashboard.js';
+import { dashboardClock, renderDashboard } from './views/dashboard.js';
 import {
   bindNotifications,
   renderBadge,
@@ -32,8 +33,10 @@ const TITLES = {
   notifications: 'Notifications',
   settings: 'Settings',
 };
-/** How often relative times ("3 min ago") move on. */
-const RELATIVE_TICK_MS = 30000;
+/** The clock texts ("3 min ago") each view shows, for the clock timer (see clock.js). */
+const CLOCKS = { home: homeClock, dashboard: dashboardClock, alerts: alertsClock };
+/** A clock timer due later than this is re-armed when the state changes. */
+const CLOCK_RECHECK_MS = 60000;
 /** Fold the queue without waiting for a frame once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
 const $ = (sel) => document.querySelector(sel);
@@ -60,6 +63,11 @@ let ready = false;
 let queue = [];
 let frame = 0;
 let foldTimer = 0;
+/** The one timer that moves clock texts on, armed only when one will change. */
+let clockTimer = 0;
+/** When it fires (epoch ms), and the state it was armed for. */
+let clockDue = 0;
+let clockFrom = null;
 let view = 'home';
 /** Rust's clock minus ours (from get_state's `now`), so countdowns agree with Rust. */
 let clockOffset = 0;
@@ -196,6 +204,52 @@ function render() {
     default:
       break;
   }
+  armClock();
+}
+
+// ------------------------------------------------------------------ clock
+
+/**
+ * Wake when a clock text of the shown view ("just now" -> "1 min ago", a date
+ * after midnight) will change, and not before: an idle window whose texts
+ * stay as they are runs no timer. Re-armed after each clock redraw.
+ */
+function armClock() {
+  if (document.hidden) return;
+  if (clockTimer) {
+    // New data may show a text that changes sooner ("just now" while the
+    // timer waits for "2 h ago"): look again, unless it fires soon anyway.
+    if (clockFrom === state || clockDue - Date.now() <= CLOCK_RECHECK_MS) return;
+    stopClock();
+  }
+  const texts = CLOCKS[view];
+  if (!texts) return;
+  const s = state;
+  const dt = nextClockChange((t) => texts(s, t), now());
+  if (dt === null) return;
+  clockTimer = setTimeout(onClock, dt);
+  clockDue = Date.now() + dt;
+  clockFrom = s;
+}
+
+function stopClock() {
+  clearTimeout(clockTimer);
+  clockTimer = 0;
+  clockFrom = null;
+}
+
+/** Redraw the shown view's clock texts (then armClock looks ahead again). */
+function onClock() {
+  clockTimer = 0;
+  clockFrom = null;
+  if (document.hidden) return;
+  if (view === 'home') {
+    tickHome(dom.moduleGrid, state, now());
+    armClock();
+  } else if (view === 'dashboard' || view === 'alerts') {
+    rendered[view] = null;
+    schedule();
+  }
 }
 
 // ------------------------------------------------------------------ navigation
@@ -216,6 +270,8 @@ function navigate(next, { focus = false } = {}) {
   }
   if (next === 'settings') openSettings();
   if (focus) dom.title.focus({ preventScroll: true });
+  // The clock looks ahead for the texts of the view now shown.
+  stopClock();
   schedule();
 }
 
@@ -535,15 +591,6 @@ function bind() {
       c === 'unauthorized' ? '#set-token' : c === 'certificate' ? '#set-ca' : '#set-server';
     /** @type {HTMLElement} */ (document.querySelector(field) || server).focus();
   });
-  // Relative times ("3 min ago") move on while nothing else changes.
-  setInterval(() => {
-    if (document.hidden) return;
-    if (view === 'home') tickHome(dom.moduleGrid, state, now());
-    else if (view === 'dashboard' || view === 'alerts') {
-      rendered[view] = null;
-      schedule();
-    }
-  }, RELATIVE_TICK_MS);
   bindSettings(dom.views.settings, {
     save: (s) => ipc.saveSettings(s),
     reconnect: () => ipc.reconnect(),
@@ -553,8 +600,12 @@ function bind() {
     errorText: ipc.errorMessage,
     plainHttpWarning: (server, hasToken) => ipc.plainHttpWarning(server, hasToken),
   });
+  // Hidden: no clock; shown again: clock texts brought up to date at once.
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) schedule();
+    stopClock();
+    if (document.hidden) return;
+    onClock();
+    schedule();
   });
 }
 

@@ -441,7 +441,8 @@ impl AlertPolicy {
         self.accept(format!("n:{}", n.id), item, now)
     }
 
-    /// Call periodically (every second or so): shows summaries that are due.
+    /// Call periodically (every second or so) while [`AlertPolicy::pending`]
+    /// is not 0 (only then can it show anything): shows summaries that are due.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Decision> {
         self.flush(now)
     }

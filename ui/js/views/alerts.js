@@ -78,3 +78,12 @@ export function renderAlertsBadge(badge, state) {
   setText(badge, n > 99 ? '99+' : String(n));
   badge.setAttribute('aria-label', `${n} open`);
 }
+
+/** The clock texts the alert list shows at epoch ms `t` ('' for none; see clock.js). */
+export function alertsClock(state, t) {
+  let out = '';
+  for (const a of state.alerts) {
+    if (a.createdAt) out += `${formatWhen(a.createdAt, t)}|${formatRelative(a.createdAt, t)}|`;
+  }
+  return out;
+}

@@ -79,3 +79,9 @@ export function renderDashboard(root, state, prev, nowMs = Date.now()) {
   setText(updated, rel === at ? at : `${at} · ${rel}`);
   if (d.updatedAt) updated.dateTime = d.updatedAt;
 }
+
+/** The clock text the dashboard shows at epoch ms `t` ('' for none; see clock.js). */
+export function dashboardClock(state, t) {
+  const d = state.dashboard;
+  return d ? `${formatWhen(d.updatedAt, t)}|${formatRelative(d.updatedAt, t)}` : '';
+}

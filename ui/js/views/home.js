@@ -146,3 +146,15 @@ export function tickHome(root, state, nowMs = Date.now()) {
     if (view) renderTime(cards[m], view, nowMs);
   }
 }
+
+/** The clock texts the cards show at epoch ms `t` ('' for none; see clock.js). */
+export function homeClock(state, t) {
+  let out = '';
+  for (const m of MODULES) {
+    const view = state.modules[m];
+    if (!view) continue;
+    const at = view.latest.updatedAt;
+    out += `${formatWhen(at, t)}|${formatRelative(at, t)}|`;
+  }
+  return out;
+}

@@ -59,7 +59,8 @@ impl std::fmt::Debug for RunOptions {
 }
 
 /// Feed alerts and notifications from `updates` (from [`Store::subscribe`])
-/// into `policy`, tick it every second, and show what it decides through
+/// into `policy`, tick it every second while it holds something for a
+/// summary, and show what it decides through
 /// `notifier`. Settings come from `control`: its current value is applied at
 /// start (it overrides `dnd` and the threshold of the policy's config) and
 /// every change after; a change is applied before any event received after
@@ -126,7 +127,9 @@ pub async fn run_alerts_with(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
-            _ = tick.tick() => show(policy.tick(clock())),
+            // Only while something is held for a summary: an idle app
+            // does not wake once a second for nothing.
+            _ = tick.tick(), if policy.pending() > 0 => show(policy.tick(clock())),
         }
         if let Some(tx) = &counters {
             let c = policy.counters();
