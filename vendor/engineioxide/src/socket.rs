@@ -354,22 +354,14 @@ where
         #[cfg(feature = "tracing")]
         tracing::debug!(sid = ?self.id, "heartbeat sender routine started");
 
-        // One timer, reset for each wait (the next ping, then the pong
-        // deadline), instead of an `Interval` (a boxed `Sleep`) plus a
-        // `Timeout` (a second `Sleep`) held by every session. Same schedule
-        // as `Interval` with its default `MissedTickBehavior::Burst`: the
-        // first ping at once, then one every `interval` from the start.
-        let mut next_ping = tokio::time::Instant::now();
-        let timer = tokio::time::sleep_until(next_ping);
-        tokio::pin!(timer);
+        let mut interval_tick = tokio::time::interval(interval);
+        interval_tick.tick().await;
         // Some clients send the pong packet in first. If that happens, we should consume it.
         self.heartbeat.notified().now_or_never();
         loop {
             // If we are currently upgrading we should pause the heartbeat process
             if self.is_upgrading() {
-                next_ping += interval;
-                timer.as_mut().reset(next_ping);
-                timer.as_mut().await;
+                interval_tick.tick().await;
                 continue;
             }
 
@@ -383,20 +375,14 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "waiting for pong");
 
-            // The pong is looked at first, as `tokio::time::timeout` does.
-            timer.as_mut().reset(tokio::time::Instant::now() + timeout);
-            tokio::select! {
-                biased;
-                _ = self.heartbeat.notified() => {}
-                _ = timer.as_mut() => return Err(Error::HeartbeatTimeout),
-            }
+            tokio::time::timeout(timeout, self.heartbeat.notified())
+                .await
+                .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "pong received");
 
-            next_ping += interval;
-            timer.as_mut().reset(next_ping);
-            timer.as_mut().await;
+            interval_tick.tick().await;
         }
     }
 
