@@ -337,6 +337,14 @@ mod tests {
     }
 
     #[test]
+    fn write_buffer_is_given_back_once_written() {
+        let mut sock = FrameSocket::new(Vec::new());
+        sock.send(Frame::ping(vec![0x04; 100])).unwrap();
+        assert!(sock.codec.out_buffer.is_empty());
+        assert_eq!(sock.codec.out_buffer.capacity(), 0, "an idle socket keeps no write buffer");
+    }
+
+    #[test]
     fn write_frames() {
         let mut sock = FrameSocket::new(Vec::new());
 
