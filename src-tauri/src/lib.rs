@@ -257,6 +257,50 @@ fn single_instance<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
     })
 }
 
+/// How many times in a row a launch starts again after the instance it handed
+/// over to went away ([`relaunch_after_lost_handover`]); counted in the
+/// environment of the new process.
+const RELAUNCH_ENV: &str = "PULSEBOARD_RELAUNCHED";
+const MAX_RELAUNCHES: u32 = 5;
+
+/// Whether the single-instance plugin failed because the instance holding
+/// the name did not take the hand-over: it was quitting or killed (it drops
+/// off the session bus without answering). The plugin reports this only as
+/// text, and its setup error ends the app.
+fn lost_handover(error: &str) -> bool {
+    error.contains("single-instance") && error.contains("failed to forward arguments")
+}
+
+/// Start this program again with the same arguments, in place of this
+/// process (Tauri builds its event loop once per process), once the bus has
+/// dropped the dead instance's name; at most [`MAX_RELAUNCHES`] times. A user
+/// who starts Pulseboard again just after it crashed or was killed gets the
+/// app, not an error (seen in the e2e suite: a start right after the
+/// previous app was killed exited with "Message recipient disconnected from
+/// message bus without replying"). Returns only on failure.
+fn relaunch_after_lost_handover() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let done: u32 = std::env::var(RELAUNCH_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if done >= MAX_RELAUNCHES {
+        return std::io::Error::other(format!("gave up after {done} new starts"));
+    }
+    // The bus drops a dead connection's names as soon as it sees it closed:
+    // a short pause, longer each time, is all it needs.
+    std::thread::sleep(Duration::from_millis(100 * u64::from(done + 1)));
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return e,
+    };
+    tracing::warn!("the running instance went away during the hand-over: starting again");
+    std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(RELAUNCH_ENV, (done + 1).to_string())
+        .exec()
+}
+
 /// Run the desktop app. Returns the process exit code.
 pub fn run() -> i32 {
     let args = Args::parse();
@@ -370,6 +414,12 @@ pub fn run() -> i32 {
         .manage(FirstRun(AtomicBool::new(first_run)));
     let app = match build_app(builder, core, ui_rx, opts).build(tauri::generate_context!()) {
         Ok(app) => app,
+        Err(e) if lost_handover(&e.to_string()) => {
+            // Only returns when it could not start again.
+            let why = relaunch_after_lost_handover();
+            eprintln!("pulseboard: the running instance went away while this launch handed over to it ({e}), and starting again failed: {why}");
+            return 1;
+        }
         Err(e) => {
             eprintln!("pulseboard: cannot start the window system: {e}");
             return 1;
@@ -405,6 +455,21 @@ pub fn run() -> i32 {
 #[cfg(test)]
 mod tests {
     use super::second_launch_opens_window;
+
+    #[test]
+    fn only_a_hand_over_that_got_no_answer_starts_again() {
+        use super::lost_handover;
+        // The plugin's words (tauri-plugin-single-instance 2.5, Linux).
+        assert!(lost_handover(
+            "failed to initialize plugin `single-instance`: failed to forward arguments to the \
+             running instance: org.freedesktop.DBus.Error.NoReply: Message recipient \
+             disconnected from message bus without replying"
+        ));
+        assert!(!lost_handover(
+            "failed to initialize plugin `single-instance`: invalid D-Bus address"
+        ));
+        assert!(!lost_handover("failed to create webview"));
+    }
 
     #[test]
     fn a_second_launch_opens_the_window_unless_hidden() {
