@@ -230,6 +230,39 @@ mod tests {
         }
     }
 
+    /// Nothing held for a summary: the task's tick is off, so an idle app
+    /// is not woken by it (it ticked every second before; with a 1 ms tick
+    /// the clock was read dozens of times here).
+    #[tokio::test]
+    async fn an_idle_alert_task_does_not_tick() {
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&reads);
+        let clock: Clock = Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            base()
+        });
+        let store = Store::new(ClientState::empty("test"));
+        let (_settings, control) = watch::channel(PolicySettings::default());
+        let _task = spawn_alerts_with(
+            &store,
+            AlertPolicy::new(PolicyConfig::default()),
+            Arc::new(RecordingNotifier::new()),
+            control,
+            RunOptions {
+                clock,
+                tick: Duration::from_millis(1),
+            },
+        );
+        // An observation window, not a synchronisation: a slower machine
+        // only gives fewer ticks, never a false failure.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            reads.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "ticked with nothing pending"
+        );
+    }
+
     #[tokio::test]
     async fn run_alerts_shows_caps_groups_and_follows_settings() {
         let (now, clock) = manual_clock();
