@@ -240,12 +240,7 @@ async fn notifications_and_read_state_survive_a_server_restart() {
     assert_eq!(third["seq"], 3, "seq continues after the restart");
     let mut c = start(config(&srv.url(), TransportMode::Polling, None));
     until_state(&mut c.rx, "live").await;
-    let got: Vec<(String, bool)> = c.store.read(|s| {
-        s.notifications
-            .iter()
-            .map(|n| (n.title.clone(), n.read))
-            .collect()
-    });
+    let got = shown(&c.store);
     assert_eq!(
         got,
         vec![

@@ -398,12 +398,7 @@ async fn leaving_a_server_for_another_and_coming_back_loses_nothing_of_either() 
             && s.outbox.is_empty()
     })
     .await;
-    let shown: Vec<(String, bool)> = c.store.read(|s| {
-        s.notifications
-            .iter()
-            .map(|n| (n.title.clone(), n.read))
-            .collect()
-    });
+    let shown = shown(&c.store);
     assert_eq!(
         shown,
         vec![

@@ -35,12 +35,7 @@ async fn two_clients_of_one_viewer_the_cut_off_one_shows_the_others_read_after_r
     let read = until_event(&mut a.rx, "notification:read").await;
     assert_eq!(read["ids"], serde_json::json!([id]));
     until_state(&mut a.rx, "live").await;
-    let shown: Vec<(String, bool)> = a.store.read(|s| {
-        s.notifications
-            .iter()
-            .map(|n| (n.title.clone(), n.read))
-            .collect()
-    });
+    let shown = shown(&a.store);
     assert_eq!(
         shown,
         vec![("first".into(), true), ("second".into(), false)]

@@ -394,3 +394,13 @@ pub async fn restart_catches_up_each_missed_notification_once(
     c.client.shutdown().await;
     srv.stop().await;
 }
+
+/// The notifications `store` shows, oldest first: (title, read).
+pub fn shown(store: &Store) -> Vec<(String, bool)> {
+    store.read(|s| {
+        s.notifications
+            .iter()
+            .map(|n| (n.title.clone(), n.read))
+            .collect()
+    })
+}
