@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::{net::IpAddr, path::Path, sync::Arc};
+use std::{net::IpAddr, path::Path};
 
 use common::{config, eventually, repo_root, start, start_nginx};
 use reqwest::{Client, StatusCode};
@@ -65,23 +65,8 @@ fn client(ca: &Path, from: Option<IpAddr>) -> Client {
 }
 
 async fn wss_open_packet(port: u16, ca: &Path) -> String {
-    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_file(ca).unwrap())
-        .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let mut s = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+    let mut s = common::tls_connect(("127.0.0.1", port), &std::fs::read(ca).unwrap())
         .await
         .unwrap();
     let req = format!(

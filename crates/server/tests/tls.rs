@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use common::{config, start};
 use reqwest::StatusCode;
@@ -67,24 +67,8 @@ async fn https_polling_and_wss_on_one_port_with_a_private_ca() {
 }
 
 async fn wss_upgrade_status(server: &pulseboard_server::ServerHandle, ca_pem: &[u8]) -> u16 {
-    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca_pem).unwrap())
-        .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let mut s = connector
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
+    let mut s = common::tls_connect(server.addr, ca_pem).await.unwrap();
     let req = format!(
         "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\n\
          Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
@@ -158,9 +142,7 @@ async fn over_the_cap_a_tls_port_closes_without_plain_text() {
 /// server after the header timeout.
 #[tokio::test]
 async fn silent_connections_to_the_tls_port_are_closed_after_the_header_timeout() {
-    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
     use tokio::io::AsyncReadExt;
-    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = pulseboard_testkit::make_certs(dir.path());
     let mut c = config(&dir);
@@ -177,18 +159,7 @@ async fn silent_connections_to_the_tls_port_are_closed_after_the_header_timeout(
         .ok();
     assert!(started.elapsed() < Duration::from_secs(10));
 
-    let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(&std::fs::read(&ca).unwrap()).unwrap())
-        .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+    let mut tls = common::tls_connect(server.addr, &std::fs::read(&ca).unwrap())
         .await
         .expect("TLS handshake");
     let started = tokio::time::Instant::now();

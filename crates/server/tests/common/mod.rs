@@ -238,3 +238,27 @@ pub fn start_nginx(dir: &std::path::Path, site: &str) -> tokio::process::Child {
         .spawn()
         .expect("nginx starts")
 }
+
+/// A TLS connection to `addr` for the name `localhost`, trusting only the
+/// certificate authority `ca_pem` (a PEM made by `pulseboard_testkit`).
+pub async fn tls_connect(
+    addr: impl tokio::net::ToSocketAddrs,
+    ca_pem: &[u8],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls_pki_types::{pem::PemObject, CertificateDer, ServerName};
+    use tokio_rustls::rustls::{self, crypto::ring, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem).expect("a PEM certificate"))
+        .expect("a CA certificate");
+    let cfg =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(ServerName::try_from("localhost").expect("a name"), tcp)
+        .await
+}
