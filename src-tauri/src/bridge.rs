@@ -700,6 +700,14 @@ mod tests {
         );
     }
 
+    /// A store already on server data (going there is a resync) that still
+    /// holds the demo values.
+    fn server_store(now: DateTime<Utc>) -> Store {
+        let mut state = pulseboard_core::cache::demo_state("http://x", now);
+        state.source = DataSource::Server;
+        Store::new(state)
+    }
+
     /// Each accepted KPI update goes out in order (what the benchmark probe
     /// times), and the batch's last one per module carries the module as the
     /// core keeps it (bounded history, demo values gone), as does the last
@@ -708,10 +716,7 @@ mod tests {
     fn kpis_go_out_in_order_with_the_cores_view_on_the_last_of_each_module() {
         use pulseboard_core::store::HISTORY_LEN;
         let now = Utc::now();
-        let mut state = pulseboard_core::cache::demo_state("http://x", now);
-        // Already on server data (going there is a resync), demo values kept.
-        state.source = DataSource::Server;
-        let store = Store::new(state);
+        let store = server_store(now);
         let mut rx = store.subscribe();
         let n = HISTORY_LEN + 5;
         for i in 0..n {
@@ -825,9 +830,7 @@ mod tests {
     fn kpi_views_carry_only_what_the_page_lacks_and_rebuild_the_cores_history() {
         use pulseboard_core::store::HISTORY_LEN;
         let now = Utc::now();
-        let mut state = pulseboard_core::cache::demo_state("http://x", now);
-        state.source = DataSource::Server;
-        let store = Store::new(state);
+        let store = server_store(now);
         let mut rx = store.subscribe();
         let mut sent = Sent::default();
         let mut page = BTreeMap::new();
@@ -926,9 +929,7 @@ mod tests {
     #[test]
     fn after_a_whole_state_in_a_batch_the_kpi_views_go_whole() {
         let now = Utc::now();
-        let mut state = pulseboard_core::cache::demo_state("http://x", now);
-        state.source = DataSource::Server;
-        let store = Store::new(state);
+        let store = server_store(now);
         let mut rx = store.subscribe();
         let mut sent = Sent::default();
         let views = |rx: &mut Receiver<Update>, sent: &mut Sent| {
