@@ -143,30 +143,16 @@ async fn readyz_goes_503_when_the_database_becomes_unwritable_and_back() {
     server.stop().await.unwrap();
 }
 
-/// Start the server binary with `args`; returns the child and its base URL.
+/// Start the server binary with `args` and `RUST_LOG=info`, stderr piped;
+/// returns the child and its base URL.
 async fn server_binary(dir: &tempfile::TempDir, args: &[&str]) -> (tokio::process::Child, String) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
-        .args(["--listen", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("server.db"))
-        .args(args)
-        .env_remove("PULSEBOARD_TOKEN")
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(common::WAIT, lines.next_line())
-        .await
-        .expect("listening line")
-        .unwrap()
-        .unwrap()
-        .strip_prefix("listening on ")
-        .expect("listening on URL")
-        .to_string();
-    (child, url)
+    common::listening(
+        common::server_command(dir.path())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped()),
+    )
+    .await
 }
 
 /// With `--log-format json` every log line is a JSON object; 50 refused

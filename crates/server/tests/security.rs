@@ -335,33 +335,14 @@ async fn snapshot(http: &Client, url: &str) -> Value {
 /// 15 s: no KPI, no dashboard, no notification.
 #[tokio::test]
 async fn default_start_writes_nothing_by_itself_for_15_s() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--kpi-interval-ms",
-            "100",
-            "--dashboard-interval-ms",
-            "100",
-            "--db",
-        ])
-        .arg(dir.path().join("server.db"))
-        .env_remove("PULSEBOARD_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(common::WAIT, lines.next_line())
-        .await
-        .expect("listening line")
-        .unwrap()
-        .unwrap()
-        .strip_prefix("listening on ")
-        .expect("listening on URL")
-        .to_string();
+    let (mut child, url) = common::listening(common::server_command(dir.path()).args([
+        "--kpi-interval-ms",
+        "100",
+        "--dashboard-interval-ms",
+        "100",
+    ]))
+    .await;
     let http = Client::new();
     let first = snapshot(&http, &url).await;
     let start = tokio::time::Instant::now();
@@ -471,35 +452,18 @@ fn server_help_does_not_print_tokens_from_the_environment() {
 /// together: every source of tokens works with its role.
 #[tokio::test]
 async fn server_binary_takes_tokens_from_flags_environment_and_file() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tokens");
     std::fs::write(&file, "token admin-t\npublish-token ci=ci-t\n").unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--view-token",
-            "alice=alice-t",
-            "--token-file",
-        ])
-        .arg(&file)
-        .args(["--allow-origin", "https://dash.example.com", "--db"])
-        .arg(dir.path().join("server.db"))
-        .env_remove("PULSEBOARD_TOKEN")
-        .env("PULSEBOARD_VIEW_TOKENS", "bob=bob-t,carol=carol-t")
-        .env("PULSEBOARD_PUBLISH_TOKENS", "billing=billing-t,ops=ops-t")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(common::WAIT, lines.next_line())
-        .await
-        .expect("listening line")
-        .unwrap()
-        .unwrap();
-    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let (mut child, url) = common::listening(
+        common::server_command(dir.path())
+            .args(["--view-token", "alice=alice-t", "--token-file"])
+            .arg(&file)
+            .args(["--allow-origin", "https://dash.example.com"])
+            .env("PULSEBOARD_VIEW_TOKENS", "bob=bob-t,carol=carol-t")
+            .env("PULSEBOARD_PUBLISH_TOKENS", "billing=billing-t,ops=ops-t"),
+    )
+    .await;
     let http = Client::new();
     let get = |t: &'static str| {
         let (http, url) = (http.clone(), url.clone());
@@ -547,31 +511,14 @@ async fn server_binary_takes_tokens_from_flags_environment_and_file() {
 /// still accepted.
 #[tokio::test]
 async fn simulate_flag_turns_the_simulator_on_and_no_simulator_is_accepted() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     for (flag, moves) in [("--simulate", true), ("--no-simulator", false)] {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                flag,
-                "--kpi-interval-ms",
-                "50",
-                "--db",
-            ])
-            .arg(dir.path().join("server.db"))
-            .env_remove("PULSEBOARD_TOKEN")
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(common::WAIT, lines.next_line())
-            .await
-            .expect("listening line")
-            .unwrap()
-            .unwrap_or_else(|| panic!("{flag}: the server did not start"));
-        let url = line.strip_prefix("listening on ").unwrap().to_string();
+        let (mut child, url) = common::listening(common::server_command(dir.path()).args([
+            flag,
+            "--kpi-interval-ms",
+            "50",
+        ]))
+        .await;
         let http = Client::new();
         let first = snapshot(&http, &url).await;
         if moves {

@@ -262,3 +262,34 @@ pub async fn tls_connect(
         .connect(ServerName::try_from("localhost").expect("a name"), tcp)
         .await
 }
+
+/// The server binary listening on 127.0.0.1:0 with its database in `dir`,
+/// no token taken from the environment, stdout piped: add flags, then
+/// [`listening`].
+pub fn server_command(dir: &std::path::Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulseboard-server"));
+    cmd.args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(dir.join("server.db"))
+        .env_remove("PULSEBOARD_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Start `cmd` (see [`server_command`]) and wait for its first line,
+/// `listening on URL`: the child and its base URL.
+pub async fn listening(cmd: &mut tokio::process::Command) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = cmd.spawn().expect("the server binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("a listening line in time")
+        .expect("stdout readable")
+        .expect("the server exited before it listened");
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("not a listening line: {line}"))
+        .to_string();
+    (child, url)
+}
