@@ -1,18 +1,16 @@
 //! The window's commands through Tauri's mock runtime: what the webview
 //! calls reaches the core, bad input is refused with a readable error.
 
-use pulseboard_app::settings::{Settings, SettingsDir};
-use pulseboard_app::{build_app, AppCore, BuildOptions};
-use pulseboard_core::cache::demo_state;
+use pulseboard_app::settings::SettingsDir;
+use pulseboard_app::AppCore;
 use pulseboard_core::{Command, Store};
 use pulseboard_protocol::MarkRead;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::{WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::mpsc;
 
+mod common;
+
+/// The app on the mock runtime with its settings in a temp dir.
 struct Harness {
     webview: tauri::WebviewWindow<tauri::test::MockRuntime>,
     commands: mpsc::UnboundedReceiver<Command>,
@@ -23,56 +21,18 @@ struct Harness {
 
 fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(demo_state("http://127.0.0.1:4000", chrono::Utc::now()));
-    let (tx, commands) = mpsc::unbounded_channel();
-    let (_ui_tx, ui_rx) = mpsc::unbounded_channel();
-    let core = AppCore::new(
-        store.clone(),
-        tx,
-        SettingsDir {
-            dir: dir.path().join("config"),
-        },
-        Settings::default(),
-        None,
-        pulseboard_app::render::decide(&Default::default()),
-    );
-    let opts = BuildOptions {
-        tray: false,
-        open_window: false,
-    };
-    let mut app = build_app(mock_builder(), core, ui_rx, opts)
-        .build(mock_context(noop_assets()))
-        .expect("app builds");
-    // One turn of the event loop runs the setup hook (which starts the
-    // bridge). Deprecated because looping on it busy-waits; one call does not.
-    #[allow(deprecated)]
-    app.run_iteration(|_, _| {});
-    let webview = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default())
-        .build()
-        .unwrap();
+    let m = common::mock::mock_app(&dir.path().join("config"));
     Harness {
-        webview,
-        commands,
-        store,
+        webview: m.webview,
+        commands: m.commands,
+        store: m.store,
         dir,
-        _app: app,
+        _app: m.app,
     }
 }
 
 fn invoke(h: &Harness, cmd: &str, args: Value) -> Result<Value, Value> {
-    get_ipc_response(
-        &h.webview,
-        InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        },
-    )
-    .map(|b| b.deserialize::<Value>().unwrap())
+    common::mock::invoke(&h.webview, cmd, args)
 }
 
 #[test]

@@ -1,4 +1,7 @@
 //! An in-process pulseboard-server for the shell's tests.
+#![allow(dead_code)]
+
+pub mod mock;
 
 use pulseboard_server::{Config, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
