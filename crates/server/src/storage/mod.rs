@@ -86,13 +86,19 @@ pub const MAX_SLOTS_PER_KEY: i64 = MAX_AGE_SECS / SLOT_SECS;
 /// days, under a GB.
 pub const MAX_HISTORY_ROWS: u64 = 10_000_000;
 
-/// Of the oldest history rows' slots (ascending), how many form the prefix
-/// to delete: the first `excess` ones and any before `before`.
-pub(crate) fn prune_prefix(slots: &[i64], before: i64, excess: u64) -> usize {
-    slots
-        .iter()
+/// The retention rule of both stores: of the oldest rows' times (oldest
+/// first: history slots, notification timestamps), how many form the prefix
+/// to delete: the first `excess` ones and any older than `before`; it stops
+/// at the first row that is neither.
+pub(crate) fn prune_prefix<'a, T: PartialOrd + 'a>(
+    times: impl IntoIterator<Item = &'a T>,
+    before: Option<&T>,
+    excess: u64,
+) -> usize {
+    times
+        .into_iter()
         .enumerate()
-        .take_while(|(i, s)| (*i as u64) < excess || **s < before)
+        .take_while(|(i, t)| (*i as u64) < excess || before.is_some_and(|b| *t < b))
         .count()
 }
 
@@ -421,5 +427,36 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
             excess = excess.saturating_sub(n);
             tokio::task::yield_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prune_prefix;
+
+    #[test]
+    fn the_prefix_is_the_excess_then_whatever_is_older_and_stops_at_the_first_kept() {
+        let slots = [10, 20, 30, 40];
+        assert_eq!(prune_prefix(&slots, None, 0), 0);
+        assert_eq!(prune_prefix(&slots, None, 2), 2);
+        assert_eq!(prune_prefix(&slots, Some(&30), 0), 2, "older than 30 only");
+        assert_eq!(
+            prune_prefix(&slots, Some(&30), 3),
+            3,
+            "the excess goes even if newer"
+        );
+        assert_eq!(prune_prefix(&slots, None, 9), 4);
+        let times = [
+            "2026-01-01T00:00:00.000Z",
+            "2026-01-03T00:00:00.000Z",
+            "2026-01-02T00:00:00.000Z",
+        ]
+        .map(String::from);
+        let before = "2026-01-02T12:00:00.000Z".to_string();
+        assert_eq!(
+            prune_prefix(&times, Some(&before), 0),
+            1,
+            "stops at the first row that stays, even if an older one follows"
+        );
     }
 }

@@ -595,17 +595,13 @@ impl Storage for PostgresStore {
             .into_iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let mut k = 0usize;
-        for (i, (_, created)) in oldest.iter().enumerate() {
-            // Timestamps are all written by `ts` (UTC, millis, `Z`), so they
-            // compare as strings.
-            let expired = before.as_deref().is_some_and(|b| created.as_str() < b);
-            if (i as u64) < excess || expired {
-                k = i + 1;
-            } else {
-                break;
-            }
-        }
+        // Timestamps are all written by `ts` (UTC, millis, `Z`), so they
+        // compare as strings.
+        let k = prune_prefix(
+            oldest.iter().map(|(_, created)| created),
+            before.as_ref(),
+            excess,
+        );
         if k == 0 {
             tx.commit().await?;
             return Ok(0);
@@ -747,7 +743,7 @@ impl Storage for PostgresStore {
             .collect();
         // Everything up to the newest slot of the prefix goes (the batch,
         // plus the other keys of that last slot).
-        let k = prune_prefix(&oldest, slot_of(before), excess);
+        let k = prune_prefix(&oldest, Some(&slot_of(before)), excess);
         if k == 0 {
             tx.commit().await?;
             return Ok(0);
