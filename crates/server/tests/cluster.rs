@@ -172,6 +172,99 @@ async fn posted_to_node_a_reaches_clients_on_b_and_c_and_reads_follow_the_viewer
     }
 }
 
+/// Every event the server sent `s` before it answers a `module:subscribe`
+/// sent now, as `(name, payload)`: whatever was emitted to `s` before that
+/// request arrived is in the list, in order.
+async fn events_so_far(s: &mut Polling) -> Vec<(String, Value)> {
+    s.send(r#"42900["module:subscribe",{"module":"finance"}]"#)
+        .await;
+    let mut got = Vec::new();
+    loop {
+        let p = tokio::time::timeout(WAIT, s.next()).await.expect("packet");
+        if p.starts_with("43900") {
+            return got;
+        }
+        if let Some(body) = p.strip_prefix("42") {
+            let v: Value = serde_json::from_str(body).expect("event JSON");
+            got.push((v[0].as_str().unwrap_or_default().to_owned(), v[1].clone()));
+        }
+    }
+}
+
+/// KPI updates, an alert and a mark-read made on node A reach the clients
+/// of A itself and of B each once, in order: the adapter's broadcast skips
+/// A's own sockets (A delivers to them socket by socket), and B's adapter
+/// delivers to B's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_events_reach_every_node_once_in_order_including_the_sending_node() {
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let http = Client::new();
+    let mut on_a = subscriber(a).await;
+    let mut on_b = subscriber(b).await;
+    let posted = post_notification(&http, a, "n").await;
+    for s in [&mut on_a, &mut on_b] {
+        assert_eq!(event(s, "notification:new").await["id"], posted["id"]);
+    }
+    let kpi = |v: f64| json!({"kpis": [{"key": "cash", "label": "Cash", "value": v}]});
+    let kpis_url = format!("{}/api/kpis/finance", a.url());
+    send(&http, reqwest::Method::PUT, kpis_url.clone(), kpi(1.0)).await;
+    send(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/alerts", a.url()),
+        json!({"title": "one", "message": "m", "severity": "info"}),
+    )
+    .await;
+    // The same viewer on a third socket, on A: its read reaches A and B.
+    let mut marker = Polling::open(a, None).await;
+    marker.connected().await.expect("connected");
+    let ack = marker
+        .call(
+            "notification:mark-read",
+            Some(json!({"ids": [posted["id"]]})),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    send(&http, reqwest::Method::PUT, kpis_url, kpi(2.0)).await;
+    for (name, sock) in [("A", &mut on_a), ("B", &mut on_b)] {
+        // B's events come through Redis: wait for the last one first.
+        if name == "B" {
+            assert_eq!(
+                event(sock, "kpi:update:finance").await["kpis"][0]["value"],
+                1.0
+            );
+        }
+        let mut seen: Vec<String> = Vec::new();
+        if name == "B" {
+            seen.push("kpi 1.0".into());
+        }
+        loop {
+            for (event, payload) in events_so_far(sock).await {
+                match event.as_str() {
+                    "kpi:update:finance" => {
+                        seen.push(format!("kpi {}", payload["kpis"][0]["value"]))
+                    }
+                    "alert:system" => seen.push(format!("alert {}", payload["title"])),
+                    "notification:read" => seen.push(format!("read {}", payload["unreadCount"])),
+                    _ => {}
+                }
+            }
+            if seen.iter().any(|e| e == "kpi 2.0") || name == "A" {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            ["kpi 1.0", "alert \"one\"", "read 0", "kpi 2.0"],
+            "client on {name}"
+        );
+    }
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
 /// A client of the cluster that follows notifications like ours does: it
 /// subscribes with `afterSeq`, takes the catch-up page and then live
 /// `notification:new`, keeps each `seq` once, and checks there is no gap.
