@@ -17,15 +17,22 @@
 //! (the namespace keeps socketioxide's `LocalAdapter`).
 //!
 //! **What a slow socket on another node misses.** The adapter delivers a
-//! remote broadcast with one `send_many` that reports a full buffer without
-//! saying whose (socketioxide-core's `recv_broadcast` only logs it), so such
-//! a socket is not disconnected: it misses that one event. A KPI or
-//! dashboard value is replaced by the next one (and is in the snapshot and
-//! the subscribe ack); a missed `alert:system` is gone for that client
-//! (alerts are not stored); a missed `notification:read` shows a stale read
-//! mark until the next `notification:subscribe` (a reconnect) returns the
-//! read state. Notifications are never lost this way: they do not go
-//! through the adapter (below).
+//! remote broadcast with one `send_many` whose error says that some
+//! socket's send buffer was full, not whose (socketioxide-core's
+//! `recv_broadcast` only logs it, at warn). So a socket on node B whose
+//! buffer is full when an event posted to node A arrives is not
+//! disconnected for it: it misses that one event.
+//! - `kpi:update:*`, `dashboard:update`: the value until the next update;
+//!   the current one is in the snapshot and in the next subscribe ack.
+//! - `alert:system`: that alert is gone for that client (alerts are not
+//!   stored, and no API lists them).
+//! - `notification:read`: the read mark shows late; the read state is in
+//!   the next `notification:subscribe` with `unread` (a reconnect).
+//!
+//! It is still disconnected (and catches up) as soon as its own node
+//! delivers it anything itself while its buffer is full: every
+//! `notification:new`, and every room event posted to B. Notifications are
+//! never lost this way: they do not go through the adapter (below).
 //!
 //! **Notifications** keep the store-ordered fan-in: each node's fan-in task
 //! ([`spawn_fan_in`]) reads what it has not delivered yet from the shared
