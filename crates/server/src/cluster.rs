@@ -491,3 +491,32 @@ pub(crate) fn spawn_fan_in(app: Arc<App>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use socketioxide_core::{
+        adapter::{
+            remote_packet::{RequestOut, RequestTypeOut},
+            BroadcastOptions,
+        },
+        packet::Packet,
+        Str, Value,
+    };
+
+    use super::*;
+
+    /// `cluster_messages_in` leaves out this node's own broadcasts (Redis
+    /// echoes them): the sender of an adapter request is read from it.
+    #[test]
+    fn the_sender_of_an_adapter_request_is_read_from_it() {
+        let uid = Uid::new();
+        let packet = Packet::event(Str::from("/"), Value::Str(Str::from("[\"e\"]"), None));
+        let mut opts = BroadcastOptions::default();
+        opts.rooms.push("finance".into());
+        opts.except.push(node_room(uid).into());
+        let req = RequestOut::new(uid, RequestTypeOut::Broadcast(&packet), &opts);
+        let bytes = rmp_serde::to_vec(&req).expect("encode");
+        assert_eq!(origin(&bytes), Some(uid));
+        assert_eq!(origin(b"not msgpack"), None);
+    }
+}

@@ -792,7 +792,12 @@ impl App {
         };
         let own = cluster::node_room(io.config().server_id);
         if let Err(e) = op.except(own).emit(event, payload).await {
-            tracing::warn!(%e, event, "cluster broadcast not sent");
+            if self.bus.as_ref().is_some_and(|b| b.is_up()) {
+                tracing::warn!(%e, event, "cluster broadcast not sent");
+            } else {
+                // Said once when Redis went down (cluster::Bus).
+                tracing::debug!(%e, event, "redis down: cluster broadcast not sent");
+            }
         }
     }
 
