@@ -16,23 +16,14 @@
 //! node pays nothing for it, and no adapter code runs without `--redis`
 //! (the namespace keeps socketioxide's `LocalAdapter`).
 //!
-//! **What a slow socket on another node misses.** The adapter delivers a
-//! remote broadcast with one `send_many` whose error says that some
+//! **A slow socket on another node.** The adapter delivers a remote
+//! broadcast with socketioxide's `send_many`, whose error says that some
 //! socket's send buffer was full, not whose (socketioxide-core's
-//! `recv_broadcast` only logs it, at warn). So a socket on node B whose
-//! buffer is full when an event posted to node A arrives is not
-//! disconnected for it: it misses that one event.
-//! - `kpi:update:*`, `dashboard:update`: the value until the next update;
-//!   the current one is in the snapshot and in the next subscribe ack.
-//! - `alert:system`: that alert is gone for that client (alerts are not
-//!   stored, and no API lists them).
-//! - `notification:read`: the read mark shows late; the read state is in
-//!   the next `notification:subscribe` with `unread` (a reconnect).
-//!
-//! It is still disconnected (and catches up) as soon as its own node
-//! delivers it anything itself while its buffer is full: every
-//! `notification:new`, and every room event posted to B. Notifications are
-//! never lost this way: they do not go through the adapter (below).
+//! `recv_broadcast` only logs it). Our patched socketioxide
+//! (vendor/PATCHES.md, patch 9) disconnects such a socket itself, as
+//! [`App::deliver`] does, so the rule holds for events from other nodes
+//! too: the client reconnects and catches up. [`App::disconnected`] counts
+//! and logs it.
 //!
 //! **Notifications** keep the store-ordered fan-in: each node's fan-in task
 //! ([`spawn_fan_in`]) reads what it has not delivered yet from the shared

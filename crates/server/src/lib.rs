@@ -612,6 +612,29 @@ impl App {
         });
     }
 
+    /// A socket went away. One the server disconnected without this node
+    /// deciding it (`ServerNSDisconnect`, no [`Overflowed`] mark) was
+    /// disconnected by socketioxide because a broadcast found its buffer
+    /// full (vendor/PATCHES.md patch 9: in a cluster, an event another node
+    /// published): counted and logged like [`App::overflowed`].
+    pub(crate) fn disconnected<A: Adapter>(
+        &self,
+        s: &SocketRef<A>,
+        reason: socketioxide::socket::DisconnectReason,
+    ) {
+        if reason != socketioxide::socket::DisconnectReason::ServerNSDisconnect
+            || s.extensions.get::<Overflowed>().is_some()
+        {
+            return;
+        }
+        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(
+            sid = %s.id,
+            overflow_disconnects_total = n,
+            "send buffer full during a cluster broadcast: socket disconnected so it catches up"
+        );
+    }
+
     /// How many sockets were disconnected because their buffer was full.
     #[allow(dead_code)] // read by metrics
     pub(crate) fn overflow_disconnects(&self) -> u64 {

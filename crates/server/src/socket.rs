@@ -19,6 +19,7 @@ use socketioxide::{
     adapter::Adapter,
     extract::{AckSender, Event, SocketRef, TryData},
     handler::ConnectHandler,
+    socket::DisconnectReason,
     ParserError, SocketIo,
 };
 
@@ -125,8 +126,13 @@ fn attach_listeners<A: Adapter>(s: &SocketRef<A>, app: &Arc<App>) {
         },
     );
 
-    s.on_disconnect(|s: SocketRef<A>| async move {
-        tracing::debug!(sid = %s.id, "client disconnected");
+    let a = app.clone();
+    s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
+        let app = a.clone();
+        async move {
+            tracing::debug!(sid = %s.id, ?reason, "client disconnected");
+            app.disconnected(&s, reason);
+        }
     });
 }
 

@@ -21,14 +21,20 @@ struct Cluster {
 }
 
 async fn cluster(n: usize) -> Cluster {
+    cluster_with(n, |_, _| {}).await
+}
+
+/// [`cluster`] with node `i`'s config changed by `tune(i, config)`.
+async fn cluster_with(n: usize, tune: impl Fn(usize, &mut Config)) -> Cluster {
     let pg = services::Postgres::start();
     let url = pg.database("pb").await;
     let redis = services::Redis::start();
     let mut nodes = Vec::new();
-    for _ in 0..n {
+    for i in 0..n {
         let mut c = Config::new(&url);
         c.simulator = false;
         c.redis = Some(redis.url());
+        tune(i, &mut c);
         nodes.push(spawn(c).await.expect("node starts"));
     }
     let http = Client::new();
@@ -260,6 +266,57 @@ async fn room_events_reach_every_node_once_in_order_including_the_sending_node()
             "client on {name}"
         );
     }
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// A client on node B that stops reading while node A floods KPI updates:
+/// its send buffer (16 packets here) fills with updates that came through
+/// Redis, so B disconnects it (a namespace DISCONNECT, not a silent skip:
+/// vendor/PATCHES.md patch 9), and once it reconnects its subscribe ack
+/// holds the last value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_socket_on_another_node_is_disconnected_and_catches_up() {
+    let c = cluster_with(2, |i, cfg| {
+        if i == 1 {
+            cfg.socket_buffer = 16;
+        }
+    })
+    .await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let http = Client::new();
+    let mut slow = subscriber(b).await;
+    // The client reads nothing while A publishes.
+    let kpis_url = format!("{}/api/kpis/finance", a.url());
+    for v in 1..=100 {
+        send(
+            &http,
+            reqwest::Method::PUT,
+            kpis_url.clone(),
+            json!({"kpis": [{"key": "cash", "label": "Cash", "value": v}]}),
+        )
+        .await;
+    }
+    // Now it reads: some updates, then the server's DISCONNECT (without
+    // the patch nothing more comes, and `next` gives up after 10 s).
+    let mut updates = 0;
+    loop {
+        let p = slow.next().await;
+        if p.starts_with("41") {
+            break;
+        }
+        if p.starts_with(r#"42["kpi:update:finance""#) {
+            updates += 1;
+        }
+    }
+    assert!(updates < 100, "the buffer never filled: {updates} updates");
+    let mut again = Polling::open(b, None).await;
+    again.connected().await.expect("connected");
+    let ack = again
+        .call("module:subscribe", Some(json!({"module": "finance"})))
+        .await;
+    assert_eq!(ack["snapshot"]["kpis"][0]["value"], 100.0, "{ack}");
     for n in c.nodes {
         n.stop().await.expect("stop");
     }

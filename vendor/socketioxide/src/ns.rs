@@ -305,7 +305,16 @@ impl<A: Adapter> InnerEmitter for Namespace<A> {
         let sockets = self.sockets.read().unwrap();
         let errs: Vec<SocketError> = sids
             .filter_map(|sid| sockets.get(&sid))
-            .filter_map(|socket| socket.send_raw(data.clone()).err())
+            .filter_map(|socket| match socket.send_raw(data.clone()) {
+                Ok(()) => None,
+                // The error below does not say which socket it was: that
+                // socket is told itself (Pulseboard patch 9).
+                Err(SocketError::InternalChannelFull) => {
+                    socket.clone().disconnect_slow();
+                    Some(SocketError::InternalChannelFull)
+                }
+                Err(e) => Some(e),
+            })
             .collect();
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }

@@ -281,6 +281,9 @@ impl From<BroadcastError> for RemoteActionError {
 /// The minimal number of pending acks before looking for the abandoned ones.
 const ACK_SWEEP_MIN: usize = 64;
 
+/// How long [`Socket::disconnect_slow`] keeps trying to send the DISCONNECT.
+const SLOW_DISCONNECT_TRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A Socket represents a client connected to a namespace.
 /// It is used to send and receive messages from the client, join and leave rooms, etc.
 /// The socket struct itself should not be used directly, but through a [`SocketRef`](crate::extract::SocketRef).
@@ -294,6 +297,8 @@ pub struct Socket<A: Adapter = LocalAdapter> {
     ack_sweep_at: AtomicUsize,
     ack_counter: AtomicI64,
     connected: AtomicBool,
+    /// A broadcast found the send buffer full: being disconnected.
+    slow: AtomicBool,
     pub(crate) parser: Parser,
     /// The socket id
     pub id: Sid,
@@ -324,6 +329,7 @@ impl<A: Adapter> Socket<A> {
             ack_sweep_at: AtomicUsize::new(ACK_SWEEP_MIN),
             ack_counter: AtomicI64::new(0),
             connected: AtomicBool::new(false),
+            slow: AtomicBool::new(false),
             parser,
             id: sid,
             #[cfg(feature = "extensions")]
@@ -669,6 +675,34 @@ impl<A: Adapter> Socket<A> {
         }
         self.close(DisconnectReason::ServerNSDisconnect);
         Ok(())
+    }
+
+    /// A broadcast found this socket's send buffer full, so the socket missed
+    /// it: disconnect it from the namespace (the client sees a server
+    /// disconnect, reconnects and can catch up) rather than let it go on as
+    /// if nothing was missed. The DISCONNECT packet needs a free slot too:
+    /// retried while the client drains its buffer, for at most
+    /// [`SLOW_DISCONNECT_TRY`]; a client that drains nothing is closed by the
+    /// heartbeat. Once per socket.
+    pub(crate) fn disconnect_slow(self: Arc<Self>) {
+        if self.slow.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        #[cfg(feature = "tracing")]
+        tracing::warn!(sid = ?self.id, "send buffer full during a broadcast: disconnecting");
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + SLOW_DISCONNECT_TRY;
+            loop {
+                match self.clone().disconnect() {
+                    Err(SocketError::InternalChannelFull)
+                        if tokio::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    _ => return,
+                }
+            }
+        });
     }
 
     /// # Get the request info made by the client to connect.
