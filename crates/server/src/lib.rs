@@ -428,6 +428,11 @@ impl App {
         probe
     }
 
+    /// Whether this node is part of a cluster (`--redis`).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.io, Io::Cluster(_))
+    }
+
     /// Cluster: the room of this node's sockets ([`cluster::node_room`]);
     /// `None` on a single node (its sockets join no such room).
     pub(crate) fn node_room(&self) -> Option<String> {
@@ -612,8 +617,8 @@ impl App {
         });
     }
 
-    /// A socket went away. One the server disconnected without this node
-    /// deciding it (`ServerNSDisconnect`, no [`Overflowed`] mark) was
+    /// A cluster node's socket went away. One the server disconnected
+    /// without this node deciding it (`ServerNSDisconnect`, no [`Overflowed`] mark) was
     /// disconnected by socketioxide because a broadcast found its buffer
     /// full (vendor/PATCHES.md patch 9: in a cluster, an event another node
     /// published): counted and logged like [`App::overflowed`].

@@ -126,6 +126,13 @@ fn attach_listeners<A: Adapter>(s: &SocketRef<A>, app: &Arc<App>) {
         },
     );
 
+    if !app.is_cluster() {
+        // No captured state: one node keeps a zero-sized handler per socket.
+        s.on_disconnect(|s: SocketRef<A>| async move {
+            tracing::debug!(sid = %s.id, "client disconnected");
+        });
+        return;
+    }
     let a = app.clone();
     s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
         let app = a.clone();
