@@ -526,6 +526,51 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
     }
 }
 
+/// Nodes started while Redis is down serve (writes work), say Redis is
+/// down, and join the cluster once it is there: what was posted before
+/// and after reaches the other node's client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_started_while_redis_is_down_join_when_it_comes() {
+    let pg = services::Postgres::start();
+    let url = pg.database("pb").await;
+    let redis = services::Redis::start();
+    redis.kill();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut c = Config::new(&url);
+        c.simulator = false;
+        c.redis = Some(redis.url());
+        nodes.push(spawn(c).await.expect("node starts without redis"));
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let http = Client::new();
+    wait_redis(&http, a, "down").await;
+    let mut on_b = subscriber(b).await;
+    let early = post_notification(&http, a, "early").await;
+    redis.start_again();
+    wait_redis(&http, a, "up").await;
+    wait_redis(&http, b, "up").await;
+    assert_eq!(
+        event(&mut on_b, "notification:new").await["id"],
+        early["id"],
+        "posted before redis came"
+    );
+    send(
+        &http,
+        reqwest::Method::PUT,
+        format!("{}/api/kpis/finance", a.url()),
+        json!({"kpis": [{"key": "cash", "label": "Cash", "value": 7.0}]}),
+    )
+    .await;
+    assert_eq!(
+        event(&mut on_b, "kpi:update:finance").await["kpis"][0]["value"],
+        7.0
+    );
+    for n in nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
 /// A node as a child process of the server binary (so it can be killed -9).
 struct NodeProcess {
     child: std::process::Child,
