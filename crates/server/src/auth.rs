@@ -22,7 +22,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use pulseboard_protocol::{events, AuthPayload};
-use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::{
+    adapter::Adapter,
+    extract::{SocketRef, TryData},
+};
 use subtle::ConstantTimeEq;
 
 use crate::{http::ApiError, App};
@@ -41,7 +44,7 @@ impl Viewer {
     pub(crate) const DEFAULT: &'static str = "default";
 
     /// The viewer a socket was admitted as (the default one when none was recorded).
-    pub(crate) fn of(socket: &SocketRef) -> Viewer {
+    pub(crate) fn of<A: Adapter>(socket: &SocketRef<A>) -> Viewer {
         socket
             .extensions
             .get::<Viewer>()
@@ -322,7 +325,7 @@ impl std::fmt::Display for Refused {
 }
 
 /// The peer address of a Socket.IO handshake, when known.
-fn socket_peer(socket: &SocketRef) -> Option<IpAddr> {
+fn socket_peer<A: Adapter>(socket: &SocketRef<A>) -> Option<IpAddr> {
     socket
         .req_parts()
         .extensions
@@ -332,9 +335,9 @@ fn socket_peer(socket: &SocketRef) -> Option<IpAddr> {
 
 /// Socket.IO connect middleware body: checks the handshake `auth.token`,
 /// records the [`Viewer`] and the per-connection event limiter.
-pub(crate) fn check_handshake(
+pub(crate) fn check_handshake<A: Adapter>(
     app: &App,
-    socket: &SocketRef,
+    socket: &SocketRef<A>,
     auth: TryData<AuthPayload>,
 ) -> Result<(), Refused> {
     let given = match &auth.0 {

@@ -22,7 +22,7 @@ use governor::{
 };
 use pulseboard_protocol::AckError;
 use serde_json::Value;
-use socketioxide::extract::SocketRef;
+use socketioxide::{adapter::Adapter, extract::SocketRef};
 
 use crate::{auth, http::ApiError, App};
 
@@ -65,7 +65,7 @@ pub(crate) const RATE_LIMITED: &str = "rate limited";
 
 /// Count one incoming Socket.IO event and check the connection's budget.
 /// Over it: the ready-made `{"ok": false, "error": "rate limited"}` ack.
-pub(crate) fn event_allowed(app: &App, s: &SocketRef) -> Result<(), Value> {
+pub(crate) fn event_allowed<A: Adapter>(app: &App, s: &SocketRef<A>) -> Result<(), Value> {
     app.edge.metrics.events_in.inc();
     let Some(limiter) = s.extensions.get::<EventLimiter>() else {
         return Ok(());

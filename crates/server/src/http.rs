@@ -158,7 +158,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// 200 while storage answers (a real write, and the database file writable
-/// at its path, and with `--redis` the cluster channel subscribed), 503
+/// at its path, and with `--redis` the cluster channels subscribed), 503
 /// otherwise. `storage` says which store (`sqlite` or `postgresql`), `redis`
 /// whether the cluster's Redis is `up` or `down` (null without `--redis`).
 async fn readyz(State(app): State<Arc<App>>) -> Response {

@@ -39,7 +39,7 @@ use pulseboard_protocol::{
     decode, events, limits, Alert, Dashboard, Kpi, MarkRead, Module, ModuleKpis, NewAlert,
     NewNotification, Notification, NotificationRead, Snapshot,
 };
-use socketioxide::SocketIo;
+use socketioxide::{adapter::Adapter, SocketIo};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use auth::Viewer;
@@ -252,7 +252,7 @@ struct Latest {
 
 /// Shared state of a running server.
 pub(crate) struct App {
-    io: SocketIo,
+    io: Io,
     store: Arc<dyn Storage>,
     edge: Edge,
     latest: Mutex<Latest>,
@@ -274,13 +274,13 @@ pub(crate) struct App {
     /// The connection caps of the accept loop (for `/metrics`).
     conn_caps: Mutex<Option<Arc<crate::guard::ConnCaps>>>,
     /// The Redis side of a cluster node (`--redis`).
-    bus: Option<Arc<cluster::Bus>>,
+    bus: Option<cluster::Bus>,
     /// Cluster: the `seq` this node's fan-in starts after (the last one
     /// stored when the node started; the fan-in task then keeps its cursor).
     fan_from: u64,
     /// Cluster: wakes the fan-in task ([`cluster::spawn_fan_in`]); wake-ups
     /// while it reads coalesce into one more read.
-    fan_wake: tokio::sync::Notify,
+    fan_wake: Arc<tokio::sync::Notify>,
     /// The store is shared with other nodes (PostgreSQL): KPIs and the
     /// dashboard another node put are read from it before answering.
     shared: bool,
@@ -295,7 +295,9 @@ const KV_ALERT_SEQ: &str = "alert_seq";
 impl App {
     /// Open the store and load the last KPIs (or seed values).
     async fn new(
-        io: SocketIo,
+        io: Io,
+        bus: Option<cluster::Bus>,
+        fan_wake: Arc<tokio::sync::Notify>,
         store: Arc<dyn Storage>,
         edge: Edge,
         config: &Config,
@@ -316,10 +318,6 @@ impl App {
             .and_then(|s| serde_json::from_str(&s).ok())
             .and_then(|v| decode::<Dashboard>(v).ok())
             .unwrap_or_else(simulator::seed_dashboard);
-        let bus = match &config.redis {
-            Some(url) => Some(Arc::new(cluster::Bus::new(url).map_err(Error::Config)?)),
-            None => None,
-        };
         let fan_from = if bus.is_some() {
             store.last_seq().await?
         } else {
@@ -340,7 +338,7 @@ impl App {
             conn_caps: Mutex::new(None),
             bus,
             fan_from,
-            fan_wake: tokio::sync::Notify::new(),
+            fan_wake,
             shared: config
                 .db_path
                 .to_str()
@@ -393,7 +391,7 @@ impl App {
     /// Render `/metrics`, refreshing the gauges first.
     pub(crate) fn metrics_text(&self) -> String {
         let m = &self.edge.metrics;
-        m.connections.set(self.all_sockets().len() as i64);
+        m.connections.set(self.io.socket_count() as i64);
         if let Some(caps) = &*self.conn_caps.lock().unwrap_or_else(|p| p.into_inner()) {
             m.tcp_connections.set(caps.open() as i64);
         }
@@ -412,7 +410,7 @@ impl App {
         let path = self.edge.db_path.clone();
         if let Some(bus) = &self.bus {
             if !bus.is_up() {
-                return Err("redis unavailable: not subscribed to the cluster channel".into());
+                return Err("redis unavailable: cluster channels not subscribed".into());
             }
         }
         if path.to_str().is_some_and(storage::is_postgres_url) {
@@ -428,6 +426,20 @@ impl App {
             tracing::warn!(e, "storage not ready");
         }
         probe
+    }
+
+    /// Whether this node is part of a cluster (`--redis`).
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.io, Io::Cluster(_))
+    }
+
+    /// Cluster: the room of this node's sockets ([`cluster::node_room`]);
+    /// `None` on a single node (its sockets join no such room).
+    pub(crate) fn node_room(&self) -> Option<String> {
+        match &self.io {
+            Io::Local(_) => None,
+            Io::Cluster(io) => Some(cluster::node_room(io.config().server_id)),
+        }
     }
 
     /// The cluster's Redis: `None` without `--redis`, else whether it is up.
@@ -536,37 +548,31 @@ impl App {
         })
     }
 
-    /// Every socket of this node; none once shutdown has closed the
-    /// namespace (socketioxide's `SocketIo::sockets`/`to` panic then, and an
-    /// HTTP write or a simulator tick may still be finishing).
-    pub(crate) fn all_sockets(&self) -> Vec<SocketRef> {
-        self.io.of("/").map(|op| op.sockets()).unwrap_or_default()
-    }
-
-    /// The sockets of `room` on this node; none once shutdown has closed
-    /// the namespace (see [`App::all_sockets`]).
-    pub(crate) fn room_sockets(
-        &self,
-        room: impl Into<std::borrow::Cow<'static, str>>,
-    ) -> Vec<SocketRef> {
-        let room = room.into();
-        self.io
-            .of("/")
-            .map(|op| op.to(room).sockets())
-            .unwrap_or_default()
-    }
-
-    /// Send `event` to each of `sockets`. A socket whose send buffer is full
-    /// (a slow client) is disconnected and counted, never silently skipped:
-    /// it reconnects and catches up (`afterSeq`). Sockets already being
-    /// disconnected for that reason get nothing more.
+    /// Send `event` to this node's sockets of `room` (every socket: `None`).
+    /// A socket whose send buffer is full (a slow client) is disconnected
+    /// and counted, never silently skipped: it reconnects and catches up
+    /// (`afterSeq`). Sockets already being disconnected for that reason get
+    /// nothing more. None once shutdown has closed the namespace
+    /// (socketioxide's `SocketIo::sockets`/`to` panic then, and an HTTP
+    /// write or a simulator tick may still be finishing).
     ///
     /// Emits socket by socket (not one room broadcast) because a broadcast's
-    /// error does not say which socket's buffer was full. With a cluster
-    /// adapter each node must deliver to its own sockets the same way.
+    /// error does not say which socket's buffer was full.
     pub(crate) fn deliver<T: serde::Serialize + ?Sized>(
         &self,
-        sockets: Vec<SocketRef>,
+        room: Option<&str>,
+        event: &str,
+        payload: &T,
+    ) {
+        match &self.io {
+            Io::Local(io) => self.deliver_to(sockets_of(io, room), event, payload),
+            Io::Cluster(io) => self.deliver_to(sockets_of(io, room), event, payload),
+        }
+    }
+
+    fn deliver_to<A: Adapter, T: serde::Serialize + ?Sized>(
+        &self,
+        sockets: Vec<SocketRef<A>>,
         event: &str,
         payload: &T,
     ) {
@@ -588,7 +594,7 @@ impl App {
     /// catches up. The disconnect packet itself needs a free slot, so keep
     /// trying while the client drains its buffer; a client that drains
     /// nothing is closed by the Engine.IO heartbeat.
-    fn overflowed(&self, s: SocketRef) {
+    fn overflowed<A: Adapter>(&self, s: SocketRef<A>) {
         s.extensions.insert(Overflowed);
         let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::warn!(
@@ -611,6 +617,29 @@ impl App {
         });
     }
 
+    /// A cluster node's socket went away. One the server disconnected
+    /// without this node deciding it (`ServerNSDisconnect`, no [`Overflowed`] mark) was
+    /// disconnected by socketioxide because a broadcast found its buffer
+    /// full (vendor/PATCHES.md patch 9: in a cluster, an event another node
+    /// published): counted and logged like [`App::overflowed`].
+    pub(crate) fn disconnected<A: Adapter>(
+        &self,
+        s: &SocketRef<A>,
+        reason: socketioxide::socket::DisconnectReason,
+    ) {
+        if reason != socketioxide::socket::DisconnectReason::ServerNSDisconnect
+            || s.extensions.get::<Overflowed>().is_some()
+        {
+            return;
+        }
+        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(
+            sid = %s.id,
+            overflow_disconnects_total = n,
+            "send buffer full during a cluster broadcast: socket disconnected so it catches up"
+        );
+    }
+
     /// How many sockets were disconnected because their buffer was full.
     #[allow(dead_code)] // read by metrics
     pub(crate) fn overflow_disconnects(&self) -> u64 {
@@ -628,8 +657,8 @@ impl App {
         self.latest().modules.insert(module, next.clone());
         self.persist(kv_module_key(module), &next).await;
         self.record_history(&next).await;
-        self.deliver(self.room_sockets(module.room()), module.kpi_event(), &next);
-        self.tell_cluster(Some(module.room().to_string()), module.kpi_event(), &next)
+        self.deliver(Some(module.room()), module.kpi_event(), &next);
+        self.tell_cluster(Some(module.room()), module.kpi_event(), &next)
             .await;
         next
     }
@@ -645,12 +674,12 @@ impl App {
         self.latest().dashboard = next.clone();
         self.persist(KV_DASHBOARD.to_owned(), &next).await;
         self.deliver(
-            self.room_sockets(socket::DASHBOARD_ROOM),
+            Some(socket::DASHBOARD_ROOM),
             events::DASHBOARD_UPDATE,
             &next,
         );
         self.tell_cluster(
-            Some(socket::DASHBOARD_ROOM.to_owned()),
+            Some(socket::DASHBOARD_ROOM),
             events::DASHBOARD_UPDATE,
             &next,
         )
@@ -710,7 +739,7 @@ impl App {
         if let Some(bus) = &self.bus {
             let stored = self.store.insert_notification(new, now()).await?;
             self.fan_in();
-            self.published(bus.publish(cluster::Kind::Notifications).await);
+            bus.wake_others().await;
             if self.retain_count.is_some() {
                 self.prune_wake.notify_one();
             }
@@ -719,7 +748,7 @@ impl App {
         let order = self.notify.lock().await;
         let stored = self.store.insert_notification(new, now()).await?;
         self.deliver(
-            self.room_sockets(socket::NOTIFICATIONS_ROOM),
+            Some(socket::NOTIFICATIONS_ROOM),
             events::NOTIFICATION_NEW,
             &stored,
         );
@@ -740,7 +769,7 @@ impl App {
             message: new.message,
             created_at: Utc::now(),
         };
-        self.deliver(self.all_sockets(), events::ALERT_SYSTEM, &alert);
+        self.deliver(None, events::ALERT_SYSTEM, &alert);
         self.tell_cluster(None, events::ALERT_SYSTEM, &alert).await;
         Ok(alert)
     }
@@ -762,42 +791,41 @@ impl App {
                 ids: out.changed.clone(),
                 unread_count: out.unread,
             };
-            self.deliver(
-                self.room_sockets(socket::viewer_room(viewer)),
-                events::NOTIFICATION_READ,
-                &payload,
-            );
-            self.tell_cluster(
-                Some(socket::viewer_room(viewer)),
-                events::NOTIFICATION_READ,
-                &payload,
-            )
-            .await;
+            let room = socket::viewer_room(viewer);
+            self.deliver(Some(&room), events::NOTIFICATION_READ, &payload);
+            self.tell_cluster(Some(&room), events::NOTIFICATION_READ, &payload)
+                .await;
         }
         Ok(out)
     }
 
-    /// Cluster: ask the other nodes to deliver `event` to their sockets of
-    /// `room` (every socket: `None`). Nothing without `--redis`.
+    /// Cluster: the other nodes deliver `event` to their sockets of `room`
+    /// (every socket: `None`), through the Redis adapter. This node's
+    /// sockets are in its node room ([`cluster::node_room`]), which the
+    /// broadcast skips: it delivered to them itself ([`App::deliver`]).
+    /// Nothing without `--redis`. A failure (Redis down) is counted by the
+    /// bus and logged: a node that missed a KPI or dashboard value has it in
+    /// its snapshot (the store); see the module doc of [`cluster`].
     async fn tell_cluster<T: serde::Serialize + ?Sized>(
         &self,
-        room: Option<String>,
+        room: Option<&str>,
         event: &str,
         payload: &T,
     ) {
-        let Some(bus) = &self.bus else { return };
-        match serde_json::to_value(payload) {
-            Ok(payload) => {
-                let sent = bus
-                    .publish(cluster::Kind::Room {
-                        room,
-                        event: event.to_owned(),
-                        payload,
-                    })
-                    .await;
-                self.published(sent);
+        let Io::Cluster(io) = &self.io else { return };
+        let Some(op) = io.of("/") else { return };
+        let op = match room {
+            Some(r) => op.to(r.to_owned()),
+            None => op,
+        };
+        let own = cluster::node_room(io.config().server_id);
+        if let Err(e) = op.except(own).emit(event, payload).await {
+            if self.bus.as_ref().is_some_and(|b| b.is_up()) {
+                tracing::warn!(%e, event, "cluster broadcast not sent");
+            } else {
+                // Said once when Redis went down (cluster::Bus).
+                tracing::debug!(%e, event, "redis down: cluster broadcast not sent");
             }
-            Err(e) => tracing::warn!(%e, event, "cannot encode a cluster message"),
         }
     }
 
@@ -828,7 +856,7 @@ impl App {
             };
             for n in &page.notifications {
                 self.deliver(
-                    self.room_sockets(socket::NOTIFICATIONS_ROOM),
+                    Some(socket::NOTIFICATIONS_ROOM),
                     events::NOTIFICATION_NEW,
                     n,
                 );
@@ -836,34 +864,6 @@ impl App {
             cursor = page.upto.max(cursor);
             if !page.full {
                 return Ok(cursor);
-            }
-        }
-    }
-
-    fn published(&self, sent: bool) {
-        let m = &self.edge.metrics;
-        if sent {
-            m.cluster_out.inc();
-        } else {
-            m.cluster_unsent.inc();
-        }
-    }
-
-    /// Cluster: what another node published.
-    pub(crate) async fn on_cluster_message(&self, kind: cluster::Kind) {
-        self.edge.metrics.cluster_in.inc();
-        match kind {
-            cluster::Kind::Notifications => self.fan_in(),
-            cluster::Kind::Room {
-                room,
-                event,
-                payload,
-            } => {
-                let sockets = match room {
-                    Some(r) => self.room_sockets(r),
-                    None => self.all_sockets(),
-                };
-                self.deliver(sockets, &event, &payload);
             }
         }
     }
@@ -926,25 +926,15 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
 
     let store: Arc<dyn Storage> = storage::open(&config.db_path).await?;
 
-    let (layer, io) = SocketIo::builder()
-        .max_buffer_size(config.socket_buffer.max(16))
-        .max_payload(2 * limits::MAX_BODY_BYTES as u64)
-        .ws_max_message_size(2 * limits::MAX_BODY_BYTES)
-        // Frames here are small; tungstenite grows the buffer for a big one.
-        // The default 4 KiB is held by every idle connection.
-        .ws_read_buffer_size(256)
-        // An Engine.IO session must join the namespace (authenticate) soon.
-        .connect_timeout(config.handshake_timeout)
-        .build_layer();
-
     if tokens.is_open() {
         tracing::warn!("no token configured: the server accepts every client");
     }
     let real_data = store.kv_get(KV_REAL_DATA).await?.is_some();
+    let metrics = Arc::new(metrics::Metrics::new());
     let edge = Edge {
         tokens,
         refusals: auth::RefusalLog::new(),
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics: metrics.clone(),
         http_limits: crate::guard::HttpLimits::new(
             config.rate_limit,
             config.shared_event_rate_limit,
@@ -961,24 +951,54 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         sim_gate: tokio::sync::Mutex::new(()),
         simulate_on_real_data: config.simulate_on_real_data,
     };
-    let app = Arc::new(App::new(io.clone(), store, edge, &config).await?);
-    socket::register(&io, app.clone());
-    // Socket.IO sits outside the axum Router: its requests never go through
-    // routing, so a WebSocket session keeps none of the Router's per-request
-    // extensions (vendor/PATCHES.md). The origin check still covers both.
-    let router = net::service(
-        tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(
-                app.clone(),
-                crate::guard::check_origin,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                app.clone(),
-                crate::guard::limit_new_sessions,
-            ))
-            .layer(layer)
-            .service(http::router(app.clone(), config.request_timeout)),
-    );
+    let builder = SocketIo::builder()
+        .max_buffer_size(config.socket_buffer.max(16))
+        .max_payload(2 * limits::MAX_BODY_BYTES as u64)
+        .ws_max_message_size(2 * limits::MAX_BODY_BYTES)
+        // Frames here are small; tungstenite grows the buffer for a big one.
+        // The default 4 KiB is held by every idle connection.
+        .ws_read_buffer_size(256)
+        // An Engine.IO session must join the namespace (authenticate) soon.
+        .connect_timeout(config.handshake_timeout);
+    let fan_wake = Arc::new(tokio::sync::Notify::new());
+    let (app, router) = match &config.redis {
+        None => {
+            let (layer, io) = builder.build_layer();
+            let app = Arc::new(
+                App::new(Io::Local(io.clone()), None, fan_wake, store, edge, &config).await?,
+            );
+            socket::register(&io, app.clone());
+            let router = service_stack(layer, &app, &config);
+            (app, router)
+        }
+        Some(url) => {
+            let bus =
+                cluster::Bus::new(url, metrics.clone(), fan_wake.clone()).map_err(Error::Config)?;
+            let (layer, io) = builder
+                .with_adapter::<cluster::Adapter>(bus.adapter())
+                .build_layer();
+            bus.set_uid(io.config().server_id);
+            let app = Arc::new(
+                App::new(
+                    Io::Cluster(io.clone()),
+                    Some(bus),
+                    fan_wake,
+                    store,
+                    edge,
+                    &config,
+                )
+                .await?,
+            );
+            // Subscribes the adapter's channels (for real once Redis
+            // answers: `cluster::spawn_health`); never fails on a Redis that
+            // is down.
+            socket::register(&io, app.clone())
+                .await
+                .map_err(|e| Error::Config(format!("--redis: {e}")))?;
+            let router = service_stack(layer, &app, &config);
+            (app, router)
+        }
+    };
     Ok(Prepared {
         app,
         router,
@@ -1029,7 +1049,7 @@ async fn serve(
     let pruner = App::spawn_pruner(&app);
     let subscriber = app.bus.clone().map(|bus| {
         (
-            cluster::spawn_subscriber(app.clone(), bus),
+            cluster::spawn_health(bus),
             cluster::spawn_fan_in(app.clone()),
         )
     });
@@ -1138,6 +1158,68 @@ pub async fn spawn(config: Config) -> Result<ServerHandle, Error> {
     })
 }
 
+/// The HTTP service: origin check, session limit, Socket.IO, the router.
+/// Socket.IO sits outside the axum Router: its requests never go through
+/// routing, so a WebSocket session keeps none of the Router's per-request
+/// extensions (vendor/PATCHES.md). The origin check still covers both.
+fn service_stack<A: Adapter>(
+    layer: socketioxide::layer::SocketIoLayer<A>,
+    app: &Arc<App>,
+    config: &Config,
+) -> net::Service {
+    net::service(
+        tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                crate::guard::check_origin,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                crate::guard::limit_new_sessions,
+            ))
+            .layer(layer)
+            .service(http::router(app.clone(), config.request_timeout)),
+    )
+}
+
+/// The Socket.IO server of a node: socketioxide's `LocalAdapter` on one
+/// node, the Redis adapter with `--redis` ([`cluster`]).
+#[derive(Clone)]
+enum Io {
+    Local(SocketIo),
+    Cluster(SocketIo<cluster::Adapter>),
+}
+
+impl Io {
+    /// How many sockets this node has (none once the namespace is closed).
+    fn socket_count(&self) -> usize {
+        match self {
+            Io::Local(io) => sockets_of(io, None).len(),
+            Io::Cluster(io) => sockets_of(io, None).len(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Io::Local(io) => io.close().await,
+            Io::Cluster(io) => io.close().await,
+        }
+    }
+}
+
+/// This node's sockets of `room` (every socket: `None`); none once shutdown
+/// has closed the namespace (socketioxide's `SocketIo::sockets`/`to` panic
+/// then).
+fn sockets_of<A: Adapter>(io: &SocketIo<A>, room: Option<&str>) -> Vec<SocketRef<A>> {
+    let Some(op) = io.of("/") else {
+        return Vec::new();
+    };
+    match room {
+        Some(r) => op.to(r.to_owned()).sockets(),
+        None => op.sockets(),
+    }
+}
+
 /// Open the database file afresh for writing (nothing is written): fails when
 /// the file is gone from its path or cannot be written (read-only mount,
 /// immutable, permissions). Done with a plain open rather than SQLite, which
@@ -1164,8 +1246,8 @@ mod tests {
         let prepared = prepare(config).await.unwrap();
         let app = prepared.app.clone();
         app.io.close().await;
-        assert!(app.all_sockets().is_empty());
-        assert!(app.room_sockets(socket::NOTIFICATIONS_ROOM).is_empty());
+        assert_eq!(app.io.socket_count(), 0);
+        app.deliver(Some(socket::NOTIFICATIONS_ROOM), "x", &1);
         let raised = app
             .raise_alert(NewAlert {
                 title: "Disk full".into(),

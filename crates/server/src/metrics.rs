@@ -84,12 +84,12 @@ impl Metrics {
         );
         registry.register(
             "events_out",
-            "Events broadcast to clients",
+            "Events broadcast to clients by this node (with --redis, what other nodes publish is in cluster_messages_in)",
             m.events_out.clone(),
         );
         registry.register(
             "deliveries",
-            "Event copies handed to connected sockets",
+            "Event copies this node handed to its sockets (not those the Redis adapter delivers for other nodes)",
             m.deliveries.clone(),
         );
         registry.register(
@@ -119,12 +119,12 @@ impl Metrics {
         );
         registry.register(
             "cluster_messages_out",
-            "Messages published to the other nodes through Redis",
+            "Messages published to the other nodes through Redis (Redis adapter requests and notification wake-ups)",
             m.cluster_out.clone(),
         );
         registry.register(
             "cluster_messages_in",
-            "Messages received from other nodes through Redis",
+            "Messages received from other nodes through Redis (this node's own echoes not counted)",
             m.cluster_in.clone(),
         );
         registry.register(

@@ -16,10 +16,14 @@ use pulseboard_protocol::{
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use socketioxide::{
+    adapter::Adapter,
     extract::{AckSender, Event, SocketRef, TryData},
     handler::ConnectHandler,
+    socket::DisconnectReason,
     ParserError, SocketIo,
 };
+
+use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::{auth, auth::Viewer, App};
 
@@ -43,26 +47,34 @@ pub(crate) fn viewer_room(viewer: &Viewer) -> String {
 /// an event that arrives first, 0.1 to 0.5 % of the time under load.)
 /// Keep this middleware the innermost: a middleware added later with
 /// `.with(...)` runs before it, so a refused handshake registers nothing.
-pub(crate) fn register(io: &SocketIo, app: Arc<App>) {
+///
+/// A cluster node's sockets join the node's room first (before any other
+/// room), so its own cross-node broadcasts skip them ([`crate::cluster`]).
+pub(crate) fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: Arc<App>) -> A::InitRes {
     let mw_app = app.clone();
-    let middleware = move |s: SocketRef, auth: TryData<AuthPayload>| {
+    let node_room = app.node_room();
+    let middleware = move |s: SocketRef<A>, auth: TryData<AuthPayload>| {
         let app = mw_app.clone();
+        let node_room = node_room.clone();
         async move {
             // Records the viewer and the event limiter in the socket's extensions.
             auth::check_handshake(&app, &s, auth)?;
+            if let Some(room) = node_room {
+                s.join(room);
+            }
             attach_listeners(&s, &app);
             Ok::<(), auth::Refused>(())
         }
     };
-    let on_connect = move |s: SocketRef| {
+    let on_connect = move |s: SocketRef<A>| {
         let app = app.clone();
         async move { send_status(&s, &app) }
     };
-    io.ns("/", on_connect.with(middleware));
+    io.ns("/", on_connect.with(middleware))
 }
 
 /// `connection:status`, right after connect.
-fn send_status(s: &SocketRef, app: &App) {
+fn send_status<A: Adapter>(s: &SocketRef<A>, app: &App) {
     tracing::debug!(sid = %s.id, "client connected");
     let status = ConnectionStatus {
         status: "connected".into(),
@@ -81,10 +93,13 @@ fn send_status(s: &SocketRef, app: &App) {
 /// `HashMap` entry per `on(..)` registration in every socket; one handler is
 /// ~0.5 KiB less per connection, issue #12). Unknown events are ignored, as
 /// socketioxide ignores an event without a handler.
-fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
+fn attach_listeners<A: Adapter>(s: &SocketRef<A>, app: &Arc<App>) {
     let a = app.clone();
     s.on_fallback(
-        move |s: SocketRef, Event(event): Event, TryData(data): TryData<Value>, ack: AckSender| {
+        move |s: SocketRef<A>,
+              Event(event): Event,
+              TryData(data): TryData<Value>,
+              ack: AckSender<A>| {
             let app = a.clone();
             async move {
                 let reply = match event.as_str() {
@@ -92,7 +107,7 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
                     events::MODULE_UNSUBSCRIBE => module_unsubscribe(&app, &s, data),
                     events::DASHBOARD_SUBSCRIBE => dashboard_subscribe(&app, &s, data).await,
                     events::NOTIFICATION_SUBSCRIBE => {
-                        match parse::<NotificationSubscribe>(
+                        match parse::<_, NotificationSubscribe>(
                             &app,
                             &s,
                             events::NOTIFICATION_SUBSCRIBE,
@@ -111,14 +126,30 @@ fn attach_listeners(s: &SocketRef, app: &Arc<App>) {
         },
     );
 
-    s.on_disconnect(|s: SocketRef| async move {
-        tracing::debug!(sid = %s.id, "client disconnected");
+    if !app.is_cluster() {
+        // No captured state: one node keeps a zero-sized handler per socket.
+        s.on_disconnect(|s: SocketRef<A>| async move {
+            tracing::debug!(sid = %s.id, "client disconnected");
+        });
+        return;
+    }
+    let a = app.clone();
+    s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
+        let app = a.clone();
+        async move {
+            tracing::debug!(sid = %s.id, ?reason, "client disconnected");
+            app.disconnected(&s, reason);
+        }
     });
 }
 
 /// `module:subscribe`.
-async fn module_subscribe(app: &App, s: &SocketRef, data: Result<Value, ParserError>) -> Value {
-    match parse::<ModuleRequest>(app, s, events::MODULE_SUBSCRIBE, data, false) {
+async fn module_subscribe<A: Adapter>(
+    app: &App,
+    s: &SocketRef<A>,
+    data: Result<Value, ParserError>,
+) -> Value {
+    match parse::<_, ModuleRequest>(app, s, events::MODULE_SUBSCRIBE, data, false) {
         Ok(req) => {
             // Join first so no update falls between snapshot and room.
             s.join(req.module.room());
@@ -132,8 +163,12 @@ async fn module_subscribe(app: &App, s: &SocketRef, data: Result<Value, ParserEr
 }
 
 /// `module:unsubscribe`.
-fn module_unsubscribe(app: &App, s: &SocketRef, data: Result<Value, ParserError>) -> Value {
-    match parse::<ModuleRequest>(app, s, events::MODULE_UNSUBSCRIBE, data, false) {
+fn module_unsubscribe<A: Adapter>(
+    app: &App,
+    s: &SocketRef<A>,
+    data: Result<Value, ParserError>,
+) -> Value {
+    match parse::<_, ModuleRequest>(app, s, events::MODULE_UNSUBSCRIBE, data, false) {
         Ok(req) => {
             s.leave(req.module.room());
             to_value(&AckOk { ok: true })
@@ -143,8 +178,12 @@ fn module_unsubscribe(app: &App, s: &SocketRef, data: Result<Value, ParserError>
 }
 
 /// `dashboard:subscribe`.
-async fn dashboard_subscribe(app: &App, s: &SocketRef, data: Result<Value, ParserError>) -> Value {
-    match parse::<DashboardSubscribe>(app, s, events::DASHBOARD_SUBSCRIBE, data, true) {
+async fn dashboard_subscribe<A: Adapter>(
+    app: &App,
+    s: &SocketRef<A>,
+    data: Result<Value, ParserError>,
+) -> Value {
+    match parse::<_, DashboardSubscribe>(app, s, events::DASHBOARD_SUBSCRIBE, data, true) {
         Ok(_) => {
             s.join(DASHBOARD_ROOM);
             to_value(&SnapshotAck {
@@ -157,8 +196,12 @@ async fn dashboard_subscribe(app: &App, s: &SocketRef, data: Result<Value, Parse
 }
 
 /// `notification:mark-read`.
-async fn mark_read(app: &App, s: &SocketRef, data: Result<Value, ParserError>) -> Value {
-    match parse::<MarkRead>(app, s, events::NOTIFICATION_MARK_READ, data, false) {
+async fn mark_read<A: Adapter>(
+    app: &App,
+    s: &SocketRef<A>,
+    data: Result<Value, ParserError>,
+) -> Value {
+    match parse::<_, MarkRead>(app, s, events::NOTIFICATION_MARK_READ, data, false) {
         Ok(req) => match app.mark_read(&Viewer::of(s), req).await {
             Ok(out) => to_value(&MarkReadAck {
                 ok: true,
@@ -176,7 +219,11 @@ async fn mark_read(app: &App, s: &SocketRef, data: Result<Value, ParserError>) -
 /// empty page after a non-zero `afterSeq` also says the store's `lastSeq`,
 /// so a client whose cursor is ahead of a store restored from a backup
 /// notices it.
-async fn notification_subscribe(s: &SocketRef, app: &App, req: NotificationSubscribe) -> Value {
+async fn notification_subscribe<A: Adapter>(
+    s: &SocketRef<A>,
+    app: &App,
+    req: NotificationSubscribe,
+) -> Value {
     let viewer = Viewer::of(s);
     s.join(NOTIFICATIONS_ROOM);
     s.join(viewer_room(&viewer));
@@ -211,9 +258,9 @@ async fn notification_subscribe(s: &SocketRef, app: &App, req: NotificationSubsc
 /// Decode an event payload; on failure, the ready-made `{"ok": false}` ack.
 ///
 /// With `empty_ok`, an event sent without any payload counts as `{}`.
-fn parse<T: DeserializeOwned + Validate>(
+fn parse<A: Adapter, T: DeserializeOwned + Validate>(
     app: &App,
-    s: &SocketRef,
+    s: &SocketRef<A>,
     event: &str,
     data: Result<Value, ParserError>,
     empty_ok: bool,
@@ -246,7 +293,7 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 }
 
 /// Send an ack; a client that asked for none gets nothing.
-fn send(ack: AckSender, reply: &Value) {
+fn send<A: Adapter>(ack: AckSender<A>, reply: &Value) {
     if let Err(e) = ack.send(reply) {
         tracing::debug!(%e, "could not send ack");
     }

@@ -21,14 +21,20 @@ struct Cluster {
 }
 
 async fn cluster(n: usize) -> Cluster {
+    cluster_with(n, |_, _| {}).await
+}
+
+/// [`cluster`] with node `i`'s config changed by `tune(i, config)`.
+async fn cluster_with(n: usize, tune: impl Fn(usize, &mut Config)) -> Cluster {
     let pg = services::Postgres::start();
     let url = pg.database("pb").await;
     let redis = services::Redis::start();
     let mut nodes = Vec::new();
-    for _ in 0..n {
+    for i in 0..n {
         let mut c = Config::new(&url);
         c.simulator = false;
         c.redis = Some(redis.url());
+        tune(i, &mut c);
         nodes.push(spawn(c).await.expect("node starts"));
     }
     let http = Client::new();
@@ -167,6 +173,150 @@ async fn posted_to_node_a_reaches_clients_on_b_and_c_and_reads_follow_the_viewer
     let read = event(&mut on_b, "notification:read").await;
     assert_eq!(read["ids"], json!([posted["id"]]));
     assert_eq!(read["unreadCount"], 0);
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// Every event the server sent `s` before it answers a `module:subscribe`
+/// sent now, as `(name, payload)`: whatever was emitted to `s` before that
+/// request arrived is in the list, in order.
+async fn events_so_far(s: &mut Polling) -> Vec<(String, Value)> {
+    s.send(r#"42900["module:subscribe",{"module":"finance"}]"#)
+        .await;
+    let mut got = Vec::new();
+    loop {
+        let p = tokio::time::timeout(WAIT, s.next()).await.expect("packet");
+        if p.starts_with("43900") {
+            return got;
+        }
+        if let Some(body) = p.strip_prefix("42") {
+            let v: Value = serde_json::from_str(body).expect("event JSON");
+            got.push((v[0].as_str().unwrap_or_default().to_owned(), v[1].clone()));
+        }
+    }
+}
+
+/// KPI updates, an alert and a mark-read made on node A reach the clients
+/// of A itself and of B each once, in order: the adapter's broadcast skips
+/// A's own sockets (A delivers to them socket by socket), and B's adapter
+/// delivers to B's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_events_reach_every_node_once_in_order_including_the_sending_node() {
+    let c = cluster(2).await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let http = Client::new();
+    let mut on_a = subscriber(a).await;
+    let mut on_b = subscriber(b).await;
+    let posted = post_notification(&http, a, "n").await;
+    for s in [&mut on_a, &mut on_b] {
+        assert_eq!(event(s, "notification:new").await["id"], posted["id"]);
+    }
+    let kpi = |v: f64| json!({"kpis": [{"key": "cash", "label": "Cash", "value": v}]});
+    let kpis_url = format!("{}/api/kpis/finance", a.url());
+    send(&http, reqwest::Method::PUT, kpis_url.clone(), kpi(1.0)).await;
+    send(
+        &http,
+        reqwest::Method::POST,
+        format!("{}/api/alerts", a.url()),
+        json!({"title": "one", "message": "m", "severity": "info"}),
+    )
+    .await;
+    // The same viewer on a third socket, on A: its read reaches A and B.
+    let mut marker = Polling::open(a, None).await;
+    marker.connected().await.expect("connected");
+    let ack = marker
+        .call(
+            "notification:mark-read",
+            Some(json!({"ids": [posted["id"]]})),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    send(&http, reqwest::Method::PUT, kpis_url, kpi(2.0)).await;
+    for (name, sock) in [("A", &mut on_a), ("B", &mut on_b)] {
+        // B's events come through Redis: wait for the last one first.
+        if name == "B" {
+            assert_eq!(
+                event(sock, "kpi:update:finance").await["kpis"][0]["value"],
+                1.0
+            );
+        }
+        let mut seen: Vec<String> = Vec::new();
+        if name == "B" {
+            seen.push("kpi 1.0".into());
+        }
+        loop {
+            for (event, payload) in events_so_far(sock).await {
+                match event.as_str() {
+                    "kpi:update:finance" => {
+                        seen.push(format!("kpi {}", payload["kpis"][0]["value"]))
+                    }
+                    "alert:system" => seen.push(format!("alert {}", payload["title"])),
+                    "notification:read" => seen.push(format!("read {}", payload["unreadCount"])),
+                    _ => {}
+                }
+            }
+            if seen.iter().any(|e| e == "kpi 2.0") || name == "A" {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            ["kpi 1.0", "alert \"one\"", "read 0", "kpi 2.0"],
+            "client on {name}"
+        );
+    }
+    for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// A client on node B that stops reading while node A floods KPI updates:
+/// its send buffer (16 packets here) fills with updates that came through
+/// Redis, so B disconnects it (a namespace DISCONNECT, not a silent skip:
+/// vendor/PATCHES.md patch 9), and once it reconnects its subscribe ack
+/// holds the last value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_socket_on_another_node_is_disconnected_and_catches_up() {
+    let c = cluster_with(2, |i, cfg| {
+        if i == 1 {
+            cfg.socket_buffer = 16;
+        }
+    })
+    .await;
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let http = Client::new();
+    let mut slow = subscriber(b).await;
+    // The client reads nothing while A publishes.
+    let kpis_url = format!("{}/api/kpis/finance", a.url());
+    for v in 1..=100 {
+        send(
+            &http,
+            reqwest::Method::PUT,
+            kpis_url.clone(),
+            json!({"kpis": [{"key": "cash", "label": "Cash", "value": v}]}),
+        )
+        .await;
+    }
+    // Now it reads: some updates, then the server's DISCONNECT (without
+    // the patch nothing more comes, and `next` gives up after 10 s).
+    let mut updates = 0;
+    loop {
+        let p = slow.next().await;
+        if p.starts_with("41") {
+            break;
+        }
+        if p.starts_with(r#"42["kpi:update:finance""#) {
+            updates += 1;
+        }
+    }
+    assert!(updates < 100, "the buffer never filled: {updates} updates");
+    let mut again = Polling::open(b, None).await;
+    again.connected().await.expect("connected");
+    let ack = again
+        .call("module:subscribe", Some(json!({"module": "finance"})))
+        .await;
+    assert_eq!(ack["snapshot"]["kpis"][0]["value"], 100.0, "{ack}");
     for n in c.nodes {
         n.stop().await.expect("stop");
     }
@@ -372,6 +522,51 @@ async fn redis_restart_broadcasts_resume_and_nothing_is_lost() {
         "{metrics}"
     );
     for n in c.nodes {
+        n.stop().await.expect("stop");
+    }
+}
+
+/// Nodes started while Redis is down serve (writes work), say Redis is
+/// down, and join the cluster once it is there: what was posted before
+/// and after reaches the other node's client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_started_while_redis_is_down_join_when_it_comes() {
+    let pg = services::Postgres::start();
+    let url = pg.database("pb").await;
+    let redis = services::Redis::start();
+    redis.kill();
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut c = Config::new(&url);
+        c.simulator = false;
+        c.redis = Some(redis.url());
+        nodes.push(spawn(c).await.expect("node starts without redis"));
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let http = Client::new();
+    wait_redis(&http, a, "down").await;
+    let mut on_b = subscriber(b).await;
+    let early = post_notification(&http, a, "early").await;
+    redis.start_again();
+    wait_redis(&http, a, "up").await;
+    wait_redis(&http, b, "up").await;
+    assert_eq!(
+        event(&mut on_b, "notification:new").await["id"],
+        early["id"],
+        "posted before redis came"
+    );
+    send(
+        &http,
+        reqwest::Method::PUT,
+        format!("{}/api/kpis/finance", a.url()),
+        json!({"kpis": [{"key": "cash", "label": "Cash", "value": 7.0}]}),
+    )
+    .await;
+    assert_eq!(
+        event(&mut on_b, "kpi:update:finance").await["kpis"][0]["value"],
+        7.0
+    );
+    for n in nodes {
         n.stop().await.expect("stop");
     }
 }
