@@ -8,9 +8,11 @@
 //!   simulator at 400 ms: 4 module updates every 0.4 s).
 //! - Start to first painted KPI with a cache: the app is started by
 //!   tauri-driver (WebDriver) with a cache on disk and no reachable server;
-//!   the page records when the first frame after drawing KPI values ran
-//!   (`window.__pulseboardStats.firstKpiPaintAt`), compared with the process
-//!   start time from `/proc`.
+//!   the page marks the first frame after drawing KPI values
+//!   (`pulseboard:kpi-paint`, read as `window.__pulseboardStats.firstKpiPaintAt`),
+//!   compared with the process start time from `/proc`; each run also records
+//!   where the time went (process start -> navigation start -> main.js running
+//!   -> first painted KPI).
 //! - Server emit -> DOM updated: `PUT /api/kpis/{module}` with the send time
 //!   as the KPI value; a page probe (`window.__pulseboardProbe`, installed via
 //!   WebDriver) gets each frame's messages and the time the DOM was updated.
@@ -476,6 +478,9 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
     }
     let d = driver(x, dirs.path())?;
     let mut ms = Vec::new();
+    // Per run: process start -> navigation start, navigation start -> main.js
+    // running, main.js -> first painted KPI (ms).
+    let mut phases = Vec::new();
     let mut pill = String::new();
     for _ in 0..a.paint_runs {
         // Nothing listens on port 9: only the cache can paint KPIs.
@@ -483,16 +488,32 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
         let pid = app_pid(&d).ok_or("app process not found")?;
         let start = start_epoch_ms(pid).ok_or("no start time")?;
         let end = Instant::now() + Duration::from_secs(30);
-        let painted = loop {
+        let (painted, nav, script, page) = loop {
             let v = s
                 .execute(
-                    "const s = window.__pulseboardStats; return s ? s.firstKpiPaintAt : 0",
+                    "const s = window.__pulseboardStats; \
+                     if (!s) return [0, 0, 0, null]; \
+                     const n = performance.getEntriesByType('navigation')[0] || {}; \
+                     const r = performance.getEntriesByType('resource'); \
+                     return [s.firstKpiPaintAt, performance.timeOrigin, s.startup.script, { \
+                       responseEnd: n.responseEnd, domInteractive: n.domInteractive, \
+                       domContentLoaded: n.domContentLoadedEventStart, \
+                       resources: r.length, lastResourceEnd: Math.max(0, ...r.map((e) => e.responseEnd)), \
+                       paints: Object.fromEntries(performance.getEntriesByType('paint') \
+                         .map((m) => [m.name, m.startTime])), \
+                       marks: Object.fromEntries(performance.getEntriesByType('mark') \
+                         .map((m) => [m.name, m.startTime])) }]",
                     vec![],
                 )
                 .await?;
-            let t = v.as_f64().unwrap_or(0.0);
-            if t > 0.0 {
-                break t;
+            let at = |i: usize| v.get(i).and_then(Value::as_f64).unwrap_or(0.0);
+            if at(0) > 0.0 {
+                break (
+                    at(0),
+                    at(1),
+                    at(2),
+                    v.get(3).cloned().unwrap_or(Value::Null),
+                );
             }
             if Instant::now() > end {
                 return Err("no KPI painted within 30 s".into());
@@ -509,6 +530,13 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
             .unwrap_or_default()
             .to_string();
         ms.push(painted - start);
+        phases.push(json!({
+            "start_to_navigation_ms": nav - start,
+            "navigation_to_script_ms": script,
+            "script_to_paint_ms": painted - nav - script,
+            // ms after navigation start, from the page's own timings.
+            "page": page,
+        }));
         s.close().await;
         // Let the previous app exit before the next start.
         wait_until("the app to exit", 30, || app_pid(&d).is_none()).await?;
@@ -516,7 +544,7 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
     let mut sorted = ms.clone();
     let p = percentiles(&mut sorted);
     Ok(
-        json!({"kind": "desktop_paint", "runs_ms": ms, "median_ms": p.p50, "max_ms": p.max, "pill": pill}),
+        json!({"kind": "desktop_paint", "runs_ms": ms, "median_ms": p.p50, "max_ms": p.max, "phases": phases, "pill": pill}),
     )
 }
 

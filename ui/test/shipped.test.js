@@ -39,6 +39,19 @@ test('main.js sets no test or benchmark globals and loads the hooks only on dema
   assert.ok(!html.includes('hooks.js'), 'index.html loads hooks.js');
 });
 
+test('the start-up snapshot is drawn before anything is awaited (the hooks, IPC)', () => {
+  // The first frame with KPIs (the `pulseboard:kpi-paint` mark the start-up
+  // benchmark reads) must not wait for a module fetch or an IPC answer.
+  const main = readFileSync(join(ui, 'js', 'main.js'), 'utf8');
+  const start = main.slice(main.indexOf('async function start()'));
+  const body = start.slice(0, start.indexOf('\n}\n'));
+  const boot = body.indexOf('adoptSnapshot(boot)');
+  assert.ok(boot > 0, 'start() draws the boot snapshot');
+  const firstAwait = body.indexOf('await ');
+  assert.ok(firstAwait > boot, 'start() awaits something before drawing the boot snapshot');
+  assert.match(main, /performance\.mark\('pulseboard:kpi-paint'\)/, 'main.js marks the first painted KPI');
+});
+
 test('the page names no font families beyond the system ones (each is a fontconfig walk at first paint)', () => {
   // Every named family in a stack is looked up per font (weight, size) the
   // page uses; missing ones cost ~80 ms of the first painted KPIs on a
