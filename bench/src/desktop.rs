@@ -57,7 +57,9 @@ pub struct Args {
     /// Seconds of the 1000 events/s flood (latency + memory over time).
     #[arg(long, default_value_t = 600.0)]
     pub flood_secs: f64,
-    /// Run only these parts (comma-separated: mem, paint, latency, sizes).
+    /// Run only these parts (comma-separated: mem, paint, latency, sizes;
+    /// `load`: only the window open at 10 KPI updates/s as users run it, the
+    /// quick A/B of the `mem` part's loaded case).
     #[arg(long, value_delimiter = ',', default_value = "mem,paint,latency,sizes")]
     pub only: Vec<String>,
     /// Append results (JSON lines) here.
@@ -124,6 +126,8 @@ async fn measure(a: Args) -> Result<(), String> {
     // ------------------------------------------------------------ memory + CPU
     let mem_loads: &[(&str, Option<u64>)] = if part("mem") {
         &[("idle", None), ("10/s", Some(400))]
+    } else if part("load") {
+        &[("10/s", Some(400))]
     } else {
         &[]
     };
@@ -142,7 +146,11 @@ async fn measure(a: Args) -> Result<(), String> {
     ];
     for &(load, kpi_ms) in mem_loads {
         let server = Server::start(kpi_ms).await?;
-        for (name, hidden, rendering) in cases {
+        let only_load = !part("mem");
+        for (name, hidden, rendering) in cases
+            .into_iter()
+            .filter(|&(_, hidden, rendering)| !only_load || (!hidden && rendering.is_none()))
+        {
             let secs = if kpi_ms.is_some() {
                 a.secs
             } else {
