@@ -59,7 +59,8 @@ pub struct Args {
     pub flood_secs: f64,
     /// Run only these parts (comma-separated: mem, paint, latency, sizes;
     /// `load`: only the window open at 10 KPI updates/s as users run it, the
-    /// quick A/B of the `mem` part's loaded case).
+    /// quick A/B of the `mem` part's loaded case; `put`: the window open
+    /// under one `PUT /api/kpis/finance` every 100 ms, each its own frame).
     #[arg(long, value_delimiter = ',', default_value = "mem,paint,latency,sizes")]
     pub only: Vec<String>,
     /// Append results (JSON lines) here.
@@ -183,6 +184,33 @@ async fn measure(a: Args) -> Result<(), String> {
         eprintln!(
             "[desktop] hello-tauri {}: {:.0} MB, {:.2} % CPU",
             rec["mode"], r.pss_mb, r.cpu_pct
+        );
+        util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+    }
+
+    // The issue's own load: one `PUT /api/kpis/finance` every 100 ms, so
+    // every update is a frame of its own (the simulator's 10/s come as
+    // 2.5 bursts of four modules). Window open, as users run it.
+    if part("put") {
+        let server = Server::start(None).await?;
+        let putter = tokio::spawn(put_finance(server.url(), Duration::from_millis(100)));
+        let r = mem_case(&a, &x, &app, &server.url(), false, None, a.secs).await;
+        let puts = putter.is_finished();
+        putter.abort();
+        server.stop().await;
+        let r = r?;
+        if puts {
+            return Err("the PUT load stopped early".into());
+        }
+        let rec = json!({
+            "kind": "desktop_mem", "app": "pulseboard", "load": "PUT finance every 100 ms",
+            "mode": "window", "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct,
+            "cpu_by_process": r.by_process, "render_path": r.render_path, "secs": a.secs,
+            "cmd": util::command_line(),
+        });
+        eprintln!(
+            "[desktop] pulseboard PUT finance every 100 ms \"window\": {:.0} MB, {:.2} % CPU, rendering: {}",
+            r.pss_mb, r.cpu_pct, r.render_path
         );
         util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
     }
@@ -554,6 +582,32 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
     Ok(
         json!({"kind": "desktop_paint", "runs_ms": ms, "median_ms": p.p50, "max_ms": p.max, "phases": phases, "pill": pill}),
     )
+}
+
+/// `PUT /api/kpis/finance` (four KPIs, new values each time) every `every`
+/// until aborted.
+async fn put_finance(url: String, every: Duration) {
+    let Ok(http) = reqwest::Client::builder().build() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for i in 0u64.. {
+        tick.tick().await;
+        let wave = (i % 40) as f64;
+        let body = json!({"kpis": [
+            {"key": "revenue", "label": "Revenue", "value": 120_000.0 + 350.0 * wave, "unit": "USD"},
+            {"key": "expenses", "label": "Expenses", "value": 80_000.0 - 120.0 * wave, "unit": "USD"},
+            {"key": "margin", "label": "Margin", "value": 30.0 + wave / 10.0, "unit": "%"},
+            {"key": "cash", "label": "Cash", "value": 900_000.0 + 1_000.0 * wave, "unit": "USD"}
+        ]});
+        // A refused or slow request is the server's business, not this load's.
+        let _ = http
+            .put(format!("{url}/api/kpis/finance"))
+            .json(&body)
+            .send()
+            .await;
+    }
 }
 
 /// Server emit -> DOM updated latency at `rate` events/s for `secs`, window
