@@ -8,9 +8,11 @@
 //!   simulator at 400 ms: 4 module updates every 0.4 s).
 //! - Start to first painted KPI with a cache: the app is started by
 //!   tauri-driver (WebDriver) with a cache on disk and no reachable server;
-//!   the page records when the first frame after drawing KPI values ran
-//!   (`window.__pulseboardStats.firstKpiPaintAt`), compared with the process
-//!   start time from `/proc`.
+//!   the page marks the first frame after drawing KPI values
+//!   (`pulseboard:kpi-paint`, read as `window.__pulseboardStats.firstKpiPaintAt`),
+//!   compared with the process start time from `/proc`; each run also records
+//!   where the time went (process start -> navigation start -> main.js running
+//!   -> first painted KPI).
 //! - Server emit -> DOM updated: `PUT /api/kpis/{module}` with the send time
 //!   as the KPI value; a page probe (`window.__pulseboardProbe`, installed via
 //!   WebDriver) gets each frame's messages and the time the DOM was updated.
@@ -55,7 +57,10 @@ pub struct Args {
     /// Seconds of the 1000 events/s flood (latency + memory over time).
     #[arg(long, default_value_t = 600.0)]
     pub flood_secs: f64,
-    /// Run only these parts (comma-separated: mem, paint, latency, sizes).
+    /// Run only these parts (comma-separated: mem, paint, latency, sizes;
+    /// `load`: only the window open at 10 KPI updates/s as users run it, the
+    /// quick A/B of the `mem` part's loaded case; `put`: the window open
+    /// under one `PUT /api/kpis/finance` every 100 ms, each its own frame).
     #[arg(long, value_delimiter = ',', default_value = "mem,paint,latency,sizes")]
     pub only: Vec<String>,
     /// Append results (JSON lines) here.
@@ -122,6 +127,8 @@ async fn measure(a: Args) -> Result<(), String> {
     // ------------------------------------------------------------ memory + CPU
     let mem_loads: &[(&str, Option<u64>)] = if part("mem") {
         &[("idle", None), ("10/s", Some(400))]
+    } else if part("load") {
+        &[("10/s", Some(400))]
     } else {
         &[]
     };
@@ -140,7 +147,11 @@ async fn measure(a: Args) -> Result<(), String> {
     ];
     for &(load, kpi_ms) in mem_loads {
         let server = Server::start(kpi_ms).await?;
-        for (name, hidden, rendering) in cases {
+        let only_load = !part("mem");
+        for (name, hidden, rendering) in cases
+            .into_iter()
+            .filter(|&(_, hidden, rendering)| !only_load || (!hidden && rendering.is_none()))
+        {
             let secs = if kpi_ms.is_some() {
                 a.secs
             } else {
@@ -173,6 +184,33 @@ async fn measure(a: Args) -> Result<(), String> {
         eprintln!(
             "[desktop] hello-tauri {}: {:.0} MB, {:.2} % CPU",
             rec["mode"], r.pss_mb, r.cpu_pct
+        );
+        util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+    }
+
+    // The issue's own load: one `PUT /api/kpis/finance` every 100 ms, so
+    // every update is a frame of its own (the simulator's 10/s come as
+    // 2.5 bursts of four modules). Window open, as users run it.
+    if part("put") {
+        let server = Server::start(None).await?;
+        let putter = tokio::spawn(put_finance(server.url(), Duration::from_millis(100)));
+        let r = mem_case(&a, &x, &app, &server.url(), false, None, a.secs).await;
+        let puts = putter.is_finished();
+        putter.abort();
+        server.stop().await;
+        let r = r?;
+        if puts {
+            return Err("the PUT load stopped early".into());
+        }
+        let rec = json!({
+            "kind": "desktop_mem", "app": "pulseboard", "load": "PUT finance every 100 ms",
+            "mode": "window", "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct,
+            "cpu_by_process": r.by_process, "render_path": r.render_path, "secs": a.secs,
+            "cmd": util::command_line(),
+        });
+        eprintln!(
+            "[desktop] pulseboard PUT finance every 100 ms \"window\": {:.0} MB, {:.2} % CPU, rendering: {}",
+            r.pss_mb, r.cpu_pct, r.render_path
         );
         util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
     }
@@ -476,6 +514,9 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
     }
     let d = driver(x, dirs.path())?;
     let mut ms = Vec::new();
+    // Per run: process start -> navigation start, navigation start -> main.js
+    // running, main.js -> first painted KPI (ms).
+    let mut phases = Vec::new();
     let mut pill = String::new();
     for _ in 0..a.paint_runs {
         // Nothing listens on port 9: only the cache can paint KPIs.
@@ -483,16 +524,32 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
         let pid = app_pid(&d).ok_or("app process not found")?;
         let start = start_epoch_ms(pid).ok_or("no start time")?;
         let end = Instant::now() + Duration::from_secs(30);
-        let painted = loop {
+        let (painted, nav, script, page) = loop {
             let v = s
                 .execute(
-                    "const s = window.__pulseboardStats; return s ? s.firstKpiPaintAt : 0",
+                    "const s = window.__pulseboardStats; \
+                     if (!s) return [0, 0, 0, null]; \
+                     const n = performance.getEntriesByType('navigation')[0] || {}; \
+                     const r = performance.getEntriesByType('resource'); \
+                     return [s.firstKpiPaintAt, performance.timeOrigin, s.startup.script, { \
+                       responseEnd: n.responseEnd, domInteractive: n.domInteractive, \
+                       domContentLoaded: n.domContentLoadedEventStart, \
+                       resources: r.length, lastResourceEnd: Math.max(0, ...r.map((e) => e.responseEnd)), \
+                       paints: Object.fromEntries(performance.getEntriesByType('paint') \
+                         .map((m) => [m.name, m.startTime])), \
+                       marks: Object.fromEntries(performance.getEntriesByType('mark') \
+                         .map((m) => [m.name, m.startTime])) }]",
                     vec![],
                 )
                 .await?;
-            let t = v.as_f64().unwrap_or(0.0);
-            if t > 0.0 {
-                break t;
+            let at = |i: usize| v.get(i).and_then(Value::as_f64).unwrap_or(0.0);
+            if at(0) > 0.0 {
+                break (
+                    at(0),
+                    at(1),
+                    at(2),
+                    v.get(3).cloned().unwrap_or(Value::Null),
+                );
             }
             if Instant::now() > end {
                 return Err("no KPI painted within 30 s".into());
@@ -509,6 +566,13 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
             .unwrap_or_default()
             .to_string();
         ms.push(painted - start);
+        phases.push(json!({
+            "start_to_navigation_ms": nav - start,
+            "navigation_to_script_ms": script,
+            "script_to_paint_ms": painted - nav - script,
+            // ms after navigation start, from the page's own timings.
+            "page": page,
+        }));
         s.close().await;
         // Let the previous app exit before the next start.
         wait_until("the app to exit", 30, || app_pid(&d).is_none()).await?;
@@ -516,8 +580,34 @@ async fn first_paint(a: &Args, x: &Xvfb, app: &Path) -> Result<Value, String> {
     let mut sorted = ms.clone();
     let p = percentiles(&mut sorted);
     Ok(
-        json!({"kind": "desktop_paint", "runs_ms": ms, "median_ms": p.p50, "max_ms": p.max, "pill": pill}),
+        json!({"kind": "desktop_paint", "runs_ms": ms, "median_ms": p.p50, "max_ms": p.max, "phases": phases, "pill": pill}),
     )
+}
+
+/// `PUT /api/kpis/finance` (four KPIs, new values each time) every `every`
+/// until aborted.
+async fn put_finance(url: String, every: Duration) {
+    let Ok(http) = reqwest::Client::builder().build() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for i in 0u64.. {
+        tick.tick().await;
+        let wave = (i % 40) as f64;
+        let body = json!({"kpis": [
+            {"key": "revenue", "label": "Revenue", "value": 120_000.0 + 350.0 * wave, "unit": "USD"},
+            {"key": "expenses", "label": "Expenses", "value": 80_000.0 - 120.0 * wave, "unit": "USD"},
+            {"key": "margin", "label": "Margin", "value": 30.0 + wave / 10.0, "unit": "%"},
+            {"key": "cash", "label": "Cash", "value": 900_000.0 + 1_000.0 * wave, "unit": "USD"}
+        ]});
+        // A refused or slow request is the server's business, not this load's.
+        let _ = http
+            .put(format!("{url}/api/kpis/finance"))
+            .json(&body)
+            .send()
+            .await;
+    }
 }
 
 /// Server emit -> DOM updated latency at `rate` events/s for `secs`, window

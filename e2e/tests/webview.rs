@@ -174,6 +174,22 @@ async fn kpi_pushed_over_http_appears_in_its_card_with_a_new_time() {
         json!(true),
         "window drawn from the start-up snapshot"
     );
+    // main.js marks the first frame painted with KPI values (what the
+    // start-up benchmark reads), whether or not the hooks were loaded yet.
+    eventually(WAIT, "the first painted KPI is marked", || async {
+        let at = c
+            .execute(
+                "return [window.__pulseboardStats.firstKpiPaintAt, performance.timeOrigin]",
+                vec![],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let (paint, origin) = (at[0].as_f64().unwrap_or(0.0), at[1].as_f64().unwrap_or(0.0));
+        (paint > origin).then_some(()).ok_or(format!(
+            "firstKpiPaintAt {paint}, navigation start {origin}"
+        ))
+    })
+    .await;
 
     let put = sc
         .srv

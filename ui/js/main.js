@@ -117,7 +117,24 @@ function onFrame() {
   const t = performance.now();
   fold();
   render();
+  markFirstPaint();
   if (hooks && hooks.frame(performance.now() - t)) schedule();
+}
+
+/**
+ * Start-up mark `pulseboard:kpi-paint`: the first frame after KPI values were
+ * drawn (that frame's paint is done). One extra frame, once.
+ */
+let firstPaint = 0; // 0: no KPI drawn yet, 1: drawn, waiting for the next frame, 2: marked
+function markFirstPaint() {
+  if (firstPaint === 2) return;
+  if (firstPaint === 1) {
+    firstPaint = 2;
+    performance.mark('pulseboard:kpi-paint');
+  } else if (dom.content.querySelector('.kpi-value')) {
+    firstPaint = 1;
+    if (!frame) frame = requestAnimationFrame(onFrame);
+  }
 }
 
 // ------------------------------------------------------------------ rendering
@@ -610,13 +627,6 @@ function bind() {
 }
 
 async function start() {
-  if (wantHooks()) {
-    try {
-      hooks = (await import('./hooks.js')).install(dom.content, () => state);
-    } catch (err) {
-      console.error('hooks failed', err);
-    }
-  }
   bind();
   navigate(viewFromHash());
   // The shell puts get_state's answer in the page before it loads, so the
@@ -628,6 +638,15 @@ async function start() {
     adoptSnapshot(boot);
     performance.mark('pulseboard:boot');
     schedule();
+  }
+  // The hooks (WebDriver only) load while the first frame is drawn, not
+  // before it: they are in place before any update message is listened to.
+  if (wantHooks()) {
+    try {
+      hooks = (await import('./hooks.js')).install(() => state);
+    } catch (err) {
+      console.error('hooks failed', err);
+    }
   }
   // Listen first so nothing between the snapshot and the listener is lost;
   // updates queue up until the snapshot is in.

@@ -38,3 +38,33 @@ test('main.js sets no test or benchmark globals and loads the hooks only on dema
   const html = readFileSync(join(ui, 'index.html'), 'utf8');
   assert.ok(!html.includes('hooks.js'), 'index.html loads hooks.js');
 });
+
+test('the start-up snapshot is drawn before anything is awaited (the hooks, IPC)', () => {
+  // The first frame with KPIs (the `pulseboard:kpi-paint` mark the start-up
+  // benchmark reads) must not wait for a module fetch or an IPC answer.
+  const main = readFileSync(join(ui, 'js', 'main.js'), 'utf8');
+  const start = main.slice(main.indexOf('async function start()'));
+  const body = start.slice(0, start.indexOf('\n}\n'));
+  const boot = body.indexOf('adoptSnapshot(boot)');
+  assert.ok(boot > 0, 'start() draws the boot snapshot');
+  const firstAwait = body.indexOf('await ');
+  assert.ok(firstAwait > boot, 'start() awaits something before drawing the boot snapshot');
+  assert.match(main, /performance\.mark\('pulseboard:kpi-paint'\)/, 'main.js marks the first painted KPI');
+});
+
+test('the page names no font families beyond the system ones (each is a fontconfig walk at first paint)', () => {
+  // Every named family in a stack is looked up per font (weight, size) the
+  // page uses; missing ones cost ~80 ms of the first painted KPIs on a
+  // machine without them (BENCHMARKS.md section 3).
+  const allowed = new Set(['system-ui', 'sans-serif', 'ui-monospace', 'monospace', 'inherit', 'var(--font)', 'var(--mono)']);
+  for (const f of ['app.css', 'setup.css']) {
+    const css = readFileSync(join(ui, 'css', f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
+    const stacks = [...css.matchAll(/(?:font-family|--font|--mono)\s*:\s*([^;]+);/g)].map((m) => m[1]);
+    assert.ok(f !== 'app.css' || stacks.length >= 2, 'found the font stacks');
+    for (const stack of stacks) {
+      for (const family of stack.split(',').map((x) => x.trim())) {
+        assert.ok(allowed.has(family), `${f}: font family ${family} in "${stack.trim()}"`);
+      }
+    }
+  }
+});

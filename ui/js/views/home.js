@@ -5,7 +5,6 @@ import {
   MODULES,
   MODULE_LABELS,
   cardDecimals,
-  formatClock,
   formatRelative,
   formatTime,
   formatWhen,
@@ -114,7 +113,8 @@ function renderTime(refs, view, nowMs) {
   if (at && refs.time.dateTime !== at) refs.time.dateTime = at;
   const rel = formatRelative(at, nowMs);
   setText(refs.ago, rel === '—' || rel === whenText ? '' : ` · ${rel}`);
-  if (refs.time.title !== formatClock(at)) refs.time.title = new Date(at).toString();
+  const full = new Date(at).toString();
+  if (refs.time.title !== full) refs.time.title = full;
 }
 
 /**

@@ -1,0 +1,219 @@
+// The overview's cards (views/home.js) touch the DOM only where something
+// visible changed: an update of one module writes nothing to the other cards,
+// and a redraw with nothing new writes nothing at all. Every write is a
+// restyle and repaint in WebKit (BENCHMARKS.md section 3).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { T0, at, moduleKpis, snapshot } from './helpers.js';
+
+/** Every write to the fake DOM, as the element written to. */
+let writes = [];
+const write = (node) => writes.push(node);
+
+class FakeText {
+  constructor(text) {
+    this.parent = null;
+    this.nodeType = 3;
+    this._data = String(text);
+  }
+  get data() {
+    return this._data;
+  }
+  set data(v) {
+    this._data = String(v);
+    write(this.parent);
+  }
+  get textContent() {
+    return this._data;
+  }
+  remove() {
+    if (this.parent) this.parent.kids.splice(this.parent.kids.indexOf(this), 1);
+    this.parent = null;
+  }
+}
+
+/** Just enough of an element for home.js and dom.js; every setter is a write. */
+class FakeEl {
+  constructor(tag) {
+    this.tagName = tag.toUpperCase();
+    this.nodeType = 1;
+    this.parent = null;
+    this.kids = [];
+    this.attrs = new Map();
+    this.props = {};
+    this.dataset = new Proxy(
+      {},
+      {
+        set: (o, k, v) => {
+          o[k] = String(v);
+          write(this);
+          return true;
+        },
+      },
+    );
+  }
+  prop(name) {
+    return this.props[name] ?? '';
+  }
+  setProp(name, v) {
+    this.props[name] = v;
+    write(this);
+  }
+  get className() {
+    return this.prop('className');
+  }
+  set className(v) {
+    this.setProp('className', String(v));
+  }
+  get id() {
+    return this.prop('id');
+  }
+  set id(v) {
+    this.setProp('id', String(v));
+  }
+  get title() {
+    return this.prop('title');
+  }
+  set title(v) {
+    this.setProp('title', String(v));
+  }
+  get dateTime() {
+    return this.prop('dateTime');
+  }
+  set dateTime(v) {
+    this.setProp('dateTime', String(v));
+  }
+  get tabIndex() {
+    return this.props.tabIndex ?? -1;
+  }
+  set tabIndex(v) {
+    this.setProp('tabIndex', v);
+  }
+  get textContent() {
+    return this.kids.map((k) => k.textContent).join('');
+  }
+  set textContent(v) {
+    for (const k of this.kids) k.parent = null;
+    this.kids = [];
+    if (String(v) !== '') this.adopt(new FakeText(v));
+    write(this);
+  }
+  get firstChild() {
+    return this.kids[0] ?? null;
+  }
+  get lastChild() {
+    return this.kids[this.kids.length - 1] ?? null;
+  }
+  get children() {
+    return this.kids.filter((k) => k.nodeType === 1);
+  }
+  get lastElementChild() {
+    const c = this.children;
+    return c[c.length - 1] ?? null;
+  }
+  adopt(node, at = this.kids.length) {
+    if (node.parent) node.remove();
+    node.parent = this;
+    this.kids.splice(at, 0, node);
+  }
+  append(...nodes) {
+    for (const n of nodes) this.adopt(typeof n === 'string' ? new FakeText(n) : n);
+    write(this);
+  }
+  appendChild(n) {
+    this.append(n);
+    return n;
+  }
+  replaceChildren(...nodes) {
+    for (const k of this.kids) k.parent = null;
+    this.kids = [];
+    this.append(...nodes);
+  }
+  insertBefore(n, ref) {
+    this.adopt(n, ref === null ? this.kids.length : this.kids.indexOf(ref));
+    write(this);
+    return n;
+  }
+  remove() {
+    const p = this.parent;
+    if (!p) return;
+    p.kids.splice(p.kids.indexOf(this), 1);
+    this.parent = null;
+    write(p);
+  }
+  setAttribute(k, v) {
+    this.attrs.set(k, String(v));
+    write(this);
+  }
+  getAttribute(k) {
+    return this.attrs.has(k) ? this.attrs.get(k) : null;
+  }
+  hasAttribute(k) {
+    return this.attrs.has(k);
+  }
+  removeAttribute(k) {
+    this.attrs.delete(k);
+    write(this);
+  }
+}
+
+globalThis.document = {
+  createElement: (tag) => new FakeEl(tag),
+  createElementNS: (_ns, tag) => new FakeEl(tag),
+};
+
+const { renderHome } = await import('../js/views/home.js');
+const { applyAll, initialState } = await import('../js/state.js');
+
+/** The module card (`data-module`) a node is in, or '(outside)'. */
+function cardOf(node) {
+  for (let n = node; n; n = n.parent) if (n.dataset && n.dataset.module) return n.dataset.module;
+  return '(outside)';
+}
+
+function fourModules() {
+  const modules = {};
+  for (const [m, k] of [
+    ['finance', 'revenue'],
+    ['reports', 'published'],
+    ['hr', 'headcount'],
+    ['security', 'incidents'],
+  ]) {
+    modules[m] = { latest: moduleKpis(m, { [k]: 100, [`${k}_b`]: 7.5 }, 0), history: { [k]: [90, 95, 100] } };
+  }
+  return initialState(snapshot({ modules, connection: { state: 'live', server: 'http://x' } }));
+}
+
+test('an update of one module writes only to its card', () => {
+  const root = new FakeEl('div');
+  const s0 = fourModules();
+  renderHome(root, s0, null, T0 + 2000);
+  assert.equal(root.children.length, 4, 'four cards drawn');
+
+  const latest = moduleKpis('finance', { revenue: 120, revenue_b: 7.5 }, 1);
+  const s1 = applyAll(s0, [{ type: 'module', data: latest, view: { latest, history: { revenue: [120] }, full: false, keep: 60 } }], at(1));
+  writes = [];
+  renderHome(root, s1, s0, T0 + 2000);
+  const cards = new Set(writes.map(cardOf));
+  assert.ok(writes.length > 0, 'the finance card was redrawn');
+  assert.deepEqual([...cards], ['finance'], `writes outside the finance card: ${[...cards]}`);
+});
+
+test('a redraw with nothing new in the cards writes nothing', () => {
+  const root = new FakeEl('div');
+  const s0 = fourModules();
+  renderHome(root, s0, null, T0 + 2000);
+  // Something outside the cards changed (the page's state is a new object).
+  const s1 = { ...s0, unreadCount: 3 };
+  writes = [];
+  renderHome(root, s1, s0, T0 + 2000);
+  assert.deepEqual(writes.map(cardOf), [], 'nothing written');
+  // A card redrawn with the same data (e.g. after it went stale and back) writes nothing either.
+  writes = [];
+  renderHome(root, s0, { ...s0, modules: {} }, T0 + 2000);
+  assert.deepEqual(
+    writes.map((n) => `${cardOf(n)} ${n.tagName} ${n.className}`),
+    [],
+    'the same data redrawn writes nothing',
+  );
+});
