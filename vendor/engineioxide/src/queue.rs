@@ -4,7 +4,7 @@
 //! channel allocates its first block of 32 slots when it is created, for every
 //! socket, even one that never queues anything (1.5 KiB per socket here). This
 //! queue is a `VecDeque` behind a mutex: it grows with what is queued and gives
-//! the memory back once it is drained. Same API subset and the same semantics
+//! the memory back as soon as it is drained. Same API subset and the same semantics
 //! as the tokio channel for what engineioxide uses: `try_send`, `try_reserve`
 //! with permits counted against the capacity, `close` (queued items and
 //! outstanding permits still reach the receiver, then `recv` returns `None`).
@@ -28,6 +28,19 @@ struct State<T> {
     rx_waker: Option<Waker>,
     /// Senders waiting in [`Sender::send`] for a free place.
     send_waiting: usize,
+}
+
+impl<T> State<T> {
+    /// Give the queue's memory back once it is drained: an idle socket then
+    /// holds no buffer (a few packets' worth, kept from the burst it last
+    /// sent, was the largest of its allocations after the connection task).
+    /// The next burst allocates again: one allocation per burst, not per
+    /// packet.
+    fn give_back_if_drained(&mut self) {
+        if self.items.is_empty() && self.items.capacity() > 0 {
+            self.items = VecDeque::new();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -218,10 +231,7 @@ impl<T> Receiver<T> {
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut s = self.shared.lock();
         if let Some(item) = s.items.pop_front() {
-            if s.items.is_empty() && s.items.capacity() > 8 {
-                // Give a burst's memory back.
-                s.items = VecDeque::new();
-            }
+            s.give_back_if_drained();
             let waiting = s.send_waiting > 0;
             drop(s);
             self.shared.freed(waiting);
@@ -245,6 +255,7 @@ impl<T> Receiver<T> {
         let mut s = self.shared.lock();
         match s.items.pop_front() {
             Some(item) => {
+                s.give_back_if_drained();
                 let waiting = s.send_waiting > 0;
                 drop(s);
                 self.shared.freed(waiting);
@@ -290,5 +301,21 @@ mod tests {
         tx.try_send(7).unwrap();
         assert_eq!(rx.try_recv().unwrap(), 7);
         assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+
+    #[tokio::test]
+    async fn a_drained_queue_holds_no_memory() {
+        let (tx, mut rx) = channel::<u32>(8);
+        for i in 0..3 {
+            tx.try_send(i).unwrap();
+        }
+        assert!(rx.shared.lock().items.capacity() > 0);
+        assert_eq!(rx.recv().await, Some(0));
+        assert_eq!(rx.try_recv().unwrap(), 1);
+        assert_eq!(rx.try_recv().unwrap(), 2);
+        assert_eq!(rx.shared.lock().items.capacity(), 0, "drained by try_recv");
+        tx.try_send(3).unwrap();
+        assert_eq!(rx.recv().await, Some(3));
+        assert_eq!(rx.shared.lock().items.capacity(), 0, "drained by recv");
     }
 }

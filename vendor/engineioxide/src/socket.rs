@@ -75,7 +75,7 @@ use tokio::sync::{Mutex, Notify, mpsc::error::TrySendError, watch};
 use crate::queue::{self, Receiver};
 
 pub use engineioxide_core::Sid;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{future::FutureExt as _, sync::CancellationToken};
 
 /// A [`DisconnectReason`] represents the reason why a [`Socket`] was closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,19 +313,24 @@ where
         interval: Duration,
         timeout: Duration,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let cancellation_token = self.cancellation_token.clone();
-        cancellation_token
-            .run_until_cancelled_owned(async move {
-                if let Err(_e) = self.heartbeat_job(interval, timeout).await {
-                    self.close(DisconnectReason::HeartbeatTimeout);
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(id = ?self.id, "heartbeat error: {_e}");
-                }
-            })
-            .map(|_v| {
+        // The job is built in the `await` expression and wrapped by
+        // `with_cancellation_token` (a plain future struct).
+        // `CancellationToken::run_until_cancelled{,_owned}` are `async fn`s:
+        // they keep their argument and the future they await, so the job
+        // twice, for the whole session (the heartbeat future was 1248 bytes).
+        async move {
+            let res = self
+                .heartbeat_job(interval, timeout)
+                .with_cancellation_token(&self.cancellation_token)
+                .await;
+            if let Some(Err(_e)) = &res {
+                self.close(DisconnectReason::HeartbeatTimeout);
                 #[cfg(feature = "tracing")]
-                tracing::debug!(aborted = _v.is_none(), "heartbeat job completed");
-            })
+                tracing::debug!(id = ?self.id, "heartbeat error: {_e}");
+            }
+            #[cfg(feature = "tracing")]
+            tracing::debug!(aborted = res.is_none(), "heartbeat job completed");
+        }
     }
 
     /// Heartbeat is sent every `interval` milliseconds by the client and the server `is` expected to respond within `timeout` milliseconds.
