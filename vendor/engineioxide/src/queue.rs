@@ -23,6 +23,10 @@ use tokio::sync::{
 #[derive(Debug)]
 struct State<T> {
     items: Items<T>,
+    /// The latest volatile item (it bypasses `items` and the capacity; a new
+    /// one replaces one not yet received). It was a tokio `watch` channel per
+    /// socket: 410 bytes (its value and 8 `Notify`s) for a rarely used feature.
+    volatile: Option<T>,
     /// Permits handed out and not yet used or dropped.
     reserved: usize,
     closed: bool,
@@ -114,6 +118,7 @@ pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: Items::new(),
+            volatile: None,
             reserved: 0,
             closed: false,
             rx_waker: None,
@@ -188,6 +193,23 @@ impl<T> Sender<T> {
         Ok(())
     }
 
+    /// Set the volatile item, replacing one not received yet. `false` once
+    /// the queue is closed.
+    pub(crate) fn send_volatile(&self, item: T) -> bool {
+        let waker = {
+            let mut s = self.shared.lock();
+            if s.closed {
+                return false;
+            }
+            s.volatile = Some(item);
+            s.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
     pub(crate) fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         let mut s = self.shared.lock();
         if s.closed {
@@ -243,6 +265,13 @@ impl<T> Sender<T> {
     }
 }
 
+/// What [`Receiver::recv_any`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next<T> {
+    Queued(T),
+    Volatile(T),
+}
+
 /// The receiving side.
 #[derive(Debug)]
 pub(crate) struct Receiver<T> {
@@ -276,6 +305,24 @@ impl<T> Receiver<T> {
         Poll::Pending
     }
 
+    /// The next queued item, else the volatile one (queued items first, as
+    /// the two channels were polled before); `None` once closed and drained.
+    pub(crate) fn poll_recv_any(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<T>>> {
+        match self.poll_recv(cx) {
+            Poll::Ready(item) => Poll::Ready(item.map(Next::Queued)),
+            Poll::Pending => match self.shared.lock().volatile.take() {
+                Some(item) => Poll::Ready(Some(Next::Volatile(item))),
+                // `poll_recv` registered the waker; `send_volatile` wakes it.
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    pub(crate) async fn recv_any(&mut self) -> Option<Next<T>> {
+        std::future::poll_fn(|cx| self.poll_recv_any(cx)).await
+    }
+
+    #[cfg(any(test, feature = "__test_harness"))]
     pub(crate) async fn recv(&mut self) -> Option<T> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -356,5 +403,28 @@ mod tests {
         assert_eq!(rx.recv().await, Some(6));
         assert_eq!(heap(&rx), 0, "drained by recv");
         assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+
+    #[tokio::test]
+    async fn the_latest_volatile_item_comes_after_the_queued_ones() {
+        let (tx, mut rx) = channel::<u32>(1);
+        assert!(tx.send_volatile(10));
+        assert!(tx.send_volatile(11));
+        tx.try_send(1).unwrap();
+        // The volatile item bypasses the capacity.
+        assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
+        assert_eq!(rx.recv_any().await, Some(Next::Queued(1)));
+        assert_eq!(rx.recv_any().await, Some(Next::Volatile(11)));
+        let waiting = tokio::spawn(async move {
+            let next = rx.recv_any().await;
+            (next, rx)
+        });
+        tokio::task::yield_now().await;
+        assert!(tx.send_volatile(12));
+        let (next, mut rx) = waiting.await.unwrap();
+        assert_eq!(next, Some(Next::Volatile(12)));
+        rx.close();
+        assert!(!tx.send_volatile(13));
+        assert_eq!(rx.recv_any().await, None);
     }
 }

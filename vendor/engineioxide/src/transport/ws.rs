@@ -27,7 +27,7 @@ use tokio_util::future::FutureExt as _;
 use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
-    DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
+    DisconnectReason, Socket, body::ResponseBody, queue::Next, config::EngineIoConfig, engine::EngineIo,
     errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
 };
 
@@ -310,11 +310,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
+    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
 
     // map a packet to a websocket message
     // It is declared as a macro rather than a closure to avoid ownership issues
@@ -357,19 +353,17 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     loop {
         let (packets, buffered) = tokio::select! {
             biased;
-            items = buffered_rx.recv() => match items {
-                Some(packets) => (packets, true),
+            // Queued packets first, then the volatile one.
+            next = buffered_rx.recv_any() => match next {
+                Some(Next::Queued(packets)) => (packets, true),
+                Some(Next::Volatile(packets)) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
+                    (packets, false)
+                }
                 None => break,
             },
             _ = socket.cancellation_token.cancelled() => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                #[cfg(feature = "tracing")]
-                if let Some(packets) = &val {
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                }
-                (val.unwrap_or_default(), false)
-            },
         };
         for item in packets {
             map_fn!(item);
