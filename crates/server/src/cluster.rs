@@ -20,7 +20,7 @@
 //! broadcast with socketioxide's `send_many`, whose error says that some
 //! socket's send buffer was full, not whose (socketioxide-core's
 //! `recv_broadcast` only logs it). Our patched socketioxide
-//! (vendor/PATCHES.md, patch 9) disconnects such a socket itself, as
+//! (vendor/PATCHES.md, patch 14) disconnects such a socket itself, as
 //! [`App::deliver`] does, so the rule holds for events from other nodes
 //! too: the client reconnects and catches up. [`App::disconnected`] counts
 //! and logs it.

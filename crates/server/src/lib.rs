@@ -620,7 +620,7 @@ impl App {
     /// A cluster node's socket went away. One the server disconnected
     /// without this node deciding it (`ServerNSDisconnect`, no [`Overflowed`] mark) was
     /// disconnected by socketioxide because a broadcast found its buffer
-    /// full (vendor/PATCHES.md patch 9: in a cluster, an event another node
+    /// full (vendor/PATCHES.md patch 14: in a cluster, an event another node
     /// published): counted and logged like [`App::overflowed`].
     pub(crate) fn disconnected<A: Adapter>(
         &self,

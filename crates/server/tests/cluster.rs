@@ -274,7 +274,7 @@ async fn room_events_reach_every_node_once_in_order_including_the_sending_node()
 /// A client on node B that stops reading while node A floods KPI updates:
 /// its send buffer (16 packets here) fills with updates that came through
 /// Redis, so B disconnects it (a namespace DISCONNECT, not a silent skip:
-/// vendor/PATCHES.md patch 9), and once it reconnects its subscribe ack
+/// vendor/PATCHES.md patch 14), and once it reconnects its subscribe ack
 /// holds the last value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_socket_on_another_node_is_disconnected_and_catches_up() {

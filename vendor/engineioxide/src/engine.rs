@@ -20,13 +20,19 @@ use crate::{
 /// buffer. The copy costs a few small allocations per new session.
 ///
 /// hyper's `OnUpgrade` handle is dropped too: the upgrade has been taken from
-/// the request by then and the handle is of no further use.
+/// the request by then and the handle is of no further use. So are the
+/// headers that only carry the WebSocket handshake ([`HANDSHAKE_ONLY`]): they
+/// are used up once the connection is upgraded, and for a client that sends
+/// little else (tungstenite-based clients send `Host` and these) they were
+/// most of the header map a socket keeps.
 pub(crate) fn own_request_parts(mut parts: Parts) -> Parts {
     if let Ok(uri) = http::Uri::try_from(parts.uri.to_string()) {
         parts.uri = uri;
     }
-    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
-    for (name, value) in &parts.headers {
+    let kept = |name: &http::HeaderName| !HANDSHAKE_ONLY.contains(name);
+    let len = parts.headers.iter().filter(|(n, _)| kept(n)).count();
+    let mut headers = http::HeaderMap::with_capacity(len);
+    for (name, value) in parts.headers.iter().filter(|(n, _)| kept(n)) {
         // `from_bytes` copies the bytes; they were a valid value already.
         if let Ok(mut copy) = http::HeaderValue::from_bytes(value.as_bytes()) {
             copy.set_sensitive(value.is_sensitive());
@@ -37,6 +43,16 @@ pub(crate) fn own_request_parts(mut parts: Parts) -> Parts {
     parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     parts
 }
+
+/// Request headers a socket does not keep: the WebSocket handshake's own.
+/// (`Sec-WebSocket-Protocol` is kept: an application may look at it.)
+pub(crate) const HANDSHAKE_ONLY: [http::HeaderName; 5] = [
+    http::header::CONNECTION,
+    http::header::UPGRADE,
+    http::header::SEC_WEBSOCKET_KEY,
+    http::header::SEC_WEBSOCKET_VERSION,
+    http::header::SEC_WEBSOCKET_EXTENSIONS,
+];
 
 type SocketMap<T> = RwLock<HashMap<Sid, Arc<T>>>;
 
@@ -192,6 +208,38 @@ mod tests {
         assert!(socket.is_http());
     }
 
+    /// The futures a websocket session keeps for its whole life (vendor
+    /// patches 9 and 10, BENCHMARKS.md section 1): the connection task and
+    /// the heartbeat job inside it. Before the patches they were about twice
+    /// these bounds, because moved-from futures kept their slots.
+    #[tokio::test]
+    async fn session_futures_stay_small() {
+        use std::{mem::size_of_val, time::Duration};
+        let engine = create_engine();
+        let socket = engine.create_session(
+            ProtocolVersion::V4,
+            TransportType::Websocket,
+            Request::<()>::default().into_parts().0,
+            false,
+        );
+        let heartbeat = socket
+            .clone()
+            .heartbeat(Duration::from_secs(25), Duration::from_secs(20));
+        let heartbeat_size = size_of_val(&heartbeat);
+        let (conn, _client) = tokio::io::duplex(64);
+        let task = crate::transport::ws::on_init(
+            engine.clone(),
+            conn,
+            ProtocolVersion::V4,
+            None,
+            Request::<()>::default().into_parts().0,
+        );
+        let task_size = size_of_val(&task);
+        println!("heartbeat {heartbeat_size} B, connection task {task_size} B");
+        assert!(heartbeat_size <= 640, "heartbeat future {heartbeat_size} B");
+        assert!(task_size <= 2560, "connection task future {task_size} B");
+    }
+
     #[tokio::test]
     async fn close_session() {
         let engine = create_engine();
@@ -246,5 +294,24 @@ mod own_parts_tests {
         for v in values {
             assert!(!range.contains(&v.as_bytes().as_ptr()));
         }
+    }
+    #[test]
+    fn kept_parts_leave_out_the_websocket_handshake_headers() {
+        let req = http::Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket")
+            .header("host", "127.0.0.1:3000")
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-extensions", "permessage-deflate")
+            .header("sec-websocket-protocol", "chat")
+            .body(())
+            .unwrap();
+        let parts = own_request_parts(req.into_parts().0);
+        let names: Vec<_> = parts.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["host", "sec-websocket-protocol"]);
+        // The map is sized for what it keeps.
+        assert!(parts.headers.capacity() < 7, "{}", parts.headers.capacity());
     }
 }

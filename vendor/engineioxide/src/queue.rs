@@ -3,8 +3,9 @@
 //! It replaces `tokio::sync::mpsc::channel` for a socket's send queue. tokio's
 //! channel allocates its first block of 32 slots when it is created, for every
 //! socket, even one that never queues anything (1.5 KiB per socket here). This
-//! queue is a `VecDeque` behind a mutex: it grows with what is queued and gives
-//! the memory back once it is drained. Same API subset and the same semantics
+//! queue is one inline item plus a `VecDeque` behind a mutex ([`Items`]): a
+//! single queued packet allocates nothing, a burst grows the `VecDeque`,
+//! which is given back as soon as it is drained. Same API subset and the same semantics
 //! as the tokio channel for what engineioxide uses: `try_send`, `try_reserve`
 //! with permits counted against the capacity, `close` (queued items and
 //! outstanding permits still reach the receiver, then `recv` returns `None`).
@@ -21,13 +22,59 @@ use tokio::sync::{
 
 #[derive(Debug)]
 struct State<T> {
-    items: VecDeque<T>,
+    items: Items<T>,
+    /// The latest volatile item (it bypasses `items` and the capacity; a new
+    /// one replaces one not yet received). It was a tokio `watch` channel per
+    /// socket: 410 bytes (its value and 8 `Notify`s) for a rarely used feature.
+    volatile: Option<T>,
     /// Permits handed out and not yet used or dropped.
     reserved: usize,
     closed: bool,
     rx_waker: Option<Waker>,
     /// Senders waiting in [`Sender::send`] for a free place.
     send_waiting: usize,
+}
+
+/// The queued items: the oldest inline, the others in a `VecDeque` that
+/// exists only while more than one item is queued.
+///
+/// Almost every send queues one packet and the writer takes it at once, so
+/// the common path allocates nothing; a burst allocates the `VecDeque` once
+/// and gives it back as soon as it is drained, so an idle socket holds no
+/// buffer (before, every socket kept the `VecDeque` of its first burst: the
+/// CONNECT reply, `connection:status` and a subscribe ack left 4 slots, 197
+/// bytes with malloc's header).
+#[derive(Debug)]
+struct Items<T> {
+    first: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Items<T> {
+    fn new() -> Self {
+        Items {
+            first: None,
+            rest: VecDeque::new(),
+        }
+    }
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+    fn push_back(&mut self, item: T) {
+        // `first` is always older than everything in `rest`.
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+    fn pop_front(&mut self) -> Option<T> {
+        let item = self.first.take().or_else(|| self.rest.pop_front());
+        if self.rest.is_empty() && self.rest.capacity() > 0 {
+            self.rest = VecDeque::new();
+        }
+        item
+    }
 }
 
 #[derive(Debug)]
@@ -70,7 +117,8 @@ impl<T> Shared<T> {
 pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            items: VecDeque::new(),
+            items: Items::new(),
+            volatile: None,
             reserved: 0,
             closed: false,
             rx_waker: None,
@@ -145,6 +193,23 @@ impl<T> Sender<T> {
         Ok(())
     }
 
+    /// Set the volatile item, replacing one not received yet. `false` once
+    /// the queue is closed.
+    pub(crate) fn send_volatile(&self, item: T) -> bool {
+        let waker = {
+            let mut s = self.shared.lock();
+            if s.closed {
+                return false;
+            }
+            s.volatile = Some(item);
+            s.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
     pub(crate) fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         let mut s = self.shared.lock();
         if s.closed {
@@ -200,6 +265,13 @@ impl<T> Sender<T> {
     }
 }
 
+/// What [`Receiver::recv_any`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next<T> {
+    Queued(T),
+    Volatile(T),
+}
+
 /// The receiving side.
 #[derive(Debug)]
 pub(crate) struct Receiver<T> {
@@ -218,10 +290,6 @@ impl<T> Receiver<T> {
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut s = self.shared.lock();
         if let Some(item) = s.items.pop_front() {
-            if s.items.is_empty() && s.items.capacity() > 8 {
-                // Give a burst's memory back.
-                s.items = VecDeque::new();
-            }
             let waiting = s.send_waiting > 0;
             drop(s);
             self.shared.freed(waiting);
@@ -237,6 +305,24 @@ impl<T> Receiver<T> {
         Poll::Pending
     }
 
+    /// The next queued item, else the volatile one (queued items first, as
+    /// the two channels were polled before); `None` once closed and drained.
+    pub(crate) fn poll_recv_any(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<T>>> {
+        match self.poll_recv(cx) {
+            Poll::Ready(item) => Poll::Ready(item.map(Next::Queued)),
+            Poll::Pending => match self.shared.lock().volatile.take() {
+                Some(item) => Poll::Ready(Some(Next::Volatile(item))),
+                // `poll_recv` registered the waker; `send_volatile` wakes it.
+                None => Poll::Pending,
+            },
+        }
+    }
+
+    pub(crate) async fn recv_any(&mut self) -> Option<Next<T>> {
+        std::future::poll_fn(|cx| self.poll_recv_any(cx)).await
+    }
+
+    #[cfg(any(test, feature = "__test_harness"))]
     pub(crate) async fn recv(&mut self) -> Option<T> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -290,5 +376,55 @@ mod tests {
         tx.try_send(7).unwrap();
         assert_eq!(rx.try_recv().unwrap(), 7);
         assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+
+    #[tokio::test]
+    async fn a_drained_queue_holds_no_memory() {
+        let (tx, mut rx) = channel::<u32>(8);
+        let heap = |rx: &Receiver<u32>| rx.shared.lock().items.rest.capacity();
+        // One item at a time: nothing allocated.
+        tx.try_send(0).unwrap();
+        assert_eq!(heap(&rx), 0);
+        assert_eq!(rx.recv().await, Some(0));
+        // A burst allocates, in order, and gives it back once drained.
+        for i in 1..4 {
+            tx.try_send(i).unwrap();
+        }
+        assert!(heap(&rx) > 0);
+        assert_eq!(rx.recv().await, Some(1));
+        tx.try_send(4).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), 2);
+        assert_eq!(rx.try_recv().unwrap(), 3);
+        assert_eq!(rx.try_recv().unwrap(), 4);
+        assert_eq!(heap(&rx), 0, "drained by try_recv");
+        tx.try_send(5).unwrap();
+        tx.try_send(6).unwrap();
+        assert_eq!(rx.recv().await, Some(5));
+        assert_eq!(rx.recv().await, Some(6));
+        assert_eq!(heap(&rx), 0, "drained by recv");
+        assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+
+    #[tokio::test]
+    async fn the_latest_volatile_item_comes_after_the_queued_ones() {
+        let (tx, mut rx) = channel::<u32>(1);
+        assert!(tx.send_volatile(10));
+        assert!(tx.send_volatile(11));
+        tx.try_send(1).unwrap();
+        // The volatile item bypasses the capacity.
+        assert!(matches!(tx.try_send(2), Err(TrySendError::Full(2))));
+        assert_eq!(rx.recv_any().await, Some(Next::Queued(1)));
+        assert_eq!(rx.recv_any().await, Some(Next::Volatile(11)));
+        let waiting = tokio::spawn(async move {
+            let next = rx.recv_any().await;
+            (next, rx)
+        });
+        tokio::task::yield_now().await;
+        assert!(tx.send_volatile(12));
+        let (next, mut rx) = waiting.await.unwrap();
+        assert_eq!(next, Some(Next::Volatile(12)));
+        rx.close();
+        assert!(!tx.send_volatile(13));
+        assert_eq!(rx.recv_any().await, None);
     }
 }

@@ -70,12 +70,12 @@ use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Str, TransportType};
 use futures_util::FutureExt;
 use http::request::Parts;
 use smallvec::{SmallVec, smallvec};
-use tokio::sync::{Mutex, Notify, mpsc::error::TrySendError, watch};
+use tokio::sync::{Mutex, Notify, mpsc::error::TrySendError};
 
 use crate::queue::{self, Receiver};
 
 pub use engineioxide_core::Sid;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{future::FutureExt as _, sync::CancellationToken};
 
 /// A [`DisconnectReason`] represents the reason why a [`Socket`] was closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,18 +156,13 @@ impl Permit<'_> {
 pub(crate) struct InternalRx {
     pub buffered_rx: Receiver<PacketBuf>,
     pub peeked_packet: Option<PacketBuf>,
-    pub volatile_rx: watch::Receiver<Option<PacketBuf>>,
 }
 
 impl InternalRx {
-    fn new(
-        buffered_rx: Receiver<PacketBuf>,
-        volatile_rx: watch::Receiver<Option<PacketBuf>>,
-    ) -> Self {
+    fn new(buffered_rx: Receiver<PacketBuf>) -> Self {
         Self {
             buffered_rx,
             peeked_packet: None,
-            volatile_rx,
         }
     }
 }
@@ -214,10 +209,6 @@ where
     /// Channel to send [PacketBuf] to the internal connection
     pub(crate) internal_tx: queue::Sender<PacketBuf>,
 
-    /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
-    /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
-    /// message is retained; subsequent volatile sends overwrite the previous one.
-    volatile_tx: watch::Sender<Option<PacketBuf>>,
 
     /// Wakes the heartbeat job when a Pong [`Packet`] (v4 protocol) or a Ping (v3 protocol)
     /// arrives. A [`Notify`] holds at most one pending wake-up, which is all the
@@ -253,7 +244,6 @@ where
         supports_binary: bool,
     ) -> Self {
         let (internal_tx, internal_rx) = queue::channel(config.max_buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         Self {
             id: Sid::new(),
@@ -261,10 +251,9 @@ where
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
 
-            volatile_tx,
 
             heartbeat: Notify::new(),
             cancellation_token: CancellationToken::new(),
@@ -313,19 +302,24 @@ where
         interval: Duration,
         timeout: Duration,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let cancellation_token = self.cancellation_token.clone();
-        cancellation_token
-            .run_until_cancelled_owned(async move {
-                if let Err(_e) = self.heartbeat_job(interval, timeout).await {
-                    self.close(DisconnectReason::HeartbeatTimeout);
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(id = ?self.id, "heartbeat error: {_e}");
-                }
-            })
-            .map(|_v| {
+        // The job is built in the `await` expression and wrapped by
+        // `with_cancellation_token` (a plain future struct).
+        // `CancellationToken::run_until_cancelled{,_owned}` are `async fn`s:
+        // they keep their argument and the future they await, so the job
+        // twice, for the whole session (the heartbeat future was 1248 bytes).
+        async move {
+            let res = self
+                .heartbeat_job(interval, timeout)
+                .with_cancellation_token(&self.cancellation_token)
+                .await;
+            if let Some(Err(_e)) = &res {
+                self.close(DisconnectReason::HeartbeatTimeout);
                 #[cfg(feature = "tracing")]
-                tracing::debug!(aborted = _v.is_none(), "heartbeat job completed");
-            })
+                tracing::debug!(id = ?self.id, "heartbeat error: {_e}");
+            }
+            #[cfg(feature = "tracing")]
+            tracing::debug!(aborted = res.is_none(), "heartbeat job completed");
+        }
     }
 
     /// Heartbeat is sent every `interval` milliseconds by the client and the server `is` expected to respond within `timeout` milliseconds.
@@ -537,7 +531,9 @@ where
     }
 
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
-        self.volatile_tx.send(Some(packets)).is_ok()
+        // Volatile packets bypass the queue's items and capacity; only the
+        // latest is kept (`queue::Sender::send_volatile`).
+        self.internal_tx.send_volatile(packets)
     }
 }
 
@@ -597,7 +593,6 @@ where
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
         let (internal_tx, internal_rx) = queue::channel(buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         let sock = Self {
             id: sid,
@@ -605,10 +600,9 @@ where
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
 
-            volatile_tx,
 
             heartbeat: Notify::new(),
             cancellation_token: CancellationToken::new(),

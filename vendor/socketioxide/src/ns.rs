@@ -308,7 +308,7 @@ impl<A: Adapter> InnerEmitter for Namespace<A> {
             .filter_map(|socket| match socket.send_raw(data.clone()) {
                 Ok(()) => None,
                 // The error below does not say which socket it was: that
-                // socket is told itself (Pulseboard patch 9).
+                // socket is told itself (Pulseboard patch 14).
                 Err(SocketError::InternalChannelFull) => {
                     socket.clone().disconnect_slow();
                     Some(SocketError::InternalChannelFull)

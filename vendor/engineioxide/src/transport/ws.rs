@@ -4,7 +4,7 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use futures_util::future::OptionFuture;
 use futures_util::{
@@ -27,7 +27,7 @@ use tokio_util::future::FutureExt as _;
 use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
-    DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
+    DisconnectReason, Socket, body::ResponseBody, queue::Next, config::EngineIoConfig, engine::EngineIo,
     errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
 };
 
@@ -57,22 +57,26 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
     sid: Option<Sid>,
     req: Request<R>,
 ) -> Result<Response<ResponseBody<B>>, Error> {
-    let (parts, body) = req.into_parts();
-    let req = Request::from_parts(parts.clone(), body);
-
-    let ws_key = parts
-        .headers
+    let ws_key = req
+        .headers()
         .get("Sec-WebSocket-Key")
         .ok_or(Error::InvalidWebSocketKey)?
         .clone();
 
-    tokio::spawn(async move {
-        let conn = hyper::upgrade::on(req)
-            .await
-            .map(hyper_util::rt::TokioIo::new);
+    // Take the upgrade handle out of the request now: the connection task then
+    // holds neither the request nor a copy of its parts while it waits for the
+    // upgrade, and for the rest of the session (an `async` block keeps what it
+    // captured for its whole life). The parts are only needed to create a new
+    // session; boxed, they cost the task one pointer.
+    let mut req = req;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let parts = sid.is_none().then(|| Box::new(req.into_parts().0));
+
+    let fut = async move {
+        let conn = on_upgrade.await.map(hyper_util::rt::TokioIo::new);
 
         let res = match conn {
-            Ok(conn) => on_init(engine.clone(), conn, protocol, sid, parts).await,
+            Ok(conn) => run(engine.clone(), conn, protocol, sid, parts).await,
             Err(_e) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!("ws upgrade error: {}", _e);
@@ -94,7 +98,8 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
                 }
             }
         }
-    });
+    };
+    tokio::spawn(fut);
 
     Ok(ws_response(&ws_key))
 }
@@ -104,104 +109,132 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
 /// Read packets from the websocket and handle them, it will block until the connection is closed
-#[cfg_attr(
-    feature = "tracing",
-    tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
-)]
-pub async fn on_init<H: EngineIoHandler, S>(
+pub fn on_init<H: EngineIoHandler, S>(
     engine: Arc<EngineIo<H>>,
     conn: S,
     protocol: ProtocolVersion,
     sid: Option<Sid>,
     req_data: Parts,
+) -> impl Future<Output = Result<(), Error>> + Send + 'static
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // The future keeps its arguments for the whole session: a pointer to the
+    // request parts (dropped once the session is created) instead of the parts.
+    let req_data = sid.is_none().then(|| Box::new(req_data));
+    run(engine, conn, protocol, sid, req_data)
+}
+
+/// The connection task of a websocket session: handshake, then the reader,
+/// the writer and (for a new session) the heartbeat.
+///
+/// Everything that is only needed for the handshake lives in a block that
+/// ends before the session's loop starts, and the three jobs are built inside
+/// the `join3` call: a future keeps a slot for every local that is alive
+/// across an `.await`, even one that was moved out, so a future built in a
+/// local and then moved into `join3` would be stored twice for the whole
+/// session.
+async fn run<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    conn: S,
+    protocol: ProtocolVersion,
+    sid: Option<Sid>,
+    req_data: Option<Box<Parts>>,
 ) -> Result<(), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(engine.config.ws_read_buffer_size)
-        .max_message_size(Some(engine.config.ws_max_message_size))
-        .max_frame_size(Some(engine.config.ws_max_frame_size));
+    let (socket, (tx, rx), new_session) = {
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(engine.config.ws_read_buffer_size)
+            .max_message_size(Some(engine.config.ws_max_message_size))
+            .max_frame_size(Some(engine.config.ws_max_frame_size));
 
-    let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
-    let (socket, ws, heartbeat) = if let Some(sid) = sid {
-        match engine.get_socket(sid) {
-            None => return Err(Error::UnknownSessionID(sid)),
-            Some(socket) if socket.is_ws() => return Err(Error::MultipleWebsocketRequests),
-            Some(socket) => {
-                // The handshake futures are boxed: inline, the largest of them
-                // would size this task's state for the whole session.
-                let mut ws = Box::pin(ws_init()).await;
+        let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
+        match (sid, req_data) {
+            (Some(sid), _) => match engine.get_socket(sid) {
+                None => return Err(Error::UnknownSessionID(sid)),
+                Some(socket) if socket.is_ws() => return Err(Error::MultipleWebsocketRequests),
+                Some(socket) => {
+                    // The handshake futures are boxed: inline, the largest of them
+                    // would size this task's state for the whole session.
+                    let mut ws = Box::pin(ws_init()).await;
 
-                let upgrade_fut = Box::pin(upgrade_handshake::<H, S>(&socket, &mut ws));
-                match tokio::time::timeout(engine.config.upgrade_timeout, upgrade_fut)
-                    .with_cancellation_token(&socket.cancellation_token)
-                    .await
-                {
-                    Some(Ok(res)) => res?,
-                    Some(Err(_)) => {
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!(?sid, "ws upgrade timed out, closing session");
-                        engine.close_session(socket.id, DisconnectReason::TransportError);
-                        return Err(Error::Upgrade);
+                    let upgrade_fut = Box::pin(upgrade_handshake::<H, S>(&socket, &mut ws));
+                    match tokio::time::timeout(engine.config.upgrade_timeout, upgrade_fut)
+                        .with_cancellation_token(&socket.cancellation_token)
+                        .await
+                    {
+                        Some(Ok(res)) => res?,
+                        Some(Err(_)) => {
+                            #[cfg(feature = "tracing")]
+                            tracing::debug!(?sid, "ws upgrade timed out, closing session");
+                            engine.close_session(socket.id, DisconnectReason::TransportError);
+                            return Err(Error::Upgrade);
+                        }
+                        None => {
+                            #[cfg(feature = "tracing")]
+                            tracing::debug!(?sid, "socket is being closed");
+                            return Err(Error::Upgrade);
+                        }
                     }
-                    None => {
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!(?sid, "socket is being closed");
-                        return Err(Error::Upgrade);
-                    }
+                    // The polling transport started the heartbeat job already.
+                    (socket, ws.split(), false)
                 }
-                // The polling transport started the heartbeat job already.
-                (socket, ws, None)
+            },
+            (None, req_data) => {
+                let req_data = req_data.map(|p| *p).unwrap_or_else(|| Request::new(()).into_parts().0);
+                let socket =
+                    engine.create_session(protocol, TransportType::Websocket, req_data, false);
+
+                #[cfg(feature = "tracing")]
+                tracing::debug!("new websocket connection");
+
+                let mut ws = Box::pin(ws_init()).await;
+                Box::pin(init_handshake(socket.id, &mut ws, &engine.config)).await?;
+                (socket, ws.split(), true)
             }
         }
-    } else {
-        let socket = engine.create_session(protocol, TransportType::Websocket, req_data, false);
-
-        #[cfg(feature = "tracing")]
-        tracing::debug!("new websocket connection");
-
-        let mut ws = Box::pin(ws_init()).await;
-        Box::pin(init_handshake(socket.id, &mut ws, &engine.config)).await?;
-        let heartbeat = socket
-            .clone()
-            .heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
-        (socket, ws, Some(heartbeat))
     };
-    let (tx, rx) = ws.split();
 
     // The reader, the writer and (for a new session) the heartbeat run in
     // this one task: a task per connection rather than three. They all end
     // when the session is closed (its cancellation token).
-    let writer = forward_to_socket::<H, S>(socket.clone(), tx);
-    let heartbeat = OptionFuture::from(heartbeat);
-    // pipe between internal socket channel and websocket; when it ends the
-    // session is closed, which ends the writer and the heartbeat too.
-    let reader = async {
-        match forward_to_handler(&engine, rx, &socket)
-            .with_cancellation_token(&socket.cancellation_token)
-            .await
-        {
-            Some(Err(ref e)) => {
-                let reason =
-                    Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+    futures_util::future::join3(
+        // pipe between internal socket channel and websocket; when it ends the
+        // session is closed, which ends the writer and the heartbeat too.
+        async {
+            match forward_to_handler(&engine, rx, &socket)
+                .with_cancellation_token(&socket.cancellation_token)
+                .await
+            {
+                Some(Err(ref e)) => {
+                    let reason = Option::<DisconnectReason>::from(e)
+                        .unwrap_or(DisconnectReason::TransportError);
 
-                #[cfg(feature = "tracing")]
-                tracing::debug!("error when handling packet: {:?}", e);
-                engine.close_session(socket.id, reason);
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!("error when handling packet: {:?}", e);
+                    engine.close_session(socket.id, reason);
+                }
+                Some(Ok(())) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(sid = %socket.id, "ws transport was closed");
+                    engine.close_session(socket.id, DisconnectReason::TransportClose);
+                }
+                None => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(sid = %socket.id, "socket is closing");
+                }
             }
-            Some(Ok(())) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(sid = %socket.id, "ws transport was closed");
-                engine.close_session(socket.id, DisconnectReason::TransportClose);
-            }
-            None => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(sid = %socket.id, "socket is closing");
-            }
-        }
-    };
-    futures_util::future::join3(reader, writer, heartbeat).await;
+        },
+        forward_to_socket::<H, S>(socket.clone(), tx),
+        OptionFuture::from(new_session.then(|| {
+            socket
+                .clone()
+                .heartbeat(engine.config.ping_interval, engine.config.ping_timeout)
+        })),
+    )
+    .await;
     Ok(())
 }
 
@@ -277,11 +310,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
+    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
 
     // map a packet to a websocket message
     // It is declared as a macro rather than a closure to avoid ownership issues
@@ -317,35 +346,34 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         }
 
     // Forward buffered packets until the channel is closed or the session is cancelled.
+    // The packets are written after the `select!`, not in its branches: the
+    // futures of a `select!` stay alive while a branch runs, so writes inside
+    // the branches would keep them and the writes' own futures side by side
+    // in this future for the whole session.
     loop {
-        tokio::select! {
+        let (packets, buffered) = tokio::select! {
             biased;
-            items = buffered_rx.recv() => {
-                match items {
-                    Some(packets) => {
-                        for item in packets {
-                            map_fn!(item);
-                        }
-                        while let Ok(packets) = buffered_rx.try_recv() {
-                            for item in packets {
-                                map_fn!(item);
-                            }
-                        }
-                    }
-                    None => break
-                }
-            }
-            _ = socket.cancellation_token.cancelled() => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
+            // Queued packets first, then the volatile one.
+            next = buffered_rx.recv_any() => match next {
+                Some(Next::Queued(packets)) => (packets, true),
+                Some(Next::Volatile(packets)) => {
                     #[cfg(feature = "tracing")]
                     tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
-                        map_fn!(item);
-                    }
+                    (packets, false)
                 }
+                None => break,
             },
+            _ = socket.cancellation_token.cancelled() => break,
+        };
+        for item in packets {
+            map_fn!(item);
+        }
+        if buffered {
+            while let Ok(packets) = buffered_rx.try_recv() {
+                for item in packets {
+                    map_fn!(item);
+                }
+            }
         }
 
         #[cfg(feature = "tracing")]
