@@ -157,7 +157,7 @@ async fn measure(a: Args) -> Result<(), String> {
             } else {
                 a.idle_secs
             };
-            let r = mem_case(&a, &x, &app, &server.url(), hidden, rendering, secs).await?;
+            let r = mem_case(&a, &x, &app, &server.url(), hidden, rendering, secs, &[]).await?;
             let rec = json!({
                 "kind": "desktop_mem", "app": name, "load": load,
                 "mode": if hidden { "tray" } else { "window" },
@@ -174,7 +174,7 @@ async fn measure(a: Args) -> Result<(), String> {
         server.stop().await;
     }
     for hidden in [false, true].into_iter().filter(|_| part("mem")) {
-        let r = mem_case(&a, &x, &hello, "", hidden, None, a.idle_secs).await?;
+        let r = mem_case(&a, &x, &hello, "", hidden, None, a.idle_secs, &[]).await?;
         let rec = json!({
             "kind": "desktop_mem", "app": "hello-tauri", "load": "idle",
             "mode": if hidden { "tray" } else { "window" },
@@ -194,7 +194,7 @@ async fn measure(a: Args) -> Result<(), String> {
     if part("put") {
         let server = Server::start(None).await?;
         let putter = tokio::spawn(put_finance(server.url(), Duration::from_millis(100)));
-        let r = mem_case(&a, &x, &app, &server.url(), false, None, a.secs).await;
+        let r = mem_case(&a, &x, &app, &server.url(), false, None, a.secs, &[]).await;
         let puts = putter.is_finished();
         putter.abort();
         server.stop().await;
@@ -213,6 +213,40 @@ async fn measure(a: Args) -> Result<(), String> {
             r.pss_mb, r.cpu_pct, r.render_path
         );
         util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+        // The floor, same load of the screen: the hello-world window whose
+        // page changes four numbers every 100 ms by itself (no server, no
+        // IPC), as WebKitGTK starts it (compositing) and on the software
+        // path Pulseboard takes here (compositing off).
+        for (rendering, path, load) in [
+            (None, "WebKit default", "4 numbers every 100 ms"),
+            (
+                Some("software"),
+                "software (WEBKIT_DISABLE_COMPOSITING_MODE=1)",
+                "4 numbers every 100 ms, compositing off",
+            ),
+        ] {
+            let r = mem_case(
+                &a,
+                &x,
+                &hello,
+                "",
+                false,
+                rendering,
+                a.secs,
+                &["--tick", "100"],
+            )
+            .await?;
+            let rec = json!({
+                "kind": "desktop_mem", "app": "hello-tauri", "load": load,
+                "mode": "window", "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct,
+                "cpu_by_process": r.by_process, "render_path": path, "secs": a.secs,
+            });
+            eprintln!(
+                "[desktop] hello-tauri {load} \"window\" ({path}): {:.0} MB, {:.2} % CPU",
+                r.pss_mb, r.cpu_pct
+            );
+            util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+        }
     }
 
     // ------------------------------------------------------------ first paint
@@ -416,6 +450,7 @@ fn logged_render_path(log: &Path) -> Option<String> {
 
 /// Memory and CPU of one app, window open or not; `rendering` forces the
 /// app's rendering path (`PULSEBOARD_RENDERING`), None: as users run it.
+#[allow(clippy::too_many_arguments)]
 async fn mem_case(
     a: &Args,
     x: &Xvfb,
@@ -424,10 +459,12 @@ async fn mem_case(
     hidden: bool,
     rendering: Option<&str>,
     secs: f64,
+    args: &[&str],
 ) -> Result<MemCase, String> {
     let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
     let log = dirs.path().join("app.log");
     let mut c = app_command(x, dirs.path(), &exe.to_string_lossy());
+    c.args(args);
     if !server.is_empty() {
         c.args(["--server", server]);
     }
@@ -435,7 +472,15 @@ async fn mem_case(
         c.arg("--hidden");
     }
     if let Some(r) = rendering {
-        c.env("PULSEBOARD_RENDERING", r);
+        if server.is_empty() {
+            // The hello-world app has no rendering choice of its own: the
+            // software path is WebKitGTK's switch (the comparison app only).
+            if r == "software" {
+                c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+            }
+        } else {
+            c.env("PULSEBOARD_RENDERING", r);
+        }
     }
     let g = spawn_logged(c, &log)?;
     let pulseboard = !server.is_empty();
