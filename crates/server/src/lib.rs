@@ -596,11 +596,9 @@ impl App {
     /// nothing is closed by the Engine.IO heartbeat.
     fn overflowed<A: Adapter>(&self, s: SocketRef<A>) {
         s.extensions.insert(Overflowed);
-        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(
-            sid = %s.id,
-            overflow_disconnects_total = n,
-            "send buffer full: disconnecting the socket so it catches up"
+        self.count_overflow(
+            &s.id,
+            "send buffer full: disconnecting the socket so it catches up",
         );
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + OVERFLOW_DISCONNECT_TRY;
@@ -632,12 +630,16 @@ impl App {
         {
             return;
         }
-        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(
-            sid = %s.id,
-            overflow_disconnects_total = n,
-            "send buffer full during a cluster broadcast: socket disconnected so it catches up"
+        self.count_overflow(
+            &s.id,
+            "send buffer full during a cluster broadcast: socket disconnected so it catches up",
         );
+    }
+
+    /// Count a socket disconnected because its send buffer was full, and say so.
+    fn count_overflow(&self, sid: &socketioxide::socket::Sid, what: &'static str) {
+        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(sid = %sid, overflow_disconnects_total = n, "{what}");
     }
 
     /// How many sockets were disconnected because their buffer was full.
