@@ -68,3 +68,15 @@ test('the page names no font families beyond the system ones (each is a fontconf
     }
   }
 });
+
+test('the main column is a layout root: a changed number repaints its card, not the column', () => {
+  // Without size containment on .main, any text change inside lays out up to
+  // .app's grid, which lays .main out again and repaints all of it (the whole
+  // column, 972x800 px, per KPI update on WebKitGTK's software path; with it,
+  // the changed card: BENCHMARKS.md section 3). Layout containment alone
+  // (which the cards have) does not make a layout root in WebKit.
+  const css = readFileSync(join(ui, 'css', 'app.css'), 'utf8');
+  const rule = css.match(/^\.main \{([^}]*)\}/m);
+  assert.ok(rule, 'app.css has a `.main { ... }` rule');
+  assert.match(rule[1], /contain:\s*strict;/, '.main is not `contain: strict`');
+});
