@@ -1,11 +1,17 @@
 // @ts-check
-// Wiring: IPC -> queue -> pure reducer -> at most one render per animation frame.
+// Wiring: IPC -> queue -> pure reducer -> at most one render per RENDER_GAP_MS.
 //
-// Every update message (the shell's channel) is pushed on a queue. Once per frame the queue is
-// folded into the state by `applyAll` (pure), then only the parts whose state
-// references changed are redrawn, and only the visible view. While the window
-// is hidden (no animation frames) a timer still folds the queue so it never
-// grows without bound; rendering waits for the next frame.
+// Every update message (the shell's channel) is pushed on a queue. One task
+// (a timer, at most one per RENDER_GAP_MS) folds the queue into the state by
+// `applyAll` (pure), then only the parts whose state references changed are
+// redrawn, and only the visible view. While the window is hidden the task
+// still folds the queue, so it never grows without bound; rendering waits
+// until the window is shown again.
+//
+// Not requestAnimationFrame: its callback waits for the next display frame
+// (up to 16.7 ms) before the DOM holds the update. From a task the DOM
+// changes at once and WebKit's next rendering update paints it: emit -> DOM
+// p99 at 1000 events/s 33 -> 20 ms, p50 19 -> 9 ms (BENCHMARKS.md section 3).
 
 import * as ipc from './ipc.js';
 import { applyAll, initialState, unreadCount } from './state.js';
@@ -37,8 +43,10 @@ const TITLES = {
 const CLOCKS = { home: homeClock, dashboard: dashboardClock, alerts: alertsClock };
 /** A clock timer due later than this is re-armed when the state changes. */
 const CLOCK_RECHECK_MS = 60000;
-/** Fold the queue without waiting for a frame once it is this long. */
+/** Fold the queue without waiting for a render once it is this long. */
 const QUEUE_SOFT_LIMIT = 2000;
+/** At most one render per this many ms (a 60 Hz frame): a flood is drawn in batches. */
+const RENDER_GAP_MS = 16;
 const $ = (sel) => document.querySelector(sel);
 
 const dom = {
@@ -61,8 +69,9 @@ const dom = {
 let state = initialState({});
 let ready = false;
 let queue = [];
+/** The pending render task (0: none), and when the last render ran (performance.now()). */
 let frame = 0;
-let foldTimer = 0;
+let lastRender = -Infinity;
 /** The one timer that moves clock texts on, armed only when one will change. */
 let clockTimer = 0;
 /** When it fires (epoch ms), and the state it was armed for. */
@@ -102,39 +111,36 @@ function fold() {
 }
 
 function schedule() {
-  if (!frame) frame = requestAnimationFrame(onFrame);
-  // Frames stop while the window is hidden; keep folding the queue anyway.
-  if (!foldTimer) {
-    foldTimer = setTimeout(() => {
-      foldTimer = 0;
-      fold();
-    }, 250);
-  }
+  if (frame) return;
+  frame = setTimeout(onFrame, Math.max(0, lastRender + RENDER_GAP_MS - performance.now()));
 }
 
 function onFrame() {
   frame = 0;
   const t = performance.now();
+  lastRender = t;
   fold();
+  // Hidden: folded only; the visibilitychange handler draws when shown.
+  if (document.hidden) return;
   render();
   markFirstPaint();
   if (hooks && hooks.frame(performance.now() - t)) schedule();
 }
 
 /**
- * Start-up mark `pulseboard:kpi-paint`: the first frame after KPI values were
- * drawn (that frame's paint is done). One extra frame, once.
+ * Start-up mark `pulseboard:kpi-paint`: the frame after the one that drew the
+ * first KPI values (that frame's paint is done). Two animation frames, once.
  */
-let firstPaint = 0; // 0: no KPI drawn yet, 1: drawn, waiting for the next frame, 2: marked
+let firstPaint = 0; // 0: no KPI drawn yet, 1: drawn, waiting for its paint, 2: marked
 function markFirstPaint() {
-  if (firstPaint === 2) return;
-  if (firstPaint === 1) {
-    firstPaint = 2;
-    performance.mark('pulseboard:kpi-paint');
-  } else if (dom.content.querySelector('.kpi-value')) {
-    firstPaint = 1;
-    if (!frame) frame = requestAnimationFrame(onFrame);
-  }
+  if (firstPaint !== 0 || !dom.content.querySelector('.kpi-value')) return;
+  firstPaint = 1;
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      firstPaint = 2;
+      performance.mark('pulseboard:kpi-paint');
+    }),
+  );
 }
 
 // ------------------------------------------------------------------ rendering

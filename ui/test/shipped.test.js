@@ -80,3 +80,15 @@ test('the main column is a layout root: a changed number repaints its card, not 
   assert.ok(rule, 'app.css has a `.main { ... }` rule');
   assert.match(rule[1], /contain:\s*strict;/, '.main is not `contain: strict`');
 });
+
+test('updates are drawn from a task, not an animation frame (which holds the DOM back up to a frame)', () => {
+  // requestAnimationFrame's callback runs at the next display frame: the DOM
+  // held each update up to 16.7 ms longer (emit -> DOM p99 at 1000 events/s
+  // 33 ms with it, 20 ms without: BENCHMARKS.md section 3).
+  const main = readFileSync(join(ui, 'js', 'main.js'), 'utf8');
+  const start = main.indexOf('function schedule()');
+  assert.ok(start > 0, 'main.js has schedule()');
+  const body = main.slice(start, main.indexOf('\n}\n', start));
+  assert.match(body, /setTimeout\(onFrame/, 'schedule() does not draw from a timer task');
+  assert.ok(!/requestAnimationFrame/.test(body), 'schedule() waits for an animation frame');
+});
