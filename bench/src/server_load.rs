@@ -25,7 +25,9 @@ use crate::util::{self, percentiles};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which server: `rust` (pulseboard-server) or `node` (bench/node-server.mjs, socket.io 4.8).
+    /// Which server: `rust` (pulseboard-server), `node` (bench/node-server.mjs,
+    /// socket.io 4.8) or `floor` (pulseboard-floor-server: Engine.IO/Socket.IO
+    /// by hand on tokio + hyper + tungstenite, no library, no persistence).
     #[arg(long)]
     pub target: String,
     /// Connected clients.
@@ -34,6 +36,9 @@ pub struct Args {
     /// Path of the pulseboard-server binary.
     #[arg(long, default_value = "target/release/pulseboard-server")]
     pub server_bin: PathBuf,
+    /// Path of the floor server (`--target floor`); default: next to this binary.
+    #[arg(long)]
+    pub floor_bin: Option<PathBuf>,
     /// Node reference server script.
     #[arg(long, default_value = "bench/node-server.mjs")]
     pub node_script: PathBuf,
@@ -173,7 +178,17 @@ fn start_server(a: &Args) -> Result<(Child, u16), String> {
             "--port".into(),
             "0".into(),
         ]),
-        t => return Err(format!("unknown target `{t}` (rust or node)")),
+        "floor" => {
+            let bin = match &a.floor_bin {
+                Some(b) => b.clone(),
+                None => std::env::current_exe()
+                    .map_err(|e| e.to_string())?
+                    .with_file_name("pulseboard-floor-server"),
+            };
+            // The same command line as pulseboard-server; it ignores all but --listen.
+            argv.extend(rust_server_argv(&bin, &db.display().to_string()))
+        }
+        t => return Err(format!("unknown target `{t}` (rust, node or floor)")),
     }
     spawn_server(&argv)
 }
