@@ -158,34 +158,13 @@ async fn measure(a: Args) -> Result<(), String> {
                 a.idle_secs
             };
             let r = mem_case(&a, &x, &app, &server.url(), hidden, rendering, secs, &[]).await?;
-            let rec = json!({
-                "kind": "desktop_mem", "app": name, "load": load,
-                "mode": if hidden { "tray" } else { "window" },
-                "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
-                "render_path": r.render_path, "secs": secs,
-                "cmd": util::command_line(),
-            });
-            eprintln!(
-                "[desktop] {name} {load} {}: {:.0} MB, {:.2} % CPU, rendering: {}",
-                rec["mode"], r.pss_mb, r.cpu_pct, r.render_path
-            );
-            util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+            record_mem(&a, name, load, hidden, secs, &r)?;
         }
         server.stop().await;
     }
     for hidden in [false, true].into_iter().filter(|_| part("mem")) {
         let r = mem_case(&a, &x, &hello, "", hidden, None, a.idle_secs, &[]).await?;
-        let rec = json!({
-            "kind": "desktop_mem", "app": "hello-tauri", "load": "idle",
-            "mode": if hidden { "tray" } else { "window" },
-            "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
-            "render_path": r.render_path, "secs": a.idle_secs,
-        });
-        eprintln!(
-            "[desktop] hello-tauri {}: {:.0} MB, {:.2} % CPU",
-            rec["mode"], r.pss_mb, r.cpu_pct
-        );
-        util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+        record_mem(&a, "hello-tauri", "idle", hidden, a.idle_secs, &r)?;
     }
 
     // The issue's own load: one `PUT /api/kpis/finance` every 100 ms, so
@@ -202,28 +181,21 @@ async fn measure(a: Args) -> Result<(), String> {
         if puts {
             return Err("the PUT load stopped early".into());
         }
-        let rec = json!({
-            "kind": "desktop_mem", "app": "pulseboard", "load": "PUT finance every 100 ms",
-            "mode": "window", "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct,
-            "cpu_by_process": r.by_process, "render_path": r.render_path, "secs": a.secs,
-            "cmd": util::command_line(),
-        });
-        eprintln!(
-            "[desktop] pulseboard PUT finance every 100 ms \"window\": {:.0} MB, {:.2} % CPU, rendering: {}",
-            r.pss_mb, r.cpu_pct, r.render_path
-        );
-        util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+        record_mem(
+            &a,
+            "pulseboard",
+            "PUT finance every 100 ms",
+            false,
+            a.secs,
+            &r,
+        )?;
         // The floor, same load of the screen: the hello-world window whose
         // page changes four numbers every 100 ms by itself (no server, no
         // IPC), as WebKitGTK starts it (compositing) and on the software
         // path Pulseboard takes here (compositing off).
-        for (rendering, path, load) in [
-            (None, "WebKit default", "4 numbers every 100 ms"),
-            (
-                Some("software"),
-                "software (WEBKIT_DISABLE_COMPOSITING_MODE=1)",
-                "4 numbers every 100 ms, compositing off",
-            ),
+        for (rendering, load) in [
+            (None, "4 numbers every 100 ms"),
+            (Some("software"), "4 numbers every 100 ms, compositing off"),
         ] {
             let r = mem_case(
                 &a,
@@ -236,16 +208,7 @@ async fn measure(a: Args) -> Result<(), String> {
                 &["--tick", "100"],
             )
             .await?;
-            let rec = json!({
-                "kind": "desktop_mem", "app": "hello-tauri", "load": load,
-                "mode": "window", "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct,
-                "cpu_by_process": r.by_process, "render_path": path, "secs": a.secs,
-            });
-            eprintln!(
-                "[desktop] hello-tauri {load} \"window\" ({path}): {:.0} MB, {:.2} % CPU",
-                r.pss_mb, r.cpu_pct
-            );
-            util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+            record_mem(&a, "hello-tauri", load, false, a.secs, &r)?;
         }
     }
 
@@ -471,19 +434,20 @@ async fn mem_case(
     if hidden {
         c.arg("--hidden");
     }
+    let pulseboard = !server.is_empty();
+    // What WebKit does by itself for an app that does not choose (hello-world).
+    let mut webkit_path = "WebKit default";
     if let Some(r) = rendering {
-        if server.is_empty() {
+        if pulseboard {
+            c.env("PULSEBOARD_RENDERING", r);
+        } else if r == "software" {
             // The hello-world app has no rendering choice of its own: the
             // software path is WebKitGTK's switch (the comparison app only).
-            if r == "software" {
-                c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-            }
-        } else {
-            c.env("PULSEBOARD_RENDERING", r);
+            c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+            webkit_path = "software (WEBKIT_DISABLE_COMPOSITING_MODE=1)";
         }
     }
     let g = spawn_logged(c, &log)?;
-    let pulseboard = !server.is_empty();
     if pulseboard {
         wait_until("the app to go live", 90, || log_has(&log, "state=\"live\"")).await?;
     }
@@ -518,7 +482,7 @@ async fn mem_case(
     let render_path = if pulseboard {
         logged_render_path(&log).unwrap_or_else(|| "not logged".into())
     } else {
-        "WebKit default".into()
+        webkit_path.into()
     };
     Ok(MemCase {
         pss_mb: pss_mb(&pids),
@@ -526,6 +490,29 @@ async fn mem_case(
         by_process: Value::Object(by),
         render_path,
     })
+}
+
+/// Append one memory/CPU case to the results and say it on stderr.
+fn record_mem(
+    a: &Args,
+    app: &str,
+    load: &str,
+    hidden: bool,
+    secs: f64,
+    r: &MemCase,
+) -> Result<(), String> {
+    let mode = if hidden { "tray" } else { "window" };
+    let rec = json!({
+        "kind": "desktop_mem", "app": app, "load": load, "mode": mode,
+        "pss_mb": r.pss_mb, "cpu_pct": r.cpu_pct, "cpu_by_process": r.by_process,
+        "render_path": r.render_path, "secs": secs,
+        "cmd": util::command_line(),
+    });
+    eprintln!(
+        "[desktop] {app} {load} \"{mode}\": {:.0} MB, {:.2} % CPU, rendering: {}",
+        r.pss_mb, r.cpu_pct, r.render_path
+    );
+    util::append_result(&a.out, &rec).map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------- WebDriver
