@@ -70,7 +70,7 @@ let state = initialState({});
 let ready = false;
 let queue = [];
 /** The pending render task (0: none), and when the last render ran (performance.now()). */
-let frame = 0;
+let renderTimer = 0;
 let lastRender = -Infinity;
 /** The one timer that moves clock texts on, armed only when one will change. */
 let clockTimer = 0;
@@ -111,12 +111,12 @@ function fold() {
 }
 
 function schedule() {
-  if (frame) return;
-  frame = setTimeout(onFrame, Math.max(0, lastRender + RENDER_GAP_MS - performance.now()));
+  if (renderTimer) return;
+  renderTimer = setTimeout(onRender, Math.max(0, lastRender + RENDER_GAP_MS - performance.now()));
 }
 
-function onFrame() {
-  frame = 0;
+function onRender() {
+  renderTimer = 0;
   const t = performance.now();
   lastRender = t;
   fold();
@@ -131,16 +131,11 @@ function onFrame() {
  * Start-up mark `pulseboard:kpi-paint`: the frame after the one that drew the
  * first KPI values (that frame's paint is done). Two animation frames, once.
  */
-let firstPaint = 0; // 0: no KPI drawn yet, 1: drawn, waiting for its paint, 2: marked
+let kpiDrawn = false;
 function markFirstPaint() {
-  if (firstPaint !== 0 || !dom.content.querySelector('.kpi-value')) return;
-  firstPaint = 1;
-  requestAnimationFrame(() =>
-    requestAnimationFrame(() => {
-      firstPaint = 2;
-      performance.mark('pulseboard:kpi-paint');
-    }),
-  );
+  if (kpiDrawn || !dom.content.querySelector('.kpi-value')) return;
+  kpiDrawn = true;
+  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark('pulseboard:kpi-paint')));
 }
 
 // ------------------------------------------------------------------ rendering

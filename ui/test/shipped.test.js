@@ -89,6 +89,6 @@ test('updates are drawn from a task, not an animation frame (which holds the DOM
   const start = main.indexOf('function schedule()');
   assert.ok(start > 0, 'main.js has schedule()');
   const body = main.slice(start, main.indexOf('\n}\n', start));
-  assert.match(body, /setTimeout\(onFrame/, 'schedule() does not draw from a timer task');
+  assert.match(body, /setTimeout\(onRender/, 'schedule() does not draw from a timer task');
   assert.ok(!/requestAnimationFrame/.test(body), 'schedule() waits for an animation frame');
 });
