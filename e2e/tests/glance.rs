@@ -160,6 +160,27 @@ for (const row of document.querySelectorAll('.kpi-row, .summary-card, .top-card'
 return bad.join('\n');
 "#;
 
+/// Each module card has a fixed height (its row count; a layout root, see
+/// `.module-card` in app.css): nothing in it may be cut off, and it may not
+/// be taller than what it holds.
+const CARD_FIT: &str = r#"
+const bad = [];
+for (const card of document.querySelectorAll('.module-card')) {
+  const c = card.getBoundingClientRect();
+  const m = card.dataset.module;
+  for (const part of card.querySelectorAll('.card-head, .kpi-row, .kpi-empty, .card-foot')) {
+    const r = part.getBoundingClientRect();
+    if (r.top < c.top - 0.5 || r.bottom > c.bottom + 0.5) bad.push(`${m}: ${part.className} is cut off by its card`);
+  }
+  const foot = card.querySelector('.card-foot').getBoundingClientRect();
+  if (c.bottom - foot.bottom > 2) bad.push(`${m}: ${Math.round(c.bottom - foot.bottom)} px of empty card under its foot`);
+  for (const t of card.querySelectorAll('.card-title, .health, .card-foot')) {
+    if (t.scrollWidth > t.clientWidth + 1) bad.push(`${m}: "${t.textContent}" is cut`);
+  }
+}
+return bad.join('\n');
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn banner_says_how_many_more_and_dismiss_all_clears_them() {
     let sc = Scene::new(false).await;
@@ -405,6 +426,8 @@ async fn huge_tiny_and_negative_kpis_are_drawn_without_overlap() {
         assert_eq!(problems, json!(""), "at {w}x{h}");
         let cards = c.js(OVERLAPS, vec![json!(".module-card")]).await;
         assert_eq!(cards, json!(""), "cards overlap at {w}x{h}");
+        let fit = c.js(CARD_FIT, vec![]).await;
+        assert_eq!(fit, json!(""), "at {w}x{h}");
         // Eight KPIs make their own card tall, not their neighbour.
         let heights = c
             .js(

@@ -51,6 +51,14 @@ class FakeEl {
         },
       },
     );
+    const styles = new Map();
+    this.style = {
+      getPropertyValue: (name) => styles.get(name) ?? '',
+      setProperty: (name, v) => {
+        styles.set(name, String(v));
+        write(this);
+      },
+    };
   }
   prop(name) {
     return this.props[name] ?? '';
@@ -216,4 +224,18 @@ test('a redraw with nothing new in the cards writes nothing', () => {
     [],
     'the same data redrawn writes nothing',
   );
+});
+
+test('a card is as tall as its rows: --rows follows the KPIs it draws', () => {
+  const root = new FakeEl('div');
+  const s0 = fourModules();
+  renderHome(root, s0, null, T0 + 2000);
+  const card = (m) => root.children.find((c) => c.dataset.module === m);
+  assert.equal(card('finance').style.getPropertyValue('--rows'), '2', 'two KPIs, two rows');
+  const kpis = Object.fromEntries([...Array(8).keys()].map((i) => [`k${i}`, i]));
+  const latest = moduleKpis('hr', kpis, 1);
+  const s1 = applyAll(s0, [{ type: 'module', data: latest, view: { latest, history: {}, full: true, keep: 60 } }], at(1));
+  renderHome(root, s1, s0, T0 + 2000);
+  assert.equal(card('hr').style.getPropertyValue('--rows'), '8', 'eight KPIs, eight rows');
+  assert.equal(card('finance').style.getPropertyValue('--rows'), '2', 'the other cards keep theirs');
 });

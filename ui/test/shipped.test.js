@@ -81,6 +81,17 @@ test('the main column is a layout root: a changed number repaints its card, not 
   assert.match(rule[1], /contain:\s*strict;/, '.main is not `contain: strict`');
 });
 
+test('each module card is a layout root: a KPI update lays out its own card, not the grid of four', () => {
+  // A change inside a grid item lays the item out again; without size
+  // containment on the card that walks up to .module-grid and every card is
+  // laid out and the changed one repainted whole (BENCHMARKS.md section 3).
+  const css = readFileSync(join(ui, 'css', 'app.css'), 'utf8');
+  const rule = css.match(/^\.module-card:not\(:focus-within\) \{([^}]*)\}/m);
+  assert.ok(rule, 'app.css has a `.module-card:not(:focus-within) { ... }` rule');
+  assert.match(rule[1], /contain:\s*strict;/, 'the module card is not `contain: strict`');
+  assert.match(rule[1], /height:\s*calc\([^;]*var\(--rows/, 'the card height does not follow --rows');
+});
+
 test('updates are drawn from a task, not an animation frame (which holds the DOM back up to a frame)', () => {
   // requestAnimationFrame's callback runs at the next display frame: the DOM
   // held each update up to 16.7 ms longer (emit -> DOM p99 at 1000 events/s

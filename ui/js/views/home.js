@@ -86,6 +86,7 @@ function renderModule(refs, module, view, stale, nowMs) {
   if (!view) {
     refs.rows.clear();
     refs.list.replaceChildren(el('li', 'kpi-empty', 'No data yet'));
+    setRows(refs, 1);
     setText(refs.time, '—');
     setText(refs.ago, '');
     return;
@@ -102,7 +103,15 @@ function renderModule(refs, module, view, stale, nowMs) {
   // Rows are kept per KPI key and updated in place (see kpiNodes).
   const ctx = { history: view.history || {}, decimals: cardDecimals(kpis) };
   reconcile(refs.list, refs.rows, kpis, (k) => k.key, () => kpiRow(module), ctx);
+  setRows(refs, Math.max(1, refs.list.children.length));
   renderTime(refs, view, nowMs);
+}
+
+/** The card's height follows its row count (`--rows`, see `.module-card` in app.css). */
+function setRows(refs, n) {
+  if (refs.card.style.getPropertyValue('--rows') !== String(n)) {
+    refs.card.style.setProperty('--rows', String(n));
+  }
 }
 
 function renderTime(refs, view, nowMs) {
