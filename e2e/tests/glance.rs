@@ -390,6 +390,36 @@ async fn huge_tiny_and_negative_kpis_are_drawn_without_overlap() {
         t == "$98.8B"
     })
     .await;
+    // One card changing on its own (after the others are drawn): the cards
+    // are layout roots with fixed heights then (app.css), which CARD_FIT
+    // below checks.
+    c.wait_text("[data-testid=kpi-hr-k8]", "800", |t| t == "800")
+        .await;
+    c.wait_text("[data-testid=kpi-security-threats]", "15,230", |t| {
+        t == "15,230"
+    })
+    .await;
+    sc.srv
+        .kpis(
+            "security",
+            json!([{"key": "threats", "label": "Threats blocked", "value": 15231, "delta": -0.3}]),
+        )
+        .await;
+    c.wait_text("[data-testid=kpi-security-threats]", "15,231", |t| {
+        t == "15,231"
+    })
+    .await;
+    let one = c
+        .js(
+            "return document.querySelector('.module-grid').classList.contains('many')",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        one,
+        json!(false),
+        "one card changed: the cards are layout roots"
+    );
     let full = c
         .js(
             "return document.querySelector('[data-testid=kpi-finance-revenue]').title",

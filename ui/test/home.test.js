@@ -51,6 +51,14 @@ class FakeEl {
         },
       },
     );
+    const el = this;
+    this.classList = {
+      contains: (c) => el.className.split(' ').includes(c),
+      toggle: (c, on) => {
+        const rest = el.className.split(' ').filter((x) => x && x !== c);
+        el.className = (on ? [...rest, c] : rest).join(' ');
+      },
+    };
     const styles = new Map();
     this.style = {
       getPropertyValue: (name) => styles.get(name) ?? '',
@@ -202,7 +210,8 @@ test('an update of one module writes only to its card', () => {
   const s1 = applyAll(s0, [{ type: 'module', data: latest, view: { latest, history: { revenue: [120] }, full: false, keep: 60 } }], at(1));
   writes = [];
   renderHome(root, s1, s0, T0 + 2000);
-  const cards = new Set(writes.map(cardOf));
+  // The grid itself says whether one card or several change at once (app.css).
+  const cards = new Set(writes.filter((n) => n !== root).map(cardOf));
   assert.ok(writes.length > 0, 'the finance card was redrawn');
   assert.deepEqual([...cards], ['finance'], `writes outside the finance card: ${[...cards]}`);
 });
@@ -238,4 +247,17 @@ test('a card is as tall as its rows: --rows follows the KPIs it draws', () => {
   renderHome(root, s1, s0, T0 + 2000);
   assert.equal(card('hr').style.getPropertyValue('--rows'), '8', 'eight KPIs, eight rows');
   assert.equal(card('finance').style.getPropertyValue('--rows'), '2', 'the other cards keep theirs');
+});
+
+test('the grid is marked while several cards change at once, and not while one does', () => {
+  const root = new FakeEl('div');
+  const s0 = fourModules();
+  renderHome(root, s0, null, T0 + 2000);
+  assert.ok(root.classList.contains('many'), 'the first draw changes all four');
+  const latest = moduleKpis('finance', { revenue: 120, revenue_b: 7.5 }, 1);
+  const s1 = applyAll(s0, [{ type: 'module', data: latest, view: { latest, history: { revenue: [120] }, full: false, keep: 60 } }], at(1));
+  renderHome(root, s1, s0, T0 + 2000);
+  assert.ok(!root.classList.contains('many'), 'one card changed');
+  renderHome(root, { ...s1, unreadCount: 2 }, s1, T0 + 2000);
+  assert.ok(!root.classList.contains('many'), 'nothing changed: as it was');
 });

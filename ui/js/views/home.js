@@ -139,11 +139,16 @@ export function renderHome(root, state, prev, nowMs = Date.now()) {
   }
   const stale = isStale(state.connectionView);
   const staleChanged = !prev || isStale(prev.connectionView) !== stale;
-  for (const m of MODULES) {
-    const view = state.modules[m];
-    if (!first && !staleChanged && prev && prev.modules[m] === view) continue;
-    renderModule(cards[m], m, view, stale, nowMs);
-  }
+  const changed = MODULES.filter(
+    (m) => first || staleChanged || !prev || prev.modules[m] !== state.modules[m],
+  );
+  // Each card is a layout root (app.css) while one card at a time changes.
+  // Several roots waiting at once make WebKit lay out the whole page and
+  // repaint the whole column, so a redraw of several cards (the simulator's
+  // bursts of four) lays out the grid instead, as one root would.
+  const many = changed.length > 1;
+  if (changed.length && root.classList.contains('many') !== many) root.classList.toggle('many', many);
+  for (const m of changed) renderModule(cards[m], m, state.modules[m], stale, nowMs);
 }
 
 /** Move the relative times on ("3 min ago"); cheap, for a slow timer. */
