@@ -5,7 +5,11 @@
 // crates/protocol/src/seed.rs (the desktop's demo data and the server's
 // simulator use the same table). Scenario via the query string:
 //   ?mock=demo (default) | live | cache | offline | unauthorized | connecting | flood
+//        | finance10 | bursts
 // `flood` is `live` plus 1000 events per second, to check the window keeps up.
+// `finance10` is `live` with one finance update every 100 ms and nothing else
+// (issue #12's load), `bursts` all four modules every 400 ms (the server's
+// simulator in the desktop benchmark): for bench/webkit/run.sh.
 
 const SEED = await fetch(new URL('./seed.json', import.meta.url)).then((r) => {
   if (!r.ok) throw new Error(`preview/seed.json: HTTP ${r.status}`);
@@ -167,6 +171,8 @@ export function createMockBackend() {
   let attempt = 2;
   const retryIn = (s) => iso(Date.now() + s * 1000);
   switch (mode) {
+    case 'finance10':
+    case 'bursts':
     case 'live':
     case 'flood':
       connection = { state: 'live', since: iso(start - 3600000), transport: 'websocket' };
@@ -304,7 +310,14 @@ export function createMockBackend() {
 
   const names = Object.keys(SEED.modules);
   let tick = 0;
-  setInterval(() => {
+  const steady = mode === 'finance10' || mode === 'bursts';
+  if (mode === 'finance10') setInterval(() => tickModule('finance'), 100);
+  if (mode === 'bursts') {
+    setInterval(() => {
+      for (const m of names) tickModule(m);
+    }, 400);
+  }
+  if (!steady) setInterval(() => {
     tick += 1;
     tickModule(names[tick % names.length]);
     if (tick % 5 === 0) tickDashboard();
