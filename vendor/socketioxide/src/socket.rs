@@ -705,6 +705,15 @@ impl<A: Adapter> Socket<A> {
         });
     }
 
+    /// A broadcast found this socket's send buffer full
+    /// ([`Socket::disconnect_slow`]): it missed an event and is being (or was)
+    /// disconnected; broadcasts skip it. Still `true` in its disconnect
+    /// handler, whatever the [`DisconnectReason`] (the DISCONNECT packet,
+    /// or the heartbeat of a client that drained nothing).
+    pub fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Relaxed)
+    }
+
     /// # Get the request info made by the client to connect.
     ///
     /// It might be used to retrieve the [`http::Extensions`]
