@@ -271,9 +271,17 @@ impl<A: Adapter> Namespace<A> {
         data: Value,
     ) -> (usize, Vec<SocketError>) {
         let sockets = self.sockets.read().unwrap();
+        let targets: Vec<&Arc<Socket<A>>> = sids.filter_map(|sid| sockets.get(&sid)).collect();
+        // Each socket's send-queue state is usually not in the cache when a
+        // broadcast comes, and each send takes its lock (a full barrier on
+        // x86), so one socket after the other would wait for each load in
+        // turn: start them all first (Pulseboard patch 16).
+        for socket in &targets {
+            socket.prefetch_send();
+        }
         let mut sent = 0;
         let mut errs = Vec::new();
-        for socket in sids.filter_map(|sid| sockets.get(&sid)) {
+        for socket in targets {
             if socket.is_slow() {
                 continue;
             }

@@ -786,6 +786,12 @@ impl<A: Adapter> Socket<A> {
         permit.send(packet, self.parser);
         Ok(())
     }
+    /// See engineioxide's `Socket::prefetch_send` (Pulseboard patch 16).
+    #[inline]
+    pub(crate) fn prefetch_send(&self) {
+        self.esocket.prefetch_send();
+    }
+
     pub(crate) fn send_raw(&self, value: Value) -> Result<(), SocketError> {
         let permit = self.reserve()?;
         permit.send_raw(value);
