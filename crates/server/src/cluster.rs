@@ -8,9 +8,10 @@
 //! `io.to(room).except("node:<own uid>").emit(..)`. Every socket of a
 //! cluster node joins its node's room [`node_room`] on connect, so the
 //! adapter's own local delivery finds nobody on the sending node: that node
-//! delivers to its own sockets socket by socket ([`crate::App::deliver`]),
-//! which keeps the slow-socket rule (a full send buffer disconnects that
-//! socket, which then catches up). The other nodes' adapters deliver the
+//! delivers to its own sockets itself, with a broadcast kept local to the
+//! node ([`crate::App::deliver`]: socketioxide's `emit_local`, our patch 15,
+//! which does not go through the adapter), so each delivery is counted
+//! once, by the node that made it. The other nodes' adapters deliver the
 //! broadcast to their sockets of the room (the `except` room travels in the
 //! request's options). Only cluster nodes join the node room: a single
 //! node pays nothing for it, and no adapter code runs without `--redis`
@@ -20,10 +21,11 @@
 //! broadcast with socketioxide's `send_many`, whose error says that some
 //! socket's send buffer was full, not whose (socketioxide-core's
 //! `recv_broadcast` only logs it). Our patched socketioxide
-//! (vendor/PATCHES.md, patch 14) disconnects such a socket itself, as
-//! [`App::deliver`] does, so the rule holds for events from other nodes
-//! too: the client reconnects and catches up. [`App::disconnected`] counts
-//! and logs it.
+//! (vendor/PATCHES.md, patch 14) disconnects such a socket itself, in every
+//! broadcast ([`App::deliver`]'s too), so the rule holds for events from
+//! other nodes as well: the client reconnects and catches up. The socket's
+//! disconnect handler counts and logs it (`socket::gone`), the same one
+//! path as on a single node.
 //!
 //! **Notifications** keep the store-ordered fan-in: each node's fan-in task
 //! ([`spawn_fan_in`]) reads what it has not delivered yet from the shared

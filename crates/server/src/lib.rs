@@ -43,16 +43,9 @@ use socketioxide::{adapter::Adapter, SocketIo};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use auth::Viewer;
-use socketioxide::{extract::SocketRef, SendError, SocketError};
 pub use storage::StorageError;
 use storage::{MarkReadOutcome, Retention, Storage};
 
-/// Marks a socket that is being disconnected because its buffer was full.
-#[derive(Clone, Copy, Debug)]
-struct Overflowed;
-
-/// How long to keep trying to disconnect a socket whose buffer is full.
-const OVERFLOW_DISCONNECT_TRY: Duration = Duration::from_secs(30);
 /// Retention runs at least this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// After an insert, retention waits this long to gather a burst.
@@ -264,8 +257,6 @@ pub(crate) struct App {
     /// take it to store: its fan-in task delivers in `seq` order.)
     notify: tokio::sync::Mutex<()>,
     dropped: AtomicU64,
-    /// Sockets disconnected because their send buffer was full.
-    overflow_disconnects: AtomicU64,
     /// What retention keeps (nothing configured: keep everything).
     retain_count: Option<u64>,
     retain_days: Option<u64>,
@@ -331,7 +322,6 @@ impl App {
             publish: tokio::sync::Mutex::new(()),
             notify: tokio::sync::Mutex::new(()),
             dropped: AtomicU64::new(0),
-            overflow_disconnects: AtomicU64::new(0),
             retain_count: config.retain_count,
             retain_days: config.retain_days,
             prune_wake: tokio::sync::Notify::new(),
@@ -426,11 +416,6 @@ impl App {
             tracing::warn!(e, "storage not ready");
         }
         probe
-    }
-
-    /// Whether this node is part of a cluster (`--redis`).
-    pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self.io, Io::Cluster(_))
     }
 
     /// Cluster: the room of this node's sockets ([`cluster::node_room`]);
@@ -548,104 +533,30 @@ impl App {
         })
     }
 
-    /// Send `event` to this node's sockets of `room` (every socket: `None`).
-    /// A socket whose send buffer is full (a slow client) is disconnected
-    /// and counted, never silently skipped: it reconnects and catches up
-    /// (`afterSeq`). Sockets already being disconnected for that reason get
-    /// nothing more. None once shutdown has closed the namespace
-    /// (socketioxide's `SocketIo::sockets`/`to` panic then, and an HTTP
-    /// write or a simulator tick may still be finishing).
-    ///
-    /// Emits socket by socket (not one room broadcast) because a broadcast's
-    /// error does not say which socket's buffer was full.
+    /// Send `event` to this node's sockets of `room` (every socket: `None`):
+    /// one broadcast, the payload encoded once for all of them, counted in
+    /// `pulseboard_deliveries_total` by the sockets it was handed to. Local
+    /// to this node in a cluster too (the other nodes get it through
+    /// [`App::tell_cluster`]). A socket whose send buffer is full (a slow
+    /// client) is disconnected, never silently skipped, and gets nothing
+    /// more: it reconnects and catches up (`afterSeq`); it is counted and
+    /// logged when it goes (`socket::gone`). Both come from our
+    /// socketioxide patches 14 and 15 (vendor/PATCHES.md), which every
+    /// broadcast on this node goes through, a cluster's remote ones too.
+    /// Nothing once shutdown has closed the namespace (socketioxide's
+    /// `SocketIo::to` panics then, and an HTTP write or a simulator tick may
+    /// still be finishing).
     pub(crate) fn deliver<T: serde::Serialize + ?Sized>(
         &self,
         room: Option<&str>,
         event: &str,
         payload: &T,
     ) {
-        match &self.io {
-            Io::Local(io) => self.deliver_to(sockets_of(io, room), event, payload),
-            Io::Cluster(io) => self.deliver_to(sockets_of(io, room), event, payload),
-        }
-    }
-
-    fn deliver_to<A: Adapter, T: serde::Serialize + ?Sized>(
-        &self,
-        sockets: Vec<SocketRef<A>>,
-        event: &str,
-        payload: &T,
-    ) {
-        self.edge.metrics.broadcast(sockets.len());
-        for s in sockets {
-            if s.extensions.get::<Overflowed>().is_some() {
-                continue;
-            }
-            match s.emit(event, payload) {
-                Ok(()) => {}
-                Err(SendError::Socket(SocketError::InternalChannelFull)) => self.overflowed(s),
-                Err(SendError::Socket(SocketError::Closed)) => {}
-                Err(e) => tracing::warn!(%e, sid = %s.id, "could not send {event}"),
-            }
-        }
-    }
-
-    /// A socket's send buffer is full: disconnect it so it reconnects and
-    /// catches up. The disconnect packet itself needs a free slot, so keep
-    /// trying while the client drains its buffer; a client that drains
-    /// nothing is closed by the Engine.IO heartbeat.
-    fn overflowed<A: Adapter>(&self, s: SocketRef<A>) {
-        s.extensions.insert(Overflowed);
-        self.count_overflow(
-            &s.id,
-            "send buffer full: disconnecting the socket so it catches up",
-        );
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + OVERFLOW_DISCONNECT_TRY;
-            loop {
-                match s.clone().disconnect() {
-                    Err(SocketError::InternalChannelFull)
-                        if tokio::time::Instant::now() < deadline =>
-                    {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    _ => return,
-                }
-            }
-        });
-    }
-
-    /// A cluster node's socket went away. One the server disconnected
-    /// without this node deciding it (`ServerNSDisconnect`, no [`Overflowed`] mark) was
-    /// disconnected by socketioxide because a broadcast found its buffer
-    /// full (vendor/PATCHES.md patch 14: in a cluster, an event another node
-    /// published): counted and logged like [`App::overflowed`].
-    pub(crate) fn disconnected<A: Adapter>(
-        &self,
-        s: &SocketRef<A>,
-        reason: socketioxide::socket::DisconnectReason,
-    ) {
-        if reason != socketioxide::socket::DisconnectReason::ServerNSDisconnect
-            || s.extensions.get::<Overflowed>().is_some()
-        {
-            return;
-        }
-        self.count_overflow(
-            &s.id,
-            "send buffer full during a cluster broadcast: socket disconnected so it catches up",
-        );
-    }
-
-    /// Count a socket disconnected because its send buffer was full, and say so.
-    fn count_overflow(&self, sid: &socketioxide::socket::Sid, what: &'static str) {
-        let n = self.overflow_disconnects.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(sid = %sid, overflow_disconnects_total = n, "{what}");
-    }
-
-    /// How many sockets were disconnected because their buffer was full.
-    #[allow(dead_code)] // read by metrics
-    pub(crate) fn overflow_disconnects(&self) -> u64 {
-        self.overflow_disconnects.load(Ordering::Relaxed)
+        let sent = match &self.io {
+            Io::Local(io) => emit_here(io, room, event, payload),
+            Io::Cluster(io) => emit_here(io, room, event, payload),
+        };
+        self.edge.metrics.broadcast(sent);
     }
 
     /// Replace a module's KPIs, persist them and broadcast `kpi:update:{module}`.
@@ -961,7 +872,9 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         // The default 4 KiB is held by every idle connection.
         .ws_read_buffer_size(256)
         // An Engine.IO session must join the namespace (authenticate) soon.
-        .connect_timeout(config.handshake_timeout);
+        .connect_timeout(config.handshake_timeout)
+        // For the disconnect handler, which counts slow sockets (`socket::gone`).
+        .with_state(metrics.clone());
     let fan_wake = Arc::new(tokio::sync::Notify::new());
     let (app, router) = match &config.redis {
         None => {
@@ -1196,8 +1109,9 @@ impl Io {
     /// How many sockets this node has (none once the namespace is closed).
     fn socket_count(&self) -> usize {
         match self {
-            Io::Local(io) => sockets_of(io, None).len(),
-            Io::Cluster(io) => sockets_of(io, None).len(),
+            // `SocketIo::sockets` panics once the namespace is closed.
+            Io::Local(io) => io.of("/").map_or(0, |op| op.sockets().len()),
+            Io::Cluster(io) => io.of("/").map_or(0, |op| op.sockets().len()),
         }
     }
 
@@ -1209,17 +1123,25 @@ impl Io {
     }
 }
 
-/// This node's sockets of `room` (every socket: `None`); none once shutdown
-/// has closed the namespace (socketioxide's `SocketIo::sockets`/`to` panic
-/// then).
-fn sockets_of<A: Adapter>(io: &SocketIo<A>, room: Option<&str>) -> Vec<SocketRef<A>> {
+/// [`App::deliver`] on one adapter: this node's sockets of `room` (every
+/// socket: `None`), how many were handed the event.
+fn emit_here<A: Adapter, T: serde::Serialize + ?Sized>(
+    io: &SocketIo<A>,
+    room: Option<&str>,
+    event: &str,
+    payload: &T,
+) -> usize {
     let Some(op) = io.of("/") else {
-        return Vec::new();
+        return 0;
     };
-    match room {
-        Some(r) => op.to(r.to_owned()).sockets(),
-        None => op.sockets(),
-    }
+    let op = match room {
+        Some(r) => op.to(r.to_owned()),
+        None => op,
+    };
+    op.emit_local(event, payload).unwrap_or_else(|e| {
+        tracing::warn!(%e, "could not encode {event}");
+        0
+    })
 }
 
 /// Open the database file afresh for writing (nothing is written): fails when

@@ -24,6 +24,8 @@ pub(crate) struct Metrics {
     pub(crate) events_out: Counter,
     /// Event copies handed to sockets (a broadcast to 3 sockets counts 3).
     pub(crate) deliveries: Counter,
+    /// Sockets disconnected because a broadcast found their send buffer full.
+    pub(crate) overflow_disconnects: Counter,
     /// Refused handshakes and HTTP requests (401 and 403).
     pub(crate) auth_refused: Counter,
     /// HTTP requests answered 429 and socket events answered `rate limited`.
@@ -52,6 +54,7 @@ impl Metrics {
             events_in: Counter::default(),
             events_out: Counter::default(),
             deliveries: Counter::default(),
+            overflow_disconnects: Counter::default(),
             auth_refused: Counter::default(),
             rate_limited: Counter::default(),
             requests_refused: Counter::default(),
@@ -91,6 +94,11 @@ impl Metrics {
             "deliveries",
             "Event copies this node handed to its sockets (not those the Redis adapter delivers for other nodes)",
             m.deliveries.clone(),
+        );
+        registry.register(
+            "overflow_disconnects",
+            "Sockets disconnected because an event found their send buffer full (slow clients; they reconnect and catch up)",
+            m.overflow_disconnects.clone(),
         );
         registry.register(
             "auth_refused",

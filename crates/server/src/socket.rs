@@ -17,7 +17,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use socketioxide::{
     adapter::Adapter,
-    extract::{AckSender, Event, SocketRef, TryData},
+    extract::{AckSender, Event, SocketRef, State, TryData},
     handler::ConnectHandler,
     socket::DisconnectReason,
     ParserError, SocketIo,
@@ -25,7 +25,7 @@ use socketioxide::{
 
 use socketioxide_core::adapter::DefinedAdapter;
 
-use crate::{auth, auth::Viewer, App};
+use crate::{auth, auth::Viewer, metrics::Metrics, App};
 
 /// Room of `dashboard:update` subscribers.
 pub(crate) const DASHBOARD_ROOM: &str = "dashboard";
@@ -126,21 +126,35 @@ fn attach_listeners<A: Adapter>(s: &SocketRef<A>, app: &Arc<App>) {
         },
     );
 
-    if !app.is_cluster() {
-        // No captured state: one node keeps a zero-sized handler per socket.
-        s.on_disconnect(|s: SocketRef<A>| async move {
-            tracing::debug!(sid = %s.id, "client disconnected");
-        });
-        return;
+    // No captured state: a zero-sized handler per socket.
+    s.on_disconnect(gone::<A>);
+}
+
+/// A socket went away. One that an event found with a full send buffer
+/// (`is_slow`: our socketioxide patch 14 disconnects it, and no broadcast
+/// reaches it after that) is counted and logged here, once, whichever
+/// broadcast it was (this node's own, or in a cluster one another node
+/// published) and however it ended (its DISCONNECT packet, or the
+/// heartbeat of a client that drained nothing).
+async fn gone<A: Adapter>(
+    s: SocketRef<A>,
+    reason: DisconnectReason,
+    State(metrics): State<Arc<Metrics>>,
+) {
+    tracing::debug!(sid = %s.id, ?reason, "client disconnected");
+    if s.is_slow() {
+        overflowed(&metrics, &s);
     }
-    let a = app.clone();
-    s.on_disconnect(move |s: SocketRef<A>, reason: DisconnectReason| {
-        let app = a.clone();
-        async move {
-            tracing::debug!(sid = %s.id, ?reason, "client disconnected");
-            app.disconnected(&s, reason);
-        }
-    });
+}
+
+/// Count a socket disconnected because its send buffer was full, and say so.
+pub(crate) fn overflowed<A: Adapter>(metrics: &Metrics, s: &SocketRef<A>) {
+    metrics.overflow_disconnects.inc();
+    tracing::warn!(
+        sid = %s.id,
+        overflow_disconnects_total = metrics.overflow_disconnects.get(),
+        "send buffer full: socket disconnected so it catches up"
+    );
 }
 
 /// `module:subscribe`.

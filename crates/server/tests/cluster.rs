@@ -317,6 +317,21 @@ async fn a_slow_socket_on_another_node_is_disconnected_and_catches_up() {
         .call("module:subscribe", Some(json!({"module": "finance"})))
         .await;
     assert_eq!(ack["snapshot"]["kpis"][0]["value"], 100.0, "{ack}");
+    // B counted it, once (its disconnect handler runs in a task of its own).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let metrics = loop {
+        let m = common::metrics(b).await;
+        let n = common::metric(&m, "pulseboard_overflow_disconnects_total");
+        if n >= 1.0 || tokio::time::Instant::now() > deadline {
+            break m;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        common::metric(&metrics, "pulseboard_overflow_disconnects_total"),
+        1.0,
+        "{metrics}"
+    );
     for n in c.nodes {
         n.stop().await.expect("stop");
     }

@@ -63,6 +63,11 @@ async fn metrics_count_what_happened() {
     assert_eq!(metric(&m, "pulseboard_connections"), 2.0, "{m}");
     assert_eq!(metric(&m, "pulseboard_http_requests_total"), 3.0, "{m}");
     assert_eq!(metric(&m, "pulseboard_rate_limited_total"), 0.0, "{m}");
+    assert_eq!(
+        metric(&m, "pulseboard_overflow_disconnects_total"),
+        0.0,
+        "{m}"
+    );
     assert_eq!(metric(&m, "pulseboard_storage_errors_total"), 0.0, "{m}");
     assert!(m.contains("# TYPE pulseboard_events_in counter"), "{m}");
     server.stop().await.unwrap();

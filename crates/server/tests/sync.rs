@@ -137,8 +137,11 @@ async fn every_ack_arrives_for_events_sent_right_after_connect() {
 }
 
 /// 300 notifications posted as fast as the API takes them to a slow
-/// polling-only client: it ends with all 300, each once.
-async fn slow_polling_client_gets_everything(buffer: Option<usize>) -> Value {
+/// polling-only client: it ends with all 300, each once. Returns the
+/// script's result and the server's `pulseboard_overflow_disconnects_total`
+/// once it has counted every server disconnect the client saw (or after a
+/// deadline).
+async fn slow_polling_client_gets_everything(buffer: Option<usize>) -> (Value, f64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(&dir);
     if let Some(b) = buffer {
@@ -185,24 +188,52 @@ async fn slow_polling_client_gets_everything(buffer: Option<usize>) -> Value {
     assert_eq!(r["first"], 1, "{r}");
     assert_eq!(r["last"], 300, "{r}");
     assert_eq!(posted.len(), 300, "every post answered");
+    let seen = r["serverDisconnects"].as_u64().unwrap_or(0) as f64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let overflows = loop {
+        let text = client
+            .get(format!("{}/metrics", server.url()))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let n = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pulseboard_overflow_disconnects_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no overflow counter in:\n{text}"));
+        if n >= seen || Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     server.stop().await.expect("stop");
-    r
+    (r, overflows)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_polling_client_gets_all_300_notifications() {
-    let r = slow_polling_client_gets_everything(None).await;
+    let (r, overflows) = slow_polling_client_gets_everything(None).await;
     println!("{r}");
+    assert_eq!(overflows, 0.0, "no buffer overflowed, none counted: {r}");
 }
 
 /// With a tiny buffer the server must disconnect the slow socket (not drop
 /// what does not fit): the client reconnects, catches up, ends with all 300.
+/// Every such disconnect is counted in `/metrics`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_whose_buffer_overflows_is_disconnected_and_catches_up() {
-    let r = slow_polling_client_gets_everything(Some(16)).await;
+    let (r, overflows) = slow_polling_client_gets_everything(Some(16)).await;
+    let seen = r["serverDisconnects"].as_u64().unwrap_or(0);
     assert!(
-        r["serverDisconnects"].as_u64() > Some(0),
+        seen > 0,
         "the buffer never overflowed, so this proves nothing: {r}"
+    );
+    assert!(
+        overflows >= seen as f64,
+        "{seen} server disconnects seen by the client, {overflows} counted: {r}"
     );
 }
 

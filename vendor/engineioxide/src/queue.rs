@@ -142,6 +142,30 @@ pub(crate) struct Sender<T> {
     shared: Arc<Shared<T>>,
 }
 
+impl<T> Sender<T> {
+    /// Asks the CPU to bring the queue's state (its lock and the start of
+    /// what it guards: the first three cache lines) into the cache, without
+    /// waiting for it and without taking the lock. A hint: nothing else
+    /// changes; nothing on other architectures than x86_64.
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let p = Arc::as_ptr(&self.shared).cast::<i8>();
+            for line in 0..3 {
+                // SAFETY: a prefetch never faults and its address need not be
+                // valid; `p` points into a live allocation anyway (`Shared`
+                // is larger than three lines).
+                #[allow(unused_unsafe)]
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(line * 64))
+                };
+            }
+        }
+    }
+}
+
 /// A reserved place in the queue.
 #[derive(Debug)]
 pub(crate) struct Permit<'a, T> {

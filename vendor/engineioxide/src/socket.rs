@@ -431,6 +431,17 @@ where
         Ok(Permit { inner: permit })
     }
 
+    /// A hint before [`Socket::reserve`] / [`Socket::emit`] on many sockets in
+    /// a row (a broadcast): starts loading this socket's send-queue state into
+    /// the CPU cache without waiting for it. Call it for every socket first,
+    /// then send: the loads of all the sockets overlap, where each send alone
+    /// would wait for its own (the queue's lock is a full barrier on x86).
+    /// Changes nothing else; does nothing on other architectures than x86_64.
+    #[inline]
+    pub fn prefetch_send(&self) {
+        self.internal_tx.prefetch();
+    }
+
     /// Emits a message to the client.
     ///
     /// If the transport is in websocket mode, the message is directly sent as a text frame.

@@ -277,6 +277,51 @@ impl<A: Adapter> BroadcastOperators<A> {
         }
     }
 
+    /// Emits to the matching sockets of this node only (as
+    /// `.local().emit(..)`, whatever the adapter), at once, and returns how
+    /// many sockets the packet was handed to. The packet is encoded once for
+    /// all of them. A socket whose send buffer is full is disconnected so it
+    /// can catch up, and one being disconnected for that reason is skipped
+    /// (as with every broadcast: [`Socket::is_slow`]); neither is counted,
+    /// nor a socket already closed. The only error: `data` could not be
+    /// serialized.
+    ///
+    /// ```
+    /// # use socketioxide::SocketIo;
+    /// let (_, io) = SocketIo::new_svc();
+    /// io.ns("/", async || {});
+    /// let sent = io.of("/").unwrap().to("room").emit_local("event", &1).unwrap();
+    /// assert_eq!(sent, 0);
+    /// ```
+    pub fn emit_local<T: ?Sized + Serialize>(
+        mut self,
+        event: impl AsRef<str>,
+        data: &T,
+    ) -> Result<usize, ParserError> {
+        let packet = self.get_packet(event, data)?;
+        let volatile = self.opts.has_flag(BroadcastFlags::Volatile);
+        let sids = self.ns.adapter.get_local().sockets(self.opts);
+        if sids.is_empty() {
+            return Ok(0);
+        }
+        let data = self.parser.encode(packet);
+        if volatile {
+            let sockets = sids.iter().filter_map(|sid| self.ns.get_socket(*sid).ok());
+            let mut sent = 0;
+            for socket in sockets {
+                socket.send_raw_volatile(data.clone());
+                sent += 1;
+            }
+            return Ok(sent);
+        }
+        let (sent, _errs) = self.ns.send_counted(sids.into_iter(), data);
+        #[cfg(feature = "tracing")]
+        if !_errs.is_empty() {
+            tracing::debug!(errors = ?_errs, "emit_local: some sockets not sent to");
+        }
+        Ok(sent)
+    }
+
     #[doc = include_str!("../docs/operators/emit_with_ack.md")]
     pub fn emit_with_ack<T: ?Sized + Serialize, V>(
         mut self,

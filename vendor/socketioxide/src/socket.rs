@@ -705,6 +705,15 @@ impl<A: Adapter> Socket<A> {
         });
     }
 
+    /// A broadcast found this socket's send buffer full
+    /// ([`Socket::disconnect_slow`]): it missed an event and is being (or was)
+    /// disconnected; broadcasts skip it. Still `true` in its disconnect
+    /// handler, whatever the [`DisconnectReason`] (the DISCONNECT packet,
+    /// or the heartbeat of a client that drained nothing).
+    pub fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Relaxed)
+    }
+
     /// # Get the request info made by the client to connect.
     ///
     /// It might be used to retrieve the [`http::Extensions`]
@@ -777,6 +786,12 @@ impl<A: Adapter> Socket<A> {
         permit.send(packet, self.parser);
         Ok(())
     }
+    /// See engineioxide's `Socket::prefetch_send` (Pulseboard patch 16).
+    #[inline]
+    pub(crate) fn prefetch_send(&self) {
+        self.esocket.prefetch_send();
+    }
+
     pub(crate) fn send_raw(&self, value: Value) -> Result<(), SocketError> {
         let permit = self.reserve()?;
         permit.send_raw(value);
