@@ -148,7 +148,7 @@ async fn gone<A: Adapter>(
 }
 
 /// Count a socket disconnected because its send buffer was full, and say so.
-pub(crate) fn overflowed<A: Adapter>(metrics: &Metrics, s: &SocketRef<A>) {
+fn overflowed<A: Adapter>(metrics: &Metrics, s: &SocketRef<A>) {
     metrics.overflow_disconnects.inc();
     tracing::warn!(
         sid = %s.id,

@@ -139,9 +139,7 @@ export function renderHome(root, state, prev, nowMs = Date.now()) {
   }
   const stale = isStale(state.connectionView);
   const staleChanged = !prev || isStale(prev.connectionView) !== stale;
-  const changed = MODULES.filter(
-    (m) => first || staleChanged || !prev || prev.modules[m] !== state.modules[m],
-  );
+  const changed = MODULES.filter((m) => first || staleChanged || prev.modules[m] !== state.modules[m]);
   // Each card is a layout root (app.css) while one card at a time changes.
   // Several roots waiting at once make WebKit lay out the whole page and
   // repaint the whole column, so a redraw of several cards (the simulator's
