@@ -6,6 +6,11 @@
 //!   utime+stime of the same processes over a fixed window. Window open and
 //!   tray-only (`--hidden`), idle and at 10 KPI updates/s (the server's
 //!   simulator at 400 ms: 4 module updates every 0.4 s).
+//! - The load (`put`): one `PUT /api/kpis/finance` every 100 ms,
+//!   beside the hello-world app's floors at the same 10/s: four numbers its
+//!   page changes by itself (no IPC), and four numbers from a message Rust
+//!   sends the page over a `tauri::ipc::Channel` (Pulseboard's captured
+//!   batch for one finance update, or the four numbers alone).
 //! - Start to first painted KPI with a cache: the app is started by
 //!   tauri-driver (WebDriver) with a cache on disk and no reachable server;
 //!   the page marks the first frame after drawing KPI values
@@ -60,7 +65,9 @@ pub struct Args {
     /// Run only these parts (comma-separated: mem, paint, latency, sizes;
     /// `load`: only the window open at 10 KPI updates/s as users run it, the
     /// quick A/B of the `mem` part's loaded case; `put`: the window open
-    /// under one `PUT /api/kpis/finance` every 100 ms, each its own frame).
+    /// under one `PUT /api/kpis/finance` every 100 ms, each its own frame,
+    /// beside the hello-world app's floors: four numbers changed every 100
+    /// ms by its page, and from a message over a Tauri Channel).
     #[arg(long, value_delimiter = ',', default_value = "mem,paint,latency,sizes")]
     pub only: Vec<String>,
     /// Append results (JSON lines) here.
@@ -181,33 +188,17 @@ async fn measure(a: Args) -> Result<(), String> {
         if puts {
             return Err("the PUT load stopped early".into());
         }
-        record_mem(
-            &a,
-            "pulseboard",
-            "PUT finance every 100 ms",
-            false,
-            a.secs,
-            &r,
-        )?;
-        // The floor, same load of the screen: the hello-world window whose
-        // page changes four numbers every 100 ms by itself (no server, no
+        record_mem(&a, "pulseboard", PUT_LOAD, false, a.secs, &r)?;
+        // The floors, same load of the screen: the hello-world window whose
+        // page changes four numbers every 100 ms, by itself (no server, no
         // IPC), as WebKitGTK starts it (compositing) and on the software
-        // path Pulseboard takes here (compositing off).
-        for (rendering, load) in [
-            (None, "4 numbers every 100 ms"),
-            (Some("software"), "4 numbers every 100 ms, compositing off"),
-        ] {
-            let r = mem_case(
-                &a,
-                &x,
-                &hello,
-                "",
-                false,
-                rendering,
-                a.secs,
-                &["--tick", "100"],
-            )
-            .await?;
+        // path Pulseboard takes here (compositing off); then, on that path,
+        // from a message Rust sends it every 100 ms over a Tauri Channel
+        // (as Pulseboard's bridge does): Pulseboard's own batch for one
+        // finance update (the captured fixture, new values each time), and
+        // the four numbers alone.
+        for (rendering, load, args) in FLOORS {
+            let r = mem_case(&a, &x, &hello, "", false, rendering, a.secs, args).await?;
             record_mem(&a, "hello-tauri", load, false, a.secs, &r)?;
         }
     }
@@ -259,6 +250,29 @@ async fn measure(a: Args) -> Result<(), String> {
     util::append_result(&a.out, &sizes).map_err(|e| e.to_string())?;
     Ok(())
 }
+
+/// The hello-world floor cases of the `put` part: (rendering, load, args).
+pub const FLOORS: [(Option<&str>, &str, &[&str]); 4] = [
+    (None, FLOOR_TICK_COMPOSITED, &["--tick", "100"]),
+    (Some("software"), FLOOR_TICK, &["--tick", "100"]),
+    (Some("software"), FLOOR_IPC, &["--ipc-tick", "100"]),
+    (
+        Some("software"),
+        FLOOR_IPC_TINY,
+        &["--ipc-tick", "100", "--payload", "tiny"],
+    ),
+];
+/// The page changes four numbers every 100 ms by itself, WebKit's default path.
+pub const FLOOR_TICK_COMPOSITED: &str = "4 numbers every 100 ms";
+/// The same, compositing off (the software path Pulseboard takes here).
+pub const FLOOR_TICK: &str = "4 numbers every 100 ms, compositing off";
+/// Pulseboard's finance batch over a Channel every 100 ms, the page shows its four values.
+pub const FLOOR_IPC: &str =
+    "4 numbers from Pulseboard's finance batch over a Channel every 100 ms, compositing off";
+/// Only the four numbers over a Channel every 100 ms.
+pub const FLOOR_IPC_TINY: &str = "4 numbers alone over a Channel every 100 ms, compositing off";
+/// The load on Pulseboard.
+pub const PUT_LOAD: &str = "PUT finance every 100 ms";
 
 /// The newest `.deb` that `cargo tauri build` left next to the binary.
 fn newest_deb(app: &Path) -> Option<PathBuf> {
@@ -779,4 +793,52 @@ async fn drain(s: &Session, into: &mut Vec<f64>) -> Result<u64, String> {
     let arr = v.as_array().ok_or("probe gone")?;
     into.extend(arr.iter().filter_map(Value::as_f64));
     Ok(arr.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use pulseboard_core::{store::HISTORY_LEN, ModuleShown};
+    use pulseboard_protocol::{Module, ModuleKpis};
+
+    use super::*;
+
+    /// Pulseboard's update batch for one finance update, as captured from
+    /// the app: the hello-world app's `--ipc-tick` floor sends this shape.
+    const FINANCE_BATCH: &str = include_str!("../hello-tauri/fixtures/finance-batch.json");
+
+    /// The fixture is what the app's bridge makes of one finance update
+    /// (one `UiMessage::Module` with its view), field for field: the data
+    /// as the protocol's type writes it, the view as the core's; small
+    /// enough for Tauri's Channel to evaluate it as a script, as the app's.
+    #[test]
+    fn the_ipc_floor_sends_pulseboards_batch_for_one_finance_update() {
+        let batch: Value = serde_json::from_str(FINANCE_BATCH).expect("JSON");
+        let [m] = batch.as_array().expect("a batch: an array").as_slice() else {
+            panic!("one message: {batch}");
+        };
+        assert_eq!(m["type"], "module");
+        assert_eq!(m["event"], Module::Finance.kpi_event());
+        let data: ModuleKpis = serde_json::from_value(m["data"].clone()).expect("ModuleKpis");
+        assert_eq!(data.module, Module::Finance);
+        let keys: Vec<&str> = data.kpis.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, ["revenue", "expenses", "margin", "cash"]);
+        assert_eq!(serde_json::to_value(&data).unwrap(), m["data"]);
+        let view = ModuleShown {
+            latest: None,
+            history: data
+                .kpis
+                .iter()
+                .map(|k| (k.key.clone(), vec![k.value]))
+                .collect(),
+            full: false,
+            keep: HISTORY_LEN,
+        };
+        assert_eq!(serde_json::to_value(&view).unwrap(), m["view"]);
+        let keys: Vec<&String> = m.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 4, "type, event, data, view: {keys:?}");
+        // Tauri 2 evaluates a Channel's JSON message under 8192 bytes as a
+        // script; larger ones go by a fetch.
+        let sent = serde_json::to_string(&batch).unwrap();
+        assert!(sent.len() < 8192, "{} bytes", sent.len());
+    }
 }
