@@ -199,8 +199,10 @@ where
 
     // The reader, the writer and (for a new session) the heartbeat run in
     // this one task: a task per connection rather than three. They all end
-    // when the session is closed (its cancellation token).
-    futures_util::future::join3(
+    // when the session is closed (its cancellation token). A wake-up polls
+    // only the job it was for (`join::join3`, Pulseboard patch 18), not all
+    // three.
+    crate::join::join3(
         // pipe between internal socket channel and websocket; when it ends the
         // session is closed, which ends the writer and the heartbeat too.
         async {
@@ -350,6 +352,13 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     // futures of a `select!` stay alive while a branch runs, so writes inside
     // the branches would keep them and the writes' own futures side by side
     // in this future for the whole session.
+    //
+    // The cancellation future is made once, before the loop (Pulseboard patch
+    // 17): made inside the `select!`, it registered in the token's waiter list
+    // (a lock) on every wait and unregistered (the lock again) when the
+    // `select!` was dropped, once per delivery.
+    let cancelled = socket.cancellation_token.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let (packets, buffered) = tokio::select! {
             biased;
@@ -363,7 +372,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                 }
                 None => break,
             },
-            _ = socket.cancellation_token.cancelled() => break,
+            _ = &mut cancelled => break,
         };
         for item in packets {
             map_fn!(item);
