@@ -134,6 +134,8 @@ impl<H: EngineIoHandler> EngineIo<H> {
         // transports (the ws `forward_to_socket` task and pending polling requests) will release
         // the `internal_rx` lock as soon as they observe the cancellation.
         socket.cancellation_token.cancel();
+        // The websocket writer waits on its queue alone (Pulseboard patch 19).
+        socket.internal_tx.stop_receiver();
 
         let handler = self.handler.clone();
         tokio::spawn(async move {

@@ -33,6 +33,9 @@ struct State<T> {
     rx_waker: Option<Waker>,
     /// Senders waiting in [`Sender::send`] for a free place.
     send_waiting: usize,
+    /// The session is closing: [`Receiver::recv_until_stopped`] ends once
+    /// the queued items (and the volatile one) are out.
+    stopped: bool,
 }
 
 /// The queued items: the oldest inline, the others in a `VecDeque` that
@@ -123,6 +126,7 @@ pub(crate) fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             closed: false,
             rx_waker: None,
             send_waiting: 0,
+            stopped: false,
         }),
         capacity: capacity.max(1),
         closed: Notify::new(),
@@ -277,6 +281,21 @@ impl<T> Sender<T> {
         self.shared.lock().closed
     }
 
+    /// Tells the receiver that the session is closing: its
+    /// [`Receiver::recv_until_stopped`] gives what is queued, then `None`
+    /// (Pulseboard patch 19). The queue still accepts items until it is
+    /// closed.
+    pub(crate) fn stop_receiver(&self) {
+        let waker = {
+            let mut s = self.shared.lock();
+            s.stopped = true;
+            s.rx_waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Completes once the receiver has closed the queue or was dropped.
     pub(crate) async fn closed(&self) {
         loop {
@@ -332,18 +351,48 @@ impl<T> Receiver<T> {
     /// The next queued item, else the volatile one (queued items first, as
     /// the two channels were polled before); `None` once closed and drained.
     pub(crate) fn poll_recv_any(&mut self, cx: &mut Context<'_>) -> Poll<Option<Next<T>>> {
-        match self.poll_recv(cx) {
-            Poll::Ready(item) => Poll::Ready(item.map(Next::Queued)),
-            Poll::Pending => match self.shared.lock().volatile.take() {
-                Some(item) => Poll::Ready(Some(Next::Volatile(item))),
-                // `poll_recv` registered the waker; `send_volatile` wakes it.
-                None => Poll::Pending,
-            },
-        }
+        self.poll_next(cx, false)
     }
 
+    /// As [`Receiver::poll_recv_any`], and also `None` once the queue is
+    /// drained after [`Sender::stop_receiver`]. One lock for all of it.
+    fn poll_next(&mut self, cx: &mut Context<'_>, until_stopped: bool) -> Poll<Option<Next<T>>> {
+        let mut s = self.shared.lock();
+        if let Some(item) = s.items.pop_front() {
+            let waiting = s.send_waiting > 0;
+            drop(s);
+            self.shared.freed(waiting);
+            return Poll::Ready(Some(Next::Queued(item)));
+        }
+        if s.closed && s.reserved == 0 {
+            return Poll::Ready(None);
+        }
+        if let Some(item) = s.volatile.take() {
+            return Poll::Ready(Some(Next::Volatile(item)));
+        }
+        if until_stopped && s.stopped {
+            return Poll::Ready(None);
+        }
+        match &s.rx_waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.rx_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    #[cfg(test)]
     pub(crate) async fn recv_any(&mut self) -> Option<Next<T>> {
         std::future::poll_fn(|cx| self.poll_recv_any(cx)).await
+    }
+
+    /// The websocket writer's wait: the next queued item, else the volatile
+    /// one; `None` once the queue is closed, or drained after
+    /// [`Sender::stop_receiver`] (the session is closing). The writer used to
+    /// wait on the session's cancellation token beside the queue: a
+    /// cancellation future polled on every wait (two locks on a cache line of
+    /// its own, per delivery).
+    pub(crate) async fn recv_until_stopped(&mut self) -> Option<Next<T>> {
+        std::future::poll_fn(|cx| self.poll_next(cx, true)).await
     }
 
     #[cfg(any(test, feature = "__test_harness"))]
@@ -427,6 +476,38 @@ mod tests {
         assert_eq!(rx.recv().await, Some(6));
         assert_eq!(heap(&rx), 0, "drained by recv");
         assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+    }
+
+    #[tokio::test]
+    async fn a_stopped_receiver_gets_what_is_queued_then_none() {
+        let (tx, mut rx) = channel::<u32>(4);
+        let waiting = tokio::spawn(async move {
+            let next = rx.recv_until_stopped().await;
+            (next, rx)
+        });
+        tokio::task::yield_now().await;
+        // A waiting receiver is woken by the stop.
+        tx.stop_receiver();
+        let (next, mut rx) = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken by the stop")
+            .unwrap();
+        assert_eq!(next, None);
+        // What is queued still comes out first, the volatile item last.
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        assert!(tx.send_volatile(3));
+        assert_eq!(rx.recv_until_stopped().await, Some(Next::Queued(1)));
+        assert_eq!(rx.recv_until_stopped().await, Some(Next::Queued(2)));
+        assert_eq!(rx.recv_until_stopped().await, Some(Next::Volatile(3)));
+        assert_eq!(rx.recv_until_stopped().await, None);
+        // The polling transport's wait does not stop: it ends with the
+        // session's cancellation token.
+        tx.try_send(4).unwrap();
+        assert_eq!(rx.recv_any().await, Some(Next::Queued(4)));
+        let cx_waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&cx_waker);
+        assert!(rx.poll_recv_any(&mut cx).is_pending());
     }
 
     #[tokio::test]

@@ -199,8 +199,10 @@ where
 
     // The reader, the writer and (for a new session) the heartbeat run in
     // this one task: a task per connection rather than three. They all end
-    // when the session is closed (its cancellation token).
-    futures_util::future::join3(
+    // when the session is closed (its cancellation token). A wake-up polls
+    // only the job it was for (`join::join3`, Pulseboard patch 18), not all
+    // three.
+    crate::join::join3(
         // pipe between internal socket channel and websocket; when it ends the
         // session is closed, which ends the writer and the heartbeat too.
         async {
@@ -345,25 +347,26 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             };
         }
 
-    // Forward buffered packets until the channel is closed or the session is cancelled.
-    // The packets are written after the `select!`, not in its branches: the
-    // futures of a `select!` stay alive while a branch runs, so writes inside
-    // the branches would keep them and the writes' own futures side by side
-    // in this future for the whole session.
+    // Forward buffered packets until the channel is closed or the session is
+    // closing. The packets are written after the wait, not inside it.
+    //
+    // The writer learns that the session is closing from its queue
+    // (`recv_until_stopped`: `EngineIo::close_session` stops the receiver
+    // when it cancels the session's token), not from a cancellation future
+    // beside the queue in a `select!` (Pulseboard patch 19): that future
+    // was polled on every wait, two locks of the token per delivery (and
+    // before patch 17 it registered and unregistered itself each time).
+    // The order is the same as the biased `select!` had: queued packets,
+    // then the volatile one, then the end.
     loop {
-        let (packets, buffered) = tokio::select! {
-            biased;
-            // Queued packets first, then the volatile one.
-            next = buffered_rx.recv_any() => match next {
-                Some(Next::Queued(packets)) => (packets, true),
-                Some(Next::Volatile(packets)) => {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    (packets, false)
-                }
-                None => break,
-            },
-            _ = socket.cancellation_token.cancelled() => break,
+        let (packets, buffered) = match buffered_rx.recv_until_stopped().await {
+            Some(Next::Queued(packets)) => (packets, true),
+            Some(Next::Volatile(packets)) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
+                (packets, false)
+            }
+            None => break,
         };
         for item in packets {
             map_fn!(item);
