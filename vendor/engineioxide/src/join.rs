@@ -271,10 +271,26 @@ mod tests {
                 .poll(&mut Context::from_waker(&waker))
                 .is_pending()
         );
-        let kept = a_waker.lock().unwrap().clone().unwrap();
+        let kept = a_waker.lock().unwrap().take().unwrap();
+        let state = Arc::downgrade(&join.shared);
         drop(join);
-        // The join is gone; its job's waker still works (it only sets a bit).
+        // The join is gone; its job's waker keeps the state and still works
+        // (it only sets a bit).
+        assert!(
+            state.upgrade().is_some(),
+            "the job's waker holds a reference"
+        );
         kept.wake_by_ref();
+        assert_eq!(
+            state.upgrade().map(|s| s.woken.load(Ordering::SeqCst)),
+            Some(0b001),
+            "the waker sets its job's bit"
+        );
+        // Its last reference goes with it: nothing leaks.
         kept.wake();
+        assert!(
+            state.upgrade().is_none(),
+            "the state is freed with its last waker"
+        );
     }
 }
