@@ -4,16 +4,13 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
-use std::{
-    cell::UnsafeCell,
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::{future::Future, sync::Arc};
 
 use futures_util::future::OptionFuture;
-use futures_util::{Sink, SinkExt, Stream, StreamExt, TryStreamExt};
+use futures_util::{
+    SinkExt, StreamExt, TryStreamExt,
+    stream::{SplitSink, SplitStream},
+};
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -147,7 +144,7 @@ async fn run<H: EngineIoHandler, S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (socket, ws, new_session) = {
+    let (socket, (tx, rx), new_session) = {
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(engine.config.ws_read_buffer_size)
             .max_message_size(Some(engine.config.ws_max_message_size))
@@ -182,7 +179,7 @@ where
                         }
                     }
                     // The polling transport started the heartbeat job already.
-                    (socket, SharedWs::new(ws), false)
+                    (socket, ws.split(), false)
                 }
             },
             (None, req_data) => {
@@ -195,7 +192,7 @@ where
 
                 let mut ws = Box::pin(ws_init()).await;
                 Box::pin(init_handshake(socket.id, &mut ws, &engine.config)).await?;
-                (socket, SharedWs::new(ws), true)
+                (socket, ws.split(), true)
             }
         }
     };
@@ -204,13 +201,12 @@ where
     // this one task: a task per connection rather than three. They all end
     // when the session is closed (its cancellation token). A wake-up polls
     // only the job it was for (`join::join3`, Pulseboard patch 18), not all
-    // three. The reader and the writer share the stream without a lock
-    // (`SharedWs`, Pulseboard patch 21): both are jobs of this one future.
+    // three.
     crate::join::join3(
         // pipe between internal socket channel and websocket; when it ends the
         // session is closed, which ends the writer and the heartbeat too.
         async {
-            match forward_to_handler(&engine, WsReader(&ws), &socket)
+            match forward_to_handler(&engine, rx, &socket)
                 .with_cancellation_token(&socket.cancellation_token)
                 .await
             {
@@ -233,7 +229,7 @@ where
                 }
             }
         },
-        forward_to_socket::<H, _>(socket.clone(), WsWriter(&ws)),
+        forward_to_socket::<H, S>(socket.clone(), tx),
         OptionFuture::from(new_session.then(|| {
             socket
                 .clone()
@@ -245,13 +241,13 @@ where
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
-async fn forward_to_handler<H: EngineIoHandler, R>(
+async fn forward_to_handler<H: EngineIoHandler, S>(
     engine: &Arc<EngineIo<H>>,
-    mut rx: R,
+    mut rx: SplitStream<WebSocketStream<S>>,
     socket: &Arc<Socket<H::Data>>,
 ) -> Result<(), Error>
 where
-    R: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     while let Some(msg) = rx.try_next().await? {
         match msg {
@@ -300,11 +296,11 @@ where
 /// Forwards all packets waiting to be sent to the websocket
 ///
 /// The websocket stream is flushed only when the internal channel is drained
-async fn forward_to_socket<H: EngineIoHandler, W>(
+async fn forward_to_socket<H: EngineIoHandler, S>(
     socket: Arc<Socket<H::Data>>,
-    mut tx: W,
+    mut tx: SplitSink<WebSocketStream<S>, Message>,
 ) where
-    W: Sink<Message, Error = tungstenite::Error> + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
     let lock = socket.internal_rx.lock();
@@ -515,75 +511,6 @@ where
     Ok(())
 }
 
-/// One [`WebSocketStream`] read by the reader job and written by the writer
-/// job of one connection task, without futures-util's `split` (Pulseboard
-/// patch 21): `split` puts the stream behind a `BiLock` (an `Arc`, and a lock
-/// and unlock on every read and write call) and its sink half keeps each
-/// message in a slot of its own until the next call; here each half calls the
-/// stream directly.
-///
-/// Both halves only exist inside the connection task's `join3` future (made in
-/// [`run`], never handed out), which is polled by one thread at a time and
-/// polls one job at a time, and each half uses the stream only during one
-/// call of its `poll_*` methods: the stream is never used by two calls at once.
-struct SharedWs<S>(UnsafeCell<WebSocketStream<S>>);
-
-// SAFETY: see the type's documentation: the two halves that share a
-// `&SharedWs` are polled by the same future, one call at a time, so the
-// stream is only ever used by one thread at once, as a `Send` value is.
-unsafe impl<S: Send> Sync for SharedWs<S> {}
-
-impl<S> SharedWs<S> {
-    fn new(ws: WebSocketStream<S>) -> Self {
-        Self(UnsafeCell::new(ws))
-    }
-    /// # Safety
-    /// No other reference to the stream may be alive while the returned one
-    /// is: only call this inside one `poll_*` call of a half, and drop the
-    /// reference before it returns.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn stream(&self) -> Pin<&mut WebSocketStream<S>>
-    where
-        S: Unpin,
-    {
-        // SAFETY: the caller's guarantee; `WebSocketStream<S>` is `Unpin`.
-        Pin::new(unsafe { &mut *self.0.get() })
-    }
-}
-
-/// The reading half of a [`SharedWs`].
-struct WsReader<'a, S>(&'a SharedWs<S>);
-/// The writing half of a [`SharedWs`].
-struct WsWriter<'a, S>(&'a SharedWs<S>);
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<'_, S> {
-    type Item = Result<Message, tungstenite::Error>;
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // SAFETY: the reference lives for this call only (`SharedWs`).
-        unsafe { self.0.stream() }.poll_next(cx)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<'_, S> {
-    type Error = tungstenite::Error;
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // SAFETY: the reference lives for this call only (`SharedWs`).
-        unsafe { self.0.stream() }.poll_ready(cx)
-    }
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
-        // SAFETY: the reference lives for this call only (`SharedWs`).
-        unsafe { self.0.stream() }.start_send(item)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // SAFETY: the reference lives for this call only (`SharedWs`).
-        unsafe { self.0.stream() }.poll_flush(cx)
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // SAFETY: the reference lives for this call only (`SharedWs`).
-        unsafe { self.0.stream() }.poll_close(cx)
-    }
-}
-
 fn ws_bytes_to_str(bytes: tungstenite::Utf8Bytes) -> Str {
     // SAFETY: the bytes are guaranteed to be valid UTF-8 by the tungstenite parser
     unsafe { Str::from_bytes_unchecked(bytes.into()) }
@@ -601,7 +528,7 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(1);
-    /// What the tests below wait for at most (a loaded machine is slow).
+    /// What the test below waits for at most (a loaded machine is slow).
     const DEADLINE: Duration = Duration::from_secs(10);
 
     #[derive(Debug)]
@@ -676,41 +603,6 @@ mod tests {
                 .unwrap();
             assert_eq!(msg, Message::text("42[\"kpi\",1]€"));
         }
-    }
-
-    /// The reader and the writer of one connection task share its stream
-    /// (Pulseboard patch 21): what the client sends is read while the writer
-    /// waits, and what is queued goes out while the reader waits.
-    #[tokio::test]
-    async fn the_reader_and_the_writer_share_the_stream_in_one_task() {
-        let socket = socket();
-        let (server, mut client) = ws_pair().await;
-        let ws = SharedWs::new(server);
-        let mut rx = WsReader(&ws);
-        let session = async {
-            let writer = forward_to_socket::<StubHandler, _>(socket.clone(), WsWriter(&ws));
-            let reader = async {
-                let first = rx.next().await.unwrap().unwrap();
-                let second = rx.next().await.unwrap().unwrap();
-                socket.cancellation_token.cancel();
-                socket.internal_tx.stop_receiver();
-                (first, second)
-            };
-            let ((), read) = futures_util::future::join(writer, reader).await;
-            read
-        };
-        let client = async {
-            client.send(Message::text("4one")).await.unwrap();
-            socket.emit(Str::from("out")).unwrap();
-            let msg = client.next().await.unwrap().unwrap();
-            client.send(Message::text("4two")).await.unwrap();
-            msg
-        };
-        let (read, sent) = tokio::time::timeout(DEADLINE, futures_util::future::join(session, client))
-            .await
-            .expect("the session should read and write");
-        assert_eq!(read, (Message::text("4one"), Message::text("4two")));
-        assert_eq!(sent, Message::text("4out"));
     }
 
     #[tokio::test]
