@@ -31,6 +31,14 @@ pub enum Packet {
 
     /// Message packet used to send a message to the client
     Message(Str),
+    /// A message packet already encoded as its text: `4` followed by the
+    /// message, as [`Packet::encode_message`] makes it. A broadcast encodes
+    /// it once and every socket's queue holds a reference to the same text,
+    /// which the websocket transport sends as it is, without a copy per
+    /// socket; the polling transport writes it as it writes a [`Packet::Message`].
+    /// Only ever sent: the parser never makes it (a received message is a
+    /// [`Packet::Message`]).
+    EncodedMessage(Str),
     /// Upgrade packet to upgrade the connection from polling to websocket
     Upgrade,
 
@@ -121,10 +129,21 @@ impl Packet {
         matches!(self, Packet::Binary(_) | Packet::BinaryV3(_))
     }
 
+    /// The text of a message packet, `4` followed by `msg`, for
+    /// [`Packet::EncodedMessage`]: encode once, then clone the [`Str`] (a
+    /// reference count) for each socket.
+    pub fn encode_message(msg: &str) -> Str {
+        let mut text = String::with_capacity(1 + msg.len());
+        text.push('4');
+        text.push_str(msg);
+        Str::from(text)
+    }
+
     /// If the packet is a message packet (text), it returns the message
     pub fn into_message(self) -> Str {
         match self {
             Packet::Message(msg) => msg,
+            Packet::EncodedMessage(text) => text.slice(1..),
             _ => panic!("Packet is not a message"),
         }
     }
@@ -152,6 +171,7 @@ impl Packet {
             Packet::PingUpgrade => 6,
             Packet::PongUpgrade => 6,
             Packet::Message(msg) => 1 + msg.len(),
+            Packet::EncodedMessage(text) => text.len(),
             Packet::Upgrade => 1,
             Packet::Noop => 1,
             Packet::Binary(data) => {
@@ -197,6 +217,7 @@ impl From<Packet> for String {
                 buffer.push('4');
                 buffer.push_str(&msg);
             }
+            Packet::EncodedMessage(text) => buffer.push_str(&text),
             Packet::Upgrade => buffer.push('5'),
             Packet::Noop => buffer.push('6'),
             Packet::Binary(data) => {
@@ -430,6 +451,25 @@ mod tests {
         let packet = Packet::Message("hello".into());
         let packet_str: String = packet.into();
         assert_eq!(packet_str, "4hello");
+    }
+
+    #[test]
+    fn test_encoded_message_packet_is_the_message_packet_text() {
+        let text = Packet::encode_message("hello€");
+        assert_eq!(text.as_str(), "4hello€");
+        let packet = Packet::EncodedMessage(text.clone());
+        assert_eq!(
+            packet.get_size_hint(false),
+            Packet::Message("hello€".into()).get_size_hint(false)
+        );
+        let packet_str: String = packet.clone().into();
+        assert_eq!(packet_str, String::from(Packet::Message("hello€".into())));
+        assert_eq!(packet.into_message(), "hello€");
+        // Every socket's packet shares the one encoded text.
+        assert_eq!(
+            Bytes::from(text.clone()).as_ptr(),
+            Bytes::from(text).as_ptr()
+        );
     }
 
     #[test]

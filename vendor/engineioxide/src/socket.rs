@@ -121,6 +121,23 @@ impl Permit<'_> {
     pub fn emit(self, msg: Str) {
         self.inner.send(smallvec![Packet::Message(msg)]);
     }
+    /// The packet text of a message, `4` followed by `msg`, for
+    /// [`Permit::emit_encoded`]: encode once, then clone it (a reference
+    /// count) for each socket.
+    #[inline]
+    pub fn encode_message(msg: &str) -> Str {
+        Packet::encode_message(msg)
+    }
+    /// Consume the permit and emit a message already encoded as its packet
+    /// text by [`Permit::encode_message`] (`4` followed by the message). A
+    /// broadcast encodes the text once and gives each socket a clone of it
+    /// (a reference count): the websocket transport then sends it without
+    /// a copy per socket.
+    #[inline]
+    pub fn emit_encoded(self, text: Str) {
+        debug_assert!(text.starts_with('4'), "not an encoded message packet");
+        self.inner.send(smallvec![Packet::EncodedMessage(text)]);
+    }
     /// Consume the permit and emit a binary message to the client.
     #[inline]
     pub fn emit_binary(self, data: Bytes) {
@@ -632,6 +649,12 @@ where
             let mut internal_rx = sock_clone.internal_rx.try_lock().unwrap();
             while let Some(packets) = internal_rx.buffered_rx.recv().await {
                 for packet in packets {
+                    // The dummy peer gets what a client would parse: a
+                    // broadcast's encoded text is a message packet.
+                    let packet = match packet {
+                        Packet::EncodedMessage(text) => Packet::Message(text.slice(1..)),
+                        p => p,
+                    };
                     tx.send(packet).await.unwrap();
                 }
             }

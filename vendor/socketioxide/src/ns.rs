@@ -279,13 +279,28 @@ impl<A: Adapter> Namespace<A> {
         for socket in &targets {
             socket.prefetch_send();
         }
+        // A text packet without binary attachments is encoded into its
+        // engine.io packet text (`4` + the packet) once here, and each
+        // socket's queue gets a reference to it: the websocket writer then
+        // sends that text as it is, where it made a copy of it for each
+        // socket (Pulseboard patch 20).
+        let text = match &data {
+            Value::Str(msg, None) if !targets.is_empty() => {
+                Some(engineioxide::socket::Permit::encode_message(msg))
+            }
+            _ => None,
+        };
         let mut sent = 0;
         let mut errs = Vec::new();
         for socket in targets {
             if socket.is_slow() {
                 continue;
             }
-            match socket.send_raw(data.clone()) {
+            let res = match &text {
+                Some(text) => socket.send_encoded(text.clone()),
+                None => socket.send_raw(data.clone()),
+            };
+            match res {
                 Ok(()) => sent += 1,
                 // The error below does not say which socket it was: that
                 // socket is told itself (Pulseboard patch 14).

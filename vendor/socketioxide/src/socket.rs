@@ -37,7 +37,7 @@ use crate::{
     parser::Parser,
 };
 use socketioxide_core::{
-    Value,
+    Str, Value,
     adapter::errors::{AdapterError, BroadcastError},
     adapter::{BroadcastOptions, RemoteSocketData, Room, RoomParam},
     packet::{Packet, PacketData},
@@ -795,6 +795,15 @@ impl<A: Adapter> Socket<A> {
     pub(crate) fn send_raw(&self, value: Value) -> Result<(), SocketError> {
         let permit = self.reserve()?;
         permit.send_raw(value);
+        Ok(())
+    }
+
+    /// Sends a message already encoded as its engine.io packet text (`4`
+    /// followed by the socket.io packet, `Packet::encode_message`): a
+    /// broadcast encodes it once for all its sockets (Pulseboard patch 20).
+    pub(crate) fn send_encoded(&self, text: Str) -> Result<(), SocketError> {
+        let permit = self.reserve()?;
+        permit.emit_encoded(text);
         Ok(())
     }
 

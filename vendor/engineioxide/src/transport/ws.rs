@@ -335,6 +335,14 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                     // In the case that the packet was not poll in time it will remain in the buffer and therefore
                     // it should be discarded here
                     Packet::Noop => Ok(()),
+                    // Encoded once for every socket of a broadcast: the frame's
+                    // payload is the shared text itself, no copy per socket
+                    // (Pulseboard patch 20).
+                    Packet::EncodedMessage(text) => {
+                        // SAFETY: a `Str` is always valid UTF-8.
+                        let text = unsafe { tungstenite::Utf8Bytes::from_bytes_unchecked(text.into()) };
+                        tx.feed(Message::Text(text)).await
+                    }
                     _ => {
                         let packet: String = $item.try_into().unwrap();
                         tx.feed(Message::Text(packet.into())).await
@@ -520,6 +528,8 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(1);
+    /// What the test below waits for at most (a loaded machine is slow).
+    const DEADLINE: Duration = Duration::from_secs(10);
 
     #[derive(Debug)]
     struct StubHandler;
@@ -570,6 +580,29 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(msg, Message::text("4hello"));
+    }
+
+    /// A message encoded once for a broadcast (Pulseboard patch 20) goes out
+    /// as the same text frame as a message encoded by the writer.
+    #[tokio::test]
+    async fn an_encoded_message_is_sent_as_its_text() {
+        let socket = socket();
+        let (server, mut client) = ws_pair().await;
+        let (tx, _rx) = server.split();
+        let _writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+
+        let text = crate::socket::Permit::encode_message("2[\"kpi\",1]€");
+        socket.reserve().unwrap().emit_encoded(text.clone());
+        socket.reserve().unwrap().emit_encoded(text);
+        socket.emit(Str::from("2[\"kpi\",1]€")).unwrap();
+        for _ in 0..3 {
+            let msg = tokio::time::timeout(DEADLINE, client.next())
+                .await
+                .expect("the writer should send the packet")
+                .unwrap()
+                .unwrap();
+            assert_eq!(msg, Message::text("42[\"kpi\",1]€"));
+        }
     }
 
     #[tokio::test]
