@@ -3,6 +3,8 @@
 # each frame repaints (BENCHMARKS.md section 3). From the repository root:
 #   bench/webkit/run.sh [MOCK [SECS]]     MOCK: finance10 (default) | bursts | live ...
 #   EXTRA_CSS='.module-card{contain:none}' bench/webkit/run.sh finance10 15
+#   EXTRA_JS='console.log("PAGE", 1)' SHOW_LOG=PAGE bench/webkit/run.sh
+# (SHOW_LOG: print the page's console lines that contain it, at the end).
 # Serves the repository (ui/ + preview/) on a free port, opens ui/ with the
 # preview's mock in a plain WebKitGTK window (window.py) under its own Xvfb,
 # and prints the CPU of the host and web processes over SECS and the sizes of
@@ -39,3 +41,4 @@ a0=$(ticks $HPID); w0=$(ticks "$WEB"); sleep "$SECS"; a1=$(ticks $HPID); w1=$(ti
 HZ=$(getconf CLK_TCK)
 pct() { echo "scale=2; ($2 - $1) * 100 / $HZ / $SECS" | bc; }
 echo "mock=$MOCK ${EXTRA_CSS:+css=[$EXTRA_CSS] }host%=$(pct "$a0" "$a1") web%=$(pct "$w0" "$w1") frames/3s=$(grep -c ftruncate "$T/strace" || true) paint bytes (count size): $(grep -o 'ftruncate([0-9]*, [0-9]*' "$T/strace" | awk '{print $2}' | sort | uniq -c | sort -rn | head -4 | tr -s ' \n' ' ')"
+[ -z "${SHOW_LOG:-}" ] || grep -F -- "$SHOW_LOG" "$T/log" | tail -n 20 || true

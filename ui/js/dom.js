@@ -99,10 +99,48 @@ export function reconcile(parent, cache, items, keyOf, make, ctx) {
 }
 
 /**
+ * A text the page draws into `node` (its text so far kept), set through
+ * `slot(text)`: one Text node made once, whose data is set only when the text differs from what the slot
+ * last wrote. The DOM is never read back, and no node is replaced (assigning
+ * textContent would remove the old Text node and insert a new one, which
+ * WebKit restyles and gives a new text box; setting data updates the box in
+ * place).
+ */
+export function textSlot(node) {
+  const t = document.createTextNode(node.textContent);
+  node.replaceChildren(t);
+  let last = t.data;
+  return (text) => {
+    const s = String(text);
+    if (s === last) return;
+    last = s;
+    t.data = s;
+  };
+}
+
+/**
+ * An attribute the page draws on `node`, set through `slot(value)` (null or
+ * undefined: removed), written only when it differs from what the slot last
+ * wrote; the DOM is not read back.
+ */
+export function attrSlot(node, name) {
+  let last = node.getAttribute(name);
+  return (value) => {
+    const v = value === null || value === undefined ? null : String(value);
+    if (v === last) return;
+    last = v;
+    if (v === null) node.removeAttribute(name);
+    else node.setAttribute(name, v);
+  };
+}
+
+/**
  * The nodes of one KPI (label, value, delta chip, sparkline), built once and
- * then updated in place: a redraw touches only the text and attributes that
- * changed, so a KPI update costs the webview a small restyle and repaint, not
- * a rebuilt subtree. `update(kpi, history, testId)` returns the KPI status.
+ * then updated in place: a redraw writes only the texts and attributes that
+ * changed since its last write (slots: textSlot, attrSlot), so a KPI update
+ * costs the webview a small restyle and repaint, not a rebuilt subtree, and
+ * the page no DOM reads. `update(kpi, history, testId, decimals)` returns the
+ * KPI status.
  */
 export function kpiNodes({ width = 100, height = 28 } = {}) {
   const dot = el('span', 'status-dot');
@@ -123,6 +161,22 @@ export function kpiNodes({ width = 100, height = 28 } = {}) {
     'aria-hidden': 'true',
   });
   spark.append(area, line);
+  const put = {
+    dotClass: attrSlot(dot, 'class'),
+    name: textSlot(text),
+    nameTitle: attrSlot(text, 'title'),
+    sr: textSlot(sr),
+    valueClass: attrSlot(value, 'class'),
+    value: textSlot(value),
+    valueTitle: attrSlot(value, 'title'),
+    testId: attrSlot(value, 'data-testid'),
+    deltaClass: attrSlot(delta, 'class'),
+    delta: textSlot(delta),
+    deltaLabel: attrSlot(delta, 'aria-label'),
+    deltaTitle: attrSlot(delta, 'title'),
+    line: attrSlot(line, 'd'),
+    area: attrSlot(area, 'd'),
+  };
 
   /**
    * `decimals`: the card's decimals for this KPI (see cardDecimals). Returns
@@ -131,39 +185,38 @@ export function kpiNodes({ width = 100, height = 28 } = {}) {
   let words = '';
   function update(kpi, history, testId, decimals) {
     const status = kpiStatus(kpi);
-    setAttr(dot, 'class', `status-dot status-${status}`);
+    put.dotClass(`status-dot status-${status}`);
     const name = kpi.label || kpi.key;
-    setText(text, name);
-    if (text.title !== name) text.title = name;
-    setText(sr, status === 'ok' ? '' : ` (${status})`);
-    setAttr(value, 'class', `kpi-value value-${status}`);
-    const shown = formatValue(kpi, decimals);
+    put.name(name);
+    put.nameTitle(name);
+    put.sr(status === 'ok' ? '' : ` (${status})`);
+    put.valueClass(`kpi-value value-${status}`);
     const full = formatValueFull(kpi, decimals);
-    setText(value, shown);
+    put.value(formatValue(kpi, decimals, full));
     // The full value when the drawn one is compact or cut.
-    if (value.title !== full) value.title = full;
-    if (testId && value.dataset.testid !== testId) value.dataset.testid = testId;
+    put.valueTitle(full);
+    if (testId) put.testId(testId);
     const change = changeOf(kpi, history);
     const dir = change ? deltaDirection(change.delta) : 'flat';
     const tone = change ? deltaTone(change.delta, kpi.better) : 'neutral';
     const chip = change ? formatDelta(change.delta) : '';
-    setAttr(delta, 'class', `delta delta-${dir} delta-${tone}`);
-    setText(delta, chip);
+    put.deltaClass(`delta delta-${dir} delta-${tone}`);
+    put.delta(chip);
     let said = '';
     if (chip) {
       const w = dir === 'up' ? 'up' : dir === 'down' ? 'down' : 'unchanged';
       const good = tone === 'good' ? ', good' : tone === 'bad' ? ', bad' : '';
       said = `${w} ${chip.replace(/^[^ ]+ /, '')} ${basisText(change.basis)}${good}`;
-      setAttr(delta, 'aria-label', said);
-      setAttr(delta, 'title', `${chip} ${basisText(change.basis)}`);
+      put.deltaLabel(said);
+      put.deltaTitle(`${chip} ${basisText(change.basis)}`);
     } else {
-      if (delta.hasAttribute('aria-label')) delta.removeAttribute('aria-label');
-      if (delta.hasAttribute('title')) delta.removeAttribute('title');
+      put.deltaLabel(null);
+      put.deltaTitle(null);
     }
     words = `${name}${status === 'ok' ? '' : ` (${status})`}: ${full}${said ? `, ${said}` : ''}`;
     const g = sparkline(history && history.length ? history : [kpi.value], { width, height });
-    setAttr(line, 'd', g.d);
-    setAttr(area, 'd', g.area);
+    put.line(g.d);
+    put.area(g.area);
     return status;
   }
   const describe = () => words;

@@ -33,33 +33,30 @@ export function sparkline(values, opts = {}) {
   if (vals.length === 0) return { viewBox, d: '', area: '', points: [], last: null };
 
   const mid = round(height / 2);
-  let points;
-  let flat = true;
   if (vals.length === 1) {
-    points = [
-      [0, mid],
-      [width, mid],
-    ];
-  } else {
-    let min = Infinity;
-    let max = -Infinity;
-    for (const v of vals) {
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    const span = max - min;
-    flat = span === 0;
-    const step = width / (vals.length - 1);
-    const usable = height - 2 * pad;
-    points = vals.map((v, i) => [
-      round(i * step),
-      span === 0 ? mid : round(pad + (1 - (v - min) / span) * usable),
-    ]);
+    const d = `M0,${mid} L${width},${mid}`;
+    return { viewBox, d, area: '', points: [[0, mid], [width, mid]], last: [width, mid] };
   }
-  const d = points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${x},${y}`).join(' ');
-  const first = points[0];
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of vals) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const span = max - min;
+  const step = width / (vals.length - 1);
+  const usable = height - 2 * pad;
+  // One pass: the points and the line's path text together.
+  const points = new Array(vals.length);
+  let d = '';
+  for (let i = 0; i < vals.length; i += 1) {
+    const x = round(i * step);
+    const y = span === 0 ? mid : round(pad + (1 - (vals[i] - min) / span) * usable);
+    points[i] = [x, y];
+    d += `${i === 0 ? 'M' : ' L'}${x},${y}`;
+  }
   const last = points[points.length - 1];
   // A flat line gets no fill: a half-height block would read as data.
-  const area = flat ? '' : `${d} L${last[0]},${height} L${first[0]},${height} Z`;
+  const area = span === 0 ? '' : `${d} L${last[0]},${height} L${points[0][0]},${height} Z`;
   return { viewBox, d, area, points, last };
 }

@@ -693,10 +693,10 @@ export function isCompact(kpi, decimals) {
 /**
  * A KPI value for a row or tile: [formatValueFull], or, when that is longer
  * than [COMPACT_AFTER] characters, the compact form with three significant
- * digits ("$98.8B", "1.23M ms").
+ * digits ("$98.8B", "1.23M ms"). `full`: [formatValueFull]'s text for the
+ * same arguments, when the caller has it already.
  */
-export function formatValue(kpi, decimals) {
-  const full = formatValueFull(kpi, decimals);
+export function formatValue(kpi, decimals, full = formatValueFull(kpi, decimals)) {
   if (full.length <= COMPACT_AFTER) return full;
   const v = kpi.value;
   const unit = unitOf(kpi);

@@ -6,9 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { T0, at, moduleKpis, snapshot } from './helpers.js';
 
-/** Every write to the fake DOM, as the element written to. */
+/** Every write to the fake DOM, as the element written to; `what` says what was written. */
 let writes = [];
-const write = (node) => writes.push(node);
+let what = [];
+const write = (node, w) => {
+  writes.push(node);
+  what.push(w);
+};
 
 class FakeText {
   constructor(text) {
@@ -21,7 +25,7 @@ class FakeText {
   }
   set data(v) {
     this._data = String(v);
-    write(this.parent);
+    write(this.parent, '#text');
   }
   get textContent() {
     return this._data;
@@ -46,7 +50,7 @@ class FakeEl {
       {
         set: (o, k, v) => {
           o[k] = String(v);
-          write(this);
+          write(this, `data-${k}`);
           return true;
         },
       },
@@ -64,7 +68,7 @@ class FakeEl {
       getPropertyValue: (name) => styles.get(name) ?? '',
       setProperty: (name, v) => {
         styles.set(name, String(v));
-        write(this);
+        write(this, name);
       },
     };
   }
@@ -73,7 +77,7 @@ class FakeEl {
   }
   setProp(name, v) {
     this.props[name] = v;
-    write(this);
+    write(this, name);
   }
   get className() {
     return this.prop('className');
@@ -112,7 +116,7 @@ class FakeEl {
     for (const k of this.kids) k.parent = null;
     this.kids = [];
     if (String(v) !== '') this.adopt(new FakeText(v));
-    write(this);
+    write(this, 'textContent');
   }
   get firstChild() {
     return this.kids[0] ?? null;
@@ -134,7 +138,7 @@ class FakeEl {
   }
   append(...nodes) {
     for (const n of nodes) this.adopt(typeof n === 'string' ? new FakeText(n) : n);
-    write(this);
+    write(this, 'append');
   }
   appendChild(n) {
     this.append(n);
@@ -147,7 +151,7 @@ class FakeEl {
   }
   insertBefore(n, ref) {
     this.adopt(n, ref === null ? this.kids.length : this.kids.indexOf(ref));
-    write(this);
+    write(this, 'insertBefore');
     return n;
   }
   remove() {
@@ -155,13 +159,17 @@ class FakeEl {
     if (!p) return;
     p.kids.splice(p.kids.indexOf(this), 1);
     this.parent = null;
-    write(p);
+    write(p, 'remove');
   }
   setAttribute(k, v) {
-    this.attrs.set(k, String(v));
-    write(this);
+    if (k === 'class') this.setProp('className', String(v));
+    else {
+      this.attrs.set(k, String(v));
+      write(this, k);
+    }
   }
   getAttribute(k) {
+    if (k === 'class') return this.className || null;
     return this.attrs.has(k) ? this.attrs.get(k) : null;
   }
   hasAttribute(k) {
@@ -169,11 +177,12 @@ class FakeEl {
   }
   removeAttribute(k) {
     this.attrs.delete(k);
-    write(this);
+    write(this, `-${k}`);
   }
 }
 
 globalThis.document = {
+  createTextNode: (text) => new FakeText(text),
   createElement: (tag) => new FakeEl(tag),
   createElementNS: (_ns, tag) => new FakeEl(tag),
 };
@@ -260,4 +269,45 @@ test('the grid is marked while several cards change at once, and not while one d
   assert.ok(!root.classList.contains('many'), 'one card changed');
   renderHome(root, { ...s1, unreadCount: 2 }, s1, T0 + 2000);
   assert.ok(!root.classList.contains('many'), 'nothing changed: as it was');
+});
+
+test('a new value is drawn in place: text nodes keep, only what changed is written', () => {
+  const root = new FakeEl('div');
+  const s0 = fourModules();
+  renderHome(root, s0, null, T0 + 2000);
+  const card = root.children.find((c) => c.dataset.module === 'finance');
+  const [row, other] = card.children[1].children;
+  const [label, , value, delta] = row.children;
+  const valueText = value.firstChild;
+  const nameText = label.children[1].firstChild;
+  const deltaText = delta.firstChild;
+  const latest = moduleKpis('finance', { revenue: 120, revenue_b: 7.5 }, 1);
+  latest.kpis[0].delta = 20;
+  const s1 = applyAll(s0, [{ type: 'module', data: latest, view: { latest, history: { revenue: [120] }, full: false, keep: 60 } }], at(1));
+  writes = [];
+  what = [];
+  renderHome(root, s1, s0, T0 + 2000);
+  assert.equal(value.firstChild, valueText, 'the value keeps its text node');
+  assert.equal(valueText.data, '120.0', 'and shows the new value');
+  assert.equal(label.children[1].firstChild, nameText, 'the name keeps its text node');
+  assert.equal(delta.firstChild, deltaText, 'the change keeps its text node');
+  assert.equal(deltaText.data, '▲ 20.0%', 'and shows the new change');
+  // No node added, replaced or removed: texts change as data, the rest as attributes.
+  const structural = what.filter((w) => ['textContent', 'append', 'insertBefore', 'remove'].includes(w));
+  assert.deepEqual(structural, [], 'no node replaced');
+  // The unchanged KPI's row is not written at all; nor are the unchanged parts of the changed one.
+  const inOther = writes.filter((n) => {
+    for (let p = n; p; p = p.parent) if (p === other) return true;
+    return false;
+  });
+  assert.deepEqual(inOther, [], 'the unchanged row is not written');
+  const written = new Set(writes);
+  for (const [n, name] of [
+    [label.children[0], 'status dot'],
+    [label.children[1], 'name'],
+    [label.children[2], 'status words'],
+  ]) {
+    assert.ok(!written.has(n), `${name} not written`);
+  }
+  assert.ok(written.has(value) && written.has(delta), 'value and change written');
 });

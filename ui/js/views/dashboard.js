@@ -1,6 +1,6 @@
 // Dashboard view: 6 summary cards and 4 top KPIs, with their own last update.
 
-import { el, kpiNodes, reconcile, setText } from '../dom.js';
+import { attrSlot, el, kpiNodes, reconcile, setText } from '../dom.js';
 import { cardDecimals, formatRelative, formatWhen, isStale } from '../state.js';
 
 /** Tiles kept per container and KPI key, updated in place (see kpiNodes). */
@@ -14,6 +14,11 @@ function tileMaker(cls, sparkOpts) {
     top.append(nodes.label, nodes.delta);
     card.append(top, nodes.value, nodes.spark);
     card.tabIndex = 0;
+    const put = {
+      cls: attrSlot(card, 'class'),
+      key: attrSlot(card, 'data-key'),
+      words: attrSlot(card, 'aria-label'),
+    };
     return {
       node: card,
       update(kpi, ctx) {
@@ -23,11 +28,9 @@ function tileMaker(cls, sparkOpts) {
           `kpi-dashboard-${kpi.key}`,
           ctx.decimals[kpi.key],
         );
-        const c = `card ${cls} status-${status}`;
-        if (card.className !== c) card.className = c;
-        if (card.dataset.key !== kpi.key) card.dataset.key = kpi.key;
-        const words = nodes.describe();
-        if (card.getAttribute('aria-label') !== words) card.setAttribute('aria-label', words);
+        put.cls(`card ${cls} status-${status}`);
+        put.key(kpi.key);
+        put.words(nodes.describe());
       },
     };
   };

@@ -1,6 +1,6 @@
 // Home view: one card per module with its KPIs, sparklines and last update.
 
-import { el, kpiNodes, reconcile, setText } from '../dom.js';
+import { attrSlot, el, kpiNodes, reconcile, textSlot } from '../dom.js';
 import {
   MODULES,
   MODULE_LABELS,
@@ -40,7 +40,23 @@ function createCards(root) {
 
     card.append(head, list, foot);
     root.appendChild(card);
-    cards[m] = { card, health, list, time, ago, rows: new Map() };
+    // What a redraw may change, each written only when it changed (dom.js slots).
+    let rows = null;
+    const put = {
+      cardClass: attrSlot(card, 'class'),
+      healthClass: attrSlot(health, 'class'),
+      health: textSlot(health),
+      time: textSlot(time),
+      dateTime: attrSlot(time, 'datetime'),
+      timeTitle: attrSlot(time, 'title'),
+      ago: textSlot(ago),
+      rows: (n) => {
+        if (n === rows) return;
+        rows = n;
+        card.style.setProperty('--rows', String(n));
+      },
+    };
+    cards[m] = { card, list, put, rows: new Map() };
   }
   return cards;
 }
@@ -64,6 +80,11 @@ function kpiRow(module) {
   // focus shows the whole name, and the row's label says everything.
   row.tabIndex = 0;
   row.append(nodes.label, nodes.spark, nodes.value, nodes.delta);
+  const put = {
+    cls: attrSlot(row, 'class'),
+    key: attrSlot(row, 'data-key'),
+    words: attrSlot(row, 'aria-label'),
+  };
   return {
     node: row,
     update(kpi, ctx) {
@@ -73,11 +94,9 @@ function kpiRow(module) {
         `kpi-${module}-${kpi.key}`,
         ctx.decimals[kpi.key],
       );
-      const cls = `kpi-row status-${status}`;
-      if (row.className !== cls) row.className = cls;
-      if (row.dataset.key !== kpi.key) row.dataset.key = kpi.key;
-      const words = nodes.describe();
-      if (row.getAttribute('aria-label') !== words) row.setAttribute('aria-label', words);
+      put.cls(`kpi-row status-${status}`);
+      put.key(kpi.key);
+      put.words(nodes.describe());
     },
   };
 }
@@ -86,44 +105,36 @@ function renderModule(refs, module, view, stale, nowMs) {
   if (!view) {
     refs.rows.clear();
     refs.list.replaceChildren(el('li', 'kpi-empty', 'No data yet'));
-    setRows(refs, 1);
-    setText(refs.time, '—');
-    setText(refs.ago, '');
+    refs.put.rows(1);
+    refs.put.time('—');
+    refs.put.ago('');
     return;
   }
   const kpis = view.latest.kpis;
   const worst = worstStatus(kpis);
-  const cardClass = `card module-card status-${worst}${stale ? ' is-stale' : ''}`;
-  if (refs.card.className !== cardClass) refs.card.className = cardClass;
+  const put = refs.put;
+  put.cardClass(`card module-card status-${worst}${stale ? ' is-stale' : ''}`);
   // Offline or refused: the last known health, marked as such.
-  const healthClass = `health health-${stale ? 'stale' : worst}`;
-  if (refs.health.className !== healthClass) refs.health.className = healthClass;
-  const asOf = formatWhen(view.latest.updatedAt, nowMs);
-  setText(refs.health, stale ? `${healthText(kpis)} as of ${asOf}` : healthText(kpis));
+  put.healthClass(`health health-${stale ? 'stale' : worst}`);
+  put.health(stale ? `${healthText(kpis)} as of ${formatWhen(view.latest.updatedAt, nowMs)}` : healthText(kpis));
   // Rows are kept per KPI key and updated in place (see kpiNodes).
   const ctx = { history: view.history || {}, decimals: cardDecimals(kpis) };
   reconcile(refs.list, refs.rows, kpis, (k) => k.key, () => kpiRow(module), ctx);
-  setRows(refs, Math.max(1, refs.list.children.length));
+  // The card's height follows its row count (`--rows`, see `.module-card` in app.css).
+  put.rows(Math.max(1, refs.rows.size));
   renderTime(refs, view, nowMs);
 }
 
-/** The card's height follows its row count (`--rows`, see `.module-card` in app.css). */
-function setRows(refs, n) {
-  if (refs.card.style.getPropertyValue('--rows') !== String(n)) {
-    refs.card.style.setProperty('--rows', String(n));
-  }
-}
-
 function renderTime(refs, view, nowMs) {
+  const put = refs.put;
   const at = view.latest.updatedAt;
   const whenText = formatWhen(at, nowMs);
   // Today: the time to the second; another day: the date too.
-  setText(refs.time, whenText.includes(',') ? whenText : formatTime(at));
-  if (at && refs.time.dateTime !== at) refs.time.dateTime = at;
+  put.time(whenText.includes(',') ? whenText : formatTime(at));
+  if (at) put.dateTime(at);
   const rel = formatRelative(at, nowMs);
-  setText(refs.ago, rel === '—' || rel === whenText ? '' : ` · ${rel}`);
-  const full = new Date(at).toString();
-  if (refs.time.title !== full) refs.time.title = full;
+  put.ago(rel === '—' || rel === whenText ? '' : ` · ${rel}`);
+  put.timeTitle(new Date(at).toString());
 }
 
 /**
