@@ -64,12 +64,6 @@ export function setText(node, text) {
   if (node.textContent !== t) node.textContent = t;
 }
 
-/** Set an attribute only when it changed. */
-export function setAttr(node, name, value) {
-  const v = String(value);
-  if (node.getAttribute(name) !== v) node.setAttribute(name, v);
-}
-
 /**
  * Keep `parent`'s element children as one node per item, in the items' order,
  * reusing nodes by key across redraws. `cache` (a Map owned by the caller)
