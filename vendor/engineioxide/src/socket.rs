@@ -123,7 +123,8 @@ impl Permit<'_> {
     }
     /// The packet text of a message, `4` followed by `msg`, for
     /// [`Permit::emit_encoded`]: encode once, then clone it (a reference
-    /// count) for each socket.
+    /// count) for each socket. (The `Packet` type is not public outside the
+    /// test harness: this is how a crate above encodes one.)
     #[inline]
     pub fn encode_message(msg: &str) -> Str {
         Packet::encode_message(msg)
@@ -652,7 +653,7 @@ where
                     // The dummy peer gets what a client would parse: a
                     // broadcast's encoded text is a message packet.
                     let packet = match packet {
-                        Packet::EncodedMessage(text) => Packet::Message(text.slice(1..)),
+                        p @ Packet::EncodedMessage(_) => Packet::Message(p.into_message()),
                         p => p,
                     };
                     tx.send(packet).await.unwrap();
