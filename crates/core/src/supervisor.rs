@@ -6,7 +6,8 @@
 //! (`on_socket`, `on_command`, `on_timer`). What it does that the library
 //! does not (see docs/ARCHITECTURE.md):
 //! - retries the first connect and every later one with backoff + jitter;
-//! - waits for the namespace `Connect` before the first emit;
+//! - waits for the namespace `Connect` and the server's `connection:status`
+//!   (its `serverId`) before the first emit;
 //! - notices a transport that ended (engine.io close, dead TCP) at once, and
 //!   a silent one with a liveness probe after `heartbeat` of silence;
 //! - one ack in flight at a time (the library draws ack ids from 0..999 and
@@ -277,6 +278,10 @@ struct Opening {
     kind: TransportKind,
     link: Option<Link>,
     joined: bool,
+    /// `connection:status` arrived: the server's identity is known before
+    /// anything is asked of it (a late status would let the catch-up and
+    /// the mark-read outbox of one store reach another).
+    status: bool,
     deadline: Instant,
     /// In `Auto` mode: why WebSocket failed before this polling try.
     ws_error: Option<String>,
@@ -557,6 +562,7 @@ impl Supervisor {
             kind,
             link: None,
             joined: false,
+            status: false,
             deadline: Instant::now() + self.config.connect_timeout,
             ws_error,
         });
@@ -702,6 +708,9 @@ impl Supervisor {
                 Raw::Opened(Err(e)) => self.attempt_failed(AttemptError::Failed(e)),
                 Raw::Connected => {
                     o.joined = true;
+                    // The status comes right after the join; a server that
+                    // sends none is waited for one ack timeout, not more.
+                    o.deadline = o.deadline.min(Instant::now() + self.config.ack_timeout);
                     self.maybe_start_session();
                 }
                 Raw::Closed => {
@@ -741,7 +750,8 @@ impl Supervisor {
     }
 
     fn maybe_start_session(&mut self) {
-        let ready = matches!(&self.phase, Phase::Opening(o) if o.joined && o.link.is_some());
+        let ready =
+            matches!(&self.phase, Phase::Opening(o) if o.joined && o.status && o.link.is_some());
         if !ready {
             return;
         }
@@ -792,6 +802,13 @@ impl Supervisor {
         match &mut self.phase {
             Phase::Waiting { at: Some(at) } if *at <= now => self.begin_attempt(),
             Phase::Waiting { .. } => {}
+            Phase::Opening(o) if o.deadline <= now && o.joined && o.link.is_some() => {
+                tracing::warn!(
+                    "the server sent no connection:status; going on without its serverId"
+                );
+                o.status = true;
+                self.maybe_start_session();
+            }
             Phase::Opening(o) if o.deadline <= now => {
                 let what = if o.link.is_some() {
                     "timed out joining the namespace"
@@ -959,6 +976,10 @@ impl Supervisor {
                 }
                 self.store
                     .apply(|s| s.apply(ServerEvent::ConnectionStatus(cs), now));
+                if let Phase::Opening(o) = &mut self.phase {
+                    o.status = true;
+                    self.maybe_start_session();
+                }
             }
             ServerEvent::NotificationNew(n) => {
                 let last = self.store.read(|s| s.last_seq);

@@ -44,6 +44,13 @@ struct Fake {
     swallow_module_subscribes: u32,
     /// Catch-up page size (None: 500, the contract's).
     page: Option<usize>,
+    /// Send `connection:status` this long after the join (a busy server's
+    /// connect handler; listeners are up before it).
+    status_delay: Option<Duration>,
+    /// `connection:status` was sent on the latest connection.
+    status_sent: bool,
+    /// Events that arrived on a connection before its `connection:status`.
+    before_status: Vec<String>,
 }
 
 impl Fake {
@@ -59,6 +66,13 @@ impl Fake {
             .iter()
             .filter(|n| !self.read.contains(n["id"].as_str().unwrap()))
             .count()
+    }
+
+    /// Record an incoming event (and whether it came before the status).
+    fn heard(&mut self, event: &str) {
+        if !self.status_sent {
+            self.before_status.push(event.to_string());
+        }
     }
 
     fn with_read(&self, n: &Value) -> Value {
@@ -99,19 +113,23 @@ impl FakeServer {
         io.ns("/", move |s: SocketRef| {
             let st = st.clone();
             async move {
-                let id = st.lock().unwrap().server_id.clone();
+                let (id, status_delay) = {
+                    let mut f = st.lock().unwrap();
+                    f.status_sent = false;
+                    (f.server_id.clone(), f.status_delay)
+                };
                 let mut status = json!({"status": "connected", "serverTime": TS,
                     "serverVersion": "fake", "modules": ["reports", "finance", "hr", "security"]});
                 if let Some(id) = id {
                     status["serverId"] = json!(id);
                 }
-                let _ = s.emit("connection:status", &status);
                 let st1 = st.clone();
                 s.on(
                     "module:subscribe",
                     move |Data(d): Data<Value>, ack: AckSender| async move {
                         {
                             let mut f = st1.lock().unwrap();
+                            f.heard("module:subscribe");
                             f.module_subscribes += 1;
                             if f.swallow_module_subscribes > 0 {
                                 f.swallow_module_subscribes -= 1;
@@ -123,7 +141,9 @@ impl FakeServer {
                             ack.send(&json!({"ok": true, "snapshot": module_kpis(&m, 1.0, TS)}));
                     },
                 );
+                let st4 = st.clone();
                 s.on("dashboard:subscribe", move |ack: AckSender| async move {
+                    st4.lock().unwrap().heard("dashboard:subscribe");
                     let _ = ack.send(&json!({"ok": true, "snapshot": dashboard(1.0, TS)}));
                 });
                 let st2 = st.clone();
@@ -132,6 +152,7 @@ impl FakeServer {
                     move |Data(d): Data<Value>, ack: AckSender| async move {
                         let answer = {
                             let mut f = st2.lock().unwrap();
+                            f.heard("notification:subscribe");
                             f.subscribes.push(d.clone());
                             let after = d["afterSeq"].as_u64().unwrap_or(0);
                             let page = f.page.unwrap_or(500);
@@ -173,6 +194,7 @@ impl FakeServer {
                     move |s: SocketRef, Data(d): Data<Value>, ack: AckSender| async move {
                         let (ids, count) = {
                             let mut f = st3.lock().unwrap();
+                            f.heard("notification:mark-read");
                             f.mark_reads.push(d.clone());
                             let ids: Vec<String> = if d["all"] == json!(true) {
                                 f.notifications
@@ -204,6 +226,13 @@ impl FakeServer {
                         );
                     },
                 );
+                if let Some(d) = status_delay {
+                    tokio::time::sleep(d).await;
+                }
+                // Marked first, so an event answered after the status never
+                // counts as early.
+                st.lock().unwrap().status_sent = true;
+                let _ = s.emit("connection:status", &status);
             }
         });
         let app = axum::Router::new().layer(layer);
@@ -310,6 +339,40 @@ async fn read_elsewhere_while_cut_off_shows_read_after_reconnect_with_the_server
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_client_across_a_server_swap_on_the_same_address_shows_every_new_notification() {
+    server_swap(None).await;
+}
+
+/// The new server's `connection:status` comes late (its connect handler is
+/// slow, as socketioxide runs it in a task of its own): the client asks
+/// nothing before it, so no catch-up with the old cursor and no mark-read of
+/// the old store reaches the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_connection_status_is_waited_for_before_anything_is_asked() {
+    server_swap(Some(Duration::from_millis(500))).await;
+}
+
+/// A server that never sends `connection:status` (not the contract, but
+/// seen in the field) is used anyway, after one ack timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_sends_no_connection_status_is_used_after_one_ack_timeout() {
+    let fake = FakeServer::start(Fake {
+        status_delay: Some(Duration::from_secs(3600)),
+        ..Fake::v2("store-a")
+    })
+    .await;
+    fake.store(1, "one");
+    let mut c = start(config(&fake.url(), TransportMode::Websocket, None));
+    until_state(&mut c.rx, "live").await;
+    assert_eq!(titles(&c.store), vec!["one"]);
+    assert_eq!(
+        c.store.read(|s| s.server_id.clone()),
+        None,
+        "no identity was given"
+    );
+    c.client.shutdown().await;
+}
+
+async fn server_swap(new_status_delay: Option<Duration>) {
     let old = FakeServer::start(Fake::v2("store-old")).await;
     for seq in 1..=5 {
         old.store(seq, &format!("old {seq}"));
@@ -324,7 +387,11 @@ async fn one_client_across_a_server_swap_on_the_same_address_shows_every_new_not
     until_state(&mut c.rx, "reconnecting").await;
     // Read while away: about the old store, must not reach the new one.
     c.client.mark_read(MarkRead::Ids(vec!["n-4".into()]));
-    let new = FakeServer::start(Fake::v2("store-new")).await;
+    let new = FakeServer::start(Fake {
+        status_delay: new_status_delay,
+        ..Fake::v2("store-new")
+    })
+    .await;
     new.store(1, "new 1");
     new.store(2, "new 2");
     proxy.retarget(new.addr);
@@ -343,6 +410,18 @@ async fn one_client_across_a_server_swap_on_the_same_address_shows_every_new_not
     assert!(
         new.with(|f| f.mark_reads.is_empty()),
         "no mark-read of the old store sent to the new one"
+    );
+    let early = new.with(|f| f.before_status.clone());
+    assert!(
+        early.is_empty(),
+        "asked before connection:status: {early:?}"
+    );
+    let asked = new.with(|f| f.subscribes.clone());
+    assert!(
+        asked
+            .iter()
+            .all(|s| s["afterSeq"].as_u64().unwrap_or(0) < 5),
+        "the new store is caught up from its own cursor, not the old one: {asked:?}"
     );
     c.client.shutdown().await;
 }
