@@ -128,6 +128,10 @@ pub struct Config {
     /// Redis URL of a cluster (`--redis`): live events reach the sockets of
     /// every node sharing it (and the PostgreSQL store).
     pub redis: Option<String>,
+    /// Unit tests: the connect handler waits this long before it sends
+    /// `connection:status`, as a busy server's spawned handler task may.
+    #[cfg(test)]
+    pub(crate) status_delay: Option<Duration>,
 }
 
 impl Config {
@@ -158,6 +162,8 @@ impl Config {
             handshake_timeout: Duration::from_secs(10),
             tls: None,
             redis: None,
+            #[cfg(test)]
+            status_delay: None,
         }
     }
 
@@ -275,6 +281,9 @@ pub(crate) struct App {
     /// The store is shared with other nodes (PostgreSQL): KPIs and the
     /// dashboard another node put are read from it before answering.
     shared: bool,
+    /// See [`Config::status_delay`].
+    #[cfg(test)]
+    status_delay: Option<Duration>,
 }
 
 fn kv_module_key(m: Module) -> String {
@@ -333,6 +342,8 @@ impl App {
                 .db_path
                 .to_str()
                 .is_some_and(storage::is_postgres_url),
+            #[cfg(test)]
+            status_delay: config.status_delay,
         })
     }
 

@@ -50,6 +50,11 @@ pub(crate) fn viewer_room(viewer: &Viewer) -> String {
 ///
 /// A cluster node's sockets join the node's room first (before any other
 /// room), so its own cross-node broadcasts skip them ([`crate::cluster`]).
+///
+/// `connection:status` is the first event of a session, before any ack, as
+/// with the Node server (whose connection handler runs right after the
+/// CONNECT reply): the connect handler's task may run after an event's
+/// handler, so whichever runs first sends it ([`StatusPending`]).
 pub(crate) fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: Arc<App>) -> A::InitRes {
     let mw_app = app.clone();
     let node_room = app.node_room();
@@ -63,19 +68,37 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: Arc<A
                 s.join(room);
             }
             attach_listeners(&s, &app);
+            s.extensions.insert(StatusPending);
             Ok::<(), auth::Refused>(())
         }
     };
     let on_connect = move |s: SocketRef<A>| {
         let app = app.clone();
-        async move { send_status(&s, &app) }
+        async move {
+            tracing::debug!(sid = %s.id, "client connected");
+            #[cfg(test)]
+            if let Some(d) = app.status_delay {
+                tokio::time::sleep(d).await;
+            }
+            send_status(&s, &app)
+        }
     };
     io.ns("/", on_connect.with(middleware))
 }
 
-/// `connection:status`, right after connect.
+/// In a socket's extensions until its `connection:status` is sent.
+#[derive(Clone, Copy)]
+struct StatusPending;
+
+/// `connection:status`, unless it was sent already: called by the connect
+/// handler and before any event is answered.
 fn send_status<A: Adapter>(s: &SocketRef<A>, app: &App) {
-    tracing::debug!(sid = %s.id, "client connected");
+    // Not connected yet: only an event that raced socketioxide's own
+    // CONNECT reply (sent just before the socket is marked connected) sees
+    // this, and the connect handler, which runs after that, sends it.
+    if !s.connected() || s.extensions.remove::<StatusPending>().is_none() {
+        return;
+    }
     let status = ConnectionStatus {
         status: "connected".into(),
         server_time: Utc::now(),
@@ -102,6 +125,7 @@ fn attach_listeners<A: Adapter>(s: &SocketRef<A>, app: &Arc<App>) {
               ack: AckSender<A>| {
             let app = a.clone();
             async move {
+                send_status(&s, &app);
                 let reply = match event.as_str() {
                     events::MODULE_SUBSCRIBE => module_subscribe(&app, &s, data).await,
                     events::MODULE_UNSUBSCRIBE => module_unsubscribe(&app, &s, data),
@@ -310,5 +334,60 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 fn send<A: Adapter>(ack: AckSender<A>, reply: &Value) {
     if let Err(e) = ack.send(reply) {
         tracing::debug!(%e, "could not send ack");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::{SinkExt, StreamExt};
+    use std::time::Duration;
+    use tokio_tungstenite::tungstenite::Message;
+
+    /// The connect handler runs in a task of its own, which on a busy
+    /// machine may start after the client's first request was answered. The
+    /// client still gets `connection:status` (the server's identity) first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connection_status_comes_before_the_first_ack_even_when_the_connect_handler_is_late() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::new(dir.path().join("s.db"));
+        config.status_delay = Some(Duration::from_millis(500));
+        let server = crate::spawn(config).await.unwrap();
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut texts = Vec::new();
+        let read = async {
+            loop {
+                let Some(Ok(Message::Text(t))) = ws.next().await else {
+                    panic!("connection ended")
+                };
+                let t = t.to_string();
+                if t.starts_with('0') {
+                    ws.send(Message::text("40")).await.unwrap();
+                } else if t.starts_with("40") {
+                    ws.send(Message::text(
+                        r#"421["module:subscribe",{"module":"finance"}]"#,
+                    ))
+                    .await
+                    .unwrap();
+                } else if t == "2" {
+                    ws.send(Message::text("3")).await.unwrap();
+                } else {
+                    texts.push(t);
+                    if texts.len() == 2 {
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(15), read)
+            .await
+            .expect("two packets after the join");
+        assert!(
+            texts[0].starts_with(r#"42["connection:status""#),
+            "first: {}",
+            texts[0]
+        );
+        assert!(texts[1].starts_with("431["), "then the ack: {}", texts[1]);
+        server.stop().await.unwrap();
     }
 }
