@@ -131,13 +131,7 @@ pub fn app_binary() -> PathBuf {
     p
 }
 
-/// A free TCP port on 127.0.0.1 (0 if none could be had).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
+pub use pulseboard_testkit::free_port;
 
 /// Poll `f` until it gives `Ok`, or panic with `what` and the last `Err`
 /// after `within`.

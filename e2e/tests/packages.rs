@@ -113,16 +113,6 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
     http(addr, "GET", path, None, None)
 }
 
-/// A port free right now on 127.0.0.1 (the server is started on it twice,
-/// before and after the upgrade, so the desktop's saved address stays right).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The value of the Prometheus sample `name` in `/metrics` on `addr`.
 fn metric(addr: &str, name: &str) -> f64 {
     let (_, text) = http_get(addr, "/metrics");
@@ -449,7 +439,7 @@ fn packages_install_run_upgrade_remove_and_purge() {
     writeln!(conf, "kpi-interval-ms = 4321").unwrap();
     drop(conf);
     // The same address before and after: the desktop's saved server.
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", pulseboard_testkit::free_port());
     let home = tempfile::tempdir().unwrap();
     let settings = home.path().join("config/pulseboard");
     std::fs::create_dir_all(&settings).unwrap();

@@ -50,10 +50,7 @@ async fn a_web_server_answering_404_is_not_pulseboard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_port_has_nothing_listening() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = pulseboard_testkit::free_port();
     let t = test_connection(&format!("http://127.0.0.1:{port}"), None, None, WAIT).await;
     assert_eq!(t.kind, Outcome::NothingListening, "{t:?}");
 }

@@ -140,11 +140,7 @@ async fn server(dir: &tempfile::TempDir, token: Option<&str>) -> pulseboard_serv
 async fn starts_without_a_server_and_keeps_retrying() {
     let _serial = SERIAL.lock().await;
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pulseboard_testkit::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut app = tokio::task::block_in_place(|| App::start(&["--server", &url]));
     tokio::task::block_in_place(|| {

@@ -97,11 +97,7 @@ async fn the_servers_history_is_fetched_with_the_apps_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_server_the_view_says_what_it_shows_instead() {
     // Nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pulseboard_testkit::free_port();
     let down = fetch_history(
         &format!("http://127.0.0.1:{port}"),
         Some(TOKEN),

@@ -257,10 +257,7 @@ async fn tail_fails_over_to_the_next_server_given_by_flag_or_environment() {
     let dir = tempfile::tempdir().unwrap();
     let srv = server(&dir, "tok").await;
     // Nothing listens there: connections are refused at once.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let dead = format!("http://127.0.0.1:{}", pulseboard_testkit::free_port());
     let flags = [
         "tail",
         "--server",

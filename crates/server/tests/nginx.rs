@@ -19,11 +19,7 @@ struct Nginx {
 
 impl Nginx {
     async fn start(dir: &Path, upstream: std::net::SocketAddr, cert: &Path, key: &Path) -> Nginx {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = pulseboard_testkit::free_port();
         let site = std::fs::read_to_string(repo_root().join("docs/deploy/nginx.conf")).unwrap();
         let site = site
             .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{port} ssl;"))

@@ -20,11 +20,7 @@ async fn nginx(
     cert: &Path,
     key: &Path,
 ) -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pulseboard_testkit::free_port();
     let mut site =
         std::fs::read_to_string(repo_root().join("docs/deploy/nginx-cluster.conf")).unwrap();
     for (i, n) in nodes.iter().enumerate() {

@@ -31,5 +31,66 @@ pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
+/// A TCP port on 127.0.0.1 that is free now: for a child process that must
+/// be told where to listen (tauri-driver and WebKitWebDriver, nginx, a
+/// server started twice on one address), or as an address nothing listens
+/// on.
+///
+/// Not "bind `127.0.0.1:0` and let go": that port comes from the kernel's
+/// ephemeral range, which every other `bind(…:0)` and every outgoing
+/// connection of every process also draws from, so one of them can take it
+/// before the child binds it (seen under load: WebKitWebDriver's "can not
+/// listen to address" once in about a hundred single-core runs of the e2e
+/// suite). This port is below that range (`net.ipv4.ip_local_port_range`),
+/// where only an explicit bind can take it; the picks of one process are
+/// distinct and start at an offset of its own, and each is checked free by
+/// binding it. With no room below the range (a widened one), it falls back
+/// to the kernel's pick.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let span = ephemeral_low().saturating_sub(LOW);
+    if span >= 1_000 {
+        let offset = std::process::id().wrapping_mul(2_654_435_761) % span;
+        for _ in 0..span {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = (LOW + (offset + n) % span) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// The first port of the kernel's ephemeral range.
+fn ephemeral_low() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn free_ports_are_distinct_free_and_outside_the_ephemeral_range() {
+        let ports: Vec<u16> = (0..50).map(|_| super::free_port()).collect();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        for p in &ports {
+            assert!(
+                u32::from(*p) >= 10_000 && u32::from(*p) < super::ephemeral_low(),
+                "{p}"
+            );
+            std::net::TcpListener::bind(("127.0.0.1", *p)).expect("still free");
+        }
+    }
+}
+
 #[cfg(feature = "services")]
 pub mod services;
