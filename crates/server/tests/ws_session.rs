@@ -1,7 +1,7 @@
 //! A WebSocket session's lifetime as an operator sees it in /metrics: the
 //! reader, writer and heartbeat of a session share one task (vendor/PATCHES.md),
 //! and a session must still end as soon as its client goes away, not only
-//! when the heartbeat gives up (25 s + 20 s later).
+//! when the heartbeat gives up (25 s + 20 s later), and leave no task behind.
 
 mod common;
 
@@ -112,5 +112,59 @@ async fn session_ends_on_a_websocket_close_frame_and_on_a_close_packet() {
     })
     .await
     .expect("the server closes the websocket");
+    server.stop().await.unwrap();
+}
+
+/// Sessions that ended, however they ended, leave no task behind: a writer
+/// (or reader, or heartbeat) that outlived its session would hold the
+/// socket's memory for as long as the server runs, one per connection that
+/// ever came and went.
+#[tokio::test]
+async fn ended_sessions_leave_no_task_behind() {
+    const N: usize = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(config(&dir)).await;
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    wait_connections(&server, 0.0, "no session yet").await;
+    // Beyond the server's own tasks, at most the metrics request's HTTP
+    // connection (its client and server tasks, ending) is counted here: a
+    // leak of N is not hidden by it.
+    let before = tasks();
+
+    let mut sessions = Vec::new();
+    for _ in 0..N {
+        let mut ws = join(&server).await;
+        ws.send(Message::text(
+            r#"421["module:subscribe",{"module":"finance"}]"#,
+        ))
+        .await
+        .unwrap();
+        next_text(&mut ws, "the subscribe ack", |t| t.starts_with("431")).await;
+        sessions.push(ws);
+    }
+    wait_connections(&server, N as f64, "every session").await;
+    assert!(
+        tasks() + 2 >= before + N,
+        "each session runs a task of its own, counted here"
+    );
+
+    // A third of them drop the TCP connection, a third send a close frame,
+    // a third an Engine.IO close packet.
+    for (i, mut ws) in sessions.into_iter().enumerate() {
+        match i % 3 {
+            0 => drop(ws),
+            1 => ws.close(None).await.unwrap(),
+            _ => ws.send(Message::text("1")).await.unwrap(),
+        }
+    }
+    wait_connections(&server, 0.0, "every session to end").await;
+    eventually("the sessions' tasks to end", || async {
+        (tasks() <= before).then_some(())
+    })
+    .await;
     server.stop().await.unwrap();
 }
