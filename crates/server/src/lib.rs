@@ -281,6 +281,10 @@ pub(crate) struct App {
     /// The store is shared with other nodes (PostgreSQL): KPIs and the
     /// dashboard another node put are read from it before answering.
     shared: bool,
+    /// Woken whenever a connect handler has dealt with its socket's
+    /// `connection:status`: an event that raced socketioxide's CONNECT reply
+    /// waits on it before it is answered ([`socket`]'s `status_first`).
+    pub(crate) status_sent: tokio::sync::Notify,
     /// See [`Config::status_delay`].
     #[cfg(test)]
     status_delay: Option<Duration>,
@@ -342,6 +346,7 @@ impl App {
                 .db_path
                 .to_str()
                 .is_some_and(storage::is_postgres_url),
+            status_sent: tokio::sync::Notify::new(),
             #[cfg(test)]
             status_delay: config.status_delay,
         })

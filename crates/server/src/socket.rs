@@ -5,7 +5,7 @@
 //! decoded with `pulseboard_protocol::decode_slice`, which also enforces the
 //! size limit; bad input changes nothing and leaves the connection up.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use pulseboard_protocol::{
@@ -80,7 +80,10 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: Arc<A
             if let Some(d) = app.status_delay {
                 tokio::time::sleep(d).await;
             }
-            send_status(&s, &app)
+            send_status(&s, &app);
+            // An event that came before the socket was marked connected
+            // waits for this (`status_first`).
+            app.status_sent.notify_waiters();
         }
     };
     io.ns("/", on_connect.with(middleware))
@@ -91,11 +94,8 @@ pub(crate) fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, app: Arc<A
 struct StatusPending;
 
 /// `connection:status`, unless it was sent already: called by the connect
-/// handler and before any event is answered.
+/// handler and, through [`status_first`], before any event is answered.
 fn send_status<A: Adapter>(s: &SocketRef<A>, app: &App) {
-    // Not connected yet: only an event that raced socketioxide's own
-    // CONNECT reply (sent just before the socket is marked connected) sees
-    // this, and the connect handler, which runs after that, sends it.
     if !s.connected() || s.extensions.remove::<StatusPending>().is_none() {
         return;
     }
@@ -109,6 +109,44 @@ fn send_status<A: Adapter>(s: &SocketRef<A>, app: &App) {
     if let Err(e) = s.emit(events::CONNECTION_STATUS, &status) {
         tracing::debug!(%e, "could not send connection:status");
     }
+}
+
+/// Longest an event waits for its socket's connect handler ([`status_first`]);
+/// it is answered after that even without a `connection:status` before it.
+const STATUS_WAIT: Duration = Duration::from_secs(5);
+
+/// Before an event is answered: `connection:status` goes first.
+///
+/// socketioxide sends the CONNECT reply and then marks the socket
+/// connected; a client that emits at once can have its event handled in
+/// between, on another thread (or while the connecting one is preempted):
+/// the socket cannot emit yet, so the event waits until the connect handler
+/// (spawned after the socket is marked connected) has sent the status. Once
+/// the socket is connected the event sends it itself if the connect handler
+/// has not run yet. A socket that never gets connected (its CONNECT reply
+/// failed) lets the event go after [`STATUS_WAIT`].
+async fn status_first<A: Adapter>(s: &SocketRef<A>, app: &App) {
+    let raced = || !s.connected() && s.extensions.get::<StatusPending>().is_some();
+    // The shared `Notify` is touched only in that race, not for every event.
+    if raced() {
+        let wait = async {
+            loop {
+                // Registered before the check: a notification after it is
+                // not missed.
+                let sent = app.status_sent.notified();
+                tokio::pin!(sent);
+                sent.as_mut().enable();
+                if !raced() {
+                    return;
+                }
+                sent.await;
+            }
+        };
+        if tokio::time::timeout(STATUS_WAIT, wait).await.is_err() {
+            tracing::debug!(sid = %s.id, "event answered before the socket was connected");
+        }
+    }
+    send_status(s, app);
 }
 
 /// Every client -> server event listener of a socket: one fallback handler
@@ -125,7 +163,7 @@ fn attach_listeners<A: Adapter>(s: &SocketRef<A>, app: &Arc<App>) {
               ack: AckSender<A>| {
             let app = a.clone();
             async move {
-                send_status(&s, &app);
+                status_first(&s, &app).await;
                 let reply = match event.as_str() {
                     events::MODULE_SUBSCRIBE => module_subscribe(&app, &s, data).await,
                     events::MODULE_UNSUBSCRIBE => module_unsubscribe(&app, &s, data),
