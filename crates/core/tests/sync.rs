@@ -16,6 +16,7 @@ use pulseboard_core::{ClientState, Command, ConnectionState, Store, TransportMod
 use pulseboard_protocol::{MarkRead, Module};
 use serde_json::{json, Value};
 use socketioxide::extract::{AckSender, Data, SocketRef};
+use socketioxide::handler::FromMessageParts;
 use socketioxide::SocketIo;
 
 const TS: &str = "2026-11-25T10:00:00Z";
@@ -51,6 +52,9 @@ struct Fake {
     status_sent: bool,
     /// Events that arrived on a connection before its `connection:status`.
     before_status: Vec<String>,
+    /// The Socket.IO ack id of every request on the latest connection, in
+    /// arrival order.
+    ack_ids: Vec<Option<i64>>,
 }
 
 impl Fake {
@@ -69,7 +73,8 @@ impl Fake {
     }
 
     /// Record an incoming event (and whether it came before the status).
-    fn heard(&mut self, event: &str) {
+    fn heard(&mut self, event: &str, AckId(id): AckId) {
+        self.ack_ids.push(id);
         if !self.status_sent {
             self.before_status.push(event.to_string());
         }
@@ -79,6 +84,20 @@ impl Fake {
         let mut n = n.clone();
         n["read"] = json!(self.read.contains(n["id"].as_str().unwrap()));
         n
+    }
+}
+
+/// Extractor: the ack id the client gave its request (None: no ack asked).
+struct AckId(Option<i64>);
+
+impl<A: socketioxide::adapter::Adapter> FromMessageParts<A> for AckId {
+    type Error = std::convert::Infallible;
+    fn from_message_parts(
+        _: &Arc<socketioxide::socket::Socket<A>>,
+        _: &mut socketioxide::handler::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        Ok(AckId(*ack_id))
     }
 }
 
@@ -116,6 +135,7 @@ impl FakeServer {
                 let (id, status_delay) = {
                     let mut f = st.lock().unwrap();
                     f.status_sent = false;
+                    f.ack_ids.clear();
                     (f.server_id.clone(), f.status_delay)
                 };
                 let mut status = json!({"status": "connected", "serverTime": TS,
@@ -126,10 +146,10 @@ impl FakeServer {
                 let st1 = st.clone();
                 s.on(
                     "module:subscribe",
-                    move |Data(d): Data<Value>, ack: AckSender| async move {
+                    move |Data(d): Data<Value>, id: AckId, ack: AckSender| async move {
                         {
                             let mut f = st1.lock().unwrap();
-                            f.heard("module:subscribe");
+                            f.heard("module:subscribe", id);
                             f.module_subscribes += 1;
                             if f.swallow_module_subscribes > 0 {
                                 f.swallow_module_subscribes -= 1;
@@ -142,17 +162,17 @@ impl FakeServer {
                     },
                 );
                 let st4 = st.clone();
-                s.on("dashboard:subscribe", move |ack: AckSender| async move {
-                    st4.lock().unwrap().heard("dashboard:subscribe");
+                s.on("dashboard:subscribe", move |id: AckId, ack: AckSender| async move {
+                    st4.lock().unwrap().heard("dashboard:subscribe", id);
                     let _ = ack.send(&json!({"ok": true, "snapshot": dashboard(1.0, TS)}));
                 });
                 let st2 = st.clone();
                 s.on(
                     "notification:subscribe",
-                    move |Data(d): Data<Value>, ack: AckSender| async move {
+                    move |Data(d): Data<Value>, id: AckId, ack: AckSender| async move {
                         let answer = {
                             let mut f = st2.lock().unwrap();
-                            f.heard("notification:subscribe");
+                            f.heard("notification:subscribe", id);
                             f.subscribes.push(d.clone());
                             let after = d["afterSeq"].as_u64().unwrap_or(0);
                             let page = f.page.unwrap_or(500);
@@ -191,10 +211,10 @@ impl FakeServer {
                 let st3 = st.clone();
                 s.on(
                     "notification:mark-read",
-                    move |s: SocketRef, Data(d): Data<Value>, ack: AckSender| async move {
+                    move |s: SocketRef, Data(d): Data<Value>, id: AckId, ack: AckSender| async move {
                         let (ids, count) = {
                             let mut f = st3.lock().unwrap();
-                            f.heard("notification:mark-read");
+                            f.heard("notification:mark-read", id);
                             f.mark_reads.push(d.clone());
                             let ids: Vec<String> = if d["all"] == json!(true) {
                                 f.notifications
@@ -654,6 +674,14 @@ async fn an_ack_that_never_arrives_is_resent_on_the_same_connection() {
     );
     assert_eq!(s.modules.len(), 4, "every snapshot applied");
     assert_eq!(fake.with(|f| f.module_subscribes), 5, "one request resent");
+    // The resend has an id of its own, and no id comes twice: an answer can
+    // never be taken for another request's, and the lost one's id (still
+    // waiting in the library) can never meet a later answer. rust_socketio
+    // 0.6 drew ids at random from 0..999; two waiting acks with one id made
+    // its reader task panic and the link go silent (vendor/PATCHES.md).
+    let ids = fake.with(|f| f.ack_ids.clone());
+    let counted: Vec<Option<i64>> = (0..ids.len() as i64).map(Some).collect();
+    assert_eq!(ids, counted, "ack ids on one connection count up from 0");
     c.client.shutdown().await;
 }
 

@@ -2,13 +2,13 @@ use super::callback::Callback;
 use crate::packet::{Packet, PacketId};
 use crate::Error;
 pub(crate) use crate::{event::Event, payload::Payload};
-use rand::{thread_rng, Rng};
 use serde_json::Value;
 
 use crate::client::callback::{SocketAnyCallback, SocketCallback};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::ops::DerefMut;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::Instant;
@@ -37,6 +37,9 @@ pub struct RawClient {
     on: Arc<Mutex<HashMap<Event, Callback<SocketCallback>>>>,
     on_any: Arc<Mutex<Option<Callback<SocketAnyCallback>>>>,
     outstanding_acks: Arc<Mutex<Vec<Ack>>>,
+    /// The id of the next `emit_with_ack`: counts up from 0, like the
+    /// official client's, so two outstanding acks never share an id.
+    next_ack_id: Arc<AtomicI32>,
     // namespace, for multiplexing messages
     nsp: String,
     // Data send in the opening packet (commonly used as for auth)
@@ -61,6 +64,7 @@ impl RawClient {
             on,
             on_any,
             outstanding_acks: Arc::new(Mutex::new(Vec::new())),
+            next_ack_id: Arc::new(AtomicI32::new(0)),
             auth,
         })
     }
@@ -203,7 +207,8 @@ impl RawClient {
         E: Into<Event>,
         D: Into<Payload>,
     {
-        let id = thread_rng().gen_range(0..999);
+        // Wraps to 0 after i32::MAX: never negative.
+        let id = self.next_ack_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let socket_packet =
             Packet::new_from_payload(data.into(), event.into(), &self.nsp, Some(id))?;
 
@@ -214,8 +219,12 @@ impl RawClient {
             callback: Callback::<SocketCallback>::new(callback),
         };
 
-        // add the ack to the tuple of outstanding acks
-        self.outstanding_acks.lock()?.push(ack);
+        // add the ack to the tuple of outstanding acks, and forget the ones
+        // that timed out, so acks the server never answers do not pile up
+        let mut acks = self.outstanding_acks.lock()?;
+        acks.retain(|ack| ack.time_started.elapsed() < ack.timeout);
+        acks.push(ack);
+        drop(acks);
 
         self.socket.send(socket_packet)?;
         Ok(())

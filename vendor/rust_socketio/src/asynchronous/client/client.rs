@@ -1,9 +1,15 @@
-use std::{ops::DerefMut, pin::Pin, sync::Arc};
+use std::{
+    ops::DerefMut,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicI32, Ordering},
+        Arc,
+    },
+};
 
 use backoff::{backoff::Backoff, ExponentialBackoffBuilder};
 use futures_util::{future::BoxFuture, stream, Stream, StreamExt};
 use log::trace;
-use rand::{thread_rng, Rng};
 use serde_json::Value;
 use tokio::{
     sync::RwLock,
@@ -68,6 +74,9 @@ pub struct Client {
     /// The inner socket client to delegate the methods to.
     socket: Arc<RwLock<InnerSocket>>,
     outstanding_acks: Arc<RwLock<Vec<Ack>>>,
+    /// The id of the next `emit_with_ack`: counts up from 0, like the
+    /// official client's, so two outstanding acks never share an id.
+    next_ack_id: Arc<AtomicI32>,
     // namespace, for multiplexing messages
     nsp: String,
     // Data send in the opening packet (commonly used as for auth)
@@ -86,6 +95,7 @@ impl Client {
             socket: Arc::new(RwLock::new(socket)),
             nsp: builder.namespace.to_owned(),
             outstanding_acks: Arc::new(RwLock::new(Vec::new())),
+            next_ack_id: Arc::new(AtomicI32::new(0)),
             auth: builder.auth.clone(),
             builder: Arc::new(RwLock::new(builder)),
             disconnect_reason: Arc::new(RwLock::new(DisconnectReason::default())),
@@ -359,7 +369,9 @@ impl Client {
         E: Into<Event>,
         D: Into<Payload>,
     {
-        let id = thread_rng().gen_range(0..999);
+        // Wraps to 0 after i32::MAX: never negative, never reused while an
+        // ack with the same id could still be waiting.
+        let id = self.next_ack_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         let socket_packet =
             Packet::new_from_payload(data.into(), event.into(), &self.nsp, Some(id))?;
 
@@ -370,8 +382,13 @@ impl Client {
             callback: Callback::<DynAsyncCallback>::new(callback),
         };
 
-        // add the ack to the tuple of outstanding acks
-        self.outstanding_acks.write().await.push(ack);
+        // add the ack to the tuple of outstanding acks, and forget the ones
+        // that timed out (their answer would be ignored anyway), so acks the
+        // server never answers do not pile up
+        let mut acks = self.outstanding_acks.write().await;
+        acks.retain(|ack| ack.time_started.elapsed() < ack.timeout);
+        acks.push(ack);
+        drop(acks);
 
         self.socket.read().await.send(socket_packet).await
     }
@@ -398,38 +415,37 @@ impl Client {
     }
 
     /// Handles the incoming acks and classifies what callbacks to call and how.
+    ///
+    /// The answered ack is taken out of the list under the lock and its
+    /// callback runs after the lock is released, so a callback may call
+    /// `emit_with_ack` itself.
     #[inline]
     async fn handle_ack(&self, socket_packet: &Packet) -> Result<()> {
-        let mut to_be_removed = Vec::new();
-        if let Some(id) = socket_packet.id {
-            for (index, ack) in self.outstanding_acks.write().await.iter_mut().enumerate() {
-                if ack.id == id {
-                    to_be_removed.push(index);
-
-                    if ack.time_started.elapsed() < ack.timeout {
-                        if let Some(ref payload) = socket_packet.data {
-                            ack.callback.deref_mut()(
-                                Payload::from(payload.to_owned()),
-                                self.clone(),
-                            )
+        let Some(id) = socket_packet.id else {
+            return Ok(());
+        };
+        let answered: Vec<Ack> = {
+            let mut acks = self.outstanding_acks.write().await;
+            let (answered, waiting) = std::mem::take(&mut *acks)
+                .into_iter()
+                .partition(|ack| ack.id == id);
+            *acks = waiting;
+            answered
+        };
+        for mut ack in answered {
+            if ack.time_started.elapsed() < ack.timeout {
+                if let Some(ref payload) = socket_packet.data {
+                    ack.callback.deref_mut()(Payload::from(payload.to_owned()), self.clone())
+                        .await;
+                }
+                if let Some(ref attachments) = socket_packet.attachments {
+                    if let Some(payload) = attachments.first() {
+                        ack.callback.deref_mut()(Payload::Binary(payload.to_owned()), self.clone())
                             .await;
-                        }
-                        if let Some(ref attachments) = socket_packet.attachments {
-                            if let Some(payload) = attachments.get(0) {
-                                ack.callback.deref_mut()(
-                                    Payload::Binary(payload.to_owned()),
-                                    self.clone(),
-                                )
-                                .await;
-                            }
-                        }
-                    } else {
-                        trace!("Received an Ack that is now timed out (elapsed time was longer than specified duration)");
                     }
                 }
-            }
-            for index in to_be_removed {
-                self.outstanding_acks.write().await.remove(index);
+            } else {
+                trace!("Received an Ack that is now timed out (elapsed time was longer than specified duration)");
             }
         }
         Ok(())
