@@ -163,3 +163,71 @@ async fn auto_falls_back_to_long_polling_when_websocket_is_refused() {
     ));
     c.client.shutdown().await;
 }
+
+/// A server that starts a binary event (`451-[..]`: one attachment to
+/// follow) and closes the WebSocket before the attachment: the client must
+/// see the link end and reconnect at once. rust_socketio 0.6 unwrapped the
+/// missing attachment and its reader task panicked, so the link was taken
+/// for alive until an ack timed out (vendor/PATCHES.md patch 22).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_event_cut_off_by_the_server_closing_is_noticed_at_once() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (cut_tx, cut_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let text = |s: &str| Message::text(s.to_string());
+        // Engine.IO open; pings far apart, so only the close can end the link.
+        let open = r#"0{"sid":"e1","upgrades":[],"pingInterval":300000,"pingTimeout":200000,"maxPayload":1000000}"#;
+        ws.send(text(open)).await.unwrap();
+        // The Socket.IO CONNECT, answered; then the status.
+        while let Some(Ok(m)) = ws.next().await {
+            if m.to_text().unwrap_or("").starts_with("40") {
+                break;
+            }
+        }
+        ws.send(text(r#"40{"sid":"s1"}"#)).await.unwrap();
+        let status = json!(["connection:status", {"status": "connected", "serverTime": TS,
+            "serverVersion": "odd", "serverId": "odd", "modules": ["finance"]}]);
+        ws.send(text(&format!("42{status}"))).await.unwrap();
+        // The client's first request (left unanswered) says the session began.
+        while let Some(Ok(m)) = ws.next().await {
+            if m.to_text().unwrap_or("").starts_with("42") {
+                break;
+            }
+        }
+        let header = r#"451-["alert:system",{"_placeholder":true,"num":0}]"#;
+        ws.send(text(header)).await.unwrap();
+        // A close frame, then the TCP connection closed, as a server does.
+        ws.close(None).await.unwrap();
+        drop(ws);
+        let _ = cut_tx.send(());
+        // Later attempts get nothing.
+        let _keep = listener;
+        std::future::pending::<()>().await;
+    });
+    let mut cfg = config(&format!("http://{addr}"), TransportMode::Websocket, None);
+    // Nothing but the close may end the session within the test's wait.
+    cfg.ack_timeout = std::time::Duration::from_secs(600);
+    cfg.heartbeat = std::time::Duration::from_secs(600);
+    cfg.connect_timeout = std::time::Duration::from_secs(600);
+    let mut c = start(cfg);
+    tokio::time::timeout(WAIT, cut_rx)
+        .await
+        .expect("the client never got as far as its first request")
+        .unwrap();
+    let st = until_state(&mut c.rx, "reconnecting").await;
+    assert!(
+        format!("{st:?}").contains("closed the connection"),
+        "the close was the reason: {st:?}"
+    );
+    assert!(
+        c.store.read(|s| s.alerts.is_empty()),
+        "nothing made up from a cut-off event"
+    );
+    c.client.shutdown().await;
+}

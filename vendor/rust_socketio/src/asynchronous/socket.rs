@@ -139,7 +139,11 @@ impl Socket {
             let mut attachments = Vec::new();
             while attachments_left > 0 {
                 // TODO: This is not nice! Find a different way to peek the next element while mapping the stream
-                let next = client.next().await.unwrap();
+                // A link that ends before the attachments came is an
+                // incomplete packet, not a panic.
+                let Some(next) = client.next().await else {
+                    return Err(Error::IncompletePacket());
+                };
                 match next {
                     Err(err) => return Err(err.into()),
                     Ok(packet) => match packet.packet_id {
