@@ -85,7 +85,8 @@ pub struct ClientConfig {
     /// Longest wait for an ack, per try (a request is sent at most
     /// [`MAX_TRIES`] times before the link counts as dead).
     pub ack_timeout: Duration,
-    /// Silence after which a liveness probe is sent.
+    /// Silence after which a liveness probe is sent: no event, ack or
+    /// engine.io ping from the server for this long.
     pub heartbeat: Duration,
     /// PEM file of a private certificate authority trusted for `https://`
     /// servers in addition to the system roots.
@@ -676,6 +677,14 @@ impl Supervisor {
                 self.on_event(&name, payload);
                 return;
             }
+            Raw::Ping => {
+                // The server is heard from: no probe is needed before
+                // `heartbeat` from now.
+                if let Phase::Live(s) = &mut self.phase {
+                    s.last_rx = Instant::now();
+                }
+                return;
+            }
             Raw::Ack { id, payload } => {
                 let Phase::Live(s) = &mut self.phase else {
                     return;
@@ -727,7 +736,7 @@ impl Supervisor {
                     self.attempt_failed(e);
                 }
                 Raw::Error(e) => tracing::debug!("error while joining: {e}"),
-                Raw::Event { .. } | Raw::Ack { .. } => {}
+                Raw::Event { .. } | Raw::Ack { .. } | Raw::Ping => {}
             },
             Phase::Live(s) => match raw {
                 Raw::Closed => self.session_lost("server closed the connection".into()),

@@ -36,6 +36,8 @@ pub(crate) enum Raw {
     Error(String),
     /// The server closed the namespace, or the transport's stream ended.
     Closed,
+    /// An engine.io ping from the server arrived (the library answered it).
+    Ping,
 }
 
 /// `Raw` tagged with the connection generation it belongs to.
@@ -169,6 +171,7 @@ pub(crate) fn open(
     };
     let tx_any = tx.clone();
     let tx_end = tx.clone();
+    let tx_ping = tx.clone();
     let builder = ClientBuilder::new(url)
         .auth(serde_json::to_value(&auth).unwrap_or(Value::Null))
         .transport_type(match kind {
@@ -196,6 +199,12 @@ pub(crate) fn open(
                 s
             }
             .boxed()
+        })
+        // Pings count as traffic for the liveness probe (vendor/PATCHES.md
+        // patch 23): an idle link is probed between pings, not every
+        // `heartbeat` regardless.
+        .on_ping(move || {
+            let _ = tx_ping.send((generation, Raw::Ping));
         })
         .on(Event::Connect, on(|_| Raw::Connected))
         .on(Event::Close, on(|_| Raw::Closed))

@@ -55,6 +55,8 @@ struct Fake {
     /// The Socket.IO ack id of every request on the latest connection, in
     /// arrival order.
     ack_ids: Vec<Option<i64>>,
+    /// Engine.IO ping interval (None: socketioxide's 25 s).
+    ping_interval: Option<Duration>,
 }
 
 impl Fake {
@@ -126,8 +128,12 @@ fn dashboard(value: f64, at: &str) -> Value {
 
 impl FakeServer {
     async fn start(fake: Fake) -> FakeServer {
+        let mut builder = SocketIo::builder();
+        if let Some(every) = fake.ping_interval {
+            builder = builder.ping_interval(every);
+        }
         let state = Arc::new(Mutex::new(fake));
-        let (layer, io) = SocketIo::builder().build_layer();
+        let (layer, io) = builder.build_layer();
         let st = state.clone();
         io.ns("/", move |s: SocketRef| {
             let st = st.clone();
@@ -682,6 +688,35 @@ async fn an_ack_that_never_arrives_is_resent_on_the_same_connection() {
     let ids = fake.with(|f| f.ack_ids.clone());
     let counted: Vec<Option<i64>> = (0..ids.len() as i64).map(Some).collect();
     assert_eq!(ids, counted, "ack ids on one connection count up from 0");
+    c.client.shutdown().await;
+}
+
+// ---------------------------------------------------------------- liveness
+
+/// The liveness probe (a catch-up request after `heartbeat` of silence) is
+/// not sent while the server's engine.io pings keep coming: they prove the
+/// link as well (vendor/PATCHES.md patch 23). Without them counted, an idle
+/// client probed every `heartbeat`: five times in this test's window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_link_the_server_pings_is_not_probed() {
+    let mut f = Fake::v2("s");
+    f.ping_interval = Some(Duration::from_millis(100));
+    let fake = FakeServer::start(f).await;
+    let mut cfg = config(&fake.url(), TransportMode::Websocket, None);
+    cfg.heartbeat = Duration::from_secs(1);
+    let mut c = start(cfg);
+    until_state(&mut c.rx, "live").await;
+    let before = fake.with(|f| f.subscribes.len());
+    // An observation window, not a wait for something: five heartbeats of
+    // an idle link, pinged every 100 ms.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let probes = fake.with(|f| f.subscribes.len()) - before;
+    // One is allowed for a machine so loaded that no ping got through for
+    // a whole second.
+    assert!(probes <= 1, "{probes} probes of a link pinged all along");
+    let s = c.store.snapshot();
+    assert!(s.connection.is_live(), "{:?}", s.connection);
+    assert_eq!(s.counters.connects, 1);
     c.client.shutdown().await;
 }
 

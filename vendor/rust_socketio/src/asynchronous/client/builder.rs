@@ -1,11 +1,12 @@
-use futures_util::future::BoxFuture;
+use futures_util::{future::BoxFuture, FutureExt};
 use log::trace;
 use native_tls::TlsConnector;
 use rust_engineio::{
     asynchronous::ClientBuilder as EngineIoClientBuilder,
     header::{HeaderMap, HeaderValue},
+    Packet as EnginePacket, PacketId as EnginePacketId,
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 use url::Url;
 
 use crate::{error::Result, Event, Payload, TransportType};
@@ -38,6 +39,7 @@ pub struct ClientBuilder {
     pub(crate) max_reconnect_attempts: Option<u8>,
     pub(crate) reconnect_delay_min: u64,
     pub(crate) reconnect_delay_max: u64,
+    on_ping: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl ClientBuilder {
@@ -97,7 +99,19 @@ impl ClientBuilder {
             max_reconnect_attempts: None,
             reconnect_delay_min: 1000,
             reconnect_delay_max: 5000,
+            on_ping: None,
         }
+    }
+
+    /// Registers a callback that is called each time an engine.io ping from
+    /// the server arrives (the client answers it with a pong by itself): the
+    /// link is alive from the server to here, without a request of its own.
+    pub fn on_ping<F>(mut self, callback: F) -> Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_ping = Some(Arc::new(callback));
+        self
     }
 
     /// Sets the target namespace of the client. The namespace should start
@@ -444,6 +458,15 @@ impl ClientBuilder {
         }
         if let Some(headers) = &self.opening_headers {
             builder = builder.headers(headers.to_owned());
+        }
+        if let Some(on_ping) = &self.on_ping {
+            let on_ping = on_ping.clone();
+            builder = builder.on_packet(move |packet: EnginePacket| {
+                if packet.packet_id == EnginePacketId::Ping {
+                    on_ping();
+                }
+                async {}.boxed()
+            });
         }
 
         let engine_client = match self.transport_type {
