@@ -27,13 +27,17 @@ pub(crate) struct Socket {
 }
 
 impl Socket {
-    /// Creates an instance of `Socket`.
-    pub(super) fn new(engine_client: EngineClient) -> Result<Self> {
+    /// Creates an instance of `Socket`; `on_ping` is called for each
+    /// engine.io ping the stream reads.
+    pub(super) fn new(
+        engine_client: EngineClient,
+        on_ping: Option<Arc<dyn Fn() + Send + Sync>>,
+    ) -> Result<Self> {
         let connected = Arc::new(AtomicBool::default());
         Ok(Socket {
             engine_client: Arc::new(engine_client.clone()),
             connected: connected.clone(),
-            generator: StreamGenerator::new(Self::stream(engine_client, connected)),
+            generator: StreamGenerator::new(Self::stream(engine_client, connected, on_ping)),
         })
     }
 
@@ -92,10 +96,18 @@ impl Socket {
     fn stream(
         client: EngineClient,
         is_connected: Arc<AtomicBool>,
+        on_ping: Option<Arc<dyn Fn() + Send + Sync>>,
     ) -> Pin<Box<impl Stream<Item = Result<Packet>> + Send>> {
         Box::pin(try_stream! {
                 for await received_data in client.clone() {
                     let packet = received_data?;
+
+                    // (the engine.io client has already answered it)
+                    if packet.packet_id == EnginePacketId::Ping {
+                        if let Some(on_ping) = &on_ping {
+                            on_ping();
+                        }
+                    }
 
                     if packet.packet_id == EnginePacketId::Message
                         || packet.packet_id == EnginePacketId::MessageBinary

@@ -1,10 +1,9 @@
-use futures_util::{future::BoxFuture, FutureExt};
+use futures_util::future::BoxFuture;
 use log::trace;
 use native_tls::TlsConnector;
 use rust_engineio::{
     asynchronous::ClientBuilder as EngineIoClientBuilder,
     header::{HeaderMap, HeaderValue},
-    Packet as EnginePacket, PacketId as EnginePacketId,
 };
 use std::{collections::HashMap, sync::Arc};
 use url::Url;
@@ -459,15 +458,6 @@ impl ClientBuilder {
         if let Some(headers) = &self.opening_headers {
             builder = builder.headers(headers.to_owned());
         }
-        if let Some(on_ping) = &self.on_ping {
-            let on_ping = on_ping.clone();
-            builder = builder.on_packet(move |packet: EnginePacket| {
-                if packet.packet_id == EnginePacketId::Ping {
-                    on_ping();
-                }
-                async {}.boxed()
-            });
-        }
 
         let engine_client = match self.transport_type {
             TransportType::Any => builder.build_with_fallback().await?,
@@ -476,7 +466,7 @@ impl ClientBuilder {
             TransportType::WebsocketUpgrade => builder.build_websocket_with_upgrade().await?,
         };
 
-        let inner_socket = InnerSocket::new(engine_client)?;
+        let inner_socket = InnerSocket::new(engine_client, self.on_ping.clone())?;
         Ok(inner_socket)
     }
 
