@@ -669,27 +669,23 @@ impl Supervisor {
             }
             return;
         }
+        // The server is heard from (an event, an ack or an engine.io ping):
+        // no liveness probe is needed before `heartbeat` from now.
+        if let (Raw::Event { .. } | Raw::Ack { .. } | Raw::Ping, Phase::Live(s)) =
+            (&raw, &mut self.phase)
+        {
+            s.last_rx = Instant::now();
+        }
         match raw {
             Raw::Event { name, payload } => {
-                if let Phase::Live(s) = &mut self.phase {
-                    s.last_rx = Instant::now();
-                }
                 self.on_event(&name, payload);
                 return;
             }
-            Raw::Ping => {
-                // The server is heard from: no probe is needed before
-                // `heartbeat` from now.
-                if let Phase::Live(s) = &mut self.phase {
-                    s.last_rx = Instant::now();
-                }
-                return;
-            }
+            Raw::Ping => return,
             Raw::Ack { id, payload } => {
                 let Phase::Live(s) = &mut self.phase else {
                     return;
                 };
-                s.last_rx = Instant::now();
                 if !s.inflight.as_ref().is_some_and(|f| f.ids.contains(&id)) {
                     return;
                 }
