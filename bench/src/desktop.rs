@@ -67,9 +67,27 @@ pub struct Args {
     /// quick A/B of the `mem` part's loaded case; `put`: the window open
     /// under one `PUT /api/kpis/finance` every 100 ms, each its own frame,
     /// beside the hello-world app's floors: four numbers changed every 100
-    /// ms by its page, and from a message over a Tauri Channel).
-    #[arg(long, value_delimiter = ',', default_value = "mem,paint,latency,sizes")]
+    /// ms by its page, and from a message over a Tauri Channel; `idle`:
+    /// Pulseboard, `--app-b` if given, and the hello-world app open side by
+    /// side at the same time, idle, over `--idle-windows` windows).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mem,idle,paint,latency,sizes"
+    )]
     pub only: Vec<String>,
+    /// The `idle` part: a second Pulseboard build run beside the first (an
+    /// A/B in one run: same screen, same server, same minutes).
+    #[arg(long)]
+    pub app_b: Option<PathBuf>,
+    /// The `idle` part: measuring windows, each `--idle-secs` long.
+    #[arg(long, default_value_t = 3)]
+    pub idle_windows: usize,
+    /// For information only: start every app with `NO_AT_BRIDGE=1`, which
+    /// keeps GTK off the accessibility bus (the installed app does not set
+    /// it, so the default is without).
+    #[arg(long)]
+    pub no_at_bridge: bool,
     /// Append results (JSON lines) here.
     #[arg(long)]
     pub out: PathBuf,
@@ -96,6 +114,7 @@ pub fn run(a: Args) -> Result<(), String> {
             ));
         }
     }
+    let _ = NO_AT_BRIDGE.set(a.no_at_bridge);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -201,6 +220,11 @@ async fn measure(a: Args) -> Result<(), String> {
             let r = mem_case(&a, &x, &hello, "", false, rendering, a.secs, args).await?;
             record_mem(&a, "hello-tauri", load, false, a.secs, &r)?;
         }
+    }
+
+    // ------------------------------------------------------------ idle, side by side
+    if part("idle") {
+        idle_side_by_side(&a, &app, &hello).await?;
     }
 
     // ------------------------------------------------------------ first paint
@@ -332,10 +356,18 @@ impl Drop for Group {
     }
 }
 
-/// An app (or tauri-driver) under our Xvfb with private XDG dirs, logging at info.
+/// `--no-at-bridge`, set once by [`run`].
+static NO_AT_BRIDGE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// An app (or tauri-driver) under our Xvfb with private XDG dirs, logging at
+/// info. As users run it: GTK may join the accessibility bus (the e2e
+/// harness keeps it off for the tests), unless `--no-at-bridge`.
 fn app_command(x: &Xvfb, dirs: &Path, program: &str) -> Command {
     let mut c = x.command(dirs, program);
     c.env("RUST_LOG", "info");
+    if !NO_AT_BRIDGE.get().copied().unwrap_or(false) {
+        c.env_remove("NO_AT_BRIDGE");
+    }
     c
 }
 
@@ -476,11 +508,13 @@ async fn mem_case(
         .await?;
     }
     tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
-    let pids = tree(g.pid());
+    // CPU: the whole process group, with the D-Bus services the app had
+    // started (the accessibility bus and registry leave its tree).
+    let pids = util::group(g.pid());
     let (c0, by0) = (cpu_secs(&pids), cpu_by_comm(&pids));
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    let pids = tree(g.pid());
+    let pids = util::group(g.pid());
     let (c1, by1) = (cpu_secs(&pids), cpu_by_comm(&pids));
     let dt = t0.elapsed().as_secs_f64();
     let by: serde_json::Map<String, Value> = by1
@@ -499,11 +533,141 @@ async fn mem_case(
         webkit_path.into()
     };
     Ok(MemCase {
-        pss_mb: pss_mb(&pids),
+        // Memory: the app and its WebKit processes (a desktop session's
+        // buses are shared by all its apps).
+        pss_mb: pss_mb(&tree(g.pid())),
         cpu_pct: 100.0 * (c1 - c0) / dt,
         by_process: Value::Object(by),
         render_path,
     })
+}
+
+/// Idle CPU of Pulseboard (and `--app-b`) beside the hello-world app: all
+/// open at the same time on one wide screen, none covering another, each
+/// started as users start it, Pulseboard connected to a server that sends
+/// nothing but its pings. Idle CPU is a few ms per second, so the apps are
+/// measured in the same minutes (the machine's own background moves
+/// sequential cases more than the apps differ), in nanoseconds (schedstat),
+/// over `--idle-windows` windows of `--idle-secs`.
+async fn idle_side_by_side(a: &Args, app: &Path, hello: &Path) -> Result<(), String> {
+    if !pulseboard_e2e::have("xdotool") {
+        return Err("xdotool is missing (scripts/deps-test.sh installs it)".into());
+    }
+    let x = Xvfb::start_screen(IDLE_SCREEN).map_err(|e| format!("Xvfb: {e}"))?;
+    let server = Server::start(None).await?;
+    let mut apps: Vec<(String, PathBuf)> = vec![("pulseboard".into(), app.to_path_buf())];
+    if let Some(b) = &a.app_b {
+        let b = std::fs::canonicalize(b).map_err(|e| format!("--app-b: {e}"))?;
+        apps.push((format!("pulseboard B ({})", b.display()), b));
+    }
+    apps.push(("hello-tauri".into(), hello.to_path_buf()));
+    let mut running = Vec::new();
+    for (i, (name, exe)) in apps.iter().enumerate() {
+        let dirs = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let log = dirs.path().join("app.log");
+        let mut c = app_command(&x, dirs.path(), &exe.to_string_lossy());
+        let pulseboard = i + 1 < apps.len();
+        if pulseboard {
+            c.args(["--server", &server.url()]);
+        }
+        let g = spawn_logged(c, &log)?;
+        if pulseboard {
+            wait_until("the app to go live", 90, || log_has(&log, "state=\"live\"")).await?;
+        }
+        let pid = g.pid();
+        wait_until("a web process", 90, || {
+            tree(pid)
+                .iter()
+                .any(|p| comm(*p).starts_with("WebKitWebProces"))
+        })
+        .await?;
+        // Side by side: the window of app i at x = i * 1220 (1180 wide).
+        let exe_pid = tree(pid)
+            .into_iter()
+            .find(|p| comm(*p) == exe_comm(exe))
+            .ok_or_else(|| format!("{name}: its process not found"))?;
+        let w = wait_window(&x, exe_pid).await?;
+        x.xdotool(&["windowmove", &w, &(i * 1220).to_string(), "0"])?;
+        let path = if pulseboard {
+            logged_render_path(&log).unwrap_or_else(|| "not logged".into())
+        } else {
+            "WebKit default".into()
+        };
+        running.push((name.clone(), g, dirs, path));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
+    let ns = |g: &Group| -> std::collections::BTreeMap<String, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for p in util::group(g.pid()) {
+            *m.entry(comm(p)).or_insert(0) += util::run_ns(p);
+        }
+        m
+    };
+    for window in 1..=a.idle_windows {
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load: f64 = load
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        let before: Vec<_> = running.iter().map(|(_, g, _, _)| ns(g)).collect();
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(a.idle_secs)).await;
+        let dt = t0.elapsed().as_secs_f64();
+        for ((name, g, _, path), b) in running.iter().zip(before) {
+            let after = ns(g);
+            let pct = |k: &String, v: &u64| {
+                let d = v.saturating_sub(*b.get(k).unwrap_or(&0));
+                100.0 * d as f64 / 1e9 / dt
+            };
+            let total: f64 = after.iter().map(|(k, v)| pct(k, v)).sum();
+            let by: serde_json::Map<String, Value> = after
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(pct(k, v))))
+                .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
+                .collect();
+            let rec = json!({
+                "kind": "desktop_idle", "app": name, "window": window,
+                "windows": a.idle_windows, "secs": dt, "cpu_pct": total,
+                "cpu_by_process": by, "render_path": path,
+                "at_bridge": !a.no_at_bridge, "load_avg_1m": load,
+                "cmd": util::command_line(),
+            });
+            eprintln!(
+                "[desktop] idle side by side, window {window}: {name} {total:.3} % CPU ({path})"
+            );
+            util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
+        }
+    }
+    drop(running);
+    server.stop().await;
+    Ok(())
+}
+
+/// Room for three 1180-wide windows side by side.
+const IDLE_SCREEN: &str = "3700x900x24";
+
+/// The process name (`comm`, 15 bytes at most) of an executable.
+fn exe_comm(exe: &Path) -> String {
+    let n = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    n.chars().take(15).collect()
+}
+
+/// The first visible window of `pid`, once it is mapped.
+async fn wait_window(x: &Xvfb, pid: u32) -> Result<String, String> {
+    let mut found = None;
+    wait_until("the app's window", 90, || {
+        found = x
+            .xdotool(&["search", "--onlyvisible", "--pid", &pid.to_string()])
+            .ok()
+            .and_then(|o| o.lines().next().map(str::to_string));
+        found.is_some()
+    })
+    .await?;
+    found.ok_or_else(|| "no window".into())
 }
 
 /// Append one memory/CPU case to the results and say it on stderr.

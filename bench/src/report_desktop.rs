@@ -15,6 +15,8 @@ pub struct Desktop {
     /// events/s -> record.
     pub latency: BTreeMap<u64, Value>,
     pub sizes: Option<Value>,
+    /// Idle side by side: (window, app) -> record.
+    pub idle: BTreeMap<(u64, String), Value>,
 }
 
 impl Desktop {
@@ -30,12 +32,19 @@ impl Desktop {
                 self.latency.insert(f(r, "rate_target") as u64, r.clone());
             }
             "desktop_sizes" => self.sizes = Some(r.clone()),
+            "desktop_idle" => {
+                self.idle
+                    .insert((f(r, "window") as u64, s("app")), r.clone());
+            }
             _ => {}
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.mem.is_empty() && self.paint.is_none() && self.latency.is_empty()
+        self.mem.is_empty()
+            && self.paint.is_none()
+            && self.latency.is_empty()
+            && self.idle.is_empty()
     }
 
     /// The command that produced the desktop results.
@@ -127,6 +136,7 @@ simulator at 400 ms (4 module updates every 0.4 s).\n");
         }
         floors(md, table, d);
     }
+    idle(md, table, d);
 
     // ------------------------------------------------------------ targets
     let _ = writeln!(md, "\n### Targets\n");
@@ -475,6 +485,54 @@ pub fn cpu_split(r: &Value) -> (f64, f64, f64) {
 
 /// The issue's load beside the hello-world floors of the same run, with the
 /// app / web process split, when the `put` part ran.
+/// The idle part: the apps open side by side, in the same minutes.
+fn idle(md: &mut String, table: &mut String, d: &Desktop) {
+    let Some(first) = d.idle.values().next() else {
+        return;
+    };
+    let apps: Vec<&String> = {
+        let mut v: Vec<&String> = d.idle.keys().map(|(_, a)| a).collect();
+        v.dedup();
+        // Pulseboard first, the hello-world app last.
+        v.sort_by_key(|a| (a.starts_with("hello"), a.to_string()));
+        v.dedup();
+        v
+    };
+    let bridge = if first.get("at_bridge") == Some(&Value::Bool(false)) {
+        "with `NO_AT_BRIDGE=1` (for information: the installed app does not set it)"
+    } else {
+        "GTK on the accessibility bus, as on a user's desktop"
+    };
+    let _ = writeln!(md, "\nIdle, window open, side by side: the apps open at the same time on one 3700×900 screen, none covering \
+another, Pulseboard connected to a server that sends nothing but its pings, {bridge}; CPU of each app's process group (the app, \
+its WebKit processes and the D-Bus services it started) from schedstat, in % of one core, over {:.0} s windows.\n", f(first, "secs"));
+    let mut hdr = "| window | load (1 min) |".to_string();
+    let mut sep = "|---:|---:|".to_string();
+    for a in &apps {
+        hdr.push_str(&format!(" {a} |"));
+        sep.push_str("---:|");
+    }
+    let _ = writeln!(md, "{hdr}\n{sep}");
+    let _ = writeln!(table, "\n{hdr}\n{sep}");
+    let windows: std::collections::BTreeSet<u64> = d.idle.keys().map(|(w, _)| *w).collect();
+    for w in windows {
+        let load = apps
+            .iter()
+            .find_map(|a| d.idle.get(&(w, a.to_string())))
+            .map(|r| f(r, "load_avg_1m"))
+            .unwrap_or(f64::NAN);
+        let mut line = format!("| {w} | {load:.2} |");
+        for a in &apps {
+            match d.idle.get(&(w, a.to_string())) {
+                Some(r) => line.push_str(&format!(" {:.3} % |", f(r, "cpu_pct"))),
+                None => line.push_str(" — |"),
+            }
+        }
+        let _ = writeln!(md, "{line}");
+        let _ = writeln!(table, "{line}");
+    }
+}
+
 fn floors(md: &mut String, table: &mut String, d: &Desktop) {
     let Some(put) = d.get("pulseboard", "window", PUT_LOAD) else {
         return;

@@ -124,6 +124,19 @@ pub fn tree(pid: u32) -> Vec<u32> {
     out
 }
 
+/// Every process in process group `pgid`: an app started in a group of its
+/// own, with what it started that left its tree (D-Bus activates the
+/// accessibility bus and registry as orphans, still in the group).
+pub fn group(pgid: u32) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|p| stat_field(*p, 2) == Some(pgid as u64))
+        .collect()
+}
+
 /// Field `i` after the command name of `/proc/PID/stat` (0 = state, 1 = ppid, 19 = starttime).
 pub fn stat_field(pid: u32, i: usize) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -178,7 +191,7 @@ pub fn tree_cpu_secs(pid: u32) -> f64 {
 
 /// Nanoseconds on a CPU of every live thread of `pid` (`schedstat`), or its
 /// `/proc/PID/stat` time when schedstat is not available.
-fn run_ns(pid: u32) -> u64 {
+pub fn run_ns(pid: u32) -> u64 {
     let ns: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()

@@ -82,8 +82,22 @@ impl Xvfb {
     /// stopped).
     pub fn command(&self, dirs: &Path, program: &str) -> Command {
         let mut c = Command::new("dbus-run-session");
-        c.args(["--", program])
-            .env("DISPLAY", &self.display)
+        c.args(["--", program]);
+        self.environment(&mut c, dirs);
+        c
+    }
+
+    /// [`Xvfb::command`] on a session bus the caller started (`address`),
+    /// shared with other programs (a notification daemon).
+    pub fn command_on_bus(&self, dirs: &Path, program: &Path, address: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DBUS_SESSION_BUS_ADDRESS", address);
+        self.environment(&mut c, dirs);
+        c
+    }
+
+    fn environment(&self, c: &mut Command, dirs: &Path) {
+        c.env("DISPLAY", &self.display)
             .env("XDG_CONFIG_HOME", dirs.join("config"))
             .env("XDG_CACHE_HOME", dirs.join("cache"))
             .env("XDG_DATA_HOME", dirs.join("data"))
@@ -94,7 +108,6 @@ impl Xvfb {
             .env_remove("PULSEBOARD_RENDERING")
             .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
             .process_group(0);
-        c
     }
 }
 
@@ -154,6 +167,42 @@ where
 }
 
 impl Xvfb {
+    /// Run `xdotool` on this display; its output, or what went wrong.
+    pub fn xdotool(&self, args: &[&str]) -> Result<String, String> {
+        let o = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .map_err(|e| format!("xdotool: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "xdotool {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// The pixels of a part of the screen (x, y, width, height), as
+    /// (r, g, b) rows from the top left, from ImageMagick's `import`.
+    pub fn pixels(&self, x: i64, y: i64, w: i64, h: i64) -> Result<Vec<[u8; 3]>, String> {
+        let o = Command::new("import")
+            .args(["-display", &self.display, "-window", "root", "-crop"])
+            .arg(format!("{w}x{h}+{x}+{y}"))
+            .args(["-depth", "8", "rgb:-"])
+            .output()
+            .map_err(|e| format!("import: {e}"))?;
+        if !o.status.success() || o.stdout.len() != (w * h * 3) as usize {
+            return Err(format!(
+                "import gave {} bytes for {w}x{h}: {}",
+                o.stdout.len(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(o.stdout.chunks(3).map(|p| [p[0], p[1], p[2]]).collect())
+    }
+
     /// Screenshot of the virtual screen as a person would see it (`crop`:
     /// x, y, width, height), into `test-artifacts/{name}.png`. WebDriver's
     /// own screenshot waits for a new frame, which a still page under Xvfb
