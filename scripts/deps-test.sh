@@ -10,12 +10,16 @@ cd "$(dirname "$0")/.."
 
 # WebKitWebDriver (webkit2gtk-driver) drives the webview; `import` (imagemagick)
 # takes the e2e screenshots from the virtual screen; desktop-file-validate
-# (desktop-file-utils) checks the autostart entry.
+# (desktop-file-utils) checks the autostart entry; trayer (an XEmbed tray),
+# dunst (a notification daemon) and xdotool (clicks, keys) are the real
+# desktop parts of e2e/tests/desktop_parts.rs; xdotool also puts the desktop
+# benchmark's idle windows side by side.
 if ! command -v WebKitWebDriver >/dev/null 2>&1 || ! command -v import >/dev/null 2>&1 \
-    || ! command -v desktop-file-validate >/dev/null 2>&1; then
+    || ! command -v desktop-file-validate >/dev/null 2>&1 || ! command -v xdotool >/dev/null 2>&1 \
+    || ! command -v trayer >/dev/null 2>&1 || ! command -v dunst >/dev/null 2>&1; then
   SUDO=""; if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends webkit2gtk-driver imagemagick desktop-file-utils
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends webkit2gtk-driver imagemagick desktop-file-utils xdotool trayer dunst
 fi
 # nginx runs docs/deploy/nginx.conf in crates/server/tests/nginx.rs.
 if ! [ -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then

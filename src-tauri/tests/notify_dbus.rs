@@ -12,9 +12,7 @@
 //! the one `#[test]` of this binary.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +22,7 @@ use pulseboard_app::notifier::{ClickHandler, DesktopNotifier};
 use pulseboard_core::notifier::{spawn_alerts_with, AlertsTask, PolicySettings, RunOptions};
 use pulseboard_core::{AlertPolicy, ClientState, Dnd, PolicyConfig, PolicyCounters, Store};
 use pulseboard_protocol::{Alert, AlertSeverity, Notification, NotificationSeverity};
+use pulseboard_testkit::SessionBus;
 use tokio::sync::{mpsc, watch};
 use zbus::message::Header;
 use zbus::names::BusName;
@@ -38,62 +37,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------
 // A private session bus.
-
-/// `dbus-daemon --session` for this test binary; killed on drop (also when
-/// the test panics).
-struct SessionBus {
-    child: Child,
-    address: String,
-    // Kept open so the daemon never writes into a closed pipe (its stderr
-    // holds only harmless warnings, e.g. about the fd limit, once it runs).
-    _stdout: BufReader<ChildStdout>,
-    _stderr: ChildStderr,
-}
-
-impl SessionBus {
-    fn start() -> SessionBus {
-        let spawned = Command::new("dbus-daemon")
-            .args(["--session", "--print-address=1", "--nofork"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "`dbus-daemon` is not installed, so the D-Bus notification tests cannot run. \
-                 Run scripts/test.sh (scripts/deps.sh installs Debian's `dbus` package), \
-                 or `apt-get install dbus`."
-            ),
-            Err(e) => panic!("cannot start dbus-daemon: {e}"),
-        };
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut address = String::new();
-        let read = stdout.read_line(&mut address);
-        let address = address.trim().to_string();
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        if read.is_err() || address.is_empty() {
-            let _ = child.kill();
-            let status = child.wait();
-            let mut said = String::new();
-            let _ = stderr.read_to_string(&mut said);
-            panic!("dbus-daemon printed no address ({read:?}, exit {status:?}): {said}");
-        }
-        SessionBus {
-            child,
-            address,
-            _stdout: stdout,
-            _stderr: stderr,
-        }
-    }
-}
-
-impl Drop for SessionBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ---------------------------------------------------------------------------
 // A fake notification server.

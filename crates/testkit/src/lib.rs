@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests of several crates (server, CLI,
 //! desktop shell, e2e). Test-only: no shipped crate depends on it.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
@@ -73,6 +75,64 @@ fn ephemeral_low() -> u32 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
         .unwrap_or(32_768)
+}
+
+/// A private `dbus-daemon --session`; killed on drop (also when the test
+/// panics). Point `DBUS_SESSION_BUS_ADDRESS` at [`SessionBus::address`].
+pub struct SessionBus {
+    child: Child,
+    /// The bus address, for `DBUS_SESSION_BUS_ADDRESS`.
+    pub address: String,
+    // Kept open so the daemon never writes into a closed pipe (its stderr
+    // holds only harmless warnings, e.g. about the fd limit, once it runs).
+    _stdout: BufReader<ChildStdout>,
+    _stderr: ChildStderr,
+}
+
+impl SessionBus {
+    /// Start one (panics with the install hint when dbus-daemon is missing).
+    pub fn start() -> SessionBus {
+        let spawned = Command::new("dbus-daemon")
+            .args(["--session", "--print-address=1", "--nofork"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "`dbus-daemon` is not installed, so the D-Bus notification tests cannot run. \
+                 Run scripts/test.sh (scripts/deps.sh installs Debian's `dbus` package), \
+                 or `apt-get install dbus`."
+            ),
+            Err(e) => panic!("cannot start dbus-daemon: {e}"),
+        };
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut address = String::new();
+        let read = stdout.read_line(&mut address);
+        let address = address.trim().to_string();
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        if read.is_err() || address.is_empty() {
+            let _ = child.kill();
+            let status = child.wait();
+            let mut said = String::new();
+            let _ = stderr.read_to_string(&mut said);
+            panic!("dbus-daemon printed no address ({read:?}, exit {status:?}): {said}");
+        }
+        SessionBus {
+            child,
+            address,
+            _stdout: stdout,
+            _stderr: stderr,
+        }
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[cfg(test)]
