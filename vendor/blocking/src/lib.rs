@@ -298,11 +298,14 @@ impl Executor {
             let (lock, res) = self.cvar.wait_timeout(inner, timeout).unwrap();
             inner = lock;
 
-            // If there are too many threads active in the pool, stop this thread.
-            if (Some(inner.thread_count) > inner.thread_limit.map(NonZeroUsize::get))
-                // If there are no tasks after a while, stop this thread.
-                && (res.timed_out() && inner.queue.is_empty())
-            {
+            // If there are no tasks after a while, or there are too many threads active in the
+            // pool, stop this thread. (Pulseboard's patch 24: 1.7.0 required both, and the limit
+            // is set when the first thread starts, so an idle thread never stopped and woke
+            // every 500 ms for the life of the program.)
+            let too_many = inner
+                .thread_limit
+                .is_some_and(|limit| inner.thread_count > limit.get());
+            if inner.queue.is_empty() && (res.timed_out() || too_many) {
                 inner.idle_count -= 1;
                 inner.thread_count -= 1;
                 break;
