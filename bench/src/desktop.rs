@@ -494,19 +494,7 @@ async fn mem_case(
         }
     }
     let g = spawn_logged(c, &log)?;
-    if pulseboard {
-        wait_until("the app to go live", 90, || log_has(&log, "state=\"live\"")).await?;
-    }
-    if !hidden {
-        // The window is up once its web process is.
-        let pid = g.pid();
-        wait_until("a web process", 90, || {
-            tree(pid)
-                .iter()
-                .any(|p| comm(*p).starts_with("WebKitWebProces"))
-        })
-        .await?;
-    }
+    started(&g, &log, pulseboard, !hidden).await?;
     tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
     // CPU: the whole process group, with the D-Bus services the app had
     // started (the accessibility bus and registry leave its tree).
@@ -571,16 +559,8 @@ async fn idle_side_by_side(a: &Args, app: &Path, hello: &Path) -> Result<(), Str
             c.args(["--server", &server.url()]);
         }
         let g = spawn_logged(c, &log)?;
-        if pulseboard {
-            wait_until("the app to go live", 90, || log_has(&log, "state=\"live\"")).await?;
-        }
+        started(&g, &log, pulseboard, true).await?;
         let pid = g.pid();
-        wait_until("a web process", 90, || {
-            tree(pid)
-                .iter()
-                .any(|p| comm(*p).starts_with("WebKitWebProces"))
-        })
-        .await?;
         // Side by side: the window of app i at x = i * 1220 (1180 wide).
         let exe_pid = tree(pid)
             .into_iter()
@@ -668,6 +648,24 @@ async fn wait_window(x: &Xvfb, pid: u32) -> Result<String, String> {
     })
     .await?;
     found.ok_or_else(|| "no window".into())
+}
+
+/// Wait until the app `g` (logging to `log`) is live (Pulseboard) and its
+/// window is up (once its web process is).
+async fn started(g: &Group, log: &Path, pulseboard: bool, window: bool) -> Result<(), String> {
+    if pulseboard {
+        wait_until("the app to go live", 90, || log_has(log, "state=\"live\"")).await?;
+    }
+    if window {
+        let pid = g.pid();
+        wait_until("a web process", 90, || {
+            tree(pid)
+                .iter()
+                .any(|p| comm(*p).starts_with("WebKitWebProces"))
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 /// Append one memory/CPU case to the results and say it on stderr.
