@@ -42,8 +42,13 @@ impl Xvfb {
     /// Start Xvfb with a screen of `screen` (`WIDTHxHEIGHTxDEPTH`), e.g. to
     /// hold a 1920x1080 window.
     pub fn start_screen(screen: &str) -> std::io::Result<Xvfb> {
+        // -noreset: by default the X server resets when its last client
+        // leaves, and a client connecting during the reset is refused ("cannot
+        // open display"). A short-lived client (xdotool, import) could be the
+        // last one while a desktop part was still starting.
         let mut child = Command::new("Xvfb")
             .args([
+                "-noreset",
                 "-displayfd",
                 "1",
                 "-screen",
