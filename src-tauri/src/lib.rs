@@ -427,7 +427,7 @@ pub fn run() -> i32 {
     };
     quit_on_signals(app.handle().clone());
     let lifecycle = Mutex::new(Some((client, writer)));
-    app.run(move |handle, event| {
+    app.run_return(move |handle, event| {
         if let RunEvent::ExitRequested { api, code, .. } = event {
             let quitting = handle
                 .try_state::<AppCore>()
@@ -448,8 +448,28 @@ pub fn run() -> i32 {
                 });
             }
         }
-    });
-    0
+    })
+}
+
+/// End the process with `code` at once, without the C libraries' exit-time
+/// destructors. tao keeps a thread blocked in Xlib's `XNextEvent` (raw key
+/// events) for the life of the process; `exit()` tears down Xlib and libXi
+/// while that thread may be handling an event (the key released after
+/// choosing Quit), which crashed the app on the way out (SIGSEGV in
+/// `XextFindDisplay`, caught by e2e/tests/desktop_parts.rs on a loaded
+/// machine). Everything the app must do before it ends (disconnect, the last
+/// cache write) is done by the time [`run`] returns.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    #[cfg(unix)]
+    // SAFETY: _exit(2) ends the process; nothing runs after it.
+    unsafe {
+        libc::_exit(code)
+    }
+    #[cfg(not(unix))]
+    std::process::exit(code)
 }
 
 #[cfg(test)]

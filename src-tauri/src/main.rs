@@ -2,5 +2,5 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
-    std::process::exit(pulseboard_app::run());
+    pulseboard_app::exit_now(pulseboard_app::run());
 }
