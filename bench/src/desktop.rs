@@ -26,11 +26,11 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command},
+    process::Command,
     time::{Duration, Instant},
 };
 
-use pulseboard_e2e::{Driver, Session, Xvfb};
+use pulseboard_e2e::{Driver, Group, Session, Xvfb};
 use serde_json::{json, Value};
 
 use crate::util::{self, comm, cpu_secs, percentiles, pss_mb, stat_field, tree};
@@ -329,33 +329,6 @@ fn start_epoch_ms(pid: u32) -> Option<f64> {
     Some(boot_epoch_ms + ticks * 1000.0 / util::clk_tck())
 }
 
-/// A child process group killed (TERM, then KILL) on drop.
-struct Group(Child);
-
-impl Group {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        let pg = -(self.0.id() as i32);
-        // SAFETY: kill(2) on our own process group.
-        unsafe { libc::kill(pg, libc::SIGTERM) };
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(pg, libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
-
 /// `--no-at-bridge`, set once by [`run`].
 static NO_AT_BRIDGE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
@@ -371,11 +344,8 @@ fn app_command(x: &Xvfb, dirs: &Path, program: &str) -> Command {
     c
 }
 
-fn spawn_logged(mut c: Command, log: &Path) -> Result<Group, String> {
-    let f = std::fs::File::create(log).map_err(|e| e.to_string())?;
-    let f2 = f.try_clone().map_err(|e| e.to_string())?;
-    c.stdout(f).stderr(f2);
-    c.spawn().map(Group).map_err(|e| e.to_string())
+fn spawn_logged(c: Command, log: &Path) -> Result<Group, String> {
+    Group::spawn_logged(c, log).map_err(|e| e.to_string())
 }
 
 async fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> Result<(), String> {
@@ -640,10 +610,7 @@ fn exe_comm(exe: &Path) -> String {
 async fn wait_window(x: &Xvfb, pid: u32) -> Result<String, String> {
     let mut found = None;
     wait_until("the app's window", 90, || {
-        found = x
-            .xdotool(&["search", "--onlyvisible", "--pid", &pid.to_string()])
-            .ok()
-            .and_then(|o| o.lines().next().map(str::to_string));
+        found = x.visible(&["--pid", &pid.to_string()]).into_iter().next();
         found.is_some()
     })
     .await?;

@@ -483,8 +483,6 @@ pub fn cpu_split(r: &Value) -> (f64, f64, f64) {
     (all, all - web, web)
 }
 
-/// The load beside the hello-world floors of the same run, with the
-/// app / web process split, when the `put` part ran.
 /// The idle part: the apps open side by side, in the same minutes.
 fn idle(md: &mut String, table: &mut String, d: &Desktop) {
     let Some(first) = d.idle.values().next() else {
@@ -492,7 +490,6 @@ fn idle(md: &mut String, table: &mut String, d: &Desktop) {
     };
     let apps: Vec<&String> = {
         let mut v: Vec<&String> = d.idle.keys().map(|(_, a)| a).collect();
-        v.dedup();
         // Pulseboard first, the hello-world app last.
         v.sort_by_key(|a| (a.starts_with("hello"), a.to_string()));
         v.dedup();
@@ -533,6 +530,8 @@ its WebKit processes and the D-Bus services it started) from schedstat, in % of 
     }
 }
 
+/// The load beside the hello-world floors of the same run, with the
+/// app / web process split, when the `put` part ran.
 fn floors(md: &mut String, table: &mut String, d: &Desktop) {
     let Some(put) = d.get("pulseboard", "window", PUT_LOAD) else {
         return;

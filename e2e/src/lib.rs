@@ -189,6 +189,17 @@ impl Xvfb {
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
 
+    /// The visible windows `xdotool search --onlyvisible` finds with `args`
+    /// (none when it finds none).
+    pub fn visible(&self, args: &[&str]) -> Vec<String> {
+        let mut a = vec!["search", "--onlyvisible"];
+        a.extend_from_slice(args);
+        // No match is exit status 1.
+        self.xdotool(&a)
+            .map(|o| o.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// The pixels of a part of the screen (x, y, width, height), as
     /// (r, g, b) rows from the top left, from ImageMagick's `import`.
     pub fn pixels(&self, x: i64, y: i64, w: i64, h: i64) -> Result<Vec<[u8; 3]>, String> {
@@ -357,20 +368,61 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let pg = format!("-{}", self.child.id());
-        let kill = |sig: &str| {
-            let _ = Command::new("kill").args([sig, "--", &pg]).status();
-        };
-        kill("-TERM");
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        stop_group(&mut self.child);
+    }
+}
+
+/// Stop the process group that `child` leads (started with
+/// `process_group(0)`): TERM, then KILL if the leader is still there after
+/// 5 s; the leader is reaped.
+fn stop_group(child: &mut Child) {
+    let pg = format!("-{}", child.id());
+    let kill = |sig: &str| {
+        let _ = Command::new("kill")
+            .args([sig, "--", &pg])
+            .stderr(Stdio::null())
+            .status();
+    };
+    kill("-TERM");
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
         }
-        kill("-KILL");
-        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill("-KILL");
+    let _ = child.wait();
+}
+
+/// A program started in a process group of its own (e.g. by
+/// [`Xvfb::command`]), its output in a log file; the group is stopped on
+/// drop (TERM, then KILL after 5 s).
+#[derive(Debug)]
+pub struct Group(Child);
+
+impl Group {
+    /// Start `c` with stdout and stderr going to a new file `log`.
+    pub fn spawn_logged(mut c: Command, log: &Path) -> std::io::Result<Group> {
+        let f = std::fs::File::create(log)?;
+        c.stdin(Stdio::null()).stdout(f.try_clone()?).stderr(f);
+        c.spawn().map(Group)
+    }
+
+    /// The leader's pid (the process group's id).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// The leader's exit status, if it has ended.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.0.try_wait()
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        stop_group(&mut self.0);
     }
 }
 

@@ -16,38 +16,9 @@
 //! packages; scripts/deps-test.sh installs them).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-use pulseboard_e2e::{app_binary, eventually, have, Server, Xvfb, TOKEN, WAIT};
+use pulseboard_e2e::{app_binary, eventually, have, Group, Server, Xvfb, TOKEN, WAIT};
 use pulseboard_testkit::SessionBus;
-
-/// A started program, killed (with its process group) on drop.
-struct Proc(Child);
-
-impl Proc {
-    fn spawn(mut c: Command, log: &Path) -> Proc {
-        let f = std::fs::File::create(log).expect("log file");
-        c.stdin(Stdio::null())
-            .stdout(f.try_clone().expect("log file"))
-            .stderr(f);
-        Proc(c.spawn().expect("spawn"))
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// (x, y, width, height) of an X window or a part of the screen.
 type Rect = (i64, i64, i64, i64);
@@ -64,19 +35,10 @@ fn geometry(x: &Xvfb, win: &str) -> Result<Rect, String> {
     Ok((v("X")?, v("Y")?, v("WIDTH")?, v("HEIGHT")?))
 }
 
-/// The visible windows `xdotool search` finds with `args`.
-fn visible(x: &Xvfb, args: &[&str]) -> Vec<String> {
-    let mut a = vec!["search", "--onlyvisible"];
-    a.extend_from_slice(args);
-    // No match is exit status 1.
-    x.xdotool(&a)
-        .map(|o| o.lines().map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
 /// The tray's window and where it is, once it holds an icon.
 fn tray(x: &Xvfb) -> Result<(String, Rect), String> {
-    let win = visible(x, &["--class", "trayer"])
+    let win = x
+        .visible(&["--class", "trayer"])
         .into_iter()
         .next()
         .ok_or("no trayer window")?;
@@ -140,23 +102,20 @@ async fn icon_turns(x: &Xvfb, want: Hue, what: &str) -> Rect {
 
 /// The dashboard window of the app `pid`, if it is shown.
 fn dashboard(x: &Xvfb, pid: u32) -> Option<String> {
-    visible(
-        x,
-        &["--all", "--pid", &pid.to_string(), "--name", "^Pulseboard$"],
-    )
-    .into_iter()
-    .find(|w| geometry(x, w).is_ok_and(|g| g.2 >= 600))
+    x.visible(&["--all", "--pid", &pid.to_string(), "--name", "^Pulseboard$"])
+        .into_iter()
+        .find(|w| geometry(x, w).is_ok_and(|g| g.2 >= 600))
 }
 
 /// Click the tray icon and wait for the menu that opens: a window of the
 /// app that was not shown before the click.
 async fn open_tray_menu(x: &Xvfb, pid: u32, g: Rect) {
-    let before = visible(x, &["--pid", &pid.to_string()]);
+    let before = x.visible(&["--pid", &pid.to_string()]);
     let (cx, cy) = (g.0 + g.2 / 2, g.1 + g.3 / 2);
     x.xdotool(&["mousemove", &cx.to_string(), &cy.to_string(), "click", "1"])
         .expect("click the tray icon");
     eventually(WAIT, "the tray menu to open on a click", || async {
-        let now = visible(x, &["--pid", &pid.to_string()]);
+        let now = x.visible(&["--pid", &pid.to_string()]);
         now.iter()
             .find(|w| !before.contains(w))
             .cloned()
@@ -205,12 +164,12 @@ async fn the_tray_and_the_toasts_on_a_real_tray_and_notification_daemon() {
         "--SetDockType",
         "false",
     ]);
-    let _tray = Proc::spawn(c, &d.join("trayer.log"));
+    let _tray = Group::spawn_logged(c, &d.join("trayer.log")).expect("start trayer");
     // `-print`: dunst also writes every notification it shows to its log.
     let mut c = part("dunst");
     c.arg("-print");
     let dunst_log = d.join("dunst.log");
-    let _dunst = Proc::spawn(c, &dunst_log);
+    let _dunst = Group::spawn_logged(c, &dunst_log).expect("start dunst");
 
     let mut server = Server::temp().await;
     // Stopped and started again on the same port below.
@@ -220,7 +179,7 @@ async fn the_tray_and_the_toasts_on_a_real_tray_and_notification_daemon() {
         // As the autostart entry starts it: in the tray, no window.
         c.args(["--hidden", "--server", &url, "--token", TOKEN])
             .env("RUST_LOG", "info");
-        Proc::spawn(c, &d.join(format!("app-{n}.log")))
+        Group::spawn_logged(c, &d.join(format!("app-{n}.log"))).expect("start the app")
     };
     let said = |n: u32| std::fs::read_to_string(d.join(format!("app-{n}.log"))).unwrap_or_default();
     let mut app = start_app(1);
@@ -240,7 +199,7 @@ async fn the_tray_and_the_toasts_on_a_real_tray_and_notification_daemon() {
         if !(log.contains("Disk almost full") && log.contains("db-1 is at 97 %")) {
             return Err(format!("dunst printed: {log}"));
         }
-        visible(&x, &["--class", "Dunst"])
+        x.visible(&["--class", "Dunst"])
             .into_iter()
             .next()
             .ok_or_else(|| "no toast window".to_string())
@@ -273,7 +232,7 @@ async fn the_tray_and_the_toasts_on_a_real_tray_and_notification_daemon() {
     x.xdotool(&["key", "Up", "Return"]).expect("keys");
     let deadline = std::time::Instant::now() + WAIT;
     let status = loop {
-        if let Some(s) = app.0.try_wait().expect("app status") {
+        if let Some(s) = app.try_wait().expect("app status") {
             break s;
         }
         assert!(
