@@ -977,6 +977,80 @@ async fn pill_leads_to_settings_and_a_bare_server_url_keeps_the_token() {
     sc.end(c).await;
 }
 
+/// A view left behind leaves nothing on the screen: after Overview, the
+/// Alerts view (empty) shows plain background where the cards were, read from
+/// the X screen's pixels, which is what a person sees (WebDriver's own
+/// screenshot renders the page afresh and would not show stale pixels). The
+/// cards' outer shadow used to stay behind as a 1 px line under each card of
+/// the last row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_view_leaves_no_line_behind() {
+    let sc = Scene::new(false).await;
+    let c = sc.live_app(1280, 800).await;
+    c.wait_js(
+        "four module cards with their KPIs",
+        "return document.querySelectorAll('.module-card .kpi-row').length >= 4",
+    )
+    .await;
+    c.frames().await;
+    // The last row of cards (page px): left, right and bottom of each.
+    let cards = c
+        .js(
+            "const r = [...document.querySelectorAll('.module-card')].map((e) => e.getBoundingClientRect()); \
+             const bottom = Math.max(...r.map((b) => b.bottom)); \
+             return r.filter((b) => b.bottom > bottom - 1).map((b) => [Math.round(b.left), Math.round(b.right), Math.round(b.bottom)])",
+            vec![],
+        )
+        .await;
+    let cards: Vec<(i64, i64, i64)> = cards
+        .as_array()
+        .expect("card boxes")
+        .iter()
+        .map(|b| {
+            (
+                b[0].as_i64().unwrap(),
+                b[1].as_i64().unwrap(),
+                b[2].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!cards.is_empty(), "no card on the page");
+    let (wx, wy, _, wh) = c.rect().await;
+    assert!(
+        cards.iter().all(|&(_, _, b)| b + 4 < wh),
+        "cards below the window: {cards:?}"
+    );
+    c.click("[data-testid=nav-alerts]").await;
+    c.wait_text("[data-testid=alert-summary]", "the Alerts view", |t| {
+        t == "No alerts"
+    })
+    .await;
+    c.frames().await;
+    // From 2 px above each card's old bottom edge to 3 px below it, inside
+    // its rounded corners: one colour, the background. Waits for the repaint
+    // (until then the card's own border is there, not one colour).
+    let (xvfb, cards) = (&sc.driver.xvfb, &cards);
+    eventually(
+        WAIT,
+        "plain background where the cards were",
+        || async move {
+            for &(l, r, b) in cards {
+                let px = xvfb.pixels(wx + l + 12, wy + b - 2, r - l - 24, 5)?;
+                let first = px[0];
+                if let Some(p) = px.iter().find(|p| **p != first) {
+                    return Err(format!(
+                        "under the card at x {l}..{r}, bottom {b}: {first:?} and {p:?}"
+                    ));
+                }
+            }
+            Ok(())
+        },
+    )
+    .await;
+    sc.shot(&c, "alerts-after-overview").await;
+    sc.end(c).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_data_looks_stale() {
     let mut sc = Scene::new(false).await;
