@@ -106,9 +106,10 @@ export function textSlot(node) {
   let last = t.data;
   return (text) => {
     const s = String(text);
-    if (s === last) return;
+    if (s === last) return false;
     last = s;
     t.data = s;
+    return true;
   };
 }
 
@@ -121,10 +122,11 @@ export function attrSlot(node, name) {
   let last = node.getAttribute(name);
   return (value) => {
     const v = value === null || value === undefined ? null : String(value);
-    if (v === last) return;
+    if (v === last) return false;
     last = v;
     if (v === null) node.removeAttribute(name);
     else node.setAttribute(name, v);
+    return true;
   };
 }
 

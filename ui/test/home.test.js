@@ -179,6 +179,11 @@ class FakeEl {
     this.attrs.delete(k);
     write(this, `-${k}`);
   }
+  getBoundingClientRect() {
+    // A forced layout in a browser: recorded in the write log's `what`.
+    write(this, 'layout');
+    return { left: 0, top: 0, right: 0, bottom: 0, width: 0, height: 0 };
+  }
 }
 
 globalThis.document = {
@@ -187,7 +192,7 @@ globalThis.document = {
   createElementNS: (_ns, tag) => new FakeEl(tag),
 };
 
-const { renderHome } = await import('../js/views/home.js');
+const { renderHome, tickHome } = await import('../js/views/home.js');
 const { applyAll, initialState } = await import('../js/state.js');
 
 /** The module card (`data-module`) a node is in, or '(outside)'. */
@@ -310,4 +315,28 @@ test('a new value is drawn in place: text nodes keep, only what changed is writt
     assert.ok(!written.has(n), `${name} not written`);
   }
   assert.ok(written.has(value) && written.has(delta), 'value and change written');
+});
+
+test('a clock tick moves each card\'s "min ago" on and lays its footer out before the next', () => {
+  const root = new FakeEl('div');
+  const s0 = fourModules();
+  renderHome(root, s0, null, T0 + 2000);
+  const ago = (m) => root.children.find((c) => c.dataset.module === m).children[2].children[1];
+  assert.equal(ago('finance').textContent, ' · just now');
+  writes = [];
+  what = [];
+  tickHome(root, s0, T0 + 2 * 60 * 1000);
+  for (const m of ['reports', 'finance', 'hr', 'security']) assert.equal(ago(m).textContent, ' · 2 min ago', m);
+  // Only the four texts change, and each card's footer (its own layout root,
+  // app.css) is laid out before the next card's text changes: four roots
+  // waiting at once make WebKit lay out and repaint the whole column.
+  const log = writes.map((n, i) => `${cardOf(n)} ${what[i]}`);
+  assert.deepEqual(
+    log,
+    ['reports', 'finance', 'hr', 'security'].flatMap((m) => [`${m} #text`, `${m} layout`]),
+  );
+  // Nothing changed on screen: no write, no forced layout.
+  writes = [];
+  tickHome(root, s0, T0 + 2 * 60 * 1000 + 1000);
+  assert.deepEqual(writes, [], 'the same texts: nothing done');
 });
