@@ -2,39 +2,36 @@
 // midnight) next change, so the page wakes only then: an idle window with
 // nothing about to change on screen runs no timer at all.
 //
-// Pure: no DOM, no timers. `shown(t)` gives the texts the view would show at
-// epoch ms `t` (any string; the formatters in state.js decide what it says);
-// this only finds when that string first differs from now's.
+// No DOM, no timers. A view names the times it shows (`homeTimes` and the
+// like); it draws each with `formatWhen` and `formatRelative` (state.js),
+// which alone decide what the texts say. The moments they may change at
+// come from `textChangesAfter`, kept beside them, and each is checked with
+// the formatters themselves: a handful of calls per wake-up, not a search.
 
-/** Precision of the search: a text may change up to this late. */
-export const CLOCK_STEP_MS = 500;
+import { formatRelative, formatWhen, textChangesAfter } from './state.js';
+
 /** Never look further ahead than this; a timer at the horizon looks again. */
 export const CLOCK_HORIZON_MS = 6 * 3600 * 1000;
 
+/** The clock texts of `times` at epoch ms `t`, as the views draw them. */
+export function clockTexts(times, t) {
+  return times.map((x) => `${formatWhen(x, t)}|${formatRelative(x, t)}`).join('|');
+}
+
 /**
- * Milliseconds from `nowMs` until `shown(t)` first differs from `shown(nowMs)`,
- * at most [CLOCK_HORIZON_MS] (nothing changes before it: look again then);
- * null when there is nothing to show (`shown` gives '').
- *
- * The texts never come back to an earlier value as time goes on, so "differs
- * from now's" is false, then true: probe 1 s, 2 s, 4 s, ... ahead, then halve
- * the gap between the last same and the first different probe.
+ * Milliseconds from `nowMs` until the clock texts of `times` (ISO strings or
+ * epoch ms) first differ from now's; [CLOCK_HORIZON_MS] when not before it
+ * (look again then); null when there are no times.
  */
-export function nextClockChange(shown, nowMs) {
-  const current = shown(nowMs);
-  if (!current) return null;
-  const differs = (dt) => shown(nowMs + dt) !== current;
-  let same = 0;
-  let diff = 1000;
-  while (!differs(diff)) {
-    same = diff;
-    if (diff >= CLOCK_HORIZON_MS) return CLOCK_HORIZON_MS;
-    diff = Math.min(diff * 2, CLOCK_HORIZON_MS);
+export function nextClockChange(times, nowMs) {
+  const shown = [...new Set(times.filter((x) => x !== undefined && x !== null && x !== ''))];
+  if (shown.length === 0) return null;
+  const current = clockTexts(shown, nowMs);
+  const moments = [...new Set(shown.flatMap((x) => textChangesAfter(x, nowMs)))]
+    .filter((c) => c - nowMs <= CLOCK_HORIZON_MS)
+    .sort((a, b) => a - b);
+  for (const c of moments) {
+    if (clockTexts(shown, c) !== current) return c - nowMs;
   }
-  while (diff - same > CLOCK_STEP_MS) {
-    const mid = Math.floor((same + diff) / 2);
-    if (differs(mid)) diff = mid;
-    else same = mid;
-  }
-  return diff;
+  return CLOCK_HORIZON_MS;
 }

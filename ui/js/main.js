@@ -17,10 +17,10 @@ import * as ipc from './ipc.js';
 import { applyAll, initialState, unreadCount } from './state.js';
 import { setText } from './dom.js';
 import { nextClockChange } from './clock.js';
-import { homeClock, renderHome, tickHome } from './views/home.js';
-import { alertsClock, bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
+import { homeTimes, renderHome, tickHome } from './views/home.js';
+import { alertsTimes, bindAlerts, renderAlerts, renderAlertsBadge } from './views/alerts.js';
 import { bindDetail, createDetailChart, findKpi, renderDetail } from './views/detail.js';
-import { dashboardClock, renderDashboard } from './views/dashboard.js';
+import { dashboardTimes, renderDashboard } from './views/dashboard.js';
 import {
   bindNotifications,
   renderBadge,
@@ -39,8 +39,8 @@ const TITLES = {
   notifications: 'Notifications',
   settings: 'Settings',
 };
-/** The clock texts ("3 min ago") each view shows, for the clock timer (see clock.js). */
-const CLOCKS = { home: homeClock, dashboard: dashboardClock, alerts: alertsClock };
+/** The times each view shows as clock texts ("3 min ago"), for the clock timer (see clock.js). */
+const CLOCKS = { home: homeTimes, dashboard: dashboardTimes, alerts: alertsTimes };
 /** A clock timer due later than this is re-armed when the state changes. */
 const CLOCK_RECHECK_MS = 60000;
 /** Fold the queue without waiting for a render once it is this long. */
@@ -240,10 +240,10 @@ function armClock() {
     if (clockFrom === state || clockDue - Date.now() <= CLOCK_RECHECK_MS) return;
     stopClock();
   }
-  const texts = CLOCKS[view];
-  if (!texts) return;
+  const times = CLOCKS[view];
+  if (!times) return;
   const s = state;
-  const dt = nextClockChange((t) => texts(s, t), now());
+  const dt = nextClockChange(times(s), now());
   if (dt === null) return;
   clockTimer = setTimeout(onClock, dt);
   clockDue = Date.now() + dt;

@@ -795,6 +795,34 @@ export function formatWhen(iso, nowMs) {
   return sameDay(d, new Date(nowMs)) ? clock : `${monthDay.format(d)}, ${clock}`;
 }
 
+/**
+ * The moments (epoch ms after `nowMs`, ascending) at which `formatWhen(iso, ·)`
+ * or `formatRelative(iso, ·)` may next give another text: "just now" ends, the
+ * next minute or hour step, an hour after a time of another day (it turns into
+ * its date), the next local midnight (a date instead of a time). Empty when
+ * the time is unknown. Kept beside the formatters whose rules it follows;
+ * ui/test/clock.test.js checks it against them second by second.
+ */
+export function textChangesAfter(iso, nowMs) {
+  const t = typeof iso === 'number' ? iso : parseTime(iso);
+  if (Number.isNaN(t)) return [];
+  // Math.round: `secs` (below) is k or more from t + 1000 k - 500 ms on.
+  const from = (k) => t + 1000 * k - 500;
+  const secs = Math.round((nowMs - t) / 1000);
+  const mins = Math.max(1, Math.round(secs / 60));
+  const midnight = new Date(nowMs);
+  midnight.setHours(24, 0, 0, 0);
+  return [
+    from(45),
+    from(60 * (mins + 1) - 30),
+    from(3600 * (Math.floor(mins / 60) + 1) - 30),
+    from(3601),
+    midnight.getTime(),
+  ]
+    .filter((c) => c > nowMs)
+    .sort((a, b) => a - b);
+}
+
 /** `just now`, `3 min ago`, `2 h ago`; a date when not today; `—` when unknown. */
 export function formatRelative(iso, nowMs) {
   const t = typeof iso === 'number' ? iso : parseTime(iso);

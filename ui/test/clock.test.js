@@ -7,11 +7,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { T0, at, moduleKpis } from './helpers.js';
-import { CLOCK_HORIZON_MS, CLOCK_STEP_MS, nextClockChange } from '../js/clock.js';
+import { CLOCK_HORIZON_MS, clockTexts, nextClockChange } from '../js/clock.js';
 import { formatRelative } from '../js/state.js';
-import { homeClock } from '../js/views/home.js';
-import { dashboardClock } from '../js/views/dashboard.js';
-import { alertsClock } from '../js/views/alerts.js';
+import { homeTimes } from '../js/views/home.js';
+import { dashboardTimes } from '../js/views/dashboard.js';
+import { alertsTimes } from '../js/views/alerts.js';
 
 const ui = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -20,40 +20,73 @@ function home(secs) {
   return { modules: { finance: { latest: moduleKpis('finance', { a: 1 }, secs), history: {} } } };
 }
 
-test('"just now" turns into "1 min ago" when the timer fires, not 30 s early or late', () => {
-  const shown = (t) => formatRelative(at(0), t);
+test('"just now" turns into "1 min ago" when the timer fires, not before', () => {
   const now = T0 + 10_000;
-  const dt = nextClockChange(shown, now);
-  assert.equal(shown(now), 'just now');
-  assert.notEqual(shown(now + dt), 'just now', 'changed when the timer fires');
-  assert.equal(shown(now + dt - CLOCK_STEP_MS - 1), 'just now', 'and not long before');
-  assert.ok(dt > 30_000 && dt < 36_000, `${dt}`);
+  const dt = nextClockChange([at(0)], now);
+  assert.equal(formatRelative(at(0), now), 'just now');
+  assert.notEqual(formatRelative(at(0), now + dt), 'just now', 'changed when the timer fires');
+  assert.equal(formatRelative(at(0), now + dt - 1), 'just now', 'and not a millisecond before');
+  assert.equal(dt, 34_500);
 });
 
 test('minutes move on once a minute; hours once an hour', () => {
-  const s = home(0);
-  const dt = nextClockChange((t) => homeClock(s, t), T0 + 5 * 60_000);
+  const times = homeTimes(home(0));
+  const dt = nextClockChange(times, T0 + 5 * 60_000);
   assert.ok(dt >= 20_000 && dt <= 61_000, `${dt}`);
-  const late = nextClockChange((t) => homeClock(s, t), T0 + 3 * 3600_000 + 60_000);
+  const late = nextClockChange(times, T0 + 3 * 3600_000 + 60_000);
   assert.ok(late > 30 * 60_000, `hours: ${late}`);
 });
 
 test('nothing shown: no timer at all', () => {
-  assert.equal(nextClockChange((t) => homeClock({ modules: {} }, t), T0), null);
-  assert.equal(nextClockChange((t) => dashboardClock({ dashboard: null }, t), T0), null);
-  assert.equal(nextClockChange((t) => alertsClock({ alerts: [] }, t), T0), null);
+  assert.equal(nextClockChange(homeTimes({ modules: {} }), T0), null);
+  assert.equal(nextClockChange(dashboardTimes({ dashboard: null }), T0), null);
+  assert.equal(nextClockChange(alertsTimes({ alerts: [] }), T0), null);
 });
 
 test('a text that never changes waits for the horizon, not a short period', () => {
-  assert.equal(nextClockChange(() => 'same', T0), CLOCK_HORIZON_MS);
+  // A time of last week is drawn as its date: it stays so.
+  assert.equal(nextClockChange([at(-7 * 86400)], T0), CLOCK_HORIZON_MS);
+  assert.equal(nextClockChange(['not a time'], T0), CLOCK_HORIZON_MS);
 });
 
 test('midnight turns a time into a date', () => {
   // 23:59:40 UTC (the tests pin TZ=UTC), an update two hours before.
   const now = Date.parse('2024-05-01T23:59:40Z');
-  const s = { dashboard: { updatedAt: '2024-05-01T22:00:00Z' } };
-  const dt = nextClockChange((t) => dashboardClock(s, t), now);
-  assert.ok(dt > 19_000 && dt <= 21_000, `${dt}`);
+  const dt = nextClockChange(dashboardTimes({ dashboard: { updatedAt: '2024-05-01T22:00:00Z' } }), now);
+  assert.equal(dt, 20_000);
+});
+
+/**
+ * Second by second over the first day of a time shown (and around a
+ * midnight, and a time of yesterday): the timer is set for exactly the
+ * moment the texts next change, as the formatters draw them.
+ */
+test('the timer is set for the very moment the texts change, as the formatters say', () => {
+  const cases = [
+    [T0, T0 - 5000, 26 * 3600],
+    [Date.parse('2024-05-01T23:20:00Z'), Date.parse('2024-05-01T23:00:00Z'), 3 * 3600],
+    [Date.parse('2024-05-02T00:10:00Z'), Date.parse('2024-05-01T23:50:00Z'), 3 * 3600],
+  ];
+  let checked = 0;
+  for (const [t, start, secs] of cases) {
+    let now = start;
+    const end = start + secs * 1000;
+    while (now < end) {
+      const dt = nextClockChange([t], now);
+      const before = clockTexts([t], now);
+      if (dt < CLOCK_HORIZON_MS) {
+        assert.notEqual(clockTexts([t], now + dt), before, `changed at now + ${dt} (t ${t}, now ${now})`);
+      }
+      // Unchanged at every second until then (and the millisecond before).
+      for (let s = 1000; s < dt && now + s < end; s += 1000) {
+        assert.equal(clockTexts([t], now + s), before, `changed ${s} ms after ${now}, before the timer (${dt})`);
+      }
+      assert.equal(clockTexts([t], now + dt - 1), before);
+      checked += 1;
+      now += dt;
+    }
+  }
+  assert.ok(checked > 40, `${checked} changes followed`);
 });
 
 /** The page people use: ui/ without the tests and the test/benchmark hooks. */

@@ -83,8 +83,7 @@ export function renderDashboard(root, state, prev, nowMs = Date.now()) {
   if (d.updatedAt) updated.dateTime = d.updatedAt;
 }
 
-/** The clock text the dashboard shows at epoch ms `t` ('' for none; see clock.js). */
-export function dashboardClock(state, t) {
-  const d = state.dashboard;
-  return d ? `${formatWhen(d.updatedAt, t)}|${formatRelative(d.updatedAt, t)}` : '';
+/** The time the dashboard shows as clock texts (see clock.js). */
+export function dashboardTimes(state) {
+  return state.dashboard ? [state.dashboard.updatedAt] : [];
 }

@@ -179,14 +179,7 @@ export function tickHome(root, state, nowMs = Date.now()) {
   }
 }
 
-/** The clock texts the cards show at epoch ms `t` ('' for none; see clock.js). */
-export function homeClock(state, t) {
-  let out = '';
-  for (const m of MODULES) {
-    const view = state.modules[m];
-    if (!view) continue;
-    const at = view.latest.updatedAt;
-    out += `${formatWhen(at, t)}|${formatRelative(at, t)}|`;
-  }
-  return out;
+/** The times the cards show as clock texts (see clock.js). */
+export function homeTimes(state) {
+  return MODULES.map((m) => state.modules[m]?.latest.updatedAt);
 }
