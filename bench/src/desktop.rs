@@ -528,24 +528,42 @@ async fn idle_side_by_side(a: &Args, app: &Path, hello: &Path) -> Result<(), Str
         if pulseboard {
             c.args(["--server", &server.url()]);
         }
+        // Each app in a cgroup of its own where there is one: its CPU time
+        // then counts every thread, also those that ended (see Cgroup).
+        let cg = util::Cgroup::new(&format!("idle{i}"));
+        let c = match &cg {
+            Some(cg) => cg.wrap(&c),
+            None => c,
+        };
         let g = spawn_logged(c, &log)?;
         started(&g, &log, pulseboard, true).await?;
         let pid = g.pid();
-        // Side by side: the window of app i at x = i * 1220 (1180 wide).
         let exe_pid = tree(pid)
             .into_iter()
             .find(|p| comm(*p) == exe_comm(exe))
             .ok_or_else(|| format!("{name}: its process not found"))?;
         let w = wait_window(&x, exe_pid).await?;
-        x.xdotool(&["windowmove", &w, &(i * 1220).to_string(), "0"])?;
         let path = if pulseboard {
             logged_render_path(&log).unwrap_or_else(|| "not logged".into())
         } else {
             "WebKit default".into()
         };
-        running.push((name.clone(), g, dirs, path));
+        running.push((name.clone(), g, cg, w, dirs, path));
     }
+    // Side by side: the window in place i at x = i * 1220 (1180 wide). With
+    // two Pulseboard builds, they swap places every window: whichever sits
+    // on the left spends more (BENCHMARKS.md section 3; not explained).
+    let place = |window: usize| -> Result<(), String> {
+        for (i, (_, _, _, w, _, _)) in running.iter().enumerate() {
+            let at = idle_place(a.app_b.is_some(), window, i);
+            x.xdotool(&["windowmove", w, &(at * 1220).to_string(), "0"])?;
+        }
+        Ok(())
+    };
+    place(1)?;
     tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
+    // Per process name, from the live threads' schedstat (what ended is not
+    // in it): where the time goes, for information.
     let ns = |g: &Group| -> std::collections::BTreeMap<String, u64> {
         let mut m = std::collections::BTreeMap::new();
         for p in util::group(g.pid()) {
@@ -553,38 +571,57 @@ async fn idle_side_by_side(a: &Args, app: &Path, hello: &Path) -> Result<(), Str
         }
         m
     };
+    // The whole app: its cgroup's µs, or else `/proc/PID/stat`'s ticks
+    // (complete, but in 10 ms steps).
+    let total = |g: &Group, cg: &Option<util::Cgroup>| -> f64 {
+        match cg.as_ref().and_then(util::Cgroup::usage_us) {
+            Some(us) => us as f64 / 1e6,
+            None => cpu_secs(&util::group(g.pid())),
+        }
+    };
     for window in 1..=a.idle_windows {
+        if window > 1 && a.app_b.is_some() {
+            place(window)?;
+        }
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         let load: f64 = load
             .split_whitespace()
             .next()
             .and_then(|v| v.parse().ok())
             .unwrap_or(f64::NAN);
-        let before: Vec<_> = running.iter().map(|(_, g, _, _)| ns(g)).collect();
+        let before: Vec<_> = running
+            .iter()
+            .map(|(_, g, cg, _, _, _)| (ns(g), total(g, cg)))
+            .collect();
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs_f64(a.idle_secs)).await;
         let dt = t0.elapsed().as_secs_f64();
-        for ((name, g, _, path), b) in running.iter().zip(before) {
+        for (i, ((name, g, cg, _, _, path), (b, t_before))) in
+            running.iter().zip(before).enumerate()
+        {
             let after = ns(g);
             let pct = |k: &String, v: &u64| {
                 let d = v.saturating_sub(*b.get(k).unwrap_or(&0));
                 100.0 * d as f64 / 1e9 / dt
             };
-            let total: f64 = after.iter().map(|(k, v)| pct(k, v)).sum();
+            let cpu = 100.0 * (total(g, cg) - t_before) / dt;
             let by: serde_json::Map<String, Value> = after
                 .iter()
                 .map(|(k, v)| (k.clone(), json!(pct(k, v))))
                 .filter(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
                 .collect();
+            let at = idle_place(a.app_b.is_some(), window, i);
             let rec = json!({
                 "kind": "desktop_idle", "app": name, "window": window,
-                "windows": a.idle_windows, "secs": dt, "cpu_pct": total,
-                "cpu_by_process": by, "render_path": path,
+                "windows": a.idle_windows, "secs": dt, "cpu_pct": cpu,
+                "cpu_source": if cg.is_some() { "cgroup" } else { "proc stat ticks" },
+                "place": at,
+                "cpu_by_process_live_threads": by, "render_path": path,
                 "at_bridge": !a.no_at_bridge, "load_avg_1m": load,
                 "cmd": util::command_line(),
             });
             eprintln!(
-                "[desktop] idle side by side, window {window}: {name} {total:.3} % CPU ({path})"
+                "[desktop] idle side by side, window {window}: {name} {cpu:.3} % CPU (place {at}, {path})"
             );
             util::append_result(&a.out, &rec).map_err(|e| e.to_string())?;
         }
@@ -592,6 +629,16 @@ async fn idle_side_by_side(a: &Args, app: &Path, hello: &Path) -> Result<(), Str
     drop(running);
     server.stop().await;
     Ok(())
+}
+
+/// The place (0 = left) of app `i` in measuring window `window`: with two
+/// Pulseboard builds (`swap`), the first two swap places every other window.
+fn idle_place(swap: bool, window: usize, i: usize) -> usize {
+    if swap && window.is_multiple_of(2) && i < 2 {
+        1 - i
+    } else {
+        i
+    }
 }
 
 /// Room for three 1180-wide windows side by side.
@@ -930,6 +977,17 @@ mod tests {
     use pulseboard_protocol::{Module, ModuleKpis};
 
     use super::*;
+
+    /// With two Pulseboard builds, each is on the left in every other
+    /// window (the left place costs more); the hello-world app keeps its own.
+    #[test]
+    fn two_builds_swap_places_every_other_window() {
+        let places = |w| (0..3).map(|i| idle_place(true, w, i)).collect::<Vec<_>>();
+        assert_eq!(places(1), [0, 1, 2]);
+        assert_eq!(places(2), [1, 0, 2]);
+        assert_eq!(places(3), [0, 1, 2]);
+        assert_eq!(idle_place(false, 2, 0), 0, "one build: no swap");
+    }
 
     /// Pulseboard's update batch for one finance update, as captured from
     /// the app: the hello-world app's `--ipc-tick` floor sends this shape.

@@ -500,9 +500,21 @@ fn idle(md: &mut String, table: &mut String, d: &Desktop) {
     } else {
         "GTK on the accessibility bus, as on a user's desktop"
     };
+    let source = if first.get("cpu_source").and_then(Value::as_str) == Some("cgroup") {
+        "from a cgroup of its own (every thread and process, also those that ended, in µs)"
+    } else if first.get("cpu_source").is_some() {
+        "from `/proc/PID/stat` (every thread, also those that ended, in 10 ms ticks)"
+    } else {
+        "from the live threads' schedstat (threads that ended are missed)"
+    };
+    let swap = if apps.len() > 2 {
+        " The two Pulseboard builds swap places every other window (whichever is on the left spends more)."
+    } else {
+        ""
+    };
     let _ = writeln!(md, "\nIdle, window open, side by side: the apps open at the same time on one 3700×900 screen, none covering \
-another, Pulseboard connected to a server that sends nothing but its pings, {bridge}; CPU of each app's process group (the app, \
-its WebKit processes and the D-Bus services it started) from schedstat, in % of one core, over {:.0} s windows.\n", f(first, "secs"));
+another, Pulseboard connected to a server that sends nothing but its pings, {bridge}; CPU of each app (the app, its WebKit \
+processes and the D-Bus services it started) {source}, in % of one core, over {:.0} s windows.{swap}\n", f(first, "secs"));
     let mut hdr = "| window | load (1 min) |".to_string();
     let mut sep = "|---:|---:|".to_string();
     for a in &apps {
@@ -528,6 +540,21 @@ its WebKit processes and the D-Bus services it started) from schedstat, in % of 
         let _ = writeln!(md, "{line}");
         let _ = writeln!(table, "{line}");
     }
+    let mut line = "| **mean** | |".to_string();
+    for a in &apps {
+        let v: Vec<f64> = d
+            .idle
+            .iter()
+            .filter(|((_, b), _)| b == *a)
+            .map(|(_, r)| f(r, "cpu_pct"))
+            .collect();
+        line.push_str(&format!(
+            " **{:.3} %** |",
+            v.iter().sum::<f64>() / v.len() as f64
+        ));
+    }
+    let _ = writeln!(md, "{line}");
+    let _ = writeln!(table, "{line}");
 }
 
 /// The issue's load beside the hello-world floors of the same run, with the
