@@ -216,7 +216,7 @@ pub fn run_ns(pid: u32) -> u64 {
 /// A cgroup (v2) of its own for one program and everything it starts. Its
 /// `cpu.stat` counts, in microseconds, every thread and process that ran in
 /// it, ended or not: per-thread `schedstat` loses a thread once it ends
-/// (WebKit's painting threads end 10 s after a paint), `/proc/PID/stat`
+/// (WebKit's JIT workers and GC helpers end ~10 s after their work), `/proc/PID/stat`
 /// counts in 10 ms ticks. Removed on drop (once its processes are gone).
 #[derive(Debug)]
 pub struct Cgroup {

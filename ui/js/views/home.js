@@ -173,8 +173,8 @@ export function tickHome(root, state, nowMs = Date.now()) {
     // Each footer is its own layout root (app.css), laid out here one at a
     // time: its new text repaints its own line. Left to the next frame, the
     // four would wait at once, and several roots waiting at once make WebKit
-    // lay out the whole page and repaint the whole column (BENCHMARKS.md
-    // section 3: a tick cost 4x more).
+    // lay out the whole page and repaint the four cards (a 1.9 MB paint
+    // buffer per tick against 1.1 MB: BENCHMARKS.md section 3).
     if (view && renderTime(cards[m], view, nowMs)) cards[m].foot.getBoundingClientRect();
   }
 }
