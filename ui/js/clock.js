@@ -21,17 +21,23 @@ export function clockTexts(times, t) {
 /**
  * Milliseconds from `nowMs` until the clock texts of `times` (ISO strings or
  * epoch ms) first differ from now's; [CLOCK_HORIZON_MS] when not before it
- * (look again then); null when there are no times.
+ * (look again then); null when there are no times. Each time is checked on
+ * its own (its texts at its own moments), so a long alert list costs a few
+ * calls per alert, not per alert and moment.
  */
 export function nextClockChange(times, nowMs) {
   const shown = [...new Set(times.filter((x) => x !== undefined && x !== null && x !== ''))];
   if (shown.length === 0) return null;
-  const current = clockTexts(shown, nowMs);
-  const moments = [...new Set(shown.flatMap((x) => textChangesAfter(x, nowMs)))]
-    .filter((c) => c - nowMs <= CLOCK_HORIZON_MS)
-    .sort((a, b) => a - b);
-  for (const c of moments) {
-    if (clockTexts(shown, c) !== current) return c - nowMs;
+  let next = CLOCK_HORIZON_MS;
+  for (const x of shown) {
+    const current = clockTexts([x], nowMs);
+    for (const c of textChangesAfter(x, nowMs)) {
+      if (c - nowMs >= next) break;
+      if (clockTexts([x], c) !== current) {
+        next = c - nowMs;
+        break;
+      }
+    }
   }
-  return CLOCK_HORIZON_MS;
+  return next;
 }

@@ -37,6 +37,15 @@ test('minutes move on once a minute; hours once an hour', () => {
   assert.ok(late > 30 * 60_000, `hours: ${late}`);
 });
 
+test('several times: the timer is set for the first of them to change', () => {
+  // "just now" for both; the one 30 s older turns into "1 min ago" first.
+  const times = [at(0), at(-30), at(0)];
+  const dt = nextClockChange(times, T0 + 10_000);
+  assert.equal(dt, 4_500);
+  assert.notEqual(clockTexts(times, T0 + 10_000 + dt), clockTexts(times, T0 + 10_000));
+  assert.equal(clockTexts(times, T0 + 10_000 + dt - 1), clockTexts(times, T0 + 10_000));
+});
+
 test('nothing shown: no timer at all', () => {
   assert.equal(nextClockChange(homeTimes({ modules: {} }), T0), null);
   assert.equal(nextClockChange(dashboardTimes({ dashboard: null }), T0), null);
