@@ -887,6 +887,9 @@ async fn prepare(config: Config) -> Result<Prepared, Error> {
         // Frames here are small; tungstenite grows the buffer for a big one.
         // The default 4 KiB is held by every idle connection.
         .ws_read_buffer_size(256)
+        // A broadcast writes each socket's frame on the spot instead of
+        // waking every connection's task (vendor/PATCHES.md, patch 25).
+        .ws_direct_write(true)
         // An Engine.IO session must join the namespace (authenticate) soon.
         .connect_timeout(config.handshake_timeout)
         // For the disconnect handler, which counts slow sockets (`socket::gone`).

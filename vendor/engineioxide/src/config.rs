@@ -84,6 +84,13 @@ pub struct EngineIoConfig {
     /// to prevent memory eating by a malicious user.
     pub ws_max_frame_size: usize,
 
+    /// Write a new websocket session's packets straight to its TCP stream
+    /// from the code that emits them, instead of queueing them for the
+    /// connection's task (Pulseboard patch 25). Only for plain TCP
+    /// connections (a TLS stream takes the queued path) that did not start
+    /// on polling. Default: off.
+    pub ws_direct_write: bool,
+
     /// Allowed transports on this server
     /// It is represented as a bitfield to allow to combine any number of transports easily
     pub transports: u8,
@@ -101,6 +108,7 @@ impl Default for EngineIoConfig {
             ws_read_buffer_size: 4096,
             ws_max_message_size: 64 << 20,
             ws_max_frame_size: 16 << 20,
+            ws_direct_write: false,
             transports: TransportType::Polling as u8 | TransportType::Websocket as u8,
         }
     }
@@ -217,6 +225,13 @@ impl EngineIoConfigBuilder {
     /// but will consume more memory.
     pub fn ws_read_buffer_size(mut self, ws_read_buffer_size: usize) -> Self {
         self.config.ws_read_buffer_size = ws_read_buffer_size;
+        self
+    }
+
+    /// Write a new websocket session's packets straight to its TCP stream
+    /// (see [`EngineIoConfig::ws_direct_write`]). Default: off.
+    pub fn ws_direct_write(mut self, on: bool) -> Self {
+        self.config.ws_direct_write = on;
         self
     }
 

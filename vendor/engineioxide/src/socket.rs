@@ -73,6 +73,7 @@ use smallvec::{SmallVec, smallvec};
 use tokio::sync::{Mutex, Notify, mpsc::error::TrySendError};
 
 use crate::queue::{self, Receiver};
+use crate::transport::direct::{DirectOut, Refused};
 
 pub use engineioxide_core::Sid;
 use tokio_util::{future::FutureExt as _, sync::CancellationToken};
@@ -113,8 +114,31 @@ impl From<&Error> for Option<DisconnectReason> {
 /// A permit to emit a message to the client.
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
-    inner: queue::Permit<'a, PacketBuf>,
+    inner: PermitInner<'a>,
 }
+
+/// Where a permit's packets go: the queue, or straight to the connection
+/// (Pulseboard patch 25).
+#[derive(Debug)]
+enum PermitInner<'a> {
+    Queue(queue::Permit<'a, PacketBuf>),
+    Direct(&'a Arc<DirectOut>, ProtocolVersion),
+}
+
+impl PermitInner<'_> {
+    #[inline]
+    fn send(self, packets: PacketBuf) {
+        match self {
+            PermitInner::Queue(permit) => permit.send(packets),
+            // Only a session that closed since the permit was taken refuses;
+            // a queued packet of a closing session is not written either.
+            PermitInner::Direct(out, protocol) => {
+                let _ = out.send(packets, protocol, true);
+            }
+        }
+    }
+}
+
 impl Permit<'_> {
     /// Consume the permit and emit a message to the client.
     #[inline]
@@ -227,6 +251,10 @@ where
     /// Channel to send [PacketBuf] to the internal connection
     pub(crate) internal_tx: queue::Sender<PacketBuf>,
 
+    /// Set for a websocket session whose packets are written straight to
+    /// its TCP stream instead of through `internal_tx` (Pulseboard patch 25).
+    pub(crate) direct: std::sync::OnceLock<Arc<DirectOut>>,
+
 
     /// Wakes the heartbeat job when a Pong [`Packet`] (v4 protocol) or a Ping (v3 protocol)
     /// arrives. A [`Notify`] holds at most one pending wake-up, which is all the
@@ -271,6 +299,7 @@ where
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
+            direct: std::sync::OnceLock::new(),
 
 
             heartbeat: Notify::new(),
@@ -290,14 +319,24 @@ where
         #[cfg(feature = "tracing")]
         tracing::debug!(?packet, "sending packet");
 
-        self.internal_tx
-            .try_send(smallvec![packet])
-            .map_err(|p| match p {
-                TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
-                TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
-            })?;
-        Ok(())
+        self.send_buf(smallvec![packet]).map_err(|p| match p {
+            TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
+            TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
+        })
     }
+
+    /// Sends packets to the connection, together: through the queue, or
+    /// written now in a direct websocket session (Pulseboard patch 25).
+    pub(crate) fn send_buf(&self, packets: PacketBuf) -> Result<(), TrySendError<PacketBuf>> {
+        match self.direct.get() {
+            None => self.internal_tx.try_send(packets),
+            Some(out) => out.send(packets, self.protocol, false).map_err(|(why, p)| match why {
+                Refused::Full => TrySendError::Full(p),
+                Refused::Closed => TrySendError::Closed(p),
+            }),
+        }
+    }
+
     pub(crate) fn is_upgrading(&self) -> bool {
         self.upgrading.load(Ordering::Relaxed)
     }
@@ -380,8 +419,7 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "emitting ping");
 
-            self.internal_tx
-                .try_send(smallvec![Packet::Ping])
+            self.send_buf(smallvec![Packet::Ping])
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
@@ -410,8 +448,7 @@ where
 
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
-            self.internal_tx
-                .try_send(smallvec![Packet::Pong])
+            self.send_buf(smallvec![Packet::Pong])
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
     }
@@ -445,8 +482,19 @@ where
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
+        if let Some(out) = self.direct.get() {
+            return match out.room() {
+                Ok(()) => Ok(Permit {
+                    inner: PermitInner::Direct(out, self.protocol),
+                }),
+                Err(Refused::Full) => Err(TrySendError::Full(())),
+                Err(Refused::Closed) => Err(TrySendError::Closed(())),
+            };
+        }
         let permit = self.internal_tx.try_reserve()?;
-        Ok(Permit { inner: permit })
+        Ok(Permit {
+            inner: PermitInner::Queue(permit),
+        })
     }
 
     /// A hint before [`Socket::reserve`] / [`Socket::emit`] on many sockets in
@@ -561,8 +609,12 @@ where
 
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
         // Volatile packets bypass the queue's items and capacity; only the
-        // latest is kept (`queue::Sender::send_volatile`).
-        self.internal_tx.send_volatile(packets)
+        // latest is kept (`queue::Sender::send_volatile`). A direct session
+        // writes one only if nothing waits.
+        match self.direct.get() {
+            None => self.internal_tx.send_volatile(packets),
+            Some(out) => out.send_volatile(packets, self.protocol),
+        }
     }
 }
 
@@ -631,6 +683,7 @@ where
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
+            direct: std::sync::OnceLock::new(),
 
 
             heartbeat: Notify::new(),

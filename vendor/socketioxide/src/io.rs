@@ -214,6 +214,16 @@ impl<A: Adapter> SocketIoBuilder<A> {
         self
     }
 
+    /// Write a new websocket session's packets straight to its TCP stream
+    /// from the code that emits them, instead of queueing them for the
+    /// connection's task (engineioxide `ws_direct_write`, Pulseboard patch
+    /// 25). Default: off.
+    #[inline]
+    pub fn ws_direct_write(mut self, on: bool) -> Self {
+        self.engine_config_builder = self.engine_config_builder.ws_direct_write(on);
+        self
+    }
+
     /// The size of the read buffer for the websocket transport.
     /// You can tweak this value depending on your use case. Defaults to 4KiB.
     ///

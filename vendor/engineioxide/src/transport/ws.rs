@@ -9,7 +9,7 @@ use std::{future::Future, sync::Arc};
 use futures_util::future::OptionFuture;
 use futures_util::{
     SinkExt, StreamExt, TryStreamExt,
-    stream::{SplitSink, SplitStream},
+    stream::SplitSink,
 };
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
@@ -29,6 +29,7 @@ use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, queue::Next, config::EngineIoConfig, engine::EngineIo,
     errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
+    transport::direct::{DirectOut, DirectStream},
 };
 
 /// Create a response for websocket upgrade
@@ -73,16 +74,38 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
     let parts = sid.is_none().then(|| Box::new(req.into_parts().0));
 
     let fut = async move {
-        let conn = on_upgrade.await.map(hyper_util::rt::TokioIo::new);
-
-        let res = match conn {
-            Ok(conn) => run(engine.clone(), conn, protocol, sid, parts).await,
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
             Err(_e) => {
                 #[cfg(feature = "tracing")]
                 tracing::debug!("ws upgrade error: {}", _e);
                 return;
             }
         };
+        // A new session on a plain TCP connection writes its frames
+        // directly (Pulseboard patch 25).
+        let upgraded = if engine.config.ws_direct_write && sid.is_none() {
+            match upgraded.downcast::<hyper_util::rt::TokioIo<tokio::net::TcpStream>>() {
+                Ok(raw) => {
+                    // What hyper read past the request is a slice of its
+                    // connection read buffer (8 KiB and up), even when empty:
+                    // kept, it would pin that buffer for the whole session.
+                    let head = bytes::Bytes::copy_from_slice(&raw.read_buf);
+                    drop(raw.read_buf);
+                    let res = run_direct(engine.clone(), raw.io.into_inner(), head, protocol, parts).await;
+                    if let Err(_e) = res {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!("direct ws closed with error: {_e}");
+                    }
+                    return;
+                }
+                Err(upgraded) => upgraded,
+            }
+        } else {
+            upgraded
+        };
+        let conn = hyper_util::rt::TokioIo::new(upgraded);
+        let res = run(engine.clone(), conn, protocol, sid, parts).await;
 
         match res {
             Ok(_) => {
@@ -240,15 +263,90 @@ where
     Ok(())
 }
 
+/// A new websocket session on a plain TCP connection whose packets are
+/// written straight to the stream by the code that emits them (Pulseboard
+/// patch 25, `transport::direct`). The connection task runs the reader, the
+/// heartbeat, and a job that closes the write side when the session ends;
+/// there is no writer job.
+async fn run_direct<H: EngineIoHandler>(
+    engine: Arc<EngineIo<H>>,
+    tcp: tokio::net::TcpStream,
+    head: bytes::Bytes,
+    protocol: ProtocolVersion,
+    req_data: Option<Box<Parts>>,
+) -> Result<(), Error> {
+    let (socket, out, ws) = {
+        let tcp = Arc::new(tcp);
+        let out = DirectOut::new(tcp.clone(), engine.config.max_buffer_size);
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(engine.config.ws_read_buffer_size)
+            .max_message_size(Some(engine.config.ws_max_message_size))
+            .max_frame_size(Some(engine.config.ws_max_frame_size));
+        let stream = DirectStream::new(tcp, head, out.clone());
+        let ws = Box::pin(WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config))).await;
+
+        let req_data = req_data.map(|p| *p).unwrap_or_else(|| Request::new(()).into_parts().0);
+        let socket = engine.create_session(protocol, TransportType::Websocket, req_data, false);
+        #[cfg(feature = "tracing")]
+        tracing::debug!("new direct websocket connection");
+
+        // The open packet first, then what the handler's `on_connect` may
+        // have queued, in order; from then on packets are written as they
+        // are emitted. Nothing else can address the session before its
+        // reader and heartbeat start below.
+        let open = Packet::Open(Box::new(make_open_packet(TransportType::Websocket, socket.id, &engine.config)));
+        let _ = out.send(smallvec![open], protocol, true);
+        {
+            let mut rx = socket.internal_rx.lock().await;
+            let _ = socket.direct.set(out.clone());
+            while let Ok(packets) = rx.buffered_rx.try_recv() {
+                let _ = out.send(packets, protocol, true);
+            }
+        }
+        (socket, out, ws)
+    };
+
+    crate::join::join3(
+        async {
+            match forward_to_handler(&engine, ws, &socket)
+                .with_cancellation_token(&socket.cancellation_token)
+                .await
+            {
+                Some(Err(ref e)) => {
+                    let reason = Option::<DisconnectReason>::from(e)
+                        .unwrap_or(DisconnectReason::TransportError);
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!("error when handling packet: {:?}", e);
+                    engine.close_session(socket.id, reason);
+                }
+                Some(Ok(())) => engine.close_session(socket.id, DisconnectReason::TransportClose),
+                None => {}
+            }
+        },
+        async {
+            // The queue's receiver is held for the session, as the queued
+            // path's writer holds it, so that `close_session` closes the
+            // queue (and `Socket::closed` resolves) once the write side is
+            // done. That ends with the session: a close frame behind what
+            // waits, then the TCP write side is shut down.
+            let _rx = socket.internal_rx.lock().await;
+            socket.cancellation_token.cancelled().await;
+            out.close(engine.config.ping_timeout).await;
+        },
+        socket
+            .clone()
+            .heartbeat(engine.config.ping_interval, engine.config.ping_timeout),
+    )
+    .await;
+    Ok(())
+}
+
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
-async fn forward_to_handler<H: EngineIoHandler, S>(
+async fn forward_to_handler<H: EngineIoHandler>(
     engine: &Arc<EngineIo<H>>,
-    mut rx: SplitStream<WebSocketStream<S>>,
+    mut rx: impl futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
     socket: &Arc<Socket<H::Data>>,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) -> Result<(), Error> {
     while let Some(msg) = rx.try_next().await? {
         match msg {
             Message::Text(msg) => match Packet::parse(socket.protocol, ws_bytes_to_str(msg))? {
