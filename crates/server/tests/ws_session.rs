@@ -1,7 +1,9 @@
 //! A WebSocket session's lifetime as an operator sees it in /metrics: the
-//! reader, writer and heartbeat of a session share one task (vendor/PATCHES.md),
-//! and a session must still end as soon as its client goes away, not only
-//! when the heartbeat gives up (25 s + 20 s later), and leave no task behind.
+//! reader and heartbeat of a session share one task, and its frames are
+//! written by the code that emits them (vendor/PATCHES.md, patches 5 and 25);
+//! a session must still end as soon as its client goes away, not only when
+//! the heartbeat gives up (25 s + 20 s later), leave no task behind, and a
+//! client that stops reading must not hold up the others.
 
 mod common;
 
