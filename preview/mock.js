@@ -5,11 +5,12 @@
 // crates/protocol/src/seed.rs (the desktop's demo data and the server's
 // simulator use the same table). Scenario via the query string:
 //   ?mock=demo (default) | live | cache | offline | unauthorized | connecting | flood
-//        | finance10 | bursts
+//        | finance10 | bursts | idle
 // `flood` is `live` plus 1000 events per second, to check the window keeps up.
 // `finance10` is `live` with one finance update every 100 ms and nothing else
 // (issue #12's load), `bursts` all four modules every 400 ms (the server's
-// simulator in the desktop benchmark): for bench/webkit/run.sh.
+// simulator in the desktop benchmark), `idle` no update at all (only the
+// clock texts move, once a minute): for bench/webkit/run.sh.
 
 const SEED = await fetch(new URL('./seed.json', import.meta.url)).then((r) => {
   if (!r.ok) throw new Error(`preview/seed.json: HTTP ${r.status}`);
@@ -175,6 +176,7 @@ export function createMockBackend() {
     case 'bursts':
     case 'live':
     case 'flood':
+    case 'idle':
       connection = { state: 'live', since: iso(start - 3600000), transport: 'websocket' };
       source = { kind: 'server' };
       break;
@@ -310,7 +312,7 @@ export function createMockBackend() {
 
   const names = Object.keys(SEED.modules);
   let tick = 0;
-  const steady = mode === 'finance10' || mode === 'bursts';
+  const steady = mode === 'finance10' || mode === 'bursts' || mode === 'idle';
   if (mode === 'finance10') setInterval(() => tickModule('finance'), 100);
   if (mode === 'bursts') {
     setInterval(() => {

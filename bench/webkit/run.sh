@@ -1,10 +1,17 @@
 #!/bin/bash
 # What WebKitGTK's software path costs for the page at one load, and how much
 # each frame repaints (BENCHMARKS.md section 3). From the repository root:
-#   bench/webkit/run.sh [MOCK [SECS]]     MOCK: finance10 (default) | bursts | live ...
+#   bench/webkit/run.sh [MOCK [SECS]]     MOCK: finance10 (default) | bursts | idle | live ...
 #   EXTRA_CSS='.module-card{contain:none}' bench/webkit/run.sh finance10 15
 #   EXTRA_JS='console.log("PAGE", 1)' SHOW_LOG=PAGE bench/webkit/run.sh
 # (SHOW_LOG: print the page's console lines that contain it, at the end).
+#   PAINT_SECS=130 POINTER=1279,1023 bench/webkit/run.sh idle 1
+# (PAINT_SECS: how long the paint buffers are traced, 3 s unless set; POINTER:
+# where the pointer is put first. With no window manager, the window under the
+# pointer has the focus: Xvfb puts it in the screen's middle, over the window;
+# 1279,1023 is beside it, so the window is inactive, as one in the background.
+# An inactive window repaints all of itself at its first update after some
+# seconds of idle: BENCHMARKS.md section 3.)
 # Serves the repository (ui/ + preview/) on a free port, opens ui/ with the
 # preview's mock in a plain WebKitGTK window (window.py) under its own Xvfb,
 # and prints the CPU of the host and web processes over SECS and the sizes of
@@ -35,10 +42,11 @@ WEB=
 for _ in $(seq 100); do WEB=$(pgrep -P $HPID -f WebKitWebProcess | head -1 || true); [ -n "$WEB" ] && break; sleep 0.1; done
 [ -n "$WEB" ] || { echo "no web process"; cat "$T/log"; exit 1; }
 sleep 4  # start-up work settles (a benchmark, not a test)
+[ -z "${POINTER:-}" ] || DISPLAY=$DISP xdotool mousemove "${POINTER%,*}" "${POINTER#*,}"
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-timeout 3 strace -f -e trace=ftruncate -p "$WEB" -o "$T/strace" 2>/dev/null || true
+timeout "${PAINT_SECS:-3}" strace -f -e trace=ftruncate -p "$WEB" -o "$T/strace" 2>/dev/null || true
 a0=$(ticks $HPID); w0=$(ticks "$WEB"); sleep "$SECS"; a1=$(ticks $HPID); w1=$(ticks "$WEB")
 HZ=$(getconf CLK_TCK)
 pct() { echo "scale=2; ($2 - $1) * 100 / $HZ / $SECS" | bc; }
-echo "mock=$MOCK ${EXTRA_CSS:+css=[$EXTRA_CSS] }host%=$(pct "$a0" "$a1") web%=$(pct "$w0" "$w1") frames/3s=$(grep -c ftruncate "$T/strace" || true) paint bytes (count size): $(grep -o 'ftruncate([0-9]*, [0-9]*' "$T/strace" | awk '{print $2}' | sort | uniq -c | sort -rn | head -4 | tr -s ' \n' ' ')"
+echo "mock=$MOCK ${EXTRA_CSS:+css=[$EXTRA_CSS] }host%=$(pct "$a0" "$a1") web%=$(pct "$w0" "$w1") frames/${PAINT_SECS:-3}s=$(grep -c ftruncate "$T/strace" || true) paint bytes (count size): $(grep -o 'ftruncate([0-9]*, [0-9]*' "$T/strace" | awk '{print $2}' | sort | uniq -c | sort -rn | head -4 | tr -s ' \n' ' ')"
 [ -z "${SHOW_LOG:-}" ] || grep -F -- "$SHOW_LOG" "$T/log" | tail -n 20 || true
