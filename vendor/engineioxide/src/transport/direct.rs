@@ -164,20 +164,19 @@ impl DirectOut {
     }
 
     /// Writes `packets` only if nothing is waiting (a volatile message is
-    /// dropped rather than queued behind a slow client).
+    /// dropped rather than queued behind a slow client); `false` when
+    /// dropped or closed, as `Socket::emit_volatile` says.
     pub(crate) fn send_volatile(
         self: &Arc<Self>,
         packets: PacketBuf,
         protocol: ProtocolVersion,
     ) -> bool {
         let mut s = self.lock();
-        if s.closed {
+        if s.closed || !s.waiting.is_empty() {
             return false;
         }
-        if s.waiting.is_empty() {
-            for packet in packets {
-                self.frame_packet(&mut s, packet, protocol);
-            }
+        for packet in packets {
+            self.frame_packet(&mut s, packet, protocol);
         }
         true
     }
@@ -584,7 +583,10 @@ mod tests {
         assert_eq!(out.room(), Err(Refused::Full));
         // A volatile message is dropped behind waiting frames, not queued.
         let before = out.lock().waiting.len();
-        assert!(out.send_volatile(smallvec![Packet::Ping], ProtocolVersion::V4));
+        assert!(
+            !out.send_volatile(smallvec![Packet::Ping], ProtocolVersion::V4),
+            "dropped, and said so"
+        );
         assert_eq!(out.lock().waiting.len(), before);
     }
 
