@@ -70,6 +70,14 @@ struct OutState {
     closed: bool,
 }
 
+impl OutState {
+    /// The connection is broken: nothing more is accepted or written.
+    fn broken(&mut self) {
+        self.closed = true;
+        self.waiting.clear();
+    }
+}
+
 /// A frame's header, plus one byte of payload prefix (engine.io v3 binary).
 struct Header {
     bytes: [u8; 11],
@@ -204,38 +212,13 @@ impl DirectOut {
 
     /// Writes a frame now if nothing is waiting; what the kernel does not
     /// take (and any frame behind waiting bytes) waits for the drain task.
+    /// A broken connection closes the session: the reader sees it too and
+    /// ends it.
     fn write_frame(self: &Arc<Self>, s: &mut OutState, header: Header, payload: Bytes) {
-        let head = header.as_slice();
-        let total = head.len() + payload.len();
-        if !s.waiting.is_empty() {
-            s.waiting.push_back(joined(head, &payload));
-            return;
+        if let Err(_e) = self.put(s, header.as_slice(), payload) {
+            #[cfg(feature = "tracing")]
+            tracing::debug!("direct ws write failed: {_e}");
         }
-        let written = match self
-            .tcp
-            .try_write_vectored(&[IoSlice::new(head), IoSlice::new(&payload)])
-        {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
-            Err(_e) => {
-                // The reader sees the broken connection and ends the session.
-                #[cfg(feature = "tracing")]
-                tracing::debug!("direct ws write failed: {_e}");
-                s.closed = true;
-                return;
-            }
-        };
-        if written >= total {
-            return;
-        }
-        let rest = if written < head.len() {
-            joined(&head[written..], &payload)
-        } else {
-            payload.slice(written - head.len()..)
-        };
-        s.waiting.push_back(rest);
-        self.runtime.spawn(Arc::clone(self).drain());
     }
 
     /// Bytes tungstenite writes itself (a pong to a websocket ping): queued
@@ -245,30 +228,37 @@ impl DirectOut {
         if s.closed {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
+        self.put(&mut s, &[], Bytes::copy_from_slice(bytes))
+    }
+
+    /// `head` then `payload`: behind what waits, or written now with one
+    /// `writev`, the rest left waiting for a drain task spawned for it.
+    fn put(self: &Arc<Self>, s: &mut OutState, head: &[u8], payload: Bytes) -> io::Result<()> {
         if !s.waiting.is_empty() {
-            s.waiting.push_back(Bytes::copy_from_slice(bytes));
+            s.waiting.push_back(joined(head, payload));
             return Ok(());
         }
-        let written = match self.tcp.try_write(bytes) {
+        let written = match self
+            .tcp
+            .try_write_vectored(&[IoSlice::new(head), IoSlice::new(&payload)])
+        {
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                0
-            }
+            Err(e) if retry(&e) => 0,
             Err(e) => {
-                s.closed = true;
+                s.broken();
                 return Err(e);
             }
         };
-        if written < bytes.len() {
-            s.waiting
-                .push_back(Bytes::copy_from_slice(&bytes[written..]));
-            self.runtime.spawn(Arc::clone(self).drain());
+        if written >= head.len() + payload.len() {
+            return Ok(());
         }
+        let rest = if written < head.len() {
+            joined(&head[written..], payload)
+        } else {
+            payload.slice(written - head.len()..)
+        };
+        s.waiting.push_back(rest);
+        self.runtime.spawn(Arc::clone(self).drain());
         Ok(())
     }
 
@@ -314,17 +304,14 @@ impl DirectOut {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(e) => {
-                            s.closed = true;
-                            s.waiting.clear();
+                            s.broken();
                             return Err(e);
                         }
                     }
                 }
             }
             if let Err(e) = self.tcp.writable().await {
-                let mut s = self.lock();
-                s.closed = true;
-                s.waiting.clear();
+                self.lock().broken();
                 return Err(e);
             }
         }
@@ -353,26 +340,39 @@ impl DirectOut {
     }
 }
 
-fn joined(head: &[u8], payload: &[u8]) -> Bytes {
+/// `head` and `payload` as one waiting chunk (`payload` itself when there is
+/// no head).
+fn joined(head: &[u8], payload: Bytes) -> Bytes {
+    if head.is_empty() {
+        return payload;
+    }
     let mut b = BytesMut::with_capacity(head.len() + payload.len());
     b.extend_from_slice(head);
-    b.extend_from_slice(payload);
+    b.extend_from_slice(&payload);
     b.freeze()
+}
+
+/// A write that took nothing now and may take it later.
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 /// What tungstenite reads from and writes to in a direct session: the TCP
 /// stream's read side (after the bytes hyper had already read past the
 /// upgrade request), and writes through the session's [`DirectOut`].
 pub(crate) struct DirectStream {
-    tcp: Arc<TcpStream>,
     /// Read by hyper past the HTTP upgrade request: the client's first bytes.
     head: Bytes,
+    /// The session's write side; its stream is the one read here.
     out: Arc<DirectOut>,
 }
 
 impl DirectStream {
-    pub(crate) fn new(tcp: Arc<TcpStream>, head: Bytes, out: Arc<DirectOut>) -> Self {
-        Self { tcp, head, out }
+    pub(crate) fn new(head: Bytes, out: Arc<DirectOut>) -> Self {
+        Self { head, out }
     }
 }
 
@@ -389,9 +389,9 @@ impl AsyncRead for DirectStream {
             return Poll::Ready(Ok(()));
         }
         loop {
-            ready!(this.tcp.poll_read_ready(cx))?;
+            ready!(this.out.tcp.poll_read_ready(cx))?;
             // tokio-tungstenite hands over an initialised buffer: this is free.
-            match this.tcp.try_read(buf.initialize_unfilled()) {
+            match this.out.tcp.try_read(buf.initialize_unfilled()) {
                 Ok(n) => {
                     buf.advance(n);
                     return Poll::Ready(Ok(()));

@@ -276,13 +276,12 @@ async fn run_direct<H: EngineIoHandler>(
     req_data: Option<Box<Parts>>,
 ) -> Result<(), Error> {
     let (socket, out, ws) = {
-        let tcp = Arc::new(tcp);
-        let out = DirectOut::new(tcp.clone(), engine.config.max_buffer_size);
+        let out = DirectOut::new(Arc::new(tcp), engine.config.max_buffer_size);
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(engine.config.ws_read_buffer_size)
             .max_message_size(Some(engine.config.ws_max_message_size))
             .max_frame_size(Some(engine.config.ws_max_frame_size));
-        let stream = DirectStream::new(tcp, head, out.clone());
+        let stream = DirectStream::new(head, out.clone());
         let ws = Box::pin(WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config))).await;
 
         let req_data = req_data.map(|p| *p).unwrap_or_else(|| Request::new(()).into_parts().0);
