@@ -168,10 +168,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (socket, (tx, rx), new_session) = {
-        let ws_config = WebSocketConfig::default()
-            .read_buffer_size(engine.config.ws_read_buffer_size)
-            .max_message_size(Some(engine.config.ws_max_message_size))
-            .max_frame_size(Some(engine.config.ws_max_frame_size));
+        let ws_config = ws_config(&engine.config);
 
         let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
         match (sid, req_data) {
@@ -228,30 +225,7 @@ where
     crate::join::join3(
         // pipe between internal socket channel and websocket; when it ends the
         // session is closed, which ends the writer and the heartbeat too.
-        async {
-            match forward_to_handler(&engine, rx, &socket)
-                .with_cancellation_token(&socket.cancellation_token)
-                .await
-            {
-                Some(Err(ref e)) => {
-                    let reason = Option::<DisconnectReason>::from(e)
-                        .unwrap_or(DisconnectReason::TransportError);
-
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("error when handling packet: {:?}", e);
-                    engine.close_session(socket.id, reason);
-                }
-                Some(Ok(())) => {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = %socket.id, "ws transport was closed");
-                    engine.close_session(socket.id, DisconnectReason::TransportClose);
-                }
-                None => {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = %socket.id, "socket is closing");
-                }
-            }
-        },
+        read_session(&engine, rx, &socket),
         forward_to_socket::<H, S>(socket.clone(), tx),
         OptionFuture::from(new_session.then(|| {
             socket
@@ -277,10 +251,7 @@ async fn run_direct<H: EngineIoHandler>(
 ) -> Result<(), Error> {
     let (socket, out, ws) = {
         let out = DirectOut::new(Arc::new(tcp), engine.config.max_buffer_size);
-        let ws_config = WebSocketConfig::default()
-            .read_buffer_size(engine.config.ws_read_buffer_size)
-            .max_message_size(Some(engine.config.ws_max_message_size))
-            .max_frame_size(Some(engine.config.ws_max_frame_size));
+        let ws_config = ws_config(&engine.config);
         let stream = DirectStream::new(head, out.clone());
         let ws = Box::pin(WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config))).await;
 
@@ -306,22 +277,7 @@ async fn run_direct<H: EngineIoHandler>(
     };
 
     crate::join::join3(
-        async {
-            match forward_to_handler(&engine, ws, &socket)
-                .with_cancellation_token(&socket.cancellation_token)
-                .await
-            {
-                Some(Err(ref e)) => {
-                    let reason = Option::<DisconnectReason>::from(e)
-                        .unwrap_or(DisconnectReason::TransportError);
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("error when handling packet: {:?}", e);
-                    engine.close_session(socket.id, reason);
-                }
-                Some(Ok(())) => engine.close_session(socket.id, DisconnectReason::TransportClose),
-                None => {}
-            }
-        },
+        read_session(&engine, ws, &socket),
         async {
             // The queue's receiver is held for the session, as the queued
             // path's writer holds it, so that `close_session` closes the
@@ -338,6 +294,46 @@ async fn run_direct<H: EngineIoHandler>(
     )
     .await;
     Ok(())
+}
+
+/// The websocket settings of a session, from the engine's config.
+fn ws_config(config: &EngineIoConfig) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(config.ws_read_buffer_size)
+        .max_message_size(Some(config.ws_max_message_size))
+        .max_frame_size(Some(config.ws_max_frame_size))
+}
+
+/// A session's reader job: forwards what the client sends until the
+/// connection ends, then closes the session (which ends the other jobs), or
+/// stops at once when the session is being closed.
+async fn read_session<H: EngineIoHandler>(
+    engine: &Arc<EngineIo<H>>,
+    rx: impl futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+    socket: &Arc<Socket<H::Data>>,
+) {
+    match forward_to_handler(engine, rx, socket)
+        .with_cancellation_token(&socket.cancellation_token)
+        .await
+    {
+        Some(Err(ref e)) => {
+            let reason =
+                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+
+            #[cfg(feature = "tracing")]
+            tracing::debug!("error when handling packet: {:?}", e);
+            engine.close_session(socket.id, reason);
+        }
+        Some(Ok(())) => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "ws transport was closed");
+            engine.close_session(socket.id, DisconnectReason::TransportClose);
+        }
+        None => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "socket is closing");
+        }
+    }
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
