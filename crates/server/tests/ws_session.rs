@@ -16,11 +16,7 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A raw Engine.IO 4 / Socket.IO 5 client joined to the main namespace.
 async fn join(server: &ServerHandle) -> Ws {
-    let url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        server.url().replacen("http", "ws", 1)
-    );
-    let (ws, _) = tokio_tungstenite::connect_async(url)
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url(server))
         .await
         .expect("ws connect");
     joined(ws).await
@@ -29,20 +25,25 @@ async fn join(server: &ServerHandle) -> Ws {
 /// [`join`] over a TCP connection whose receive buffer is `rcvbuf` bytes: a
 /// client that stops reading then fills the server's side quickly.
 async fn join_small(server: &ServerHandle, rcvbuf: u32) -> Ws {
-    let url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        server.url().replacen("http", "ws", 1)
-    );
     let addr: std::net::SocketAddr = server.url().trim_start_matches("http://").parse().unwrap();
     let tcp = tokio::net::TcpSocket::new_v4().unwrap();
     tcp.set_recv_buffer_size(rcvbuf).unwrap();
     let tcp = tcp.connect(addr).await.expect("tcp connect");
-    let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+    let (ws, _) = tokio_tungstenite::client_async(ws_url(server), MaybeTlsStream::Plain(tcp))
         .await
         .expect("ws connect");
     joined(ws).await
 }
 
+/// The server's Engine.IO 4 WebSocket URL.
+fn ws_url(server: &ServerHandle) -> String {
+    format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        server.url().replacen("http", "ws", 1)
+    )
+}
+
+/// Answer the Engine.IO open with a namespace CONNECT; the joined socket.
 async fn joined(mut ws: Ws) -> Ws {
     loop {
         let msg = ws.next().await.expect("open").expect("read");
