@@ -620,7 +620,7 @@ async fn idle_side_by_side(a: &Args, app: &Path, hello: &Path) -> Result<(), Str
                 "kind": "desktop_idle", "app": name, "window": window,
                 "windows": a.idle_windows, "secs": dt, "cpu_pct": cpu,
                 "cpu_source": if cg.is_some() { "cgroup" } else { "proc stat ticks" },
-                "place": at,
+                "place": at, "pointer": "beside every window",
                 "cpu_by_process_live_threads": by, "render_path": path,
                 "at_bridge": !a.no_at_bridge, "load_avg_1m": load,
                 "cmd": util::command_line(),
@@ -987,7 +987,7 @@ mod tests {
     use super::*;
 
     /// With two Pulseboard builds, each is on the left in every other
-    /// window (the left place costs more); the hello-world app keeps its own.
+    /// window; the hello-world app keeps its own.
     #[test]
     fn two_builds_swap_places_every_other_window() {
         let places = |w| (0..3).map(|i| idle_place(true, w, i)).collect::<Vec<_>>();

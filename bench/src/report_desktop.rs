@@ -507,13 +507,18 @@ fn idle(md: &mut String, table: &mut String, d: &Desktop) {
     } else {
         "from the live threads' schedstat (threads that ended are missed)"
     };
+    let pointer = if first.get("pointer").is_some() {
+        ", the pointer beside them all (so every window is inactive, as one in the background)"
+    } else {
+        ""
+    };
     let swap = if apps.len() > 2 {
-        " The two Pulseboard builds swap places every other window (whichever is on the left spends more)."
+        " The two Pulseboard builds swap places every other window, so neither keeps one place."
     } else {
         ""
     };
     let _ = writeln!(md, "\nIdle, window open, side by side: the apps open at the same time on one 3700×900 screen, none covering \
-another, Pulseboard connected to a server that sends nothing but its pings, {bridge}; CPU of each app (the app, its WebKit \
+another{pointer}, Pulseboard connected to a server that sends nothing but its pings, {bridge}; CPU of each app (the app, its WebKit \
 processes and the D-Bus services it started) {source}, in % of one core, over {:.0} s windows.{swap}\n", f(first, "secs"));
     let mut hdr = "| window | load (1 min) |".to_string();
     let mut sep = "|---:|---:|".to_string();
