@@ -181,6 +181,29 @@ for (const card of document.querySelectorAll('.module-card')) {
 return bad.join('\n');
 "#;
 
+/// Page script: visible rounded boxes that WebKitGTK's software path draws
+/// by its slow path: border sides in different colours, or an inset shadow.
+/// Together they were a third of a repaint of the whole window, which a
+/// window in the background does at each clock tick (BENCHMARKS.md
+/// section 3; `:root` in app.css). Text, a line per box (empty: none).
+const SLOW_BOXES: &str = r#"
+const bad = [];
+for (const e of document.querySelectorAll('*')) {
+  const r = e.getBoundingClientRect();
+  if (r.width === 0 || r.height === 0) continue;
+  const cs = getComputedStyle(e);
+  const rounded = ['TopLeft', 'TopRight', 'BottomLeft', 'BottomRight'].some((k) => parseFloat(cs[`border${k}Radius`]) > 0);
+  if (!rounded) continue;
+  const colours = new Set(['Top', 'Right', 'Bottom', 'Left']
+    .filter((s) => parseFloat(cs[`border${s}Width`]) > 0 && cs[`border${s}Style`] !== 'none')
+    .map((s) => cs[`border${s}Color`]));
+  const what = `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`;
+  if (colours.size > 1) bad.push(`${what}: border sides in ${colours.size} colours`);
+  if (/inset/.test(cs.boxShadow)) bad.push(`${what}: inset shadow`);
+}
+return bad.join('\n');
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn banner_says_how_many_more_and_dismiss_all_clears_them() {
     let sc = Scene::new(false).await;
@@ -1177,6 +1200,12 @@ async fn screenshots(dark: bool) {
             c.click(&format!("[data-testid=nav-{view}]")).await;
             c.frames().await;
             sc.shot(&c, &format!("{theme}-{w}x{h}-{view}")).await;
+            let slow = c.js(SLOW_BOXES, vec![]).await;
+            assert_eq!(
+                slow,
+                json!(""),
+                "{theme} {view} at {w}x{h}: boxes drawn by the slow path"
+            );
         }
         c.click("[data-testid=nav-home]").await;
     }
