@@ -10,8 +10,11 @@
 # where the pointer is put first. With no window manager, the window under the
 # pointer has the focus: Xvfb puts it in the screen's middle, over the window;
 # 1279,1023 is beside it, so the window is inactive, as one in the background.
-# An inactive window repaints all of itself at its first update after some
-# seconds of idle: BENCHMARKS.md section 3.)
+# WebKit drops its UI-side copy of an inactive view 10 s after a paint, so
+# such a window repaints all of itself at its next update: BENCHMARKS.md
+# section 3.)
+# A whole-view repaint every 100 ms (what one costs; BENCHMARKS.md section 3):
+#   EXTRA_JS='let f=0; setInterval(()=>{f^=1; document.body.style.background = f ? "rgb(246,247,249)" : "rgb(246,247,250)";}, 100);' bench/webkit/run.sh idle 20
 # Serves the repository (ui/ + preview/) on a free port, opens ui/ with the
 # preview's mock in a plain WebKitGTK window (window.py) under its own Xvfb,
 # and prints the CPU of the host and web processes over SECS and the sizes of
